@@ -1,0 +1,34 @@
+"""mixedmodels: linear and generalized linear mixed-effects models that match lme4.
+
+>>> import mixedmodels as mm
+>>> fit = mm.lmm("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+"""
+
+from mixedmodels import datasets
+from mixedmodels.errors import (
+    ConvergenceWarning,
+    DataError,
+    FormulaError,
+    MixedModelsError,
+    ModelSpecError,
+    RankDeficiencyWarning,
+    SingularFitWarning,
+)
+from mixedmodels.lmm import LmmResult, OptimizerSettings, OptInfo, lmm
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConvergenceWarning",
+    "DataError",
+    "FormulaError",
+    "LmmResult",
+    "MixedModelsError",
+    "ModelSpecError",
+    "OptInfo",
+    "OptimizerSettings",
+    "RankDeficiencyWarning",
+    "SingularFitWarning",
+    "datasets",
+    "lmm",
+]

@@ -1,0 +1,50 @@
+"""Turn what users pass as data (pandas, polars, a dict of arrays) into a pandas DataFrame."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mixedmodels.errors import DataError, FormulaError
+
+__all__ = ["as_dataframe", "unknown_column_error"]
+
+
+def as_dataframe(data: Any) -> pd.DataFrame:
+    """Return ``data`` as a pandas DataFrame without copying more than needed.
+
+    Accepts a pandas DataFrame, a polars DataFrame (or LazyFrame) or a mapping of
+    column names to equal-length arrays.
+    """
+    if isinstance(data, pd.DataFrame):
+        return data
+    module = type(data).__module__
+    if module.startswith("polars"):
+        if hasattr(data, "collect") and not hasattr(data, "to_pandas"):
+            data = data.collect()
+        return data.to_pandas()  # type: ignore[no-any-return]
+    if isinstance(data, Mapping):
+        lengths = {str(k): len(v) for k, v in data.items()}
+        if len(set(lengths.values())) > 1:
+            raise DataError(f"the columns of the data dict differ in length: {lengths}")
+        return pd.DataFrame({str(k): np.asarray(v) if not isinstance(v, pd.Series) else v
+                             for k, v in data.items()})
+    raise DataError(
+        f"data of type {type(data).__name__} is not supported: pass a pandas or polars "
+        "DataFrame or a dict of equal-length arrays"
+    )
+
+
+def unknown_column_error(name: str, columns: Iterable[str], where: str) -> FormulaError:
+    """A :class:`FormulaError` for a column the data does not have, with close matches."""
+    columns = [str(c) for c in columns]
+    close = difflib.get_close_matches(name, columns, n=3)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    shown = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
+    return FormulaError(
+        f"{where} uses the column {name!r}, which is not in the data (columns: {shown}){hint}"
+    )

@@ -1,0 +1,176 @@
+"""CrossProducts: the blocks of A = [Z X y]' W [Z X y], built in one pass over the rows.
+
+The first grouping factor (the one with most levels) keeps its diagonal block as an
+``(m, k, k)`` stack; the others ("the tail") are stored densely, with a sparse block
+between them and the first factor. The blocks are a sum over row chunks, so data that
+arrives in pieces (files, Dask partitions) reuses the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["ZTerm", "CrossProducts", "chunk_crossproducts", "crossproducts"]
+
+#: Rows per chunk when a frame is reduced in pieces (bounds temporary memory).
+CHUNK_ROWS = 1_000_000
+
+
+@dataclass(frozen=True)
+class ZTerm:
+    """The columns of Z for one grouping factor: level codes and an ``(n, k)`` matrix."""
+
+    codes: np.ndarray
+    matrix: np.ndarray
+    n_levels: int
+
+    @property
+    def k(self) -> int:
+        """Coefficients per level."""
+        return int(self.matrix.shape[1])
+
+
+@dataclass(frozen=True)
+class CrossProducts:
+    """The blocks of A.
+
+    Attributes
+    ----------
+    zz0 : numpy.ndarray
+        ``(m0, k0, k0)``: Z0'WZ0, block-diagonal, one block per level of the first factor.
+    bz0 : numpy.ndarray
+        ``(m0, k0, p + 1)``: Z0'W[X y].
+    zt0 : scipy.sparse.csr_matrix or None
+        ``(qT, m0 k0)``: Z_T'WZ0.
+    ztt : numpy.ndarray or None
+        ``(qT, qT)``: Z_T'WZ_T, dense.
+    bzt : numpy.ndarray or None
+        ``(qT, p + 1)``: Z_T'W[X y].
+    bb : numpy.ndarray
+        ``(p + 1, p + 1)``: [X y]'W[X y].
+    n : int
+        Number of rows.
+    sum_log_weights : float
+        Sum of the logarithms of the prior weights (0 for unit weights).
+    """
+
+    zz0: np.ndarray
+    bz0: np.ndarray
+    zt0: sp.csr_matrix | None
+    ztt: np.ndarray | None
+    bzt: np.ndarray | None
+    bb: np.ndarray
+    n: int
+    sum_log_weights: float
+
+    def __add__(self, other: CrossProducts) -> CrossProducts:
+        def add(a: object, b: object) -> object:
+            return None if a is None else a + b  # type: ignore[operator]
+
+        return CrossProducts(
+            self.zz0 + other.zz0,
+            self.bz0 + other.bz0,
+            add(self.zt0, other.zt0),  # type: ignore[arg-type]
+            add(self.ztt, other.ztt),  # type: ignore[arg-type]
+            add(self.bzt, other.bzt),  # type: ignore[arg-type]
+            self.bb + other.bb,
+            self.n + other.n,
+            self.sum_log_weights + other.sum_log_weights,
+        )
+
+
+def _tail_index(terms: Sequence[ZTerm]) -> tuple[list[np.ndarray], int]:
+    """Global column index in the tail of every row for every (term, column)."""
+    idx: list[np.ndarray] = []
+    offset = 0
+    for term in terms:
+        base = term.codes.astype(np.int64) * term.k + offset
+        idx.extend(base + a for a in range(term.k))
+        offset += term.n_levels * term.k
+    return idx, offset
+
+
+def chunk_crossproducts(
+    terms: Sequence[ZTerm], B: np.ndarray, weights: np.ndarray | None
+) -> CrossProducts:
+    """The blocks of A for one chunk of rows.
+
+    Parameters
+    ----------
+    terms : sequence of ZTerm
+        The grouping factors, first the one with most levels.
+    B : numpy.ndarray
+        ``(n, p + 1)``: the fixed-effects matrix with the response (less any offset) last.
+    weights : numpy.ndarray or None
+        Prior weights.
+    """
+    n = B.shape[0]
+    first, tail = terms[0], terms[1:]
+    m0, k0 = first.n_levels, first.k
+    wB = B if weights is None else B * weights[:, None]
+    wZ0 = first.matrix if weights is None else first.matrix * weights[:, None]
+    zz0 = np.empty((m0, k0, k0))
+    for a in range(k0):
+        for b in range(a + 1):
+            col = np.bincount(first.codes, wZ0[:, a] * first.matrix[:, b], minlength=m0)
+            zz0[:, a, b] = col
+            zz0[:, b, a] = col
+    pb = B.shape[1]
+    bz0 = np.empty((m0, k0, pb))
+    for a in range(k0):
+        for c in range(pb):
+            bz0[:, a, c] = np.bincount(first.codes, wZ0[:, a] * B[:, c], minlength=m0)
+    bb = B.T @ wB
+    zt0 = ztt = bzt = None
+    if tail:
+        index, q_t = _tail_index(tail)
+        columns = [t.matrix[:, a] for t in tail for a in range(t.k)]
+        wcols = [c if weights is None else c * weights for c in columns]
+        bzt = np.empty((q_t, pb))
+        for c in range(pb):
+            total = np.zeros(q_t)
+            for i, wc in zip(index, wcols, strict=True):
+                total += np.bincount(i, wc * B[:, c], minlength=q_t)
+            bzt[:, c] = total
+        z0_index = [first.codes.astype(np.int64) * k0 + a for a in range(k0)]
+        rows = np.concatenate([i for i in index for _ in range(k0)])
+        cols = np.concatenate([z0_index[a] for _ in index for a in range(k0)])
+        vals = np.concatenate([wc * first.matrix[:, a] for wc in wcols for a in range(k0)])
+        zt0 = sp.csr_matrix((vals, (rows, cols)), shape=(q_t, m0 * k0))
+        zt0.sum_duplicates()
+        if q_t * q_t <= 4 * n * len(index) ** 2 + 1_000_000:
+            flat = np.zeros(q_t * q_t)
+            for i, wc in zip(index, wcols, strict=True):
+                for j, c in zip(index, columns, strict=True):
+                    flat += np.bincount(i * q_t + j, wc * c, minlength=q_t * q_t)
+            ztt = flat.reshape(q_t, q_t)
+        else:
+            r = np.concatenate([i for i in index for _ in index])
+            s = np.concatenate([j for _ in index for j in index])
+            v = np.concatenate([wc * c for wc in wcols for c in columns])
+            ztt = sp.coo_matrix((v, (r, s)), shape=(q_t, q_t)).toarray()
+    slw = 0.0 if weights is None else float(np.sum(np.log(weights[weights > 0])))
+    return CrossProducts(zz0, bz0, zt0, ztt, bzt, bb, n, slw)
+
+
+def crossproducts(
+    terms: Sequence[ZTerm],
+    B: np.ndarray,
+    weights: np.ndarray | None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> CrossProducts:
+    """The blocks of A for all rows, as a sum over chunks of ``chunk_rows`` rows."""
+    n = B.shape[0]
+    total: CrossProducts | None = None
+    for start in range(0, max(n, 1), chunk_rows):
+        stop = min(start + chunk_rows, n)
+        piece = [ZTerm(t.codes[start:stop], t.matrix[start:stop], t.n_levels) for t in terms]
+        w = None if weights is None else weights[start:stop]
+        part = chunk_crossproducts(piece, B[start:stop], w)
+        total = part if total is None else total + part
+    assert total is not None
+    return total

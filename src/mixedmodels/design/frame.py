@@ -1,0 +1,310 @@
+"""ModelFrame: the rows, response, fixed-effects matrix and random-effects terms of a model."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mixedmodels._data import as_dataframe, unknown_column_error
+from mixedmodels.design.fixed import independent_columns
+from mixedmodels.design.grouping import GroupingFactor, grouping_factor
+from mixedmodels.design.materialize import design_matrix, required_columns
+from mixedmodels.errors import DataError, FormulaError, ModelSpecError, RankDeficiencyWarning
+from mixedmodels.formula import MixedFormula, RandomTermSpec, parse_formula
+
+__all__ = ["ModelFrame", "RandomEffectsTerm", "model_frame"]
+
+
+@dataclass(frozen=True)
+class RandomEffectsTerm:
+    """One random-effects term: a grouping factor and its per-row model matrix.
+
+    Z is never formed: row ``i`` contributes ``matrix[i]`` to the columns of level
+    ``factor.codes[i]``.
+    """
+
+    spec: RandomTermSpec
+    factor: GroupingFactor
+    matrix: np.ndarray
+    column_names: tuple[str, ...]
+    vc_name: str
+
+    @property
+    def n_levels(self) -> int:
+        """Number of levels of the grouping factor."""
+        return self.factor.n_levels
+
+    @property
+    def n_columns(self) -> int:
+        """Number of coefficients per level (k)."""
+        return self.matrix.shape[1]
+
+
+@dataclass(frozen=True)
+class ModelFrame:
+    """Everything a fit reads from the data, after dropping rows with missing values.
+
+    Attributes
+    ----------
+    formula : MixedFormula
+    y : numpy.ndarray
+        The response, shape (n,).
+    X : numpy.ndarray
+        The fixed-effects model matrix, shape (n, p), aliased columns removed.
+    fixed_names : tuple of str
+    weights, offset : numpy.ndarray or None
+        Prior weights and offset, shape (n,).
+    terms : tuple of RandomEffectsTerm
+        In lme4's order (decreasing number of levels).
+    rows : numpy.ndarray
+        Positions in the input of the rows used.
+    n_input : int
+        Number of rows in the input.
+    aliased : tuple of str
+        Fixed-effect columns dropped as linear combinations of others.
+    """
+
+    formula: MixedFormula
+    response_name: str
+    y: np.ndarray
+    X: np.ndarray
+    fixed_names: tuple[str, ...]
+    weights: np.ndarray | None
+    offset: np.ndarray | None
+    terms: tuple[RandomEffectsTerm, ...]
+    rows: np.ndarray
+    n_input: int
+    aliased: tuple[str, ...]
+
+    @property
+    def nobs(self) -> int:
+        """Number of rows used in the fit."""
+        return int(self.y.shape[0])
+
+    @property
+    def n_dropped(self) -> int:
+        """Number of input rows dropped for missing values."""
+        return self.n_input - self.nobs
+
+
+def _vector(value: Any, data: pd.DataFrame, what: str) -> tuple[np.ndarray | None, str | None]:
+    """A weights/offset argument: a column name, or an array aligned with the rows."""
+    if value is None:
+        return None, None
+    if isinstance(value, str):
+        if value not in data.columns:
+            raise unknown_column_error(value, data.columns, f"{what}=")
+        return None, value
+    array = np.asarray(value)
+    if array.shape != (len(data),):
+        raise DataError(
+            f"{what}= has shape {array.shape}; it must be a column name or one value per row "
+            f"({len(data)} rows)"
+        )
+    if array.dtype.kind not in "biuf":
+        raise DataError(f"{what}= must be numeric, not {array.dtype}")
+    return array.astype(np.float64), None
+
+
+def _lme4_order(terms: list[RandomEffectsTerm]) -> list[RandomEffectsTerm]:
+    """Sort terms by decreasing number of levels, as lme4 does (only when out of order,
+    and then by reversing a stable ascending sort, which is lme4's tie order)."""
+    levels = [t.n_levels for t in terms]
+    if any(b > a for a, b in zip(levels, levels[1:], strict=False)):
+        ascending = sorted(range(len(terms)), key=lambda i: levels[i])
+        terms = [terms[i] for i in reversed(ascending)]
+    return terms
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    """R's make.unique: repeats of a name get ``.1``, ``.2``, ..."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        if name in seen:
+            seen[name] += 1
+            out.append(f"{name}.{seen[name]}")
+        else:
+            seen[name] = 0
+            out.append(name)
+    return out
+
+
+def _check_values(data: pd.DataFrame, column: str) -> None:
+    values = data[column]
+    if values.dtype.kind == "f":
+        bad = ~np.isfinite(values.to_numpy())
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"column {column!r} has {int(bad.sum())} infinite value(s) (first at row "
+                f"{data.index[row]!r}); replace or drop them before fitting"
+            )
+
+
+def model_frame(
+    formula: str | MixedFormula,
+    data: Any,
+    *,
+    weights: Any = None,
+    offset: Any = None,
+    require_random: bool = True,
+) -> ModelFrame:
+    """Read a formula against the data.
+
+    Parameters
+    ----------
+    formula : str or MixedFormula
+        lme4-style formula.
+    data : pandas.DataFrame, polars.DataFrame or dict of arrays
+    weights, offset : str or array-like, optional
+        A column name or one value per row.
+    require_random : bool
+        Raise if the formula has no random-effects term.
+
+    Raises
+    ------
+    FormulaError, DataError, ModelSpecError
+        With a message naming the column, term or value at fault.
+    """
+    parsed = formula if isinstance(formula, MixedFormula) else parse_formula(formula)
+    frame = as_dataframe(data)
+    if require_random and not parsed.random:
+        raise FormulaError(
+            f"formula {parsed.text!r} has no random-effects term such as (1 | group); "
+            "for a model without one use ordinary least squares"
+        )
+    weight_values, weight_col = _vector(weights, frame, "weights")
+    offset_values, offset_col = _vector(offset, frame, "offset")
+
+    needed: dict[str, str] = {}
+    for name in sorted(required_columns(parsed.response, "the response")):
+        needed.setdefault(name, "the response")
+    for name in sorted(required_columns(parsed.fixed, "the fixed part")):
+        needed.setdefault(name, "the fixed part")
+    for expr in parsed.offsets:
+        for name in sorted(required_columns(expr, "offset()")):
+            needed.setdefault(name, f"offset({expr})")
+    for spec in parsed.random:
+        for name in sorted(required_columns(spec.lhs, "random term")):
+            needed.setdefault(name, f"random term {spec.source}")
+        for name in spec.factors:
+            needed.setdefault(name, f"random term {spec.source}")
+    for col in (weight_col, offset_col):
+        if col is not None:
+            needed.setdefault(col, "weights=/offset=")
+    columns = {str(c) for c in frame.columns}
+    for name, where in needed.items():
+        if name not in columns:
+            raise unknown_column_error(name, frame.columns, where)
+
+    used = frame[list(needed)]
+    missing = used.isna()
+    for name in needed:
+        if missing[name].all():
+            raise DataError(
+                f"column {name!r} (used by {needed[name]}) has no non-missing value"
+            )
+    keep = ~missing.to_numpy().any(axis=1)
+    for extra in (weight_values, offset_values):
+        if extra is not None:
+            keep &= ~np.isnan(extra)
+    rows = np.flatnonzero(keep)
+    if rows.size == 0:
+        raise DataError(
+            "no rows are left after dropping rows with a missing value in "
+            f"{', '.join(repr(n) for n in needed)}"
+        )
+    subset = used if rows.size == len(frame) else used.iloc[rows]
+    for name in needed:
+        _check_values(subset, name)
+
+    response_col = parsed.response.strip()
+    if response_col in columns and subset[response_col].dtype.kind not in "biuf":
+        raise DataError(
+            f"the response {response_col!r} has dtype {subset[response_col].dtype}; "
+            "a linear mixed model needs a numeric response"
+        )
+    yx, names = design_matrix(f"0 + {parsed.response}", subset, "the response")
+    if yx.shape[1] != 1:
+        raise DataError(
+            f"the response {parsed.response!r} gives {yx.shape[1]} columns; it must be numeric"
+        )
+    y = yx[:, 0]
+    X, fixed_names = design_matrix(parsed.fixed, subset, "the fixed part")
+    keep_cols = independent_columns(X)
+    aliased = tuple(n for i, n in enumerate(fixed_names) if i not in set(keep_cols.tolist()))
+    if aliased:
+        warnings.warn(
+            "the fixed-effects model matrix is rank deficient: dropped "
+            f"{len(aliased)} column(s) that are combinations of others: {', '.join(aliased)}",
+            RankDeficiencyWarning,
+            stacklevel=3,
+        )
+        X = np.ascontiguousarray(X[:, keep_cols])
+        fixed_names = [fixed_names[i] for i in keep_cols]
+
+    off = None
+    for expr in parsed.offsets:
+        values, _ = design_matrix(f"0 + {expr}", subset, "offset()")
+        off = values[:, 0] if off is None else off + values[:, 0]
+    if offset_col is not None:
+        extra = subset[offset_col].to_numpy(dtype=np.float64)
+        off = extra if off is None else off + extra
+    elif offset_values is not None:
+        off = offset_values[rows] if off is None else off + offset_values[rows]
+
+    w = None
+    if weight_col is not None:
+        w = subset[weight_col].to_numpy(dtype=np.float64)
+    elif weight_values is not None:
+        w = weight_values[rows]
+    if w is not None and (w < 0).any():
+        raise DataError(f"weights must be non-negative; found {w[w < 0][0]!r}")
+
+    n = rows.size
+    terms: list[RandomEffectsTerm] = []
+    for spec in parsed.random:
+        factor = grouping_factor(subset, spec.factors)
+        matrix, cols = design_matrix(spec.lhs, subset, f"random term {spec.source}:")
+        if matrix.shape[1] == 0:
+            raise FormulaError(f"random term {spec.source!r} has no columns")
+        terms.append(RandomEffectsTerm(spec, factor, matrix, tuple(cols), factor.name))
+    terms = _lme4_order(terms)
+    vc_names = _unique_names([t.factor.name for t in terms])
+    terms = [
+        RandomEffectsTerm(t.spec, t.factor, t.matrix, t.column_names, v)
+        for t, v in zip(terms, vc_names, strict=True)
+    ]
+    for t in terms:
+        if t.n_levels >= n:
+            raise ModelSpecError(
+                f"the grouping factor {t.factor.name!r} of {t.spec.source!r} has "
+                f"{t.n_levels} levels for {n} observations: each level needs more than one "
+                "observation on average, otherwise its variance cannot be told apart from "
+                "the residual variance (lme4 refuses this too)"
+            )
+        if t.n_levels * t.n_columns >= n:
+            raise ModelSpecError(
+                f"the random term {t.spec.source!r} has {t.n_levels * t.n_columns} random "
+                f"effects ({t.n_levels} levels x {t.n_columns} coefficients) for {n} "
+                "observations: its variances and the residual variance are not identifiable; "
+                "simplify the term, e.g. drop a random slope"
+            )
+    return ModelFrame(
+        formula=parsed,
+        response_name=parsed.response,
+        y=y,
+        X=X,
+        fixed_names=tuple(fixed_names),
+        weights=w,
+        offset=off,
+        terms=tuple(terms),
+        rows=rows,
+        n_input=len(frame),
+        aliased=aliased,
+    )

@@ -1,0 +1,79 @@
+"""Grouping factors: integer codes per row and the level labels, in lme4's level order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["GroupingFactor", "grouping_factor"]
+
+
+@dataclass(frozen=True)
+class GroupingFactor:
+    """A grouping factor reduced to the levels present in the fitted rows.
+
+    Attributes
+    ----------
+    name : str
+        ``"Subject"`` or ``"a:b"`` for an interaction.
+    codes : numpy.ndarray
+        ``int32`` level index of every row.
+    levels : tuple of str
+        The level labels, in order (a categorical's own order, else sorted values).
+    """
+
+    name: str
+    codes: np.ndarray
+    levels: tuple[str, ...]
+
+    @property
+    def n_levels(self) -> int:
+        """Number of levels with at least one row."""
+        return len(self.levels)
+
+
+def _codes_of(column: pd.Series) -> tuple[np.ndarray, list[str]]:
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        cat = column.cat.remove_unused_categories()
+        return np.asarray(cat.cat.codes, dtype=np.int64), [str(c) for c in cat.cat.categories]
+    codes, uniques = pd.factorize(column, sort=False)
+    try:
+        order = np.argsort(np.asarray(uniques), kind="stable")
+    except TypeError:  # values that do not sort together: keep order of appearance
+        order = np.arange(len(uniques))
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    labels = [str(u) for u in np.asarray(uniques)[order]]
+    return rank[codes].astype(np.int64), labels
+
+
+def grouping_factor(data: pd.DataFrame, factors: Sequence[str]) -> GroupingFactor:
+    """Build the grouping factor for the interaction of ``factors`` (one or more columns)."""
+    parts = [_codes_of(data[name]) for name in factors]
+    codes = parts[0][0]
+    sizes = [len(labels) for _, labels in parts]
+    for (more, _), size in zip(parts[1:], sizes[1:], strict=True):
+        codes = codes * size + more
+    total = int(np.prod(sizes, dtype=np.float64))
+    counts = np.bincount(codes, minlength=total) if total <= 4 * len(codes) + 1024 else None
+    if counts is not None:
+        present = np.flatnonzero(counts)
+        remap = np.full(total, -1, dtype=np.int64)
+        remap[present] = np.arange(len(present))
+        compact = remap[codes]
+    else:
+        present, compact = np.unique(codes, return_inverse=True)
+    digits = []
+    rest = present
+    for size in reversed(sizes):
+        digits.append(rest % size)
+        rest = rest // size
+    digits.reverse()
+    names = tuple(
+        ":".join(labels[i] for (_, labels), i in zip(parts, combo, strict=True))
+        for combo in zip(*digits, strict=True)
+    )
+    return GroupingFactor(":".join(factors), compact.astype(np.int32), names)

@@ -1,0 +1,40 @@
+"""Model matrices through formulaic, with its errors turned into ours."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from formulaic import Formula, model_matrix
+
+from mixedmodels.errors import FormulaError
+
+__all__ = ["required_columns", "design_matrix", "intercept_name"]
+
+INTERCEPT = "(Intercept)"
+
+
+def intercept_name(name: str) -> str:
+    """formulaic calls the intercept ``Intercept``; lme4 users read ``(Intercept)``."""
+    return INTERCEPT if name == "Intercept" else name
+
+
+def required_columns(expression: str, where: str) -> set[str]:
+    """The data columns that a formulaic expression reads."""
+    try:
+        return {str(v) for v in Formula(expression).required_variables}
+    except Exception as exc:
+        raise FormulaError(f"cannot read {where} {expression!r}: {exc}") from None
+
+
+def design_matrix(expression: str, data: pd.DataFrame, where: str) -> tuple[np.ndarray, list[str]]:
+    """Materialize a right-hand side as a float64 matrix with its column names."""
+    try:
+        matrix = model_matrix(expression, data, na_action="raise")
+    except Exception as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise FormulaError(f"cannot build {where} {expression!r}: {message}") from None
+    names = [intercept_name(str(c)) for c in matrix.columns]
+    values = np.asarray(matrix, dtype=np.float64)
+    if values.ndim == 1:
+        values = values[:, None]
+    return np.ascontiguousarray(values), names

@@ -1,0 +1,202 @@
+"""Split an lme4 formula into its response, fixed part, offsets and random-effect terms.
+
+The fixed part is handed to formulaic; the random terms ``(expr | group)`` are found here,
+with lme4's expansions: ``(x || g)`` becomes one uncorrelated term per column,
+``(1 | a/b)`` becomes ``(1 | a) + (1 | a:b)`` and ``(1 | a:b)`` groups by the interaction.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from formulaic import Formula
+
+from mixedmodels.errors import FormulaError
+from mixedmodels.formula.scan import caret, find_top_level, matching_parens, split_top_level
+
+__all__ = ["MixedFormula", "RandomTermSpec", "parse_formula"]
+
+_NAME = re.compile(r"^\s*`?([A-Za-z_.][A-Za-z0-9_.]*)`?\s*$")
+
+
+@dataclass(frozen=True)
+class RandomTermSpec:
+    """One random-effects term ``(lhs | factor1:factor2:...)`` after expansion.
+
+    Attributes
+    ----------
+    lhs : str
+        The term's model formula (formulaic syntax), e.g. ``"1 + Days"`` or ``"0 + Days"``.
+    factors : tuple of str
+        The columns whose interaction is the grouping factor.
+    source : str
+        The text of the bar term as the user wrote it, for messages.
+    """
+
+    lhs: str
+    factors: tuple[str, ...]
+    source: str
+
+    @property
+    def group_name(self) -> str:
+        """The grouping factor's name as lme4 prints it (``a:b`` for an interaction)."""
+        return ":".join(self.factors)
+
+
+@dataclass(frozen=True)
+class MixedFormula:
+    """A parsed mixed-model formula.
+
+    Attributes
+    ----------
+    text : str
+        The formula as given.
+    response : str
+        The left-hand side of ``~``.
+    fixed : str
+        The fixed-effects right-hand side in formulaic syntax (lme4 habits rewritten).
+    offsets : tuple of str
+        Expressions inside ``offset(...)`` terms of the fixed part.
+    random : tuple of RandomTermSpec
+        The random-effects terms, expanded, in the order written.
+    """
+
+    text: str
+    response: str
+    fixed: str
+    offsets: tuple[str, ...]
+    random: tuple[RandomTermSpec, ...]
+
+
+def _rewrite_powers(text: str) -> str:
+    """Inside ``I(...)``, read ``^`` as a power, as R does (Python would read xor)."""
+    pairs = matching_parens(text)
+    out = list(text)
+    for match in re.finditer(r"(?<![A-Za-z0-9_.])I\s*\(", text):
+        open_at = match.end() - 1
+        for i in range(open_at, pairs[open_at]):
+            if text[i] == "^":
+                out[i] = "**"
+    return "".join(out)
+
+
+def _group_factors(text: str, source: str) -> list[tuple[str, ...]]:
+    """Expand a grouping expression: ``a/b`` gives ``a`` and ``a:b``; ``a:b`` one factor."""
+    text = text.strip()
+    if text.startswith("(") and matching_parens(text).get(0) == len(text) - 1:
+        text = text[1:-1]
+    nested = [piece for _, piece in split_top_level(text, "/")]
+    out: list[tuple[str, ...]] = []
+    prefix: tuple[str, ...] = ()
+    for piece in nested:
+        names = []
+        for _, part in split_top_level(piece, ":"):
+            match = _NAME.match(part)
+            if match is None:
+                raise FormulaError(
+                    f"cannot read the grouping factor {part.strip()!r} in random term "
+                    f"{source!r}: a grouping factor is a column name, an interaction "
+                    "'a:b' or a nesting 'a/b'"
+                )
+            names.append(match.group(1))
+        prefix = prefix + tuple(names)
+        out.append(prefix)
+    return out
+
+
+def _lhs_terms(lhs: str, source: str) -> list[str]:
+    """Split the left side of ``||`` into one formula per term (intercept first)."""
+    try:
+        terms = [str(t) for t in Formula(lhs)]
+    except Exception as exc:  # formulaic raises several types for bad syntax
+        raise FormulaError(f"cannot read {lhs!r} in random term {source!r}: {exc}") from None
+    out = []
+    for term in terms:
+        out.append("1" if term == "1" else f"0 + {term}")
+    return out
+
+
+def _random_term(text: str, offset: int, whole: str) -> list[RandomTermSpec]:
+    inner = text.strip()[1:-1]
+    double = find_top_level(inner, "||")
+    bar = double if double >= 0 else find_top_level(inner, "|")
+    lhs = inner[:bar].strip()
+    rhs = inner[bar + (2 if double >= 0 else 1) :]
+    source = text.strip()
+    if not lhs:
+        raise caret(whole, offset, f"random term {source!r} has nothing left of '|'; write (1 | g)")
+    if not rhs.strip():
+        raise caret(whole, offset, f"random term {source!r} has no grouping factor right of '|'")
+    lhs = _rewrite_powers(lhs)
+    groups = _group_factors(rhs, source)
+    lhs_parts = _lhs_terms(lhs, source) if double >= 0 else [lhs]
+    return [RandomTermSpec(part, factors, source) for factors in groups for part in lhs_parts]
+
+
+def parse_formula(text: str) -> MixedFormula:
+    """Parse an lme4-style mixed-model formula.
+
+    Parameters
+    ----------
+    text : str
+        A formula such as ``"Reaction ~ Days + (Days | Subject)"``.
+
+    Returns
+    -------
+    MixedFormula
+
+    Raises
+    ------
+    FormulaError
+        On a syntax error (the message points at the position) or a formula without
+        a response.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise FormulaError("the formula must be a non-empty string such as 'y ~ x + (1 | g)'")
+    pairs = matching_parens(text)
+    tilde = split_top_level(text, "~")
+    if len(tilde) != 2:
+        where = text.find("~")
+        if where < 0:
+            raise FormulaError(
+                f"formula {text!r} has no '~': write the response on the left, "
+                "e.g. 'y ~ x + (1 | g)'"
+            )
+        second = tilde[2][0] - 1 if len(tilde) > 2 else where
+        raise caret(text, second, "a formula has exactly one '~'")
+    response = tilde[0][1].strip()
+    if not response:
+        raise caret(text, 0, "the formula has no response left of '~'")
+    rhs_start, rhs = tilde[1]
+    fixed: list[str] = []
+    offsets: list[str] = []
+    random: list[RandomTermSpec] = []
+    for start, piece in split_top_level(rhs, "+"):
+        stripped = piece.strip()
+        at = rhs_start + start + (len(piece) - len(piece.lstrip()))
+        if not stripped:
+            raise caret(text, at, "missing term around '+'")
+        if stripped.startswith("(") and pairs.get(at) == at + len(stripped) - 1:
+            if find_top_level(stripped[1:-1], "|") >= 0:
+                random.extend(_random_term(stripped, at, text))
+                continue
+        if find_top_level(stripped, "|") >= 0 or "|" in stripped and "(" not in stripped:
+            raise caret(
+                text, at + stripped.find("|"), "a random term needs parentheses: (x | g)"
+            )
+        match = re.fullmatch(r"offset\s*\((.*)\)", stripped, flags=re.S)
+        if match is not None:
+            offsets.append(_rewrite_powers(match.group(1)))
+            continue
+        if "|" in stripped:
+            raise caret(
+                text,
+                at + stripped.find("|"),
+                "a random term must be its own '+' term, as in 'y ~ x + (1 | g)'",
+            )
+        fixed.append(stripped)
+    fixed_text = _rewrite_powers(" + ".join(fixed)) if fixed else "1"
+    if fixed_text.strip().startswith("-"):
+        fixed_text = "1 " + fixed_text
+    return MixedFormula(text, _rewrite_powers(response), fixed_text, tuple(offsets), tuple(random))

@@ -1,0 +1,169 @@
+"""Minimize the profiled objective over theta, and check the optimum.
+
+The optimizer is scipy's COBYQA (Ragonneau & Zhang), a derivative-free trust-region method
+with quadratic models and bounds, the same family as the BOBYQA that lme4 uses.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.optimize
+
+__all__ = ["OptInfo", "OptimizerSettings", "minimize_theta"]
+
+
+@dataclass(frozen=True)
+class OptimizerSettings:
+    """Every optimizer setting in one record.
+
+    Attributes
+    ----------
+    final_radius : float
+        Trust-region radius at which COBYQA stops (theta is O(1), so this is an
+        absolute tolerance on theta).
+    max_evaluations : int
+        Upper limit on objective evaluations.
+    check_budget_seconds : float
+        The post-fit gradient/Hessian check runs only if its ~2 n_theta^2 evaluations
+        are expected to take less than this.
+    gradient_tolerance : float
+        Largest acceptable Newton step ``|H^{-1} g|`` at the optimum (lme4's 0.002).
+    """
+
+    final_radius: float = 1e-7
+    max_evaluations: int = 10_000
+    check_budget_seconds: float = 2.0
+    gradient_tolerance: float = 2e-3
+
+
+@dataclass(frozen=True)
+class OptInfo:
+    """How the optimization went.
+
+    Attributes
+    ----------
+    optimizer : str
+    n_evaluations : int
+    converged : bool
+    message : str
+    objective : float
+    scaled_gradient : float or None
+        ``max |H^{-1} g|`` over interior parameters at the optimum; None if not checked.
+    warnings : tuple of str
+    seconds : float
+    """
+
+    optimizer: str
+    n_evaluations: int
+    converged: bool
+    message: str
+    objective: float
+    scaled_gradient: float | None
+    warnings: tuple[str, ...] = field(default=())
+    seconds: float = 0.0
+
+
+def _derivatives(
+    f: Callable[[np.ndarray], float], x: np.ndarray, free: np.ndarray, f0: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Central-difference gradient and Hessian over the free coordinates."""
+    idx = np.flatnonzero(free)
+    h = 1e-4 * np.maximum(np.abs(x[idx]), 1.0)
+    g = np.zeros(idx.size)
+    H = np.zeros((idx.size, idx.size))
+    plus = np.zeros(idx.size)
+    minus = np.zeros(idx.size)
+    for a, i in enumerate(idx):
+        e = np.zeros_like(x)
+        e[i] = h[a]
+        plus[a] = f(x + e)
+        minus[a] = f(x - e)
+        g[a] = (plus[a] - minus[a]) / (2 * h[a])
+        H[a, a] = (plus[a] - 2 * f0 + minus[a]) / h[a] ** 2
+    for a in range(idx.size):
+        for b in range(a):
+            e = np.zeros_like(x)
+            e[idx[a]] = h[a]
+            e[idx[b]] = h[b]
+            fpp = f(x + e)
+            fmm = f(x - e)
+            H[a, b] = H[b, a] = (fpp - plus[a] - plus[b] + 2 * f0 - minus[a] - minus[b] + fmm) / (
+                2 * h[a] * h[b]
+            )
+    return g, H
+
+
+def minimize_theta(
+    f: Callable[[np.ndarray], float],
+    start: np.ndarray,
+    lower: np.ndarray,
+    settings: OptimizerSettings,
+) -> tuple[np.ndarray, OptInfo]:
+    """Minimize ``f`` over theta within its bounds; return theta and an :class:`OptInfo`."""
+    count = 0
+    t0 = time.perf_counter()
+
+    def counted(theta: np.ndarray) -> float:
+        nonlocal count
+        count += 1
+        value = f(theta)
+        return value if np.isfinite(value) else 1e300
+
+    bounds = scipy.optimize.Bounds(lower, np.full_like(lower, np.inf))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = scipy.optimize.minimize(
+            counted,
+            start,
+            method="COBYQA",
+            bounds=bounds,
+            options={
+                "final_tr_radius": settings.final_radius,
+                "maxfev": settings.max_evaluations,
+                "initial_tr_radius": 0.2,
+            },
+        )
+    theta = np.maximum(np.asarray(result.x, dtype=np.float64), lower)
+    value = counted(theta)
+    fit_seconds = time.perf_counter() - t0
+    notes: list[str] = []
+    scaled: float | None = None
+    per_eval = fit_seconds / max(count, 1)
+    free = ~((lower == 0.0) & (theta < 1e-4))
+    n_free = int(free.sum())
+    if n_free and per_eval * (2 * n_free * n_free + 1) < settings.check_budget_seconds:
+        g, H = _derivatives(counted, theta, free, value)
+        try:
+            step = np.linalg.solve(H, g)
+            scaled = float(np.max(np.abs(step)))
+            if np.any(np.linalg.eigvalsh(H) <= 0):
+                notes.append(
+                    "the Hessian of the objective is not positive definite at the optimum: "
+                    "the model may be overparameterized"
+                )
+        except np.linalg.LinAlgError:
+            notes.append("the Hessian of the objective is singular at the optimum")
+        if scaled is not None and scaled > settings.gradient_tolerance:
+            notes.append(
+                f"the scaled gradient at the optimum is {scaled:.2g}, above "
+                f"{settings.gradient_tolerance}: the optimizer may have stopped early"
+            )
+    converged = bool(result.success) and not any("gradient" in n for n in notes)
+    if not result.success:
+        notes.append(f"the optimizer stopped: {result.message}")
+    info = OptInfo(
+        optimizer="COBYQA (scipy.optimize)",
+        n_evaluations=count,
+        converged=converged,
+        message=str(result.message),
+        objective=value,
+        scaled_gradient=scaled,
+        warnings=tuple(notes),
+        seconds=time.perf_counter() - t0,
+    )
+    return theta, info

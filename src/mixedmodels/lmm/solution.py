@@ -1,0 +1,84 @@
+"""From a factorization at the optimum: beta, the conditional modes and their variances.
+
+Back-substitution on the blocked factor (Bates et al. 2015, section 3.5): solve
+``L_XX' beta = c_X``, then ``L_ZZ' u = c_Z - L_XZ' beta`` and ``b = Lambda u``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+
+from mixedmodels.lmm.workspace import Factorization, Workspace
+
+__all__ = ["Solution", "solve"]
+
+
+@dataclass(frozen=True)
+class Solution:
+    """Estimates implied by one theta.
+
+    Attributes
+    ----------
+    beta : numpy.ndarray
+        Fixed effects, shape (p,).
+    b0 : numpy.ndarray
+        Conditional modes of the first factor, ``(m0, k0)``.
+    b_tail : numpy.ndarray
+        Conditional modes of the tail factors, stacked level-major, ``(q_T,)``.
+    rss_penalized : float
+        r^2, the penalized residual sum of squares.
+    var_beta_unscaled : numpy.ndarray
+        ``(L_XX L_XX')^{-1}``: times sigma^2 it is vcov(beta).
+    """
+
+    beta: np.ndarray
+    b0: np.ndarray
+    b_tail: np.ndarray
+    rss_penalized: float
+    var_beta_unscaled: np.ndarray
+
+
+def solve(ws: Workspace, fac: Factorization) -> Solution:
+    """Fixed effects and conditional modes at a factorization."""
+    p = ws.p
+    LXX = fac.LBB[:p, :p]
+    beta = scipy.linalg.solve_triangular(LXX, fac.LBB[p, :p], lower=True, trans="T")
+    d0 = fac.LB0[:, p, :] - np.einsum("lpb,p->lb", fac.LB0[:, :p, :], beta)
+    b_tail = np.zeros(0)
+    if fac.LTT is not None and fac.LBT is not None:
+        dT = fac.LBT[p, :] - fac.LBT[:p, :].T @ beta
+        uT = scipy.linalg.solve_triangular(fac.LTT, dT, lower=True, trans="T")
+        b_tail = ws._lambda_t_right(fac.templates[1:], uT)
+        x = (ws._zt0_t @ b_tail).reshape(d0.shape)
+        d0 = d0 - np.einsum("lab,la->lb", fac.G, x)
+    b0 = np.einsum("lab,lb->la", fac.G, d0)
+    inv = scipy.linalg.solve_triangular(LXX, np.eye(p), lower=True)
+    return Solution(beta, b0, b_tail, float(fac.LBB[p, p] ** 2), inv.T @ inv)
+
+
+def conditional_covariances(ws: Workspace, fac: Factorization) -> list[np.ndarray]:
+    """Unscaled conditional covariance of each factor's modes per level, ``(m, k, k)``.
+
+    The diagonal blocks of ``Lambda (L_ZZ L_ZZ')^{-1} Lambda'``; times sigma^2 they are
+    lme4's ``condVar``.
+    """
+    G = fac.G
+    W = np.einsum("lab,lcb->lac", G, G)
+    out = [W]
+    if fac.LTT is None:
+        return out
+    templates = fac.templates[1:]
+    m0, k0, _ = G.shape
+    Wsp = ws._blockdiag(W)
+    ZW = (ws._zt0 @ Wsp).toarray()
+    U = scipy.linalg.solve_triangular(fac.LTT, ws._lambda_t_left(templates, ZW), lower=True)
+    out[0] = W + np.einsum("qla,qlb->lab", U.reshape(-1, m0, k0), U.reshape(-1, m0, k0))
+    Linv = scipy.linalg.solve_triangular(fac.LTT, np.eye(fac.LTT.shape[0]), lower=True)
+    for (m, k), T, start in zip(ws.tail_shapes, templates, ws._tail_offsets[:-1], strict=True):
+        cols = Linv[:, int(start) : int(start) + m * k].reshape(-1, m, k)
+        inner = np.einsum("qla,qlb->lab", cols, cols)
+        out.append(np.einsum("ia,lab,jb->lij", T, inner, T))
+    return out

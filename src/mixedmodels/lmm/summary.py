@@ -1,0 +1,114 @@
+"""Text and HTML summaries of an LmmResult, laid out as lme4's ``summary``."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from mixedmodels.lmm.result import LmmResult
+
+__all__ = ["summary_text", "summary_html"]
+
+
+def _table(rows: list[list[str]], align_left: int = 1) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = []
+    for r in rows:
+        cells = [
+            c.ljust(w) if i < align_left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        ]
+        out.append(" " + " ".join(cells).rstrip())
+    return out
+
+
+def _random_effects_rows(fit: LmmResult) -> list[list[str]]:
+    vc = fit.varcorr
+    rows = [["Groups", "Name", "Variance", "Std.Dev.", "Corr"]]
+    for group in dict.fromkeys(vc["group"]):
+        part = vc[vc["group"] == group]
+        if group == "Residual":
+            r = part.iloc[0]
+            rows.append(["Residual", "", f"{r.variance:.4g}", f"{r.sd_cor:.4g}", ""])
+            continue
+        variances = part[part["term2"].isna()]
+        corr = part[part["term2"].notna()]
+        names = list(variances["term1"])
+        for i, r in enumerate(variances.itertuples()):
+            cells = [
+                f"{c.sd_cor:.2f}"
+                for c in corr.itertuples()
+                if c.term1 in names[:i] and c.term2 == names[i]
+            ]
+            rows.append([group if i == 0 else "", str(r.term1), f"{r.variance:.4g}",
+                         f"{r.sd_cor:.4g}", " ".join(cells)])
+    return rows
+
+
+def summary_text(fit: LmmResult) -> str:
+    """lme4-style text summary."""
+    kind = "REML" if fit.reml else "maximum likelihood"
+    lines = [f"Linear mixed model fit by {kind} (mixedmodels)", f"Formula: {fit.formula}"]
+    if fit.n_dropped:
+        lines.append(f"  {fit.n_dropped} row(s) dropped for missing values")
+    if fit.aliased:
+        lines.append(f"  dropped aliased fixed-effect column(s): {', '.join(fit.aliased)}")
+    lines.append("")
+    if fit.reml:
+        lines.append(f"REML criterion at convergence: {fit.objective:.4f}")
+    else:
+        lines += _table([["AIC", "BIC", "logLik", "deviance", "df.resid"],
+                         [f"{fit.aic:.1f}", f"{fit.bic:.1f}", f"{fit.loglik:.1f}",
+                          f"{fit.objective:.1f}", str(fit.nobs - fit.n_params)]], align_left=0)
+    resid = fit.residuals.dropna().to_numpy() / fit.sigma
+    q = np.quantile(resid, [0, 0.25, 0.5, 0.75, 1]) if resid.size else np.zeros(5)
+    lines += ["", "Scaled residuals:"]
+    lines += _table([["Min", "1Q", "Median", "3Q", "Max"], [f"{v:.4f}" for v in q]], align_left=0)
+    lines += ["", "Random effects:"]
+    lines += _table(_random_effects_rows(fit), align_left=2)
+    groups = ", ".join(f"{g}, {n}" for g, n in fit.ngroups.items())
+    lines.append(f"Number of obs: {fit.nobs}, groups: {groups}")
+    lines += ["", "Fixed effects:"]
+    se = fit.std_errors
+    rows = [["", "Estimate", "Std. Error", "t value"]]
+    for name, est in fit.fixef.items():
+        rows.append([str(name), f"{est:.4f}", f"{se[name]:.4f}", f"{est / se[name]:.3f}"])
+    lines += _table(rows)
+    if len(fit.beta) > 1:
+        v = fit.vcov.to_numpy()
+        d = np.sqrt(np.diag(v))
+        corr = v / np.outer(d, d)
+        short = [n[:6] for n in fit.fixed_names]
+        rows = [[""] + short[:-1]]
+        for i in range(1, len(short)):
+            rows.append([fit.fixed_names[i]] + [f"{corr[i, j]:.3f}" for j in range(i)]
+                        + [""] * (len(short) - 1 - i))
+        lines += ["", "Correlation of Fixed Effects:"] + _table(rows)
+    if fit.is_singular:
+        lines += ["", "boundary (singular) fit: " + "; ".join(fit.singular_terms)]
+    if not fit.optinfo.converged:
+        lines += ["", "convergence: " + "; ".join(fit.optinfo.warnings)]
+    return "\n".join(lines)
+
+
+def summary_html(fit: LmmResult) -> str:
+    """HTML view for notebooks: the summary's tables as HTML tables."""
+    kind = "REML" if fit.reml else "ML"
+    coef = fit.fixef.to_frame("Estimate")
+    coef["Std. Error"] = fit.std_errors
+    coef["t value"] = coef["Estimate"] / coef["Std. Error"]
+    parts = [
+        f"<div><p><b>Linear mixed model ({kind})</b>: <code>{html.escape(fit.formula)}</code>"
+        f"<br>nobs = {fit.nobs}; objective = {fit.objective:.4f}; "
+        f"{'singular fit; ' if fit.is_singular else ''}"
+        f"groups: {html.escape(', '.join(f'{g} ({n})' for g, n in fit.ngroups.items()))}</p>",
+        "<p><b>Random effects</b></p>",
+        fit.varcorr.to_html(index=False, float_format=lambda x: f"{x:.4g}", na_rep=""),
+        "<p><b>Fixed effects</b></p>",
+        coef.to_html(float_format=lambda x: f"{x:.4f}"),
+        "</div>",
+    ]
+    return "\n".join(parts)
