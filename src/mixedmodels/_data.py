@@ -31,8 +31,9 @@ def as_dataframe(data: Any) -> pd.DataFrame:
         lengths = {str(k): len(v) for k, v in data.items()}
         if len(set(lengths.values())) > 1:
             raise DataError(f"the columns of the data dict differ in length: {lengths}")
-        return pd.DataFrame({str(k): np.asarray(v) if not isinstance(v, pd.Series) else v
-                             for k, v in data.items()})
+        return pd.DataFrame(
+            {str(k): np.asarray(v) if not isinstance(v, pd.Series) else v for k, v in data.items()}
+        )
     raise DataError(
         f"data of type {type(data).__name__} is not supported: pass a pandas or polars "
         "DataFrame or a dict of equal-length arrays"

@@ -34,51 +34,56 @@ class DatasetInfo:
 
 _INFO = {
     "sleepstudy": DatasetInfo(
-        "sleepstudy", "180 rows: 18 subjects x 10 days",
+        "sleepstudy",
+        "180 rows: 18 subjects x 10 days",
         "Average reaction time (ms) per day for subjects restricted to 3 hours of sleep "
         "per night; days 0-1 were adaptation and training.",
         "Belenky et al. (2003), J. Sleep Research 12, 1-12; as distributed in R package lme4.",
     ),
     "Dyestuff": DatasetInfo(
-        "Dyestuff", "30 rows: 6 batches x 5 preparations",
-        "Yield of dyestuff (grams of standard colour) from 6 batches of an intermediate "
-        "product.",
+        "Dyestuff",
+        "30 rows: 6 batches x 5 preparations",
+        "Yield of dyestuff (grams of standard colour) from 6 batches of an intermediate product.",
         "Davies & Goldsmith (1972), Statistical Methods in Research and Production, Table 6.3; "
         "as distributed in R package lme4.",
     ),
     "Dyestuff2": DatasetInfo(
-        "Dyestuff2", "30 rows: 6 batches x 5 preparations",
+        "Dyestuff2",
+        "30 rows: 6 batches x 5 preparations",
         "Simulated yields whose between-batch variance is estimated as zero (a singular fit).",
         "Box & Tiao (1973), Bayesian Inference in Statistical Analysis, Table 5.1.4; as "
         "distributed in R package lme4.",
     ),
     "Penicillin": DatasetInfo(
-        "Penicillin", "144 rows: 24 plates x 6 samples (crossed)",
+        "Penicillin",
+        "144 rows: 24 plates x 6 samples (crossed)",
         "Diameter (mm) of the zone of inhibition of growth in an assay of penicillin potency.",
         "Davies & Goldsmith (1972), Table 6.6; as distributed in R package lme4.",
     ),
     "Pastes": DatasetInfo(
-        "Pastes", "60 rows: 10 batches, 3 casks per batch, 2 assays per cask (nested)",
-        "Strength of a chemical paste product; casks are nested in batches "
-        "(sample = batch:cask).",
+        "Pastes",
+        "60 rows: 10 batches, 3 casks per batch, 2 assays per cask (nested)",
+        "Strength of a chemical paste product; casks are nested in batches (sample = batch:cask).",
         "Davies & Goldsmith (1972), Table 6.5; as distributed in R package lme4.",
     ),
     "cake": DatasetInfo(
-        "cake", "270 rows: 3 recipes x 15 replicates x 6 temperatures",
-        "Breakage angle of chocolate cakes; `temp` is the baking temperature (deg F) as a "
-        "number.",
+        "cake",
+        "270 rows: 3 recipes x 15 replicates x 6 temperatures",
+        "Breakage angle of chocolate cakes; `temp` is the baking temperature (deg F) as a number.",
         "Cook (1938), MSc thesis, Iowa State College; Cochran & Cox (1957); as distributed in "
         "R package lme4 (temperature converted to numeric `temp`).",
     ),
     "cbpp": DatasetInfo(
-        "cbpp", "56 rows: 15 herds x up to 4 periods",
+        "cbpp",
+        "56 rows: 15 herds x up to 4 periods",
         "Contagious bovine pleuropneumonia: new serological cases (`incidence`) among "
         "`size` zebu cattle per herd and period in Ethiopia.",
         "Lesnoff et al. (2004), Preventive Veterinary Medicine 64, 27-40; as distributed in "
         "R package lme4.",
     ),
     "Oxboys": DatasetInfo(
-        "Oxboys", "234 rows: 26 boys x 9 occasions",
+        "Oxboys",
+        "234 rows: 26 boys x 9 occasions",
         "Height (cm) of boys from Oxford at 9 occasions; `age` is centred and scaled.",
         "Goldstein (1987), Multilevel Models in Educational and Social Research; as "
         "distributed in R package mlmRev.",

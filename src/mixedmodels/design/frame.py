@@ -206,9 +206,7 @@ def model_frame(
     missing = used.isna()
     for name in needed:
         if missing[name].all():
-            raise DataError(
-                f"column {name!r} (used by {needed[name]}) has no non-missing value"
-            )
+            raise DataError(f"column {name!r} (used by {needed[name]}) has no non-missing value")
     keep = ~missing.to_numpy().any(axis=1)
     for extra in (weight_values, offset_values):
         if extra is not None:
@@ -281,6 +279,12 @@ def model_frame(
         for t, v in zip(terms, vc_names, strict=True)
     ]
     for t in terms:
+        if t.n_levels < 2:
+            raise ModelSpecError(
+                f"the grouping factor {t.factor.name!r} of {t.spec.source!r} has only "
+                f"{t.n_levels} level in the rows used: a random effect needs at least two "
+                "groups"
+            )
         if t.n_levels >= n:
             raise ModelSpecError(
                 f"the grouping factor {t.factor.name!r} of {t.spec.source!r} has "

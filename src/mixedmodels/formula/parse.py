@@ -182,9 +182,7 @@ def parse_formula(text: str) -> MixedFormula:
                 random.extend(_random_term(stripped, at, text))
                 continue
         if find_top_level(stripped, "|") >= 0 or "|" in stripped and "(" not in stripped:
-            raise caret(
-                text, at + stripped.find("|"), "a random term needs parentheses: (x | g)"
-            )
+            raise caret(text, at + stripped.find("|"), "a random term needs parentheses: (x | g)")
         match = re.fullmatch(r"offset\s*\((.*)\)", stripped, flags=re.S)
         if match is not None:
             offsets.append(_rewrite_powers(match.group(1)))

@@ -1,5 +1,19 @@
-"""Block storage kernels: batched small Cholesky factors and triangular inverses."""
+"""Block storage kernels: component-major stacks of small Cholesky blocks."""
 
-from mixedmodels.linalg.smallblocks import cholesky_blocks, inverse_lower_blocks
+from mixedmodels.linalg.smallblocks import (
+    cholesky_blocks,
+    congruence,
+    inverse_lower_blocks,
+    multiply_blocks,
+    to_component_major,
+    to_level_major,
+)
 
-__all__ = ["cholesky_blocks", "inverse_lower_blocks"]
+__all__ = [
+    "cholesky_blocks",
+    "congruence",
+    "inverse_lower_blocks",
+    "multiply_blocks",
+    "to_component_major",
+    "to_level_major",
+]

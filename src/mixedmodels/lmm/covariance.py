@@ -114,8 +114,10 @@ def covariance_layout(frame: ModelFrame) -> CovarianceLayout:
             columns.append((i, start, k))
             where[i] = (b, start)
             start += k
-        matrix = np.hstack([frame.terms[i].matrix for i in members]) if len(members) > 1 else (
-            frame.terms[members[0]].matrix
+        matrix = (
+            np.hstack([frame.terms[i].matrix for i in members])
+            if len(members) > 1
+            else (frame.terms[members[0]].matrix)
         )
         blocks.append(FactorBlock(frame.terms[members[0]].factor, matrix, tuple(columns)))
     position = []
@@ -128,7 +130,8 @@ def covariance_layout(frame: ModelFrame) -> CovarianceLayout:
             names.append(label)
             lower.append(0.0 if row == col else -np.inf)
     return CovarianceLayout(
-        tuple(blocks), np.asarray(position, dtype=np.int64).reshape(-1, 3), tuple(names),
+        tuple(blocks),
+        np.asarray(position, dtype=np.int64).reshape(-1, 3),
+        tuple(names),
         np.asarray(lower),
     )
-

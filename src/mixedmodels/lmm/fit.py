@@ -23,8 +23,9 @@ __all__ = ["lmm"]
 SINGULAR_TOLERANCE = 1e-4
 
 
-def _term_covariances(layout: CovarianceLayout, frame: ModelFrame, templates: list[np.ndarray],
-                      sigma: float) -> list[np.ndarray]:
+def _term_covariances(
+    layout: CovarianceLayout, frame: ModelFrame, templates: list[np.ndarray], sigma: float
+) -> list[np.ndarray]:
     """sigma^2 T T' for every term, in the frame's (lme4's) term order."""
     out = []
     index = {}
@@ -44,52 +45,84 @@ def _varcorr(frame: ModelFrame, covs: list[np.ndarray], sigma: float) -> pd.Data
         names = term.column_names
         sd = np.sqrt(np.diag(cov))
         for a, name in enumerate(names):
-            rows.append(dict(group=term.vc_name, term1=name, term2=None,
-                             variance=cov[a, a], sd_cor=sd[a]))
+            rows.append(
+                dict(group=term.vc_name, term1=name, term2=None, variance=cov[a, a], sd_cor=sd[a])
+            )
         for a in range(len(names)):
             for b in range(a + 1, len(names)):
                 denom = sd[a] * sd[b]
                 corr = cov[a, b] / denom if denom > 0 else np.nan
-                rows.append(dict(group=term.vc_name, term1=names[a], term2=names[b],
-                                 variance=cov[a, b], sd_cor=corr))
+                rows.append(
+                    dict(
+                        group=term.vc_name,
+                        term1=names[a],
+                        term2=names[b],
+                        variance=cov[a, b],
+                        sd_cor=corr,
+                    )
+                )
     rows.append(dict(group="Residual", term1=None, term2=None, variance=sigma**2, sd_cor=sigma))
     columns = ["group", "term1", "term2", "variance", "sd_cor"]
     table = pd.DataFrame(
-        {c: pd.Series([r[c] for r in rows], dtype=object if c in ("group", "term1", "term2")
-                      else np.float64) for c in columns}
+        {
+            c: pd.Series(
+                [r[c] for r in rows],
+                dtype=object if c in ("group", "term1", "term2") else np.float64,
+            )
+            for c in columns
+        }
     )
     return table
 
 
 def _singular(frame: ModelFrame, layout: CovarianceLayout, theta: np.ndarray,
               covs: list[np.ndarray]) -> tuple[str, ...]:
-    """Describe what is on the boundary, term by term."""
+    """Describe, term by term, what lies on the boundary (lme4's isSingular rule: a
+    diagonal element of theta below ``SINGULAR_TOLERANCE``)."""
     on_boundary = (layout.lower == 0.0) & (theta < SINGULAR_TOLERANCE)
     if not on_boundary.any():
         return ()
+    term_of_theta = []
+    for term in frame.terms:
+        k = term.n_columns
+        term_of_theta += [term.vc_name] * (k * (k + 1) // 2)
+    flagged = {term_of_theta[i] for i in np.flatnonzero(on_boundary)}
     notes: list[str] = []
     for term, cov in zip(frame.terms, covs, strict=True):
+        if term.vc_name not in flagged:
+            continue
         names = term.column_names
         sd = np.sqrt(np.clip(np.diag(cov), 0, None))
-        scale = max(float(sd.max()), 1e-300)
+        found = False
         for a, name in enumerate(names):
-            if sd[a] < SINGULAR_TOLERANCE * max(scale, 1.0) or sd[a] == 0.0:
-                notes.append(f"the variance of {name!r} in ({term.spec.source}) is estimated as 0")
+            if sd[a] <= SINGULAR_TOLERANCE * max(float(sd.max()), 1e-300):
+                notes.append(f"the variance of {name!r} in {term.spec.source} is estimated as 0")
+                found = True
         for a in range(len(names)):
             for b in range(a + 1, len(names)):
                 if sd[a] > 0 and sd[b] > 0 and abs(cov[a, b] / (sd[a] * sd[b])) > 1 - 1e-4:
                     notes.append(
                         f"the correlation of {names[a]!r} and {names[b]!r} in "
-                        f"({term.spec.source}) is estimated as +-1"
+                        f"{term.spec.source} is estimated as +-1"
                     )
-    if not notes:
-        notes.append("the covariance matrix of a random-effects term is singular")
+                    found = True
+        if not found:
+            rank = int(np.linalg.matrix_rank(cov, tol=SINGULAR_TOLERANCE * float(cov.max())))
+            notes.append(
+                f"the covariance matrix of {term.spec.source} is singular (rank {rank} of "
+                f"{len(names)}): some combination of its effects has zero variance"
+            )
     return tuple(notes)
 
 
-def _ranef_table(frame: ModelFrame, layout: CovarianceLayout, sol: Solution,
-                 condcov: list[np.ndarray], sigma: float,
-                 tail_offsets: np.ndarray) -> pd.DataFrame:
+def _ranef_table(
+    frame: ModelFrame,
+    layout: CovarianceLayout,
+    sol: Solution,
+    condcov: list[np.ndarray],
+    sigma: float,
+    tail_offsets: np.ndarray,
+) -> pd.DataFrame:
     parts = []
     for b, block in enumerate(layout.blocks):
         m, k = block.n_levels, block.k
@@ -99,19 +132,30 @@ def _ranef_table(frame: ModelFrame, layout: CovarianceLayout, sol: Solution,
             start = int(tail_offsets[b - 1])
             values = sol.b_tail[start : start + m * k].reshape(m, k)
         sd = sigma * np.sqrt(np.clip(np.diagonal(condcov[b], axis1=1, axis2=2), 0, None))
-        names = [n for term_index, _, _ in block.term_columns
-                 for n in frame.terms[term_index].column_names]
+        names = [
+            n
+            for term_index, _, _ in block.term_columns
+            for n in frame.terms[term_index].column_names
+        ]
         levels = np.asarray(block.factor.levels, dtype=object)
         for a, name in enumerate(names):
-            parts.append(pd.DataFrame({
-                "group": block.factor.name, "term": name, "level": levels,
-                "value": values[:, a], "cond_sd": sd[:, a],
-            }))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "group": block.factor.name,
+                        "term": name,
+                        "level": levels,
+                        "value": values[:, a],
+                        "cond_sd": sd[:, a],
+                    }
+                )
+            )
     return pd.concat(parts, ignore_index=True)
 
 
-def _fitted(frame: ModelFrame, layout: CovarianceLayout, sol: Solution,
-            tail_offsets: np.ndarray) -> np.ndarray:
+def _fitted(
+    frame: ModelFrame, layout: CovarianceLayout, sol: Solution, tail_offsets: np.ndarray
+) -> np.ndarray:
     fitted = frame.X @ sol.beta
     if frame.offset is not None:
         fitted = fitted + frame.offset
@@ -192,7 +236,8 @@ def lmm(
         warnings.warn(f"{frame.formula.text}: {note}", ConvergenceWarning, stacklevel=2)
     if singular:
         warnings.warn(
-            f"boundary (singular) fit for {frame.formula.text!r}: " + "; ".join(singular)
+            f"boundary (singular) fit for {frame.formula.text!r}: "
+            + "; ".join(singular)
             + ". The data do not support this random-effects structure; consider dropping "
             "the term (or the correlation) at the boundary.",
             SingularFitWarning,
@@ -210,7 +255,8 @@ def lmm(
     random_columns: dict[str, tuple[str, ...]] = {}
     for block in layout.blocks:
         random_columns[block.factor.name] = tuple(
-            n for term_index, _, _ in block.term_columns
+            n
+            for term_index, _, _ in block.term_columns
             for n in frame.terms[term_index].column_names
         )
     return LmmResult(
@@ -230,7 +276,8 @@ def lmm(
         singular_terms=singular,
         optinfo=info,
         aliased=frame.aliased,
-        data_label=getattr(data, "attrs", {}).get("name", "data") if hasattr(data, "attrs")
+        data_label=getattr(data, "attrs", {}).get("name", "data")
+        if hasattr(data, "attrs")
         else "data",
         _varcorr=_varcorr(frame, covs, sigma),
         _ranef=ranef,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
+from mixedmodels.linalg.smallblocks import to_level_major
 from mixedmodels.lmm.workspace import Factorization, Workspace
 
 __all__ = ["Solution", "solve"]
@@ -46,15 +47,15 @@ def solve(ws: Workspace, fac: Factorization) -> Solution:
     p = ws.p
     LXX = fac.LBB[:p, :p]
     beta = scipy.linalg.solve_triangular(LXX, fac.LBB[p, :p], lower=True, trans="T")
-    d0 = fac.LB0[:, p, :] - np.einsum("lpb,p->lb", fac.LB0[:, :p, :], beta)
+    d0 = fac.LB0[p] - np.tensordot(beta, fac.LB0[:p], axes=1)  # (k0, m0)
     b_tail = np.zeros(0)
     if fac.LTT is not None and fac.LBT is not None:
         dT = fac.LBT[p, :] - fac.LBT[:p, :].T @ beta
         uT = scipy.linalg.solve_triangular(fac.LTT, dT, lower=True, trans="T")
         b_tail = ws._lambda_t_right(fac.templates[1:], uT)
-        x = (ws._zt0_t @ b_tail).reshape(d0.shape)
-        d0 = d0 - np.einsum("lab,la->lb", fac.G, x)
-    b0 = np.einsum("lab,lb->la", fac.G, d0)
+        x = (ws._zt0_t @ b_tail).reshape(d0.shape[1], d0.shape[0]).T
+        d0 = d0 - np.einsum("abm,am->bm", fac.G, x)
+    b0 = np.einsum("abm,bm->ma", fac.G, d0)
     inv = scipy.linalg.solve_triangular(LXX, np.eye(p), lower=True)
     return Solution(beta, b0, b_tail, float(fac.LBB[p, p] ** 2), inv.T @ inv)
 
@@ -66,13 +67,14 @@ def conditional_covariances(ws: Workspace, fac: Factorization) -> list[np.ndarra
     lme4's ``condVar``.
     """
     G = fac.G
-    W = np.einsum("lab,lcb->lac", G, G)
+    Wc = np.einsum("abm,cbm->acm", G, G)
+    W = to_level_major(Wc)
     out = [W]
     if fac.LTT is None:
         return out
     templates = fac.templates[1:]
-    m0, k0, _ = G.shape
-    Wsp = ws._blockdiag(W)
+    m0, k0, _ = W.shape
+    Wsp = ws.blockdiag(Wc)
     ZW = (ws._zt0 @ Wsp).toarray()
     U = scipy.linalg.solve_triangular(fac.LTT, ws._lambda_t_left(templates, ZW), lower=True)
     out[0] = W + np.einsum("qla,qlb->lab", U.reshape(-1, m0, k0), U.reshape(-1, m0, k0))

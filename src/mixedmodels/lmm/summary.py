@@ -43,8 +43,15 @@ def _random_effects_rows(fit: LmmResult) -> list[list[str]]:
                 for c in corr.itertuples()
                 if c.term1 in names[:i] and c.term2 == names[i]
             ]
-            rows.append([group if i == 0 else "", str(r.term1), f"{r.variance:.4g}",
-                         f"{r.sd_cor:.4g}", " ".join(cells)])
+            rows.append(
+                [
+                    group if i == 0 else "",
+                    str(r.term1),
+                    f"{r.variance:.4g}",
+                    f"{r.sd_cor:.4g}",
+                    " ".join(cells),
+                ]
+            )
     return rows
 
 
@@ -60,9 +67,19 @@ def summary_text(fit: LmmResult) -> str:
     if fit.reml:
         lines.append(f"REML criterion at convergence: {fit.objective:.4f}")
     else:
-        lines += _table([["AIC", "BIC", "logLik", "deviance", "df.resid"],
-                         [f"{fit.aic:.1f}", f"{fit.bic:.1f}", f"{fit.loglik:.1f}",
-                          f"{fit.objective:.1f}", str(fit.nobs - fit.n_params)]], align_left=0)
+        lines += _table(
+            [
+                ["AIC", "BIC", "logLik", "deviance", "df.resid"],
+                [
+                    f"{fit.aic:.1f}",
+                    f"{fit.bic:.1f}",
+                    f"{fit.loglik:.1f}",
+                    f"{fit.objective:.1f}",
+                    str(fit.nobs - fit.n_params),
+                ],
+            ],
+            align_left=0,
+        )
     resid = fit.residuals.dropna().to_numpy() / fit.sigma
     q = np.quantile(resid, [0, 0.25, 0.5, 0.75, 1]) if resid.size else np.zeros(5)
     lines += ["", "Scaled residuals:"]
@@ -84,8 +101,11 @@ def summary_text(fit: LmmResult) -> str:
         short = [n[:6] for n in fit.fixed_names]
         rows = [[""] + short[:-1]]
         for i in range(1, len(short)):
-            rows.append([fit.fixed_names[i]] + [f"{corr[i, j]:.3f}" for j in range(i)]
-                        + [""] * (len(short) - 1 - i))
+            rows.append(
+                [fit.fixed_names[i]]
+                + [f"{corr[i, j]:.3f}" for j in range(i)]
+                + [""] * (len(short) - 1 - i)
+            )
         lines += ["", "Correlation of Fixed Effects:"] + _table(rows)
     if fit.is_singular:
         lines += ["", "boundary (singular) fit: " + "; ".join(fit.singular_terms)]

@@ -15,7 +15,15 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from mixedmodels.design.crossproducts import CrossProducts
-from mixedmodels.linalg import cholesky_blocks, inverse_lower_blocks
+from mixedmodels.linalg.smallblocks import (
+    cholesky_blocks,
+    congruence,
+    inverse_lower_blocks,
+    multiply_blocks,
+    to_component_major,
+    to_level_major,
+)
+from mixedmodels.linalg.weightedgram import WeightedGram
 
 __all__ = ["Workspace", "Factorization"]
 
@@ -24,9 +32,11 @@ __all__ = ["Workspace", "Factorization"]
 class Factorization:
     """L for one theta, with what the solutions need.
 
-    ``L0`` is the first factor's stack of Cholesky blocks, ``G = T0 L0^{-T}``,
-    ``LTT`` the dense tail factor (L's block below ``L0`` is
-    ``Lambda_T' Z_T'WZ0 blockdiag(G)``, kept implicit), ``LB0`` and ``LBT`` the rows of ``[X y]``, ``LBB`` its own factor.
+    ``L0`` (the first factor's Cholesky blocks) and ``G = T0 L0^{-T}`` are ``(k0, k0, m0)``
+    component-major stacks; ``LB0``, the rows of ``[X y]`` below them, is
+    ``(p + 1, k0, m0)``. L's block below ``L0`` is ``Lambda_T' Z_T'WZ0 blockdiag(G)``,
+    kept implicit. ``LTT`` is the dense tail factor, ``LBT`` the rows of ``[X y]`` below
+    it and ``LBB`` the factor of ``[X y]``'s own block.
     """
 
     templates: tuple[np.ndarray, ...]
@@ -55,7 +65,14 @@ class Workspace:
         self.n = products.n
         self.p = products.bb.shape[0] - 1
         m0, k0, _ = products.zz0.shape
-        self._eye0 = np.broadcast_to(np.eye(k0), (m0, k0, k0))
+        self._zz0 = to_component_major(products.zz0)  # (k0, k0, m0)
+        self._bz0 = to_component_major(products.bz0)  # (k0, p+1, m0)
+        self._bd_indptr = np.arange(0, m0 * k0 * k0 + 1, k0)
+        self._bd_indices = (
+            np.arange(m0)[:, None, None] * k0
+            + np.zeros((1, k0, 1), dtype=np.int64)
+            + np.arange(k0)[None, None, :]
+        ).ravel()
         self._tail_offsets = np.cumsum([0] + [m * k for m, k in tail_shapes])
         if products.zt0 is not None:
             zt0 = products.zt0.tocsr()
@@ -63,11 +80,14 @@ class Workspace:
             # k0 = 1: the product scales columns, so keep the column of every stored entry.
             self._zt0_col = zt0.indices
             self._zt0_t = zt0.T.tocsr()
+            self._gram = WeightedGram(zt0) if k0 == 1 else None
 
     # -- Lambda_T, the tail's relative covariance factor --------------------------------
     def _lambda_t_left(self, templates: tuple[np.ndarray, ...], M: np.ndarray) -> np.ndarray:
         """Lambda_T' M for a dense M with q_T rows."""
         out = np.empty_like(M)
+        if len(self.tail_shapes) == 1 and self.tail_shapes[0][1] == 1:
+            return templates[0][0, 0] * M
         for (m, k), T, start in zip(
             self.tail_shapes, templates, self._tail_offsets[:-1], strict=True
         ):
@@ -89,11 +109,11 @@ class Workspace:
             out[rows] = (v[rows].reshape(m, k) @ T.T).ravel()
         return out
 
-    def _blockdiag(self, blocks: np.ndarray) -> sp.csr_matrix:
-        m, k, _ = blocks.shape
-        if k == 1:
-            return sp.diags(blocks[:, 0, 0], format="csr")
-        return sp.block_diag(list(blocks), format="csr")
+    def blockdiag(self, blocks: np.ndarray) -> sp.csr_matrix:
+        """The first factor's ``(k, k, m)`` component-major stack as a sparse matrix."""
+        k, _, m = blocks.shape
+        data = to_level_major(blocks).ravel()
+        return sp.csr_matrix((data, self._bd_indices, self._bd_indptr), shape=(m * k, m * k))
 
     def factorize(self, templates: list[np.ndarray]) -> Factorization:
         """Blocked Cholesky factor for the covariance templates ``T_b`` of each factor."""
@@ -103,32 +123,31 @@ class Workspace:
         p1 = self.p + 1
         if k0 == 1:
             t = T0[0, 0]
-            L0 = np.sqrt(t * t * A.zz0 + 1.0)
+            L0 = np.sqrt(t * t * self._zz0 + 1.0)
             G = t / L0
         else:
-            M0 = np.einsum("ka,lkj,jb->lab", T0, A.zz0, T0) + self._eye0
+            M0 = congruence(T0, self._zz0)
+            for a in range(k0):
+                M0[a, a] += 1.0
             L0 = cholesky_blocks(M0)
-            G = np.einsum("ka,lba->lkb", T0, inverse_lower_blocks(L0))
-        logdet_z = 2.0 * float(np.sum(np.log(np.diagonal(L0, axis1=1, axis2=2))))
-        if k0 == 1:
-            LB0 = A.bz0[:, 0, :, None] * G  # (m, p+1, 1)
-        else:
-            LB0 = np.einsum("lap,lab->lpb", A.bz0, G)
-        W_bz0 = None
-        BB = A.bb - np.einsum("lpb,lqb->pq", LB0, LB0)
+            Linv = inverse_lower_blocks(L0)
+            G = np.ascontiguousarray(np.tensordot(T0, Linv.transpose(1, 0, 2), axes=([1], [0])))
+        logdet_z = 2.0 * float(sum(np.sum(np.log(L0[a, a])) for a in range(k0)))
+        LB0 = multiply_blocks(self._bz0, G, transpose_a=True)  # (p+1, k0, m0)
+        flat = LB0.reshape(p1, -1)
+        BB = A.bb - flat @ flat.T
         LTT = LBT = None
         if A.zt0 is not None:
             tail_templates = tuple(templates[1:])
             if k0 == 1:
-                w = (G[:, 0, 0] ** 2)
-                C = (self._zt0.multiply(w[None, :]).tocsr() @ self._zt0_t).toarray()
-                W_bz0 = A.bz0[:, 0, :] * w[:, None]
+                w = G[0, 0] ** 2
+                assert self._gram is not None
+                D = self._gram.subtract_from(A.ztt, w)
+                W_bz0 = (self._bz0[0] * w).T
             else:
-                W = np.einsum("lab,lcb->lac", G, G)
-                Wsp = self._blockdiag(W)
-                C = (self._zt0 @ Wsp @ self._zt0_t).toarray()
-                W_bz0 = np.einsum("lab,lbp->lap", W, A.bz0).reshape(-1, p1)
-            D = A.ztt - C
+                W = multiply_blocks(G, G, transpose_b=True)
+                D = A.ztt - (self._zt0 @ self.blockdiag(W) @ self._zt0_t).toarray()
+                W_bz0 = to_level_major(multiply_blocks(W, self._bz0)).reshape(-1, p1)
             D = self._lambda_t_left(tail_templates, D)
             D = self._lambda_t_left(tail_templates, np.ascontiguousarray(D.T))
             D[np.diag_indices_from(D)] += 1.0

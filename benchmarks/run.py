@@ -1,0 +1,678 @@
+"""Benchmark mixedmodels side by side with lme4, mixedlm and statsmodels in one run.
+
+Usage::
+
+    python benchmarks/run.py                      # all models, all peers that are present
+    python benchmarks/run.py --models sleepstudy --reps 20
+    python benchmarks/run.py --models nested,crossed --no-peers
+
+Every measurement (one package on one model) runs in its own fresh Python or R process.
+That process loads the data, does one warm-up fit on sleepstudy (Python packages only, so
+imports and JIT compilation are not timed), records its resident memory, resets its peak-RSS
+counter and then times the fit alone with a wall clock.  The table goes to stdout,
+``benchmarks/results.md`` and ``benchmarks/results.json``.  See ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import metadata, util
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+DATA_DIR = BENCH_DIR / "data"
+DEFAULT_KIT = Path(__file__).resolve().parents[2] / "shared" / "bench"
+SIM_FILES = ("sim_nested_slopes.csv", "sim_crossed.csv", "sim_logistic.csv")
+OURS = "mixedmodels"
+RESULT_TAG = "BENCH-RESULT "
+MB = 1024.0
+
+
+# --------------------------------------------------------------------------- models
+
+
+@dataclass(frozen=True)
+class Model:
+    """One benchmark model: its data, formula and which peers run it."""
+
+    key: str
+    label: str
+    csv: str
+    formula: str
+    factors: tuple[str, ...]
+    peers: tuple[str, ...]
+    nrows: int | None = None
+    small: bool = False
+    glmm: bool = False
+    statsmodels: tuple[str, str, str] | None = None  # (fixed formula, groups, re_formula)
+
+
+MODELS: dict[str, Model] = {
+    m.key: m
+    for m in (
+        Model("sleepstudy", "sleepstudy (180 rows)", "sleepstudy.csv",
+              "Reaction ~ Days + (Days | Subject)", ("Subject",),
+              ("lme4", "mixedlm", "statsmodels"), small=True,
+              statsmodels=("Reaction ~ Days", "Subject", "~Days")),
+        Model("nested", "sim_nested_slopes (1M rows)", "sim_nested_slopes.csv",
+              "y ~ x + (1 + x | g)", ("g",), ("lme4", "mixedlm")),
+        Model("nested100k", "sim_nested_slopes, FIRST 100k ROWS ONLY", "sim_nested_slopes.csv",
+              "y ~ x + (1 + x | g)", ("g",), ("statsmodels",), nrows=100_000,
+              statsmodels=("y ~ x", "g", "~x")),
+        Model("crossed", "sim_crossed (500k rows)", "sim_crossed.csv",
+              "y ~ x + (1 | subj) + (1 | item)", ("subj", "item"), ("lme4", "mixedlm")),
+        # GLMM slot: mixedmodels has no GLMM yet, so no peer is run either (lme4 would be
+        # `lme4_perf.R CSV glmer FORMULA binomial`, mixedlm `mixedlm.glmer`).
+        Model("logistic", "sim_logistic (200k rows, binomial)", "sim_logistic.csv",
+              "y ~ x + (1 | g)", ("g",), (), glmm=True),
+    )
+}
+#: What each ``--models`` name expands to (nested brings its 100k-row statsmodels comparison).
+MODEL_GROUPS = {"sleepstudy": ("sleepstudy",), "nested": ("nested", "nested100k"),
+                "nested100k": ("nested100k",), "crossed": ("crossed",),
+                "logistic": ("logistic",)}
+WARMUP = MODELS["sleepstudy"]
+
+
+@dataclass
+class Measurement:
+    """The outcome of one package fitting one model in its own process."""
+
+    model: str
+    package: str
+    status: str = "ok"  # ok | error | timeout | not yet
+    seconds: float | None = None
+    all_seconds: list[float] = field(default_factory=list)
+    baseline_mb: float | None = None
+    peak_mb: float | None = None
+    load_peak_mb: float | None = None
+    criterion: float | None = None
+    theta: list[float] | None = None
+    evaluations: int | None = None
+    converged: bool | None = None
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+    wall_seconds: float | None = None
+    load_before: float | None = None  # 1-minute load average when the measurement started
+
+
+@dataclass
+class Context:
+    """Everything a run needs to know: where things are and what is available."""
+
+    data_dir: Path
+    kit: Path
+    reps: int
+    timeout: float
+    peers: tuple[str, ...]
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def _status_mb(key: str) -> float | None:
+    """A ``VmRSS``/``VmHWM`` line of /proc/self/status, in MB (None off Linux)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) / MB
+    except OSError:
+        return None
+    return None
+
+
+def load_average() -> float | None:
+    """The machine's 1-minute load average (other programs running compete for the CPUs)."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
+
+
+def _reset_peak_rss() -> bool:
+    """Reset this process's peak-RSS counter (VmHWM, ru_maxrss) to its current RSS."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_mb() -> float:
+    """Peak RSS of this process so far, in MB (the same counter as ru_maxrss)."""
+    import resource
+
+    hwm = _status_mb("VmHWM")
+    return hwm if hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / MB
+
+
+# --------------------------------------------------------------------------- Python workers
+
+
+def _load_frame(path: Path, model: Model) -> Any:
+    """Read a model's CSV; grouping columns become categoricals, as R's factors."""
+    import pandas as pd
+
+    return pd.read_csv(path, nrows=model.nrows, dtype={f: "category" for f in model.factors})
+
+
+def _theta_from_cov(cov: Any) -> list[float]:
+    """lme4's theta (column-wise lower Cholesky factor) from a relative covariance."""
+    import numpy as np
+
+    chol = np.linalg.cholesky(np.asarray(cov, dtype=float))
+    k = chol.shape[0]
+    return [float(chol[i, j]) for j in range(k) for i in range(j, k)]
+
+
+def _fit_mixedmodels(model: Model, df: Any) -> Any:
+    import mixedmodels as mm
+
+    return mm.lmm(model.formula, df)
+
+
+def _describe_mixedmodels(fit: Any) -> dict[str, Any]:
+    info = fit.optinfo
+    return {"criterion": float(fit.objective), "theta": [float(t) for t in fit.theta],
+            "evaluations": int(info.n_evaluations), "converged": bool(info.converged),
+            "notes": [f"{info.optimizer}: {info.message}"] if not info.converged else []}
+
+
+def _fit_mixedlm(model: Model, df: Any) -> Any:
+    import mixedlm
+
+    return mixedlm.lmer(model.formula, df, REML=True)
+
+
+def _describe_mixedlm(fit: Any) -> dict[str, Any]:
+    return {"criterion": float(fit.REMLcrit()), "theta": [float(t) for t in fit.theta],
+            "evaluations": int(fit.function_evals), "converged": bool(fit.converged),
+            "notes": [fit.message] if not fit.converged and fit.message else []}
+
+
+def _fit_statsmodels(model: Model, df: Any) -> Any:
+    import statsmodels.formula.api as smf
+
+    if model.statsmodels is None:
+        raise ValueError(f"statsmodels cannot express {model.formula}")
+    fixed, groups, re_formula = model.statsmodels
+    return smf.mixedlm(fixed, df, groups=df[groups], re_formula=re_formula).fit(reml=True)
+
+
+def _describe_statsmodels(fit: Any) -> dict[str, Any]:
+    try:
+        theta = _theta_from_cov(fit.cov_re.values / fit.scale)
+    except Exception:  # a singular cov_re has no Cholesky factor
+        theta = None
+    return {"criterion": float(-2.0 * fit.llf), "theta": theta, "converged": bool(fit.converged)}
+
+
+FITTERS: dict[str, tuple[Callable[[Model, Any], Any], Callable[[Any], dict[str, Any]]]] = {
+    "mixedmodels": (_fit_mixedmodels, _describe_mixedmodels),
+    "mixedlm": (_fit_mixedlm, _describe_mixedlm),
+    "statsmodels": (_fit_statsmodels, _describe_statsmodels),
+}
+
+
+def _timed_fits(fit_fn: Callable[[Model, Any], Any], model: Model, df: Any,
+                reps: int) -> tuple[Any, list[float], list[str]]:
+    """Fit ``reps`` times; return the last fit, each fit's seconds and distinct warnings."""
+    seconds: list[float] = []
+    result: Any = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(reps):
+            result = None
+            gc.collect()
+            start = time.perf_counter()
+            result = fit_fn(model, df)
+            seconds.append(time.perf_counter() - start)
+    messages = list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
+    return result, seconds, messages
+
+
+def python_worker(package: str, model: Model, data_dir: Path, reps: int) -> Measurement:
+    """Run inside a fresh process: load, warm up, measure memory and time the fit."""
+    fit_fn, describe = FITTERS[package]
+    out = Measurement(model.key, package)
+    df = _load_frame(data_dir / model.csv, model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit_fn(WARMUP, _load_frame(data_dir / WARMUP.csv, WARMUP))
+    gc.collect()
+    out.baseline_mb, out.load_peak_mb = _status_mb("VmRSS"), _peak_rss_mb()
+    if not _reset_peak_rss():
+        out.notes.append("peak RSS could not be reset: peak includes loading")
+    result, out.all_seconds, caught = _timed_fits(fit_fn, model, df, reps)
+    out.peak_mb = _peak_rss_mb()
+    out.seconds = statistics.median(out.all_seconds)
+    described = describe(result)
+    out.notes.extend(described.pop("notes", []))
+    out.notes.extend(caught)
+    for key, value in described.items():
+        setattr(out, key, value)
+    return out
+
+
+def worker_main(spec: str) -> int:
+    """Entry point of a measurement process; prints one tagged JSON line."""
+    args = json.loads(spec)
+    model = MODELS[args["model"]]
+    measurement = python_worker(args["package"], model, Path(args["data_dir"]), args["reps"])
+    print(RESULT_TAG + json.dumps(asdict(measurement)), flush=True)
+    return 0
+
+
+# --------------------------------------------------------------------------- running children
+
+# Runs lme4_perf.R unchanged: a global read.csv wrapper records the RSS once the data are
+# loaded and resets the peak counter, so the peak printed at the end is the fit's.
+R_WRAPPER = r"""
+.vm_mb <- function(key) {
+  s <- grep(paste0("^", key, ":"), readLines("/proc/self/status"), value = TRUE)
+  as.numeric(gsub("[^0-9]", "", s)) / 1024
+}
+read.csv <- function(...) {
+  d <- utils::read.csv(...)
+  invisible(gc())
+  cat(sprintf("MEM baseline=%.1f loadpeak=%.1f\n", .vm_mb("VmRSS"), .vm_mb("VmHWM")))
+  ok <- tryCatch({ cat("5", file = "/proc/self/clear_refs"); TRUE }, error = function(e) FALSE)
+  if (!ok) cat("MEM noreset\n")
+  d
+}
+source(@LME4_PERF@)
+cat(sprintf("MEM peak=%.1f\n", .vm_mb("VmHWM")))
+"""
+LME4_LINE = re.compile(r"lme4 fit seconds median=([\d.]+) crit=([-\d.eE+]+) theta=(\S*)")
+
+
+def _run_child(cmd: Sequence[str], timeout: float) -> tuple[int | None, str, str, float]:
+    """Run one measurement process; return (returncode or None on timeout, out, err, wall)."""
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                              cwd=BENCH_DIR)
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
+        err = exc.stderr.decode() if isinstance(exc.stderr, bytes) else exc.stderr or ""
+        return None, out, err, time.perf_counter() - start
+    return proc.returncode, proc.stdout, proc.stderr, time.perf_counter() - start
+
+
+def _failed(model: Model, package: str, code: int | None, out: str, err: str) -> Measurement:
+    """A Measurement for a child that crashed or timed out, keeping its output."""
+    status = "timeout" if code is None else "error"
+    text = (err.strip() or out.strip() or f"exit code {code}")
+    return Measurement(model.key, package, status=status, error=text[-6000:])
+
+
+def measure_python(package: str, model: Model, data_dir: Path, reps: int,
+                   timeout: float) -> Measurement:
+    """Measure a Python package in a fresh interpreter running this file as a worker."""
+    spec = json.dumps({"package": package, "model": model.key, "data_dir": str(data_dir),
+                       "reps": reps})
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", spec]
+    code, out, err, wall = _run_child(cmd, timeout)
+    lines = [ln for ln in out.splitlines() if ln.startswith(RESULT_TAG)]
+    if code != 0 or not lines:
+        return _failed(model, package, code, out, err)
+    result = Measurement(**json.loads(lines[-1][len(RESULT_TAG):]))
+    result.wall_seconds = wall
+    return result
+
+
+def _parse_mem(out: str) -> dict[str, float]:
+    """The ``MEM key=value`` lines printed by the R wrapper."""
+    values: dict[str, float] = {}
+    for line in out.splitlines():
+        if line.startswith("MEM "):
+            values.update((k, float(v)) for k, v in re.findall(r"(\w+)=([\d.]+)", line))
+    return values
+
+
+def measure_lme4(model: Model, data_dir: Path, kit: Path, reps: int,
+                 timeout: float) -> Measurement:
+    """Measure lme4 through Rscript and the kit's lme4_perf.R (fit timed inside R)."""
+    wrapper = R_WRAPPER.replace("@LME4_PERF@", json.dumps(str(kit / "lme4_perf.R")))
+    cmd = ["Rscript", "-e", wrapper, str(data_dir / model.csv), "lmer", model.formula,
+           "gaussian", str(reps)]
+    code, out, err, wall = _run_child(cmd, timeout)
+    match = LME4_LINE.search(out)
+    if code != 0 or match is None:
+        return _failed(model, "lme4", code, out, err)
+    mem = _parse_mem(out)
+    result = Measurement(model.key, "lme4", seconds=float(match.group(1)),
+                         criterion=float(match.group(2)),
+                         theta=[float(t) for t in match.group(3).split(",") if t],
+                         baseline_mb=mem.get("baseline"), load_peak_mb=mem.get("loadpeak"),
+                         peak_mb=mem.get("peak"), wall_seconds=wall)
+    if reps > 1:
+        result.notes.append(f"median of {reps} fits (lme4_perf.R)")
+    if "noreset" in out:
+        result.notes.append("peak RSS could not be reset: peak includes loading")
+    return result
+
+
+def measure(package: str, model: Model, ctx: Context) -> Measurement:
+    """Measure one package on one model in its own process."""
+    if model.glmm and package == OURS:
+        return Measurement(model.key, package, status="not yet",
+                           notes=["mixedmodels has no GLMM yet"])
+    reps = ctx.reps if model.small else 1
+    if package == "lme4":
+        return measure_lme4(model, ctx.data_dir, ctx.kit, reps, ctx.timeout)
+    return measure_python(package, model, ctx.data_dir, reps, ctx.timeout)
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def r_versions() -> dict[str, str] | None:
+    """R and lme4 versions, or None when Rscript or lme4 is missing."""
+    if shutil.which("Rscript") is None:
+        return None
+    expr = 'cat(R.version$major, ".", R.version$minor, " ", ' \
+           'as.character(packageVersion("lme4")), sep = "")'
+    proc = subprocess.run(["Rscript", "-e", expr], capture_output=True, text=True)
+    if proc.returncode != 0:
+        return None
+    r_version, lme4_version = proc.stdout.split()
+    return {"R": r_version, "lme4": lme4_version}
+
+
+def available_peers(kit: Path) -> tuple[tuple[str, ...], dict[str, str]]:
+    """Peers that can run here, and why the others cannot."""
+    peers: list[str] = []
+    missing: dict[str, str] = {}
+    if r_versions() is None:
+        missing["lme4"] = "Rscript or R package lme4 not found"
+    elif not (kit / "lme4_perf.R").exists():
+        missing["lme4"] = f"{kit / 'lme4_perf.R'} not found"
+    else:
+        peers.append("lme4")
+    for name in ("mixedlm", "statsmodels"):
+        if util.find_spec(name) is None:
+            missing[name] = "not importable"
+        else:
+            peers.append(name)
+    return tuple(peers), missing
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU count and model, memory and Python of this machine."""
+    cpu, mem_kb = "unknown", None
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+        found = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
+        cpu = found.group(1).strip() if found else cpu
+        meminfo = re.search(r"^MemTotal:\s*(\d+)", Path("/proc/meminfo").read_text(), re.M)
+        mem_kb = int(meminfo.group(1)) if meminfo else None
+    except OSError:
+        pass
+    nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"nproc": nproc, "cpu": cpu,
+            "memory_gib": round(mem_kb / 1024**2, 1) if mem_kb else None,
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def package_versions() -> dict[str, str | None]:
+    """Versions of the measured packages and their numerical stack."""
+    names = ("mixedmodels", "mixedlm", "statsmodels", "numpy", "scipy", "pandas")
+    versions: dict[str, str | None] = {n: _version(n) for n in names}
+    versions.update(r_versions() or {"R": None, "lme4": None})
+    return versions
+
+
+# --------------------------------------------------------------------------- data
+
+
+def ensure_sim_data(data_dir: Path, kit: Path) -> None:
+    """Write the simulated CSVs with the kit's make_sim.py unless all are present."""
+    if all((data_dir / name).exists() for name in SIM_FILES):
+        return
+    script = kit / "make_sim.py"
+    if not script.exists():
+        raise SystemExit(f"{script} not found: pass --bench-kit PATH")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    print(f"generating simulated data with {script} ...", flush=True)
+    with tempfile.TemporaryDirectory(dir=data_dir, prefix=".gen-") as tmp:
+        subprocess.run([sys.executable, str(script), tmp], check=True)
+        for name in SIM_FILES:  # move only complete files into place
+            os.replace(Path(tmp) / name, data_dir / name)
+
+
+def ensure_sleepstudy(data_dir: Path) -> None:
+    """Export ``mm.datasets.load("sleepstudy")`` to CSV so every program reads the same file."""
+    path = data_dir / "sleepstudy.csv"
+    if path.exists():
+        return
+    data_dir.mkdir(parents=True, exist_ok=True)
+    code = ("import sys, mixedmodels as mm; "
+            "mm.datasets.load('sleepstudy').to_csv(sys.argv[1], index=False)")
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True)
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _ratio(m: Measurement, ours: Measurement | None) -> str:
+    if m.package == OURS:
+        return "1.00" if m.seconds is not None else "-"
+    if m.seconds is None or ours is None or not ours.seconds:
+        return "-"
+    return f"{m.seconds / ours.seconds:.2f}"
+
+
+def _delta(m: Measurement, ours: Measurement | None) -> str:
+    if m.package == OURS or m.criterion is None or ours is None or ours.criterion is None:
+        return ""
+    return f"{m.criterion - ours.criterion:+.2e}"
+
+
+HEADER = ("model", "package", "fit s", "peer/ours", "base MB", "peak MB", "fit +MB",
+          "criterion", "crit - ours", "theta", "evals", "notes")
+
+
+def table_rows(results: list[Measurement]) -> list[tuple[str, ...]]:
+    """One row of strings per measurement, in HEADER's order."""
+    ours = {m.model: m for m in results if m.package == OURS}
+    rows = []
+    for m in results:
+        if m.status != "ok":
+            rows.append((MODELS[m.model].label, m.package, m.status, "", "", "", "", "", "",
+                         "", "", "; ".join(m.notes) or "see failures below"))
+            continue
+        growth = (m.peak_mb - m.baseline_mb
+                  if m.peak_mb is not None and m.baseline_mb is not None else None)
+        theta = ",".join(f"{t:.5g}" for t in m.theta) if m.theta else "-"
+        notes = list(m.notes)
+        if m.converged is False:
+            notes.insert(0, "NOT CONVERGED")
+        rows.append((MODELS[m.model].label, m.package, _fmt(m.seconds, ".3f"),
+                     _ratio(m, ours.get(m.model)), _fmt(m.baseline_mb, ".0f"),
+                     _fmt(m.peak_mb, ".0f"), _fmt(growth, ".0f"), _fmt(m.criterion, ".6f"),
+                     _delta(m, ours.get(m.model)), theta,
+                     "-" if m.evaluations is None else str(m.evaluations),
+                     "; ".join(n.replace("\n", " ") for n in notes)))
+    return rows
+
+
+def text_table(rows: list[tuple[str, ...]]) -> str:
+    """A plain aligned table (notes column left unpadded)."""
+    widths = [max(len(r[i]) for r in [HEADER, *rows]) for i in range(len(HEADER) - 1)]
+    lines = []
+    for r in [HEADER, *rows]:
+        cells = [c.ljust(w) if i < 2 or i == 9 else c.rjust(w)
+                 for i, (c, w) in enumerate(zip(r[:-1], widths, strict=True))]
+        lines.append("  ".join(cells) + "  " + r[-1])
+    lines.insert(1, "-" * max(len(ln) for ln in lines))
+    return "\n".join(lines)
+
+
+def markdown_table(rows: list[tuple[str, ...]]) -> str:
+    """The same table in Markdown."""
+    def esc(cell: str) -> str:
+        return cell.replace("|", "\\|")
+
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(esc(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def preamble(meta: dict[str, Any], results: list[Measurement]) -> list[str]:
+    """The lines that say where, when, with what and how the numbers were taken."""
+    mach, ver = meta["machine"], meta["versions"]
+    versions = ", ".join(f"{k} {v}" for k, v in ver.items() if v)
+    lines = [
+        f"Run {meta['date']} on {mach['nproc']} CPUs ({mach['cpu']}), "
+        f"{mach['memory_gib']} GiB RAM, Python {mach['python']}",
+        f"Versions: {versions}",
+        "fit s: wall seconds of the fit call only, data already in memory (Python: "
+        "time.perf_counter; lme4: system.time inside R via lme4_perf.R); median of "
+        f"{meta['reps']} fits for sleepstudy, one fit otherwise.",
+        "Each measurement runs in its own fresh process; Python packages do one warm-up fit "
+        "on sleepstudy in that process first, so imports and JIT compilation are not timed.",
+        "base MB: RSS after loading the data (and the warm-up); peak MB: peak RSS of the "
+        "process during the fit (counter reset after loading), data in memory; fit +MB = "
+        "peak - base.",
+        "peer/ours: peer's fit seconds / mixedmodels' on the same data (>1: mixedmodels "
+        "faster). crit - ours: REML criterion minus mixedmodels' (statsmodels: -2 * REML llf).",
+    ]
+    lines += [f"Not run: {k} ({v})" for k, v in meta["missing_peers"].items()]
+    loads = [m.load_before for m in results if m.load_before is not None]
+    if loads:
+        lines.append(f"1-min load average before each measurement: {min(loads):.2f} to "
+                     f"{max(loads):.2f} on {meta['machine']['nproc']} CPUs (the previous "
+                     "measurement adds up to ~1; well above that, other programs were "
+                     "competing for the CPUs and times are inflated)")
+    return lines
+
+
+def failures(results: list[Measurement]) -> list[str]:
+    """Full error text of every measurement that failed."""
+    out = []
+    for m in results:
+        if m.error:
+            out += [f"--- {m.model} / {m.package}: {m.status}", m.error]
+    return out
+
+
+def write_reports(results: list[Measurement], meta: dict[str, Any], out_dir: Path) -> str:
+    """Print-ready text; also writes results.md and results.json into out_dir."""
+    rows = table_rows(results)
+    fail = failures(results)
+    text = "\n".join([*preamble(meta, results), "", text_table(rows)]
+                     + (["", "Failures:", *fail] if fail else []))
+    md = ["# Benchmark results", "", *[f"- {ln}" for ln in preamble(meta, results)], "",
+          markdown_table(rows)]
+    if fail:
+        md += ["", "## Failures", "", "```", *fail, "```"]
+    (out_dir / "results.md").write_text("\n".join(md) + "\n")
+    payload = {**meta, "results": [asdict(m) for m in results]}
+    (out_dir / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
+    return text
+
+
+# --------------------------------------------------------------------------- main
+
+
+def selected_models(names: str) -> list[Model]:
+    """Expand a comma-separated --models value into Model objects, in run order."""
+    keys: list[str] = []
+    for name in (n.strip() for n in names.split(",") if n.strip()):
+        if name not in MODEL_GROUPS:
+            raise SystemExit(f"unknown model {name!r}; choose from {', '.join(MODEL_GROUPS)}")
+        keys += [k for k in MODEL_GROUPS[name] if k not in keys]
+    return [MODELS[k] for k in MODELS if k in keys]
+
+
+def plan(models: list[Model], peers: tuple[str, ...]) -> list[tuple[Model, str]]:
+    """(model, package) pairs to measure: ours first, then the peers present."""
+    pairs = []
+    for model in models:
+        run_peers = [p for p in model.peers if p in peers]
+        if model.key == "nested100k" and not run_peers:
+            continue  # only there to compare with statsmodels
+        pairs += [(model, OURS)] + [(model, p) for p in run_peers]
+    return pairs
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--models", default="sleepstudy,nested,crossed,logistic",
+                   help="comma-separated: " + ", ".join(MODEL_GROUPS))
+    p.add_argument("--reps", type=int, default=10, help="fits per small model (median)")
+    p.add_argument("--no-peers", action="store_true", help="measure mixedmodels only")
+    p.add_argument("--bench-kit", type=Path, default=DEFAULT_KIT,
+                   help="directory with make_sim.py and lme4_perf.R")
+    p.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    p.add_argument("--out-dir", type=Path, default=BENCH_DIR,
+                   help="where results.md and results.json go")
+    p.add_argument("--timeout", type=float, default=1800.0,
+                   help="seconds before one measurement is killed")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and print the table."""
+    args = parse_args(argv)
+    if args.worker:
+        return worker_main(args.worker)
+    models = selected_models(args.models)
+    kit = args.bench_kit.resolve()
+    peers, missing = ((), {}) if args.no_peers else available_peers(kit)
+    ctx = Context(args.data_dir.resolve(), kit, max(args.reps, 1), args.timeout, peers)
+    ensure_sleepstudy(ctx.data_dir)
+    if any(m.key != "sleepstudy" for m in models):
+        ensure_sim_data(ctx.data_dir, kit)
+    meta = {"date": dt.datetime.now().isoformat(timespec="seconds"),
+            "machine": machine_info(), "versions": package_versions(), "reps": ctx.reps,
+            "peers": list(peers), "missing_peers": missing,
+            "thread_env": {k: v for k, v in os.environ.items() if k.endswith("_NUM_THREADS")}}
+    results = []
+    for model, package in plan(models, peers):
+        print(f"[{time.strftime('%H:%M:%S')}] {model.label}: {package} ...", flush=True)
+        load = load_average()
+        m = measure(package, model, ctx)
+        m.load_before = load
+        print(f"    {m.status} {_fmt(m.seconds, '.3f')} s, peak {_fmt(m.peak_mb, '.0f')} MB",
+              flush=True)
+        results.append(m)
+    print()
+    print(write_reports(results, meta, args.out_dir))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""The ``mixedmodels`` command: fit models from a terminal.
+
+    mixedmodels fit sleepstudy "Reaction ~ Days + (Days | Subject)"
+    mixedmodels fit data.csv "y ~ x + (1 | g)" --ml --json
+    mixedmodels datasets
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from mixedmodels import datasets
+from mixedmodels.errors import MixedModelsError
+from mixedmodels.lmm import lmm
+
+__all__ = ["main"]
+
+FORMULA_HELP = """\
+formula language (lme4's):
+  y ~ x + (1 | g)            random intercept per level of g
+  y ~ x + (x | g)            correlated random intercept and slope (same as (1 + x | g))
+  y ~ x + (0 + x | g)        random slope only
+  y ~ x + (x || g)           uncorrelated intercept and slope: (1 | g) + (0 + x | g)
+  y ~ 1 + (1 | a/b)          b nested in a: (1 | a) + (1 | a:b)
+  y ~ 1 + (1 | a) + (1 | b)  crossed factors
+  y ~ f + (0 + f | g)        one random effect per level of the factor f
+  y ~ a * b                  main effects and interaction (a:b is the interaction alone)
+  y ~ x + I(x^2)             a power (as in R, ^ inside I() is a power)
+  y ~ 0 + x  /  y ~ x - 1    no intercept
+  y ~ x + offset(log(t))     a known term with coefficient 1
+
+examples:
+  mixedmodels fit sleepstudy "Reaction ~ Days + (Days | Subject)"
+  mixedmodels fit Penicillin "diameter ~ 1 + (1 | plate) + (1 | sample)" --ml
+  mixedmodels fit visits.parquet "y ~ x + (1 | clinic)" --json > fit.json
+"""
+
+
+def read_data(source: str) -> pd.DataFrame:
+    """A shipped data set by name, or a CSV / Parquet file by path."""
+    path = Path(source)
+    if path.suffix.lower() in {".csv", ".parquet", ".pq"} or path.exists():
+        if not path.exists():
+            raise MixedModelsError(f"no such file: {source}")
+        if path.suffix.lower() in {".parquet", ".pq"}:
+            try:
+                return pd.read_parquet(path)
+            except ImportError:
+                raise MixedModelsError(
+                    "reading Parquet needs pyarrow: pip install 'mixedmodels[parquet]'"
+                ) from None
+        try:
+            return pd.read_csv(path)
+        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+            raise MixedModelsError(f"cannot read {source} as CSV: {exc}") from None
+    try:
+        return datasets.load(source)
+    except MixedModelsError:
+        raise MixedModelsError(
+            f"{source!r} is neither a file nor a shipped data set "
+            f"({', '.join(datasets.names())})"
+        ) from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mixedmodels",
+        description="Linear mixed-effects models that match lme4.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=FORMULA_HELP,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    fit = sub.add_parser(
+        "fit",
+        help="fit a linear mixed model and print its summary",
+        description="Fit a linear mixed model (REML unless --ml) and print its summary.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=FORMULA_HELP,
+    )
+    fit.add_argument("data", help="a shipped data set name or a CSV / Parquet file")
+    fit.add_argument("formula", help='lme4 formula, e.g. "y ~ x + (1 | g)" (quote it)')
+    fit.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
+    fit.add_argument("--json", action="store_true", help="print the results as JSON")
+    fit.add_argument("--weights", help="column of prior weights")
+    fit.add_argument("--offset", help="column added to the linear predictor")
+    sub.add_parser("datasets", help="list the shipped data sets")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    if args.command == "datasets":
+        for name in datasets.names():
+            info = datasets.describe(name)
+            print(f"{name:<12} {info.rows}\n{'':<12} {info.source}")
+        return 0
+    try:
+        data = read_data(args.data)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit = lmm(args.formula, data, reml=not args.ml, weights=args.weights,
+                      offset=args.offset)
+    except MixedModelsError as exc:
+        print(f"mixedmodels: error: {exc}", file=sys.stderr)
+        return 2
+    for w in caught:
+        print(f"mixedmodels: warning: {w.message}", file=sys.stderr)
+    if args.json:
+        json.dump(fit.to_dict(), sys.stdout, indent=2, allow_nan=False, default=float)
+        print()
+    else:
+        print(fit.summary())
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
