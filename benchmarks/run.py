@@ -41,6 +41,8 @@ DEFAULT_KIT = Path(__file__).resolve().parents[2] / "shared" / "bench"
 SIM_FILES = ("sim_nested_slopes.csv", "sim_crossed.csv", "sim_logistic.csv")
 OURS = "mixedmodels"
 RESULT_TAG = "BENCH-RESULT "
+#: Other programs using this many CPUs during a measurement get a note in the table.
+BUSY_CPUS = 0.2
 MB = 1024.0
 
 
@@ -66,27 +68,63 @@ class Model:
 MODELS: dict[str, Model] = {
     m.key: m
     for m in (
-        Model("sleepstudy", "sleepstudy (180 rows)", "sleepstudy.csv",
-              "Reaction ~ Days + (Days | Subject)", ("Subject",),
-              ("lme4", "mixedlm", "statsmodels"), small=True,
-              statsmodels=("Reaction ~ Days", "Subject", "~Days")),
-        Model("nested", "sim_nested_slopes (1M rows)", "sim_nested_slopes.csv",
-              "y ~ x + (1 + x | g)", ("g",), ("lme4", "mixedlm")),
-        Model("nested100k", "sim_nested_slopes, FIRST 100k ROWS ONLY", "sim_nested_slopes.csv",
-              "y ~ x + (1 + x | g)", ("g",), ("statsmodels",), nrows=100_000,
-              statsmodels=("y ~ x", "g", "~x")),
-        Model("crossed", "sim_crossed (500k rows)", "sim_crossed.csv",
-              "y ~ x + (1 | subj) + (1 | item)", ("subj", "item"), ("lme4", "mixedlm")),
+        Model(
+            "sleepstudy",
+            "sleepstudy (180 rows)",
+            "sleepstudy.csv",
+            "Reaction ~ Days + (Days | Subject)",
+            ("Subject",),
+            ("lme4", "mixedlm", "statsmodels"),
+            small=True,
+            statsmodels=("Reaction ~ Days", "Subject", "~Days"),
+        ),
+        Model(
+            "nested",
+            "sim_nested_slopes (1M rows)",
+            "sim_nested_slopes.csv",
+            "y ~ x + (1 + x | g)",
+            ("g",),
+            ("lme4", "mixedlm"),
+        ),
+        Model(
+            "nested100k",
+            "sim_nested_slopes, FIRST 100k ROWS ONLY",
+            "sim_nested_slopes.csv",
+            "y ~ x + (1 + x | g)",
+            ("g",),
+            ("statsmodels",),
+            nrows=100_000,
+            statsmodels=("y ~ x", "g", "~x"),
+        ),
+        Model(
+            "crossed",
+            "sim_crossed (500k rows)",
+            "sim_crossed.csv",
+            "y ~ x + (1 | subj) + (1 | item)",
+            ("subj", "item"),
+            ("lme4", "mixedlm"),
+        ),
         # GLMM slot: mixedmodels has no GLMM yet, so no peer is run either (lme4 would be
         # `lme4_perf.R CSV glmer FORMULA binomial`, mixedlm `mixedlm.glmer`).
-        Model("logistic", "sim_logistic (200k rows, binomial)", "sim_logistic.csv",
-              "y ~ x + (1 | g)", ("g",), (), glmm=True),
+        Model(
+            "logistic",
+            "sim_logistic (200k rows, binomial)",
+            "sim_logistic.csv",
+            "y ~ x + (1 | g)",
+            ("g",),
+            (),
+            glmm=True,
+        ),
     )
 }
 #: What each ``--models`` name expands to (nested brings its 100k-row statsmodels comparison).
-MODEL_GROUPS = {"sleepstudy": ("sleepstudy",), "nested": ("nested", "nested100k"),
-                "nested100k": ("nested100k",), "crossed": ("crossed",),
-                "logistic": ("logistic",)}
+MODEL_GROUPS = {
+    "sleepstudy": ("sleepstudy",),
+    "nested": ("nested", "nested100k"),
+    "nested100k": ("nested100k",),
+    "crossed": ("crossed",),
+    "logistic": ("logistic",),
+}
 WARMUP = MODELS["sleepstudy"]
 
 
@@ -110,6 +148,7 @@ class Measurement:
     error: str | None = None
     wall_seconds: float | None = None
     load_before: float | None = None  # 1-minute load average when the measurement started
+    other_cpus: float | None = None  # CPUs kept busy by other programs during the measurement
 
 
 @dataclass
@@ -121,6 +160,7 @@ class Context:
     reps: int
     timeout: float
     peers: tuple[str, ...]
+    wait_idle: float = 0.0
 
 
 # --------------------------------------------------------------------------- memory
@@ -144,6 +184,25 @@ def load_average() -> float | None:
         return os.getloadavg()[0]
     except OSError:
         return None
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU seconds all programs on this machine have used since boot (from /proc/stat)."""
+    try:
+        with open("/proc/stat") as fh:
+            ticks = [int(v) for v in fh.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds() -> float:
+    """CPU seconds used by this process's finished children (and theirs)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _reset_peak_rss() -> bool:
@@ -191,9 +250,13 @@ def _fit_mixedmodels(model: Model, df: Any) -> Any:
 
 def _describe_mixedmodels(fit: Any) -> dict[str, Any]:
     info = fit.optinfo
-    return {"criterion": float(fit.objective), "theta": [float(t) for t in fit.theta],
-            "evaluations": int(info.n_evaluations), "converged": bool(info.converged),
-            "notes": [f"{info.optimizer}: {info.message}"] if not info.converged else []}
+    return {
+        "criterion": float(fit.objective),
+        "theta": [float(t) for t in fit.theta],
+        "evaluations": int(info.n_evaluations),
+        "converged": bool(info.converged),
+        "notes": [f"{info.optimizer}: {info.message}"] if not info.converged else [],
+    }
 
 
 def _fit_mixedlm(model: Model, df: Any) -> Any:
@@ -203,9 +266,13 @@ def _fit_mixedlm(model: Model, df: Any) -> Any:
 
 
 def _describe_mixedlm(fit: Any) -> dict[str, Any]:
-    return {"criterion": float(fit.REMLcrit()), "theta": [float(t) for t in fit.theta],
-            "evaluations": int(fit.function_evals), "converged": bool(fit.converged),
-            "notes": [fit.message] if not fit.converged and fit.message else []}
+    return {
+        "criterion": float(fit.REMLcrit()),
+        "theta": [float(t) for t in fit.theta],
+        "evaluations": int(fit.function_evals),
+        "converged": bool(fit.converged),
+        "notes": [fit.message] if not fit.converged and fit.message else [],
+    }
 
 
 def _fit_statsmodels(model: Model, df: Any) -> Any:
@@ -232,8 +299,9 @@ FITTERS: dict[str, tuple[Callable[[Model, Any], Any], Callable[[Any], dict[str, 
 }
 
 
-def _timed_fits(fit_fn: Callable[[Model, Any], Any], model: Model, df: Any,
-                reps: int) -> tuple[Any, list[float], list[str]]:
+def _timed_fits(
+    fit_fn: Callable[[Model, Any], Any], model: Model, df: Any, reps: int
+) -> tuple[Any, list[float], list[str]]:
     """Fit ``reps`` times; return the last fit, each fit's seconds and distinct warnings."""
     seconds: list[float] = []
     result: Any = None
@@ -308,8 +376,7 @@ def _run_child(cmd: Sequence[str], timeout: float) -> tuple[int | None, str, str
     """Run one measurement process; return (returncode or None on timeout, out, err, wall)."""
     start = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              cwd=BENCH_DIR)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=BENCH_DIR)
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
         err = exc.stderr.decode() if isinstance(exc.stderr, bytes) else exc.stderr or ""
@@ -320,21 +387,23 @@ def _run_child(cmd: Sequence[str], timeout: float) -> tuple[int | None, str, str
 def _failed(model: Model, package: str, code: int | None, out: str, err: str) -> Measurement:
     """A Measurement for a child that crashed or timed out, keeping its output."""
     status = "timeout" if code is None else "error"
-    text = (err.strip() or out.strip() or f"exit code {code}")
+    text = err.strip() or out.strip() or f"exit code {code}"
     return Measurement(model.key, package, status=status, error=text[-6000:])
 
 
-def measure_python(package: str, model: Model, data_dir: Path, reps: int,
-                   timeout: float) -> Measurement:
+def measure_python(
+    package: str, model: Model, data_dir: Path, reps: int, timeout: float
+) -> Measurement:
     """Measure a Python package in a fresh interpreter running this file as a worker."""
-    spec = json.dumps({"package": package, "model": model.key, "data_dir": str(data_dir),
-                       "reps": reps})
+    spec = json.dumps(
+        {"package": package, "model": model.key, "data_dir": str(data_dir), "reps": reps}
+    )
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", spec]
     code, out, err, wall = _run_child(cmd, timeout)
     lines = [ln for ln in out.splitlines() if ln.startswith(RESULT_TAG)]
     if code != 0 or not lines:
         return _failed(model, package, code, out, err)
-    result = Measurement(**json.loads(lines[-1][len(RESULT_TAG):]))
+    result = Measurement(**json.loads(lines[-1][len(RESULT_TAG) :]))
     result.wall_seconds = wall
     return result
 
@@ -348,22 +417,35 @@ def _parse_mem(out: str) -> dict[str, float]:
     return values
 
 
-def measure_lme4(model: Model, data_dir: Path, kit: Path, reps: int,
-                 timeout: float) -> Measurement:
+def measure_lme4(model: Model, data_dir: Path, kit: Path, reps: int, timeout: float) -> Measurement:
     """Measure lme4 through Rscript and the kit's lme4_perf.R (fit timed inside R)."""
     wrapper = R_WRAPPER.replace("@LME4_PERF@", json.dumps(str(kit / "lme4_perf.R")))
-    cmd = ["Rscript", "-e", wrapper, str(data_dir / model.csv), "lmer", model.formula,
-           "gaussian", str(reps)]
+    cmd = [
+        "Rscript",
+        "-e",
+        wrapper,
+        str(data_dir / model.csv),
+        "lmer",
+        model.formula,
+        "gaussian",
+        str(reps),
+    ]
     code, out, err, wall = _run_child(cmd, timeout)
     match = LME4_LINE.search(out)
     if code != 0 or match is None:
         return _failed(model, "lme4", code, out, err)
     mem = _parse_mem(out)
-    result = Measurement(model.key, "lme4", seconds=float(match.group(1)),
-                         criterion=float(match.group(2)),
-                         theta=[float(t) for t in match.group(3).split(",") if t],
-                         baseline_mb=mem.get("baseline"), load_peak_mb=mem.get("loadpeak"),
-                         peak_mb=mem.get("peak"), wall_seconds=wall)
+    result = Measurement(
+        model.key,
+        "lme4",
+        seconds=float(match.group(1)),
+        criterion=float(match.group(2)),
+        theta=[float(t) for t in match.group(3).split(",") if t],
+        baseline_mb=mem.get("baseline"),
+        load_peak_mb=mem.get("loadpeak"),
+        peak_mb=mem.get("peak"),
+        wall_seconds=wall,
+    )
     if reps > 1:
         result.notes.append(f"median of {reps} fits (lme4_perf.R)")
     if "noreset" in out:
@@ -374,12 +456,48 @@ def measure_lme4(model: Model, data_dir: Path, kit: Path, reps: int,
 def measure(package: str, model: Model, ctx: Context) -> Measurement:
     """Measure one package on one model in its own process."""
     if model.glmm and package == OURS:
-        return Measurement(model.key, package, status="not yet",
-                           notes=["mixedmodels has no GLMM yet"])
+        return Measurement(
+            model.key, package, status="not yet", notes=["mixedmodels has no GLMM yet"]
+        )
     reps = ctx.reps if model.small else 1
     if package == "lme4":
         return measure_lme4(model, ctx.data_dir, ctx.kit, reps, ctx.timeout)
     return measure_python(package, model, ctx.data_dir, reps, ctx.timeout)
+
+
+def wait_until_idle(max_seconds: float, window: float = 2.0) -> float | None:
+    """Wait (at most max_seconds) until other programs use under BUSY_CPUS CPUs.
+
+    Returns the CPUs in use over the last window, or None when that cannot be read.
+    """
+    deadline = time.monotonic() + max_seconds
+    while True:
+        before = machine_busy_seconds()
+        time.sleep(window)
+        after = machine_busy_seconds()
+        if before is None or after is None:
+            return None
+        busy = (after - before) / window
+        if busy < BUSY_CPUS or time.monotonic() >= deadline:
+            return busy
+
+
+def observed(package: str, model: Model, ctx: Context) -> Measurement:
+    """measure(), plus how busy the machine was with other programs meanwhile."""
+    if ctx.wait_idle > 0:
+        busy = wait_until_idle(ctx.wait_idle)
+        if busy is not None and busy >= BUSY_CPUS:
+            print(f"    machine still busy ({busy:.1f} CPUs), measuring anyway", flush=True)
+    load = load_average()
+    busy, children, start = machine_busy_seconds(), children_cpu_seconds(), time.perf_counter()
+    m = measure(package, model, ctx)
+    wall = time.perf_counter() - start
+    busy_after = machine_busy_seconds()
+    m.load_before = load
+    if busy is not None and busy_after is not None and wall > 0.5:
+        others = busy_after - busy - (children_cpu_seconds() - children)
+        m.other_cpus = max(0.0, others / wall)
+    return m
 
 
 # --------------------------------------------------------------------------- environment
@@ -396,8 +514,10 @@ def r_versions() -> dict[str, str] | None:
     """R and lme4 versions, or None when Rscript or lme4 is missing."""
     if shutil.which("Rscript") is None:
         return None
-    expr = 'cat(R.version$major, ".", R.version$minor, " ", ' \
-           'as.character(packageVersion("lme4")), sep = "")'
+    expr = (
+        'cat(R.version$major, ".", R.version$minor, " ", '
+        'as.character(packageVersion("lme4")), sep = "")'
+    )
     proc = subprocess.run(["Rscript", "-e", expr], capture_output=True, text=True)
     if proc.returncode != 0:
         return None
@@ -435,9 +555,31 @@ def machine_info() -> dict[str, Any]:
     except OSError:
         pass
     nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"nproc": nproc, "cpu": cpu,
-            "memory_gib": round(mem_kb / 1024**2, 1) if mem_kb else None,
-            "python": platform.python_version(), "platform": platform.platform()}
+    return {
+        "nproc": nproc,
+        "cpu": cpu,
+        "memory_gib": round(mem_kb / 1024**2, 1) if mem_kb else None,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def source_state() -> str:
+    """Which mixedmodels source is measured: the commit, plus a digest of uncommitted src/ edits."""
+    import hashlib
+
+    def git(*args: str) -> str:
+        proc = subprocess.run(["git", *args], capture_output=True, text=True, cwd=BENCH_DIR.parent)
+        return proc.stdout if proc.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD").strip()
+    if not commit:
+        return "unknown (not a git checkout)"
+    diff = git("diff", "HEAD", "--", "src")
+    if not diff:
+        return f"commit {commit}, src/ clean"
+    digest = hashlib.sha1(diff.encode()).hexdigest()[:10]
+    return f"commit {commit} + uncommitted src/ changes (diff sha1 {digest})"
 
 
 def package_versions() -> dict[str, str | None]:
@@ -472,8 +614,10 @@ def ensure_sleepstudy(data_dir: Path) -> None:
     if path.exists():
         return
     data_dir.mkdir(parents=True, exist_ok=True)
-    code = ("import sys, mixedmodels as mm; "
-            "mm.datasets.load('sleepstudy').to_csv(sys.argv[1], index=False)")
+    code = (
+        "import sys, mixedmodels as mm; "
+        "mm.datasets.load('sleepstudy').to_csv(sys.argv[1], index=False)"
+    )
     subprocess.run([sys.executable, "-c", code, str(path)], check=True)
 
 
@@ -498,8 +642,20 @@ def _delta(m: Measurement, ours: Measurement | None) -> str:
     return f"{m.criterion - ours.criterion:+.2e}"
 
 
-HEADER = ("model", "package", "fit s", "peer/ours", "base MB", "peak MB", "fit +MB",
-          "criterion", "crit - ours", "theta", "evals", "notes")
+HEADER = (
+    "model",
+    "package",
+    "fit s",
+    "peer/ours",
+    "base MB",
+    "peak MB",
+    "fit +MB",
+    "criterion",
+    "crit - ours",
+    "theta",
+    "evals",
+    "notes",
+)
 
 
 def table_rows(results: list[Measurement]) -> list[tuple[str, ...]]:
@@ -508,21 +664,50 @@ def table_rows(results: list[Measurement]) -> list[tuple[str, ...]]:
     rows = []
     for m in results:
         if m.status != "ok":
-            rows.append((MODELS[m.model].label, m.package, m.status, "", "", "", "", "", "",
-                         "", "", "; ".join(m.notes) or "see failures below"))
+            rows.append(
+                (
+                    MODELS[m.model].label,
+                    m.package,
+                    m.status,
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "; ".join(m.notes) or "see failures below",
+                )
+            )
             continue
-        growth = (m.peak_mb - m.baseline_mb
-                  if m.peak_mb is not None and m.baseline_mb is not None else None)
+        growth = (
+            m.peak_mb - m.baseline_mb
+            if m.peak_mb is not None and m.baseline_mb is not None
+            else None
+        )
         theta = ",".join(f"{t:.5g}" for t in m.theta) if m.theta else "-"
         notes = list(m.notes)
         if m.converged is False:
             notes.insert(0, "NOT CONVERGED")
-        rows.append((MODELS[m.model].label, m.package, _fmt(m.seconds, ".3f"),
-                     _ratio(m, ours.get(m.model)), _fmt(m.baseline_mb, ".0f"),
-                     _fmt(m.peak_mb, ".0f"), _fmt(growth, ".0f"), _fmt(m.criterion, ".6f"),
-                     _delta(m, ours.get(m.model)), theta,
-                     "-" if m.evaluations is None else str(m.evaluations),
-                     "; ".join(n.replace("\n", " ") for n in notes)))
+        if m.other_cpus is not None and m.other_cpus >= BUSY_CPUS:
+            notes.append(f"other programs kept {m.other_cpus:.1f} CPUs busy meanwhile")
+        rows.append(
+            (
+                MODELS[m.model].label,
+                m.package,
+                _fmt(m.seconds, ".3f"),
+                _ratio(m, ours.get(m.model)),
+                _fmt(m.baseline_mb, ".0f"),
+                _fmt(m.peak_mb, ".0f"),
+                _fmt(growth, ".0f"),
+                _fmt(m.criterion, ".6f"),
+                _delta(m, ours.get(m.model)),
+                theta,
+                "-" if m.evaluations is None else str(m.evaluations),
+                "; ".join(n.replace("\n", " ") for n in notes),
+            )
+        )
     return rows
 
 
@@ -531,8 +716,10 @@ def text_table(rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(r[i]) for r in [HEADER, *rows]) for i in range(len(HEADER) - 1)]
     lines = []
     for r in [HEADER, *rows]:
-        cells = [c.ljust(w) if i < 2 or i == 9 else c.rjust(w)
-                 for i, (c, w) in enumerate(zip(r[:-1], widths, strict=True))]
+        cells = [
+            c.ljust(w) if i < 2 or i == 9 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(r[:-1], widths, strict=True))
+        ]
         lines.append("  ".join(cells) + "  " + r[-1])
     lines.insert(1, "-" * max(len(ln) for ln in lines))
     return "\n".join(lines)
@@ -540,6 +727,7 @@ def text_table(rows: list[tuple[str, ...]]) -> str:
 
 def markdown_table(rows: list[tuple[str, ...]]) -> str:
     """The same table in Markdown."""
+
     def esc(cell: str) -> str:
         return cell.replace("|", "\\|")
 
@@ -552,10 +740,14 @@ def preamble(meta: dict[str, Any], results: list[Measurement]) -> list[str]:
     """The lines that say where, when, with what and how the numbers were taken."""
     mach, ver = meta["machine"], meta["versions"]
     versions = ", ".join(f"{k} {v}" for k, v in ver.items() if v)
+    source = meta["source"]["start"]
+    if meta["source"]["end"] != source:
+        source += f"; CHANGED during the run, at the end: {meta['source']['end']}"
     lines = [
         f"Run {meta['date']} on {mach['nproc']} CPUs ({mach['cpu']}), "
         f"{mach['memory_gib']} GiB RAM, Python {mach['python']}",
         f"Versions: {versions}",
+        f"mixedmodels source: {source}",
         "fit s: wall seconds of the fit call only, data already in memory (Python: "
         "time.perf_counter; lme4: system.time inside R via lme4_perf.R); median of "
         f"{meta['reps']} fits for sleepstudy, one fit otherwise.",
@@ -568,12 +760,14 @@ def preamble(meta: dict[str, Any], results: list[Measurement]) -> list[str]:
         "faster). crit - ours: REML criterion minus mixedmodels' (statsmodels: -2 * REML llf).",
     ]
     lines += [f"Not run: {k} ({v})" for k, v in meta["missing_peers"].items()]
-    loads = [m.load_before for m in results if m.load_before is not None]
-    if loads:
-        lines.append(f"1-min load average before each measurement: {min(loads):.2f} to "
-                     f"{max(loads):.2f} on {meta['machine']['nproc']} CPUs (the previous "
-                     "measurement adds up to ~1; well above that, other programs were "
-                     "competing for the CPUs and times are inflated)")
+    others = [m.other_cpus for m in results if m.other_cpus is not None]
+    if others:
+        lines.append(
+            f"Other programs kept {min(others):.2f} to {max(others):.2f} of the "
+            f"{meta['machine']['nproc']} CPUs busy during the measurements (from "
+            "/proc/stat minus the measured process); where that is high, times are "
+            "inflated and the row says so."
+        )
     return lines
 
 
@@ -590,10 +784,17 @@ def write_reports(results: list[Measurement], meta: dict[str, Any], out_dir: Pat
     """Print-ready text; also writes results.md and results.json into out_dir."""
     rows = table_rows(results)
     fail = failures(results)
-    text = "\n".join([*preamble(meta, results), "", text_table(rows)]
-                     + (["", "Failures:", *fail] if fail else []))
-    md = ["# Benchmark results", "", *[f"- {ln}" for ln in preamble(meta, results)], "",
-          markdown_table(rows)]
+    text = "\n".join(
+        [*preamble(meta, results), "", text_table(rows)]
+        + (["", "Failures:", *fail] if fail else [])
+    )
+    md = [
+        "# Benchmark results",
+        "",
+        *[f"- {ln}" for ln in preamble(meta, results)],
+        "",
+        markdown_table(rows),
+    ]
     if fail:
         md += ["", "## Failures", "", "```", *fail, "```"]
     (out_dir / "results.md").write_text("\n".join(md) + "\n")
@@ -629,17 +830,33 @@ def plan(models: list[Model], peers: tuple[str, ...]) -> list[tuple[Model, str]]
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--models", default="sleepstudy,nested,crossed,logistic",
-                   help="comma-separated: " + ", ".join(MODEL_GROUPS))
+    p.add_argument(
+        "--models",
+        default="sleepstudy,nested,crossed,logistic",
+        help="comma-separated: " + ", ".join(MODEL_GROUPS),
+    )
     p.add_argument("--reps", type=int, default=10, help="fits per small model (median)")
     p.add_argument("--no-peers", action="store_true", help="measure mixedmodels only")
-    p.add_argument("--bench-kit", type=Path, default=DEFAULT_KIT,
-                   help="directory with make_sim.py and lme4_perf.R")
+    p.add_argument(
+        "--bench-kit",
+        type=Path,
+        default=DEFAULT_KIT,
+        help="directory with make_sim.py and lme4_perf.R",
+    )
     p.add_argument("--data-dir", type=Path, default=DATA_DIR)
-    p.add_argument("--out-dir", type=Path, default=BENCH_DIR,
-                   help="where results.md and results.json go")
-    p.add_argument("--timeout", type=float, default=1800.0,
-                   help="seconds before one measurement is killed")
+    p.add_argument(
+        "--out-dir", type=Path, default=BENCH_DIR, help="where results.md and results.json go"
+    )
+    p.add_argument(
+        "--timeout", type=float, default=1800.0, help="seconds before one measurement is killed"
+    )
+    p.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each measurement, wait up to SECONDS for other programs to go quiet",
+    )
     p.add_argument("--worker", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -652,23 +869,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     models = selected_models(args.models)
     kit = args.bench_kit.resolve()
     peers, missing = ((), {}) if args.no_peers else available_peers(kit)
-    ctx = Context(args.data_dir.resolve(), kit, max(args.reps, 1), args.timeout, peers)
+    ctx = Context(
+        args.data_dir.resolve(), kit, max(args.reps, 1), args.timeout, peers, args.wait_idle
+    )
     ensure_sleepstudy(ctx.data_dir)
     if any(m.key != "sleepstudy" for m in models):
         ensure_sim_data(ctx.data_dir, kit)
-    meta = {"date": dt.datetime.now().isoformat(timespec="seconds"),
-            "machine": machine_info(), "versions": package_versions(), "reps": ctx.reps,
-            "peers": list(peers), "missing_peers": missing,
-            "thread_env": {k: v for k, v in os.environ.items() if k.endswith("_NUM_THREADS")}}
+    meta = {
+        "date": dt.datetime.now().isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "versions": package_versions(),
+        "reps": ctx.reps,
+        "peers": list(peers),
+        "missing_peers": missing,
+        "source": {"start": source_state()},
+        "thread_env": {k: v for k, v in os.environ.items() if k.endswith("_NUM_THREADS")},
+    }
     results = []
     for model, package in plan(models, peers):
         print(f"[{time.strftime('%H:%M:%S')}] {model.label}: {package} ...", flush=True)
-        load = load_average()
-        m = measure(package, model, ctx)
-        m.load_before = load
-        print(f"    {m.status} {_fmt(m.seconds, '.3f')} s, peak {_fmt(m.peak_mb, '.0f')} MB",
-              flush=True)
+        m = observed(package, model, ctx)
+        print(
+            f"    {m.status} {_fmt(m.seconds, '.3f')} s, peak {_fmt(m.peak_mb, '.0f')} MB",
+            flush=True,
+        )
         results.append(m)
+    meta["source"]["end"] = source_state()
     print()
     print(write_reports(results, meta, args.out_dir))
     return 0

@@ -129,8 +129,12 @@ def test_blocked_factor_matches_dense_cholesky(shapes, weighted: bool) -> None:
 
 
 @pytest.mark.parametrize("shapes", [[(12, 2)], [(20, 1), (6, 1)], [(14, 2), (5, 1), (3, 2)]])
-def test_solution_and_conditional_covariance_match_dense(shapes) -> None:
+@pytest.mark.parametrize("slab", [2_000_000, 7])  # 7 entries: many slabs of levels
+def test_solution_and_conditional_covariance_match_dense(shapes, slab, monkeypatch) -> None:
+    from mixedmodels.lmm import solution
     from mixedmodels.lmm.solution import conditional_covariances, solve
+
+    monkeypatch.setattr(solution, "CONDVAR_SLAB_ENTRIES", slab)
 
     rng = np.random.default_rng(3)
     n, p = 100, 2

@@ -77,8 +77,10 @@ def test_missing_rows_are_dropped_and_results_aligned(sleep) -> None:
 def test_polars_and_dict_inputs_give_the_same_fit(sleep, fit) -> None:
     pl = pytest.importorskip("polars")
     as_polars = pl.from_pandas(sleep.assign(Subject=sleep["Subject"].astype(str)))
-    as_dict = {c: sleep[c].astype(str).to_numpy() if c == "Subject" else sleep[c].to_numpy()
-               for c in sleep.columns}
+    as_dict = {
+        c: sleep[c].astype(str).to_numpy() if c == "Subject" else sleep[c].to_numpy()
+        for c in sleep.columns
+    }
     for data in (as_polars, as_dict):
         other = mm.lmm("Reaction ~ Days + (Days | Subject)", data)
         assert other.objective == pytest.approx(fit.objective, abs=1e-8)
@@ -88,8 +90,7 @@ def test_polars_and_dict_inputs_give_the_same_fit(sleep, fit) -> None:
 @pytest.mark.parametrize("kind", ["str", "int", "category"])
 def test_grouping_column_of_any_dtype(sleep, fit, kind: str) -> None:
     codes = sleep["Subject"].astype(str)
-    column = {"str": codes, "int": codes.astype(int),
-              "category": pd.Categorical(codes)}[kind]
+    column = {"str": codes, "int": codes.astype(int), "category": pd.Categorical(codes)}[kind]
     other = mm.lmm("Reaction ~ Days + (Days | Subject)", sleep.assign(Subject=column))
     assert other.objective == pytest.approx(fit.objective, abs=1e-8)
     assert list(other.ranef()["level"][:2]) == ["308", "309"]
@@ -164,9 +165,15 @@ def test_power_inside_I_is_a_power() -> None:
 
 def test_summary_and_html_show_the_fit(fit) -> None:
     text = fit.summary()
-    for piece in ("REML criterion at convergence: 1743.6283", "Random effects:", "Subject",
-                  "Residual", "Number of obs: 180, groups: Subject, 18", "Fixed effects:",
-                  "Correlation of Fixed Effects:"):
+    for piece in (
+        "REML criterion at convergence: 1743.6283",
+        "Random effects:",
+        "Subject",
+        "Residual",
+        "Number of obs: 180, groups: Subject, 18",
+        "Fixed effects:",
+        "Correlation of Fixed Effects:",
+    ):
         assert piece in text
     html = fit._repr_html_()
     assert "<table" in html and "Reaction ~ Days" in html

@@ -1,8 +1,8 @@
 """The ``mixedmodels`` command: fit models from a terminal.
 
-    mixedmodels fit sleepstudy "Reaction ~ Days + (Days | Subject)"
-    mixedmodels fit data.csv "y ~ x + (1 | g)" --ml --json
-    mixedmodels datasets
+mixedmodels fit sleepstudy "Reaction ~ Days + (Days | Subject)"
+mixedmodels fit data.csv "y ~ x + (1 | g)" --ml --json
+mixedmodels datasets
 """
 
 from __future__ import annotations
@@ -64,8 +64,7 @@ def read_data(source: str) -> pd.DataFrame:
         return datasets.load(source)
     except MixedModelsError:
         raise MixedModelsError(
-            f"{source!r} is neither a file nor a shipped data set "
-            f"({', '.join(datasets.names())})"
+            f"{source!r} is neither a file nor a shipped data set ({', '.join(datasets.names())})"
         ) from None
 
 
@@ -106,8 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         data = read_data(args.data)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            fit = lmm(args.formula, data, reml=not args.ml, weights=args.weights,
-                      offset=args.offset)
+            fit = lmm(
+                args.formula, data, reml=not args.ml, weights=args.weights, offset=args.offset
+            )
     except MixedModelsError as exc:
         print(f"mixedmodels: error: {exc}", file=sys.stderr)
         return 2

@@ -125,7 +125,9 @@ def chunk_crossproducts(
         for c in range(pb):
             bz0[:, a, c] = np.bincount(first.codes, wZ0[:, a] * B[:, c], minlength=m0)
     bb = B.T @ wB
-    zt0 = ztt = bzt = None
+    zt0: sp.csr_matrix | None = None
+    ztt: np.ndarray | None = None
+    bzt: np.ndarray | None = None
     if tail:
         index, q_t = _tail_index(tail)
         columns = [t.matrix[:, a] for t in tail for a in range(t.k)]
@@ -145,13 +147,13 @@ def chunk_crossproducts(
         if q_t * q_t <= 4 * n * len(index) ** 2 + 1_000_000:
             flat = np.zeros(q_t * q_t)
             for i, wc in zip(index, wcols, strict=True):
-                for j, c in zip(index, columns, strict=True):
-                    flat += np.bincount(i * q_t + j, wc * c, minlength=q_t * q_t)
-            ztt = flat.reshape(q_t, q_t)
+                for j, col in zip(index, columns, strict=True):
+                    flat += np.bincount(i * q_t + j, wc * col, minlength=q_t * q_t)
+            ztt = np.reshape(flat, (q_t, q_t))
         else:
             r = np.concatenate([i for i in index for _ in index])
             s = np.concatenate([j for _ in index for j in index])
-            v = np.concatenate([wc * c for wc in wcols for c in columns])
+            v = np.concatenate([wc * col for wc in wcols for col in columns])
             ztt = sp.coo_matrix((v, (r, s)), shape=(q_t, q_t)).toarray()
     slw = 0.0 if weights is None else float(np.sum(np.log(weights[weights > 0])))
     return CrossProducts(zz0, bz0, zt0, ztt, bzt, bb, n, slw)

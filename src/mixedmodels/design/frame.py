@@ -41,7 +41,7 @@ class RandomEffectsTerm:
     @property
     def n_columns(self) -> int:
         """Number of coefficients per level (k)."""
-        return self.matrix.shape[1]
+        return int(self.matrix.shape[1])
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,20 @@ numeric phase, writing straight into a dense array.
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
 
 __all__ = ["WeightedGram"]
 
+_kernels: Any
 try:  # scipy's compiled sparse kernels; the public product is the fallback
-    from scipy.sparse import _sparsetools as _kernels
-
+    _kernels = importlib.import_module("scipy.sparse._sparsetools")
     _HAVE_KERNELS = hasattr(_kernels, "csr_matmat") and hasattr(_kernels, "csr_matmat_maxnnz")
 except ImportError:  # pragma: no cover - depends on the scipy build
+    _kernels = None
     _HAVE_KERNELS = False
 
 
@@ -30,11 +34,12 @@ class WeightedGram:
         Shape ``(r, c)``.
     """
 
-    def __init__(self, Z: sp.spmatrix) -> None:
+    def __init__(self, Z: sp.csr_matrix) -> None:
         self.Z = sp.csr_matrix(Z)
         self.Z.sum_duplicates()
         self.Zt = self.Z.T.tocsr()
         self.shape = (self.Z.shape[0], self.Z.shape[0])
+        self._flat: np.ndarray = np.zeros(0, dtype=np.int64)
         self._fast = False
         if _HAVE_KERNELS:
             try:
@@ -55,9 +60,9 @@ class WeightedGram:
         self._Cj = np.empty(nnz, dtype=idx)
         self._Cx = np.empty(nnz)
         self._numeric(np.ones(self.Z.shape[1]))
-        nnz = int(self._Cp[-1])
-        self._Cj = self._Cj[:nnz].copy()
-        self._Cx = self._Cx[:nnz].copy()
+        used = int(self._Cp[-1])
+        self._Cj = self._Cj[:used].copy()
+        self._Cx = self._Cx[:used].copy()
         rows = np.repeat(np.arange(r), np.diff(self._Cp))
         self._flat = rows * r + self._Cj
 
@@ -81,13 +86,15 @@ class WeightedGram:
     def subtract_from(self, dense: np.ndarray, w: np.ndarray) -> np.ndarray:
         """``dense - Z diag(w) Z'`` as a new dense array."""
         if not self._fast:
-            return dense - (self.Z.multiply(w[None, :]).tocsr() @ self.Zt).toarray()
+            product = self.Z.multiply(w[None, :]).tocsr() @ self.Zt
+            return np.asarray(dense - product.toarray(), dtype=np.float64)
         self._numeric(w)
-        out = np.array(dense, dtype=np.float64, copy=True)
+        out: np.ndarray = np.array(dense, dtype=np.float64, copy=True)
         flat = out.reshape(-1)
         flat[self._flat] -= self._Cx
         return out
 
     def product(self, w: np.ndarray) -> np.ndarray:
         """``Z diag(w) Z'`` as a dense array."""
-        return -self.subtract_from(np.zeros(self.shape), w)
+        out: np.ndarray = -self.subtract_from(np.zeros(self.shape), w)
+        return out

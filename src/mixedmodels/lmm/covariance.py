@@ -42,7 +42,7 @@ class FactorBlock:
     @property
     def k(self) -> int:
         """Number of coefficients per level."""
-        return self.matrix.shape[1]
+        return int(self.matrix.shape[1])
 
 
 @dataclass(frozen=True)

@@ -75,8 +75,9 @@ def _varcorr(frame: ModelFrame, covs: list[np.ndarray], sigma: float) -> pd.Data
     return table
 
 
-def _singular(frame: ModelFrame, layout: CovarianceLayout, theta: np.ndarray,
-              covs: list[np.ndarray]) -> tuple[str, ...]:
+def _singular(
+    frame: ModelFrame, layout: CovarianceLayout, theta: np.ndarray, covs: list[np.ndarray]
+) -> tuple[str, ...]:
     """Describe, term by term, what lies on the boundary (lme4's isSingular rule: a
     diagonal element of theta below ``SINGULAR_TOLERANCE``)."""
     on_boundary = (layout.lower == 0.0) & (theta < SINGULAR_TOLERANCE)
@@ -167,7 +168,8 @@ def _fitted(
             start = int(tail_offsets[b - 1])
             values = sol.b_tail[start : start + m * k].reshape(m, k)
         fitted = fitted + np.einsum("ik,ik->i", block.matrix, values[block.factor.codes])
-    return fitted
+    out: np.ndarray = fitted
+    return out
 
 
 def lmm(

@@ -115,7 +115,7 @@ class LmmResult:
     @property
     def bic(self) -> float:
         """Bayesian information criterion."""
-        return -2.0 * self.loglik + np.log(self.nobs) * self.n_params
+        return float(-2.0 * self.loglik + np.log(self.nobs) * self.n_params)
 
     # -- random effects -----------------------------------------------------------------
     @property

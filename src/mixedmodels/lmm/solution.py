@@ -14,7 +14,10 @@ import scipy.linalg
 from mixedmodels.linalg.smallblocks import to_level_major
 from mixedmodels.lmm.workspace import Factorization, Workspace
 
-__all__ = ["Solution", "solve"]
+__all__ = ["Solution", "solve", "conditional_covariances"]
+
+#: Entries of the dense slab used for conditional variances of the first factor.
+CONDVAR_SLAB_ENTRIES = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -74,10 +77,21 @@ def conditional_covariances(ws: Workspace, fac: Factorization) -> list[np.ndarra
         return out
     templates = fac.templates[1:]
     m0, k0, _ = W.shape
-    Wsp = ws.blockdiag(Wc)
-    ZW = (ws._zt0 @ Wsp).toarray()
-    U = scipy.linalg.solve_triangular(fac.LTT, ws._lambda_t_left(templates, ZW), lower=True)
-    out[0] = W + np.einsum("qla,qlb->lab", U.reshape(-1, m0, k0), U.reshape(-1, m0, k0))
+    # U = L_TT^{-1} Lambda_T' Z_T'WZ0 blockdiag(W): its column blocks add U_l'U_l to each
+    # level's block. Taken a slab of levels at a time so no q_T x q_0 array is formed.
+    extra = np.zeros_like(W)
+    slab = max(1, CONDVAR_SLAB_ENTRIES // max(fac.LTT.shape[0] * k0, 1))
+    zt0_csc = ws._zt0.tocsc()
+    for start in range(0, m0, slab):
+        stop = min(start + slab, m0)
+        slab_cols = zt0_csc[:, start * k0 : stop * k0]
+        Wsp = ws.blockdiag(np.ascontiguousarray(Wc[:, :, start:stop]))
+        ZW = (slab_cols @ Wsp).toarray()
+        U = scipy.linalg.solve_triangular(
+            fac.LTT, ws._lambda_t_left(templates, ZW), lower=True, check_finite=False
+        ).reshape(-1, stop - start, k0)
+        extra[start:stop] = np.einsum("qla,qlb->lab", U, U)
+    out[0] = W + extra
     Linv = scipy.linalg.solve_triangular(fac.LTT, np.eye(fac.LTT.shape[0]), lower=True)
     for (m, k), T, start in zip(ws.tail_shapes, templates, ws._tail_offsets[:-1], strict=True):
         cols = Linv[:, int(start) : int(start) + m * k].reshape(-1, m, k)

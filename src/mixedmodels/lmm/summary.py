@@ -91,8 +91,8 @@ def summary_text(fit: LmmResult) -> str:
     lines += ["", "Fixed effects:"]
     se = fit.std_errors
     rows = [["", "Estimate", "Std. Error", "t value"]]
-    for name, est in fit.fixef.items():
-        rows.append([str(name), f"{est:.4f}", f"{se[name]:.4f}", f"{est / se[name]:.3f}"])
+    for name, est, err in zip(fit.fixed_names, fit.beta, se.to_numpy(), strict=True):
+        rows.append([name, f"{est:.4f}", f"{err:.4f}", f"{est / err:.3f}"])
     lines += _table(rows)
     if len(fit.beta) > 1:
         v = fit.vcov.to_numpy()

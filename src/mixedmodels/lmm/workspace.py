@@ -87,7 +87,8 @@ class Workspace:
         """Lambda_T' M for a dense M with q_T rows."""
         out = np.empty_like(M)
         if len(self.tail_shapes) == 1 and self.tail_shapes[0][1] == 1:
-            return templates[0][0, 0] * M
+            scaled: np.ndarray = templates[0][0, 0] * M
+            return scaled
         for (m, k), T, start in zip(
             self.tail_shapes, templates, self._tail_offsets[:-1], strict=True
         ):
@@ -113,7 +114,13 @@ class Workspace:
         """The first factor's ``(k, k, m)`` component-major stack as a sparse matrix."""
         k, _, m = blocks.shape
         data = to_level_major(blocks).ravel()
-        return sp.csr_matrix((data, self._bd_indices, self._bd_indptr), shape=(m * k, m * k))
+        indptr = np.arange(0, m * k * k + 1, k)
+        indices = (
+            np.arange(m)[:, None, None] * k
+            + np.zeros((1, k, 1), dtype=np.int64)
+            + np.arange(k)[None, None, :]
+        ).ravel()
+        return sp.csr_matrix((data, indices, indptr), shape=(m * k, m * k))
 
     def factorize(self, templates: list[np.ndarray]) -> Factorization:
         """Blocked Cholesky factor for the covariance templates ``T_b`` of each factor."""
@@ -141,7 +148,7 @@ class Workspace:
             tail_templates = tuple(templates[1:])
             if k0 == 1:
                 w = G[0, 0] ** 2
-                assert self._gram is not None
+                assert self._gram is not None and A.ztt is not None
                 D = self._gram.subtract_from(A.ztt, w)
                 W_bz0 = (self._bz0[0] * w).T
             else:
