@@ -1,0 +1,72 @@
+"""The mixedmodels command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from mixedmodels.cli import main
+
+
+def test_fit_prints_the_summary(capsys) -> None:
+    assert main(["fit", "sleepstudy", "Reaction ~ Days + (Days | Subject)"]) == 0
+    out = capsys.readouterr().out
+    assert "REML criterion at convergence: 1743.6283" in out
+    assert "Days" in out and "Subject" in out
+
+
+def test_fit_json_and_ml(capsys) -> None:
+    assert main(["fit", "Dyestuff", "Yield ~ 1 + (1 | Batch)", "--ml", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["reml"] is False
+    assert out["objective"] == pytest.approx(327.327059881135, abs=1e-4)  # lme4's deviance
+
+
+def test_fit_reads_csv_and_parquet(tmp_path, capsys) -> None:
+    import mixedmodels as mm
+
+    data = mm.datasets.load("sleepstudy")
+    csv = tmp_path / "sleep.csv"
+    data.to_csv(csv, index=False)
+    assert main(["fit", str(csv), "Reaction ~ Days + (1 | Subject)", "--json"]) == 0
+    a = json.loads(capsys.readouterr().out)
+    pq = tmp_path / "sleep.parquet"
+    data.to_parquet(pq)
+    assert main(["fit", str(pq), "Reaction ~ Days + (1 | Subject)", "--json"]) == 0
+    b = json.loads(capsys.readouterr().out)
+    assert a["objective"] == pytest.approx(b["objective"], abs=1e-8)
+
+
+def test_errors_are_one_line_messages_without_traceback(capsys) -> None:
+    assert main(["fit", "sleepstudy", "Reaction ~ Dayz + (1 | Subject)"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mixedmodels: error:") and "'Dayz'" in err
+    assert "Traceback" not in err
+    assert main(["fit", "no_such_data", "y ~ 1 + (1 | g)"]) == 2
+    assert "neither a file nor a shipped data set" in capsys.readouterr().err
+
+
+def test_singular_fit_warning_goes_to_stderr(capsys) -> None:
+    assert main(["fit", "Dyestuff2", "Yield ~ 1 + (1 | Batch)"]) == 0
+    captured = capsys.readouterr()
+    assert "boundary (singular) fit" in captured.err
+
+
+def test_help_explains_the_formula_language() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "mixedmodels.cli", "fit", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for piece in ("(x || g)", "(1 | a/b)", "I(x^2)", "offset(", "--ml", "--json"):
+        assert piece in out
+
+
+def test_datasets_lists_sources(capsys) -> None:
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    assert "sleepstudy" in out and "Belenky" in out
