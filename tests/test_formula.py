@@ -27,7 +27,8 @@ def test_double_bar_gives_uncorrelated_terms() -> None:
 
 def test_nesting_and_interaction_groups() -> None:
     f = parse_formula("y ~ 1 + (1 | a/b/c)")
-    assert [t.factors for t in f.random] == [("a",), ("a", "b"), ("a", "b", "c")]
+    # lme4's expansion: innermost first, written c:b:a
+    assert [t.factors for t in f.random] == [("c", "b", "a"), ("b", "a"), ("a",)]
     assert parse_formula("y ~ (1 | a:b)").random[0].group_name == "a:b"
 
 

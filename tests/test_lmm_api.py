@@ -113,7 +113,9 @@ def test_interaction_grouping_and_nesting_agree() -> None:
     nested = mm.lmm("strength ~ 1 + (1 | batch/cask)", pastes)
     explicit = mm.lmm("strength ~ 1 + (1 | batch) + (1 | batch:cask)", pastes)
     assert nested.objective == pytest.approx(explicit.objective, abs=1e-8)
-    assert nested.ngroups == {"batch:cask": 30, "batch": 10}
+    assert nested.ngroups == {"cask:batch": 30, "batch": 10}  # lme4's names
+    assert explicit.ngroups == {"batch:cask": 30, "batch": 10}
+    assert nested.ranef()["level"].iloc[0] == "a:A"
 
 
 def test_categorical_left_hand_side_gives_one_effect_per_level() -> None:

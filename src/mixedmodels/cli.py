@@ -28,7 +28,7 @@ formula language (lme4's):
   y ~ x + (x | g)            correlated random intercept and slope (same as (1 + x | g))
   y ~ x + (0 + x | g)        random slope only
   y ~ x + (x || g)           uncorrelated intercept and slope: (1 | g) + (0 + x | g)
-  y ~ 1 + (1 | a/b)          b nested in a: (1 | a) + (1 | a:b)
+  y ~ 1 + (1 | a/b)          b nested in a: (1 | b:a) + (1 | a), as lme4
   y ~ 1 + (1 | a) + (1 | b)  crossed factors
   y ~ f + (0 + f | g)        one random effect per level of the factor f
   y ~ a * b                  main effects and interaction (a:b is the interaction alone)

@@ -2,7 +2,7 @@
 
 The fixed part is handed to formulaic; the random terms ``(expr | group)`` are found here,
 with lme4's expansions: ``(x || g)`` becomes one uncorrelated term per column,
-``(1 | a/b)`` becomes ``(1 | a) + (1 | a:b)`` and ``(1 | a:b)`` groups by the interaction.
+``(1 | a/b)`` becomes ``(1 | b:a) + (1 | a)`` and ``(1 | a:b)`` groups by the interaction.
 """
 
 from __future__ import annotations
@@ -82,13 +82,15 @@ def _rewrite_powers(text: str) -> str:
 
 
 def _group_factors(text: str, source: str) -> list[tuple[str, ...]]:
-    """Expand a grouping expression: ``a/b`` gives ``a`` and ``a:b``; ``a:b`` one factor."""
+    """Expand a grouping expression as lme4 does: ``a/b`` gives ``b:a`` and ``a``;
+    ``a:b`` is one factor."""
     text = text.strip()
     if text.startswith("(") and matching_parens(text).get(0) == len(text) - 1:
         text = text[1:-1]
     nested = [piece for _, piece in split_top_level(text, "/")]
     out: list[tuple[str, ...]] = []
     prefix: tuple[str, ...] = ()
+    # lme4 writes the inner factors of a/b as b:a and lists the innermost term first
     for piece in nested:
         names = []
         for _, part in split_top_level(piece, ":"):
@@ -100,9 +102,9 @@ def _group_factors(text: str, source: str) -> list[tuple[str, ...]]:
                     "'a:b' or a nesting 'a/b'"
                 )
             names.append(match.group(1))
-        prefix = prefix + tuple(names)
+        prefix = tuple(names) + prefix
         out.append(prefix)
-    return out
+    return out[::-1]
 
 
 def _lhs_terms(lhs: str, source: str) -> list[str]:

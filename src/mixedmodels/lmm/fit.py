@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,7 @@ import pandas as pd
 
 from mixedmodels.design.crossproducts import ZTerm, crossproducts
 from mixedmodels.design.frame import ModelFrame, model_frame
+from mixedmodels.design.materialize import INTERCEPT
 from mixedmodels.errors import ConvergenceWarning, SingularFitWarning
 from mixedmodels.lmm.covariance import CovarianceLayout, covariance_layout
 from mixedmodels.lmm.optimize import OptimizerSettings, minimize_theta
@@ -214,7 +216,11 @@ def lmm(
     frame = model_frame(formula, data, weights=weights, offset=offset)
     layout = covariance_layout(frame)
     response = frame.y if frame.offset is None else frame.y - frame.offset
-    B = np.column_stack([frame.X, response])
+    # With an intercept, fit y - mean(y): the objective is unchanged and the
+    # cross-products lose no precision to a large mean (the intercept is shifted back).
+    intercept = INTERCEPT in frame.fixed_names
+    shift = float(np.mean(response)) if intercept else 0.0
+    B = np.column_stack([frame.X, response - shift])
     zterms = [ZTerm(b.factor.codes, b.matrix, b.n_levels) for b in layout.blocks]
     products = crossproducts(zterms, B, frame.weights)
     ws = Workspace(products, [(b.n_levels, b.k) for b in layout.blocks[1:]])
@@ -230,6 +236,10 @@ def lmm(
     templates = layout.factors(theta)
     fac = ws.factorize(templates)
     sol = solve(ws, fac)
+    if intercept:
+        beta = sol.beta.copy()
+        beta[frame.fixed_names.index(INTERCEPT)] += shift
+        sol = replace(sol, beta=beta)
     n, p = ws.n, ws.p
     sigma = float(np.sqrt(sol.rss_penalized / (n - p if reml else n)))
     covs = _term_covariances(layout, frame, templates, sigma)
