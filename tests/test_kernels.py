@@ -48,12 +48,24 @@ def test_small_block_kernels_match_dense(k: int, m: int, seed: int) -> None:
     )
 
 
-@given(rows=st.integers(1, 40), cols=st.integers(1, 60), seed=st.integers(0, 10_000))
-@settings(max_examples=40, deadline=None)
-def test_weighted_gram_matches_dense(rows: int, cols: int, seed: int) -> None:
+@given(
+    rows=st.integers(1, 40),
+    cols=st.integers(1, 60),
+    seed=st.integers(0, 10_000),
+    threaded=st.booleans(),
+)
+@settings(max_examples=60, deadline=None)
+def test_weighted_gram_matches_dense(rows: int, cols: int, seed: int, threaded: bool) -> None:
+    from mixedmodels.linalg import weightedgram
+
     rng = np.random.default_rng(seed)
     Z = sp.random(rows, cols, density=0.2, random_state=seed, format="csr")
-    gram = WeightedGram(Z)
+    saved = weightedgram.THREAD_MIN_NNZ
+    weightedgram.THREAD_MIN_NNZ = 0 if threaded else 10**12  # two row slabs, or one
+    try:
+        gram = WeightedGram(Z)
+    finally:
+        weightedgram.THREAD_MIN_NNZ = saved
     for _ in range(2):  # the second call reuses the symbolic pattern
         w = rng.random(cols)
         dense = Z.toarray()

@@ -3,12 +3,15 @@
 In a crossed model this product (Z: the tail factor's levels against the first factor's
 levels) is the costliest step of every theta. Its sparsity pattern never changes, so the
 symbolic phase of the sparse product runs once and each evaluation only redoes the
-numeric phase, writing straight into a dense array.
+numeric phase, writing straight into a dense array. Large products are split by rows
+over two threads (scipy's compiled kernel releases the GIL).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -24,13 +27,68 @@ except ImportError:  # pragma: no cover - depends on the scipy build
     _kernels = None
     _HAVE_KERNELS = False
 
+#: Products with fewer stored entries in Z than this run in one piece.
+THREAD_MIN_NNZ = 200_000
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1))
+    return _POOL
+
+
+class _RowSlab:
+    """The numeric phase of ``Z[rows] diag(w) Z'`` with its pattern fixed."""
+
+    def __init__(self, Z: sp.csr_matrix, Zt: sp.csr_matrix, start: int, stop: int) -> None:
+        part = Z[start:stop]
+        n_rows, n_cols = part.shape[0], Zt.shape[1]
+        idx = np.int32 if max(part.nnz, n_rows * n_cols, Zt.nnz) < 2**31 else np.int64
+        self.shape = (n_rows, n_cols)
+        self.data = part.data
+        self.cols = part.indices
+        self.Ap = part.indptr.astype(idx)
+        self.Aj = part.indices.astype(idx)
+        self.Bp = Zt.indptr.astype(idx)
+        self.Bj = Zt.indices.astype(idx)
+        self.Bx = Zt.data
+        nnz = _kernels.csr_matmat_maxnnz(n_rows, n_cols, self.Ap, self.Aj, self.Bp, self.Bj)
+        self.Cp = np.empty(n_rows + 1, dtype=idx)
+        self.Cj = np.empty(nnz, dtype=idx)
+        self.Cx = np.empty(nnz)
+        self.run(np.ones(Z.shape[1]))
+        used = int(self.Cp[-1])
+        self.Cj = self.Cj[:used].copy()
+        self.Cx = self.Cx[:used].copy()
+        rows = np.repeat(np.arange(start, stop), np.diff(self.Cp))
+        self.flat = rows * n_cols + self.Cj
+
+    def run(self, w: np.ndarray) -> None:
+        n_rows, n_cols = self.shape
+        _kernels.csr_matmat(
+            n_rows,
+            n_cols,
+            self.Ap,
+            self.Aj,
+            self.data * w[self.cols],
+            self.Bp,
+            self.Bj,
+            self.Bx,
+            self.Cp,
+            self.Cj,
+            self.Cx,
+        )
+
 
 class WeightedGram:
     """Repeated ``Z diag(w) Z'`` (dense result) for one sparse ``Z``.
 
     Parameters
     ----------
-    Z : scipy.sparse matrix
+    Z : scipy.sparse.csr_matrix
         Shape ``(r, c)``.
     """
 
@@ -39,59 +97,43 @@ class WeightedGram:
         self.Z.sum_duplicates()
         self.Zt = self.Z.T.tocsr()
         self.shape = (self.Z.shape[0], self.Z.shape[0])
-        self._flat: np.ndarray = np.zeros(0, dtype=np.int64)
-        self._fast = False
+        self._slabs: list[_RowSlab] = []
         if _HAVE_KERNELS:
+            r = self.Z.shape[0]
+            pieces = 2 if self.Z.nnz >= THREAD_MIN_NNZ and (os.cpu_count() or 1) > 1 else 1
+            cuts = self._balanced_cuts(pieces)
             try:
-                self._prepare()
-                self._fast = True
+                self._slabs = [
+                    _RowSlab(self.Z, self.Zt, a, b)
+                    for a, b in zip(cuts[:-1], cuts[1:], strict=True)
+                    if b > a or r == 0
+                ]
             except (TypeError, ValueError, AttributeError):  # pragma: no cover
-                self._fast = False
+                self._slabs = []
 
-    def _prepare(self) -> None:
+    def _balanced_cuts(self, pieces: int) -> list[int]:
+        """Row boundaries that give each piece about the same work."""
         r = self.Z.shape[0]
-        idx = np.int32 if max(self.Z.nnz, r * r) < 2**31 else np.int64
-        self._Ap = self.Z.indptr.astype(idx)
-        self._Aj = self.Z.indices.astype(idx)
-        self._Bp = self.Zt.indptr.astype(idx)
-        self._Bj = self.Zt.indices.astype(idx)
-        nnz = _kernels.csr_matmat_maxnnz(r, r, self._Ap, self._Aj, self._Bp, self._Bj)
-        self._Cp = np.empty(r + 1, dtype=idx)
-        self._Cj = np.empty(nnz, dtype=idx)
-        self._Cx = np.empty(nnz)
-        self._numeric(np.ones(self.Z.shape[1]))
-        used = int(self._Cp[-1])
-        self._Cj = self._Cj[:used].copy()
-        self._Cx = self._Cx[:used].copy()
-        rows = np.repeat(np.arange(r), np.diff(self._Cp))
-        self._flat = rows * r + self._Cj
-
-    def _numeric(self, w: np.ndarray) -> None:
-        r = self.Z.shape[0]
-        data = self.Z.data * w[self.Z.indices]
-        _kernels.csr_matmat(
-            r,
-            r,
-            self._Ap,
-            self._Aj,
-            data,
-            self._Bp,
-            self._Bj,
-            self.Zt.data,
-            self._Cp,
-            self._Cj,
-            self._Cx,
-        )
+        if pieces == 1 or r < 2:
+            return [0, r]
+        col_nnz = np.diff(self.Zt.indptr)
+        work = np.cumsum(np.asarray(self.Z @ col_nnz).ravel())  # per row: sum of col sizes
+        cut = int(np.searchsorted(work, work[-1] / 2)) + 1
+        return [0, min(max(cut, 1), r - 1), r]
 
     def subtract_from(self, dense: np.ndarray, w: np.ndarray) -> np.ndarray:
         """``dense - Z diag(w) Z'`` as a new dense array."""
-        if not self._fast:
+        if not self._slabs:
             product = self.Z.multiply(w[None, :]).tocsr() @ self.Zt
             return np.asarray(dense - product.toarray(), dtype=np.float64)
-        self._numeric(w)
+        if len(self._slabs) > 1:
+            list(_pool().map(lambda slab: slab.run(w), self._slabs))
+        else:
+            self._slabs[0].run(w)
         out: np.ndarray = np.array(dense, dtype=np.float64, copy=True)
         flat = out.reshape(-1)
-        flat[self._flat] -= self._Cx
+        for slab in self._slabs:
+            flat[slab.flat] -= slab.Cx
         return out
 
     def product(self, w: np.ndarray) -> np.ndarray:
