@@ -16,6 +16,7 @@ counter and then times the fit alone with a wall clock.  The table goes to stdou
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import gc
 import json
@@ -29,7 +30,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import metadata, util
 from pathlib import Path
@@ -149,6 +150,7 @@ class Measurement:
     wall_seconds: float | None = None
     load_before: float | None = None  # 1-minute load average when the measurement started
     other_cpus: float | None = None  # CPUs kept busy by other programs during the measurement
+    module: str | None = None  # file of the Python package that was imported and measured
 
 
 @dataclass
@@ -161,6 +163,7 @@ class Context:
     timeout: float
     peers: tuple[str, ...]
     wait_idle: float = 0.0
+    pythonpath: Path | None = None  # pinned copy of mixedmodels, put first on sys.path
 
 
 # --------------------------------------------------------------------------- memory
@@ -325,6 +328,7 @@ def python_worker(package: str, model: Model, data_dir: Path, reps: int) -> Meas
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit_fn(WARMUP, _load_frame(data_dir / WARMUP.csv, WARMUP))
+    out.module = getattr(sys.modules.get(package), "__file__", None)
     gc.collect()
     out.baseline_mb, out.load_peak_mb = _status_mb("VmRSS"), _peak_rss_mb()
     if not _reset_peak_rss():
@@ -372,11 +376,15 @@ cat(sprintf("MEM peak=%.1f\n", .vm_mb("VmHWM")))
 LME4_LINE = re.compile(r"lme4 fit seconds median=([\d.]+) crit=([-\d.eE+]+) theta=(\S*)")
 
 
-def _run_child(cmd: Sequence[str], timeout: float) -> tuple[int | None, str, str, float]:
+def _run_child(
+    cmd: Sequence[str], timeout: float, env: dict[str, str] | None = None
+) -> tuple[int | None, str, str, float]:
     """Run one measurement process; return (returncode or None on timeout, out, err, wall)."""
     start = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=BENCH_DIR)
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout, cwd=BENCH_DIR, env=env
+        )
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
         err = exc.stderr.decode() if isinstance(exc.stderr, bytes) else exc.stderr or ""
@@ -391,15 +399,22 @@ def _failed(model: Model, package: str, code: int | None, out: str, err: str) ->
     return Measurement(model.key, package, status=status, error=text[-6000:])
 
 
-def measure_python(
-    package: str, model: Model, data_dir: Path, reps: int, timeout: float
-) -> Measurement:
+def _python_env(pythonpath: Path | None) -> dict[str, str] | None:
+    """The environment for a Python worker: ``pythonpath`` first on its sys.path."""
+    if pythonpath is None:
+        return None
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pythonpath), env.get("PYTHONPATH")]))
+    return env
+
+
+def measure_python(package: str, model: Model, ctx: Context, reps: int) -> Measurement:
     """Measure a Python package in a fresh interpreter running this file as a worker."""
     spec = json.dumps(
-        {"package": package, "model": model.key, "data_dir": str(data_dir), "reps": reps}
+        {"package": package, "model": model.key, "data_dir": str(ctx.data_dir), "reps": reps}
     )
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", spec]
-    code, out, err, wall = _run_child(cmd, timeout)
+    code, out, err, wall = _run_child(cmd, ctx.timeout, _python_env(ctx.pythonpath))
     lines = [ln for ln in out.splitlines() if ln.startswith(RESULT_TAG)]
     if code != 0 or not lines:
         return _failed(model, package, code, out, err)
@@ -462,7 +477,7 @@ def measure(package: str, model: Model, ctx: Context) -> Measurement:
     reps = ctx.reps if model.small else 1
     if package == "lme4":
         return measure_lme4(model, ctx.data_dir, ctx.kit, reps, ctx.timeout)
-    return measure_python(package, model, ctx.data_dir, reps, ctx.timeout)
+    return measure_python(package, model, ctx, reps)
 
 
 def wait_until_idle(max_seconds: float, window: float = 2.0) -> float | None:
@@ -580,6 +595,23 @@ def source_state() -> str:
         return f"commit {commit}, src/ clean"
     digest = hashlib.sha1(diff.encode()).hexdigest()[:10]
     return f"commit {commit} + uncommitted src/ changes (diff sha1 {digest})"
+
+
+@contextlib.contextmanager
+def pinned_source(enabled: bool) -> Iterator[Path | None]:
+    """Copy src/mixedmodels to a temporary directory for the run's Python workers.
+
+    Others may edit src/ while a run takes minutes; with the copy every measurement of the
+    run fits with the same code, the code as it was when the run started.
+    """
+    package = BENCH_DIR.parent / "src" / "mixedmodels"
+    if not enabled or not package.is_dir():
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="mixedmodels-bench-") as tmp:
+        ignore = shutil.ignore_patterns("__pycache__")
+        shutil.copytree(package, Path(tmp) / "mixedmodels", ignore=ignore)
+        yield Path(tmp)
 
 
 def package_versions() -> dict[str, str | None]:
@@ -741,8 +773,10 @@ def preamble(meta: dict[str, Any], results: list[Measurement]) -> list[str]:
     mach, ver = meta["machine"], meta["versions"]
     versions = ", ".join(f"{k} {v}" for k, v in ver.items() if v)
     source = meta["source"]["start"]
-    if meta["source"]["end"] != source:
-        source += f"; CHANGED during the run, at the end: {meta['source']['end']}"
+    if meta["source"]["pinned"]:
+        source += " (copied at the start, so every measurement used this code)"
+    if meta["source"]["end"] != meta["source"]["start"]:
+        source += f"; src/ CHANGED during the run, at the end: {meta['source']['end']}"
     lines = [
         f"Run {meta['date']} on {mach['nproc']} CPUs ({mach['cpu']}), "
         f"{mach['memory_gib']} GiB RAM, Python {mach['python']}",
@@ -857,6 +891,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="SECONDS",
         help="before each measurement, wait up to SECONDS for other programs to go quiet",
     )
+    p.add_argument(
+        "--no-pin-source",
+        action="store_true",
+        help="import mixedmodels from src/ live instead of a copy taken at the start",
+    )
     p.add_argument("--worker", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -875,18 +914,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     ensure_sleepstudy(ctx.data_dir)
     if any(m.key != "sleepstudy" for m in models):
         ensure_sim_data(ctx.data_dir, kit)
-    meta = {
+    source = source_state()
+    with pinned_source(not args.no_pin_source) as pin:
+        ctx.pythonpath = pin
+        meta = run_metadata(ctx, missing, source)
+        results = run_all(plan(models, peers), ctx)
+    meta["source"]["end"] = source_state()
+    print()
+    print(write_reports(results, meta, args.out_dir))
+    return 0
+
+
+def run_metadata(ctx: Context, missing: dict[str, str], source: str) -> dict[str, Any]:
+    """Where, when and with what the run happens."""
+    return {
         "date": dt.datetime.now().isoformat(timespec="seconds"),
         "machine": machine_info(),
         "versions": package_versions(),
         "reps": ctx.reps,
-        "peers": list(peers),
+        "peers": list(ctx.peers),
         "missing_peers": missing,
-        "source": {"start": source_state()},
+        "source": {"start": source, "pinned": ctx.pythonpath is not None},
         "thread_env": {k: v for k, v in os.environ.items() if k.endswith("_NUM_THREADS")},
     }
+
+
+def run_all(pairs: list[tuple[Model, str]], ctx: Context) -> list[Measurement]:
+    """Measure every (model, package) pair in turn, reporting progress."""
     results = []
-    for model, package in plan(models, peers):
+    for model, package in pairs:
         print(f"[{time.strftime('%H:%M:%S')}] {model.label}: {package} ...", flush=True)
         m = observed(package, model, ctx)
         print(
@@ -894,10 +950,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             flush=True,
         )
         results.append(m)
-    meta["source"]["end"] = source_state()
-    print()
-    print(write_reports(results, meta, args.out_dir))
-    return 0
+    return results
 
 
 if __name__ == "__main__":
