@@ -232,7 +232,10 @@ def lmm(
             return np.inf
 
     with np.errstate(all="ignore"):
-        theta, info = minimize_theta(objective, layout.initial(), layout.lower, settings)
+        check = settings.check_convergence
+        if check is None:
+            check = frame.nobs < settings.check_max_nobs
+        theta, info = minimize_theta(objective, layout.initial(), layout.lower, settings, check)
     templates = layout.factors(theta)
     fac = ws.factorize(templates)
     sol = solve(ws, fac)
