@@ -170,6 +170,8 @@ def test_solution_and_conditional_covariance_match_dense(shapes, slab, monkeypat
     np.testing.assert_allclose(sol.beta, coef[q:], rtol=1e-9)
     got_b = np.concatenate([sol.b0.ravel(), sol.b_tail])
     np.testing.assert_allclose(got_b, b, rtol=1e-8, atol=1e-10)
+    got_u = np.concatenate([sol.u0.ravel(), sol.u_tail])
+    np.testing.assert_allclose(got_u, coef[:q], rtol=1e-8, atol=1e-10)
     cov = Lam @ np.linalg.inv(M[:q, :q]) @ Lam.T
     start = 0
     for t, blocks in zip(terms, conditional_covariances(ws, fac), strict=True):

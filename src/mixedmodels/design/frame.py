@@ -13,6 +13,7 @@ from mixedmodels._data import as_dataframe, unknown_column_error
 from mixedmodels.design.fixed import independent_columns
 from mixedmodels.design.grouping import GroupingFactor, grouping_factor
 from mixedmodels.design.materialize import design_matrix, required_columns
+from mixedmodels.design.response import read_response, response_expressions
 from mixedmodels.errors import DataError, FormulaError, ModelSpecError, RankDeficiencyWarning
 from mixedmodels.formula import MixedFormula, RandomTermSpec, parse_formula
 
@@ -153,6 +154,7 @@ def model_frame(
     weights: Any = None,
     offset: Any = None,
     require_random: bool = True,
+    response_kind: str = "numeric",
 ) -> ModelFrame:
     """Read a formula against the data.
 
@@ -165,6 +167,9 @@ def model_frame(
         A column name or one value per row.
     require_random : bool
         Raise if the formula has no random-effects term.
+    response_kind : str
+        ``"numeric"``, or ``"binomial"`` to also accept ``cbind(successes, failures)``
+        (the trials become the weights), factor and boolean responses.
 
     Raises
     ------
@@ -182,8 +187,9 @@ def model_frame(
     offset_values, offset_col = _vector(offset, frame, "offset")
 
     needed: dict[str, str] = {}
-    for name in sorted(required_columns(parsed.response, "the response")):
-        needed.setdefault(name, "the response")
+    for expression in response_expressions(parsed.response, response_kind):
+        for name in sorted(required_columns(expression, "the response")):
+            needed.setdefault(name, "the response")
     for name in sorted(required_columns(parsed.fixed, "the fixed part")):
         needed.setdefault(name, "the fixed part")
     for expr in parsed.offsets:
@@ -221,18 +227,7 @@ def model_frame(
     for name in needed:
         _check_values(subset, name)
 
-    response_col = parsed.response.strip()
-    if response_col in columns and subset[response_col].dtype.kind not in "biuf":
-        raise DataError(
-            f"the response {response_col!r} has dtype {subset[response_col].dtype}; "
-            "a linear mixed model needs a numeric response"
-        )
-    yx, names = design_matrix(f"0 + {parsed.response}", subset, "the response")
-    if yx.shape[1] != 1:
-        raise DataError(
-            f"the response {parsed.response!r} gives {yx.shape[1]} columns; it must be numeric"
-        )
-    y = yx[:, 0]
+    y, trials = read_response(parsed.response, subset, response_kind)
     X, fixed_names = design_matrix(parsed.fixed, subset, "the fixed part")
     keep_cols = independent_columns(X)
     aliased = tuple(n for i, n in enumerate(fixed_names) if i not in set(keep_cols.tolist()))
@@ -263,6 +258,8 @@ def model_frame(
         w = weight_values[rows]
     if w is not None and (w < 0).any():
         raise DataError(f"weights must be non-negative; found {w[w < 0][0]!r}")
+    if trials is not None:
+        w = trials if w is None else w * trials
 
     n = rows.size
     terms: list[RandomEffectsTerm] = []

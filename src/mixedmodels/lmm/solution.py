@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
-from mixedmodels.linalg.smallblocks import to_level_major
+from mixedmodels.linalg.smallblocks import inverse_lower_blocks, to_level_major
 from mixedmodels.lmm.workspace import Factorization, Workspace
 
 __all__ = ["Solution", "solve", "conditional_covariances"]
@@ -32,6 +32,8 @@ class Solution:
         Conditional modes of the first factor, ``(m0, k0)``.
     b_tail : numpy.ndarray
         Conditional modes of the tail factors, stacked level-major, ``(q_T,)``.
+    u0, u_tail : numpy.ndarray
+        The spherical modes u (with b = Lambda u), shaped as ``b0`` and ``b_tail``.
     rss_penalized : float
         r^2, the penalized residual sum of squares.
     var_beta_unscaled : numpy.ndarray
@@ -41,6 +43,8 @@ class Solution:
     beta: np.ndarray
     b0: np.ndarray
     b_tail: np.ndarray
+    u0: np.ndarray
+    u_tail: np.ndarray
     rss_penalized: float
     var_beta_unscaled: np.ndarray
 
@@ -52,6 +56,7 @@ def solve(ws: Workspace, fac: Factorization) -> Solution:
     beta = scipy.linalg.solve_triangular(LXX, fac.LBB[p, :p], lower=True, trans="T")
     d0 = fac.LB0[p] - np.tensordot(beta, fac.LB0[:p], axes=1)  # (k0, m0)
     b_tail = np.zeros(0)
+    uT = np.zeros(0)
     if fac.LTT is not None and fac.LBT is not None:
         dT = fac.LBT[p, :] - fac.LBT[:p, :].T @ beta
         uT = scipy.linalg.solve_triangular(fac.LTT, dT, lower=True, trans="T")
@@ -59,8 +64,12 @@ def solve(ws: Workspace, fac: Factorization) -> Solution:
         x = (ws._zt0_t @ b_tail).reshape(d0.shape[1], d0.shape[0]).T
         d0 = d0 - np.einsum("abm,am->bm", fac.G, x)
     b0 = np.einsum("abm,bm->ma", fac.G, d0)
+    if d0.shape[0] == 1:
+        u0 = (d0[0] / fac.L0[0, 0])[:, None]
+    else:
+        u0 = np.einsum("bam,bm->ma", inverse_lower_blocks(fac.L0), d0)
     inv = scipy.linalg.solve_triangular(LXX, np.eye(p), lower=True)
-    return Solution(beta, b0, b_tail, float(fac.LBB[p, p] ** 2), inv.T @ inv)
+    return Solution(beta, b0, b_tail, u0, uT, float(fac.LBB[p, p] ** 2), inv.T @ inv)
 
 
 def conditional_covariances(ws: Workspace, fac: Factorization) -> list[np.ndarray]:

@@ -1,0 +1,189 @@
+"""Tables of a fitted mixed model shared by LMMs and GLMMs: variance components,
+conditional modes, the boundary check and the random part of the linear predictor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mixedmodels.design.frame import ModelFrame
+from mixedmodels.lmm.covariance import CovarianceLayout
+from mixedmodels.lmm.solution import Solution
+
+__all__ = [
+    "SINGULAR_TOLERANCE",
+    "fitted_values",
+    "random_columns",
+    "ranef_table",
+    "singular_terms",
+    "term_covariances",
+    "varcorr_table",
+]
+
+#: A diagonal element of theta below this counts as on the boundary (lme4's isSingular).
+SINGULAR_TOLERANCE = 1e-4
+
+
+def term_covariances(
+    layout: CovarianceLayout, frame: ModelFrame, templates: list[np.ndarray], sigma: float
+) -> list[np.ndarray]:
+    """sigma^2 T T' for every term, in the frame's (lme4's) term order."""
+    out = []
+    index = {}
+    for b, block in enumerate(layout.blocks):
+        for term_index, start, k in block.term_columns:
+            index[term_index] = (b, start, k)
+    for i in range(len(frame.terms)):
+        b, start, k = index[i]
+        T = templates[b][start : start + k, start : start + k]
+        out.append(sigma**2 * (T @ T.T))
+    return out
+
+
+def varcorr_table(frame: ModelFrame, covs: list[np.ndarray], sigma: float | None) -> pd.DataFrame:
+    """lme4's ``as.data.frame(VarCorr(m))``; ``sigma=None`` (GLMMs) has no Residual row."""
+    rows: list[dict[str, Any]] = []
+    for term, cov in zip(frame.terms, covs, strict=True):
+        names = term.column_names
+        sd = np.sqrt(np.diag(cov))
+        for a, name in enumerate(names):
+            rows.append(
+                dict(group=term.vc_name, term1=name, term2=None, variance=cov[a, a], sd_cor=sd[a])
+            )
+        for a in range(len(names)):
+            for b in range(a + 1, len(names)):
+                denom = sd[a] * sd[b]
+                corr = cov[a, b] / denom if denom > 0 else np.nan
+                rows.append(
+                    dict(
+                        group=term.vc_name,
+                        term1=names[a],
+                        term2=names[b],
+                        variance=cov[a, b],
+                        sd_cor=corr,
+                    )
+                )
+    if sigma is not None:
+        rows.append(dict(group="Residual", term1=None, term2=None, variance=sigma**2, sd_cor=sigma))
+    columns = ["group", "term1", "term2", "variance", "sd_cor"]
+    table = pd.DataFrame(
+        {
+            c: pd.Series(
+                [r[c] for r in rows],
+                dtype=object if c in ("group", "term1", "term2") else np.float64,
+            )
+            for c in columns
+        }
+    )
+    return table
+
+
+def singular_terms(
+    frame: ModelFrame, layout: CovarianceLayout, theta: np.ndarray, covs: list[np.ndarray]
+) -> tuple[str, ...]:
+    """Describe, term by term, what lies on the boundary (lme4's isSingular rule: a
+    diagonal element of theta below ``SINGULAR_TOLERANCE``)."""
+    on_boundary = (layout.lower == 0.0) & (theta < SINGULAR_TOLERANCE)
+    if not on_boundary.any():
+        return ()
+    term_of_theta = []
+    for term in frame.terms:
+        k = term.n_columns
+        term_of_theta += [term.vc_name] * (k * (k + 1) // 2)
+    flagged = {term_of_theta[i] for i in np.flatnonzero(on_boundary)}
+    notes: list[str] = []
+    for term, cov in zip(frame.terms, covs, strict=True):
+        if term.vc_name not in flagged:
+            continue
+        names = term.column_names
+        sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+        found = False
+        for a, name in enumerate(names):
+            if sd[a] <= SINGULAR_TOLERANCE * max(float(sd.max()), 1e-300):
+                notes.append(f"the variance of {name!r} in {term.spec.source} is estimated as 0")
+                found = True
+        for a in range(len(names)):
+            for b in range(a + 1, len(names)):
+                if sd[a] > 0 and sd[b] > 0 and abs(cov[a, b] / (sd[a] * sd[b])) > 1 - 1e-4:
+                    notes.append(
+                        f"the correlation of {names[a]!r} and {names[b]!r} in "
+                        f"{term.spec.source} is estimated as +-1"
+                    )
+                    found = True
+        if not found:
+            rank = int(np.linalg.matrix_rank(cov, tol=SINGULAR_TOLERANCE * float(cov.max())))
+            notes.append(
+                f"the covariance matrix of {term.spec.source} is singular (rank {rank} of "
+                f"{len(names)}): some combination of its effects has zero variance"
+            )
+    return tuple(notes)
+
+
+def ranef_table(
+    frame: ModelFrame,
+    layout: CovarianceLayout,
+    sol: Solution,
+    condcov: list[np.ndarray],
+    sigma: float,
+    tail_offsets: np.ndarray,
+) -> pd.DataFrame:
+    parts = []
+    for b, block in enumerate(layout.blocks):
+        m, k = block.n_levels, block.k
+        if b == 0:
+            values = sol.b0
+        else:
+            start = int(tail_offsets[b - 1])
+            values = sol.b_tail[start : start + m * k].reshape(m, k)
+        sd = sigma * np.sqrt(np.clip(np.diagonal(condcov[b], axis1=1, axis2=2), 0, None))
+        names = [
+            n
+            for term_index, _, _ in block.term_columns
+            for n in frame.terms[term_index].column_names
+        ]
+        levels = np.asarray(block.factor.levels, dtype=object)
+        for a, name in enumerate(names):
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "group": block.factor.name,
+                        "term": name,
+                        "level": levels,
+                        "value": values[:, a],
+                        "cond_sd": sd[:, a],
+                    }
+                )
+            )
+    return pd.concat(parts, ignore_index=True)
+
+
+def fitted_values(
+    frame: ModelFrame, layout: CovarianceLayout, sol: Solution, tail_offsets: np.ndarray
+) -> np.ndarray:
+    fitted = frame.X @ sol.beta
+    if frame.offset is not None:
+        fitted = fitted + frame.offset
+    for b, block in enumerate(layout.blocks):
+        m, k = block.n_levels, block.k
+        if b == 0:
+            values = sol.b0
+        else:
+            start = int(tail_offsets[b - 1])
+            values = sol.b_tail[start : start + m * k].reshape(m, k)
+        fitted = fitted + np.einsum("ik,ik->i", block.matrix, values[block.factor.codes])
+    out: np.ndarray = fitted
+    return out
+
+
+def random_columns(frame: ModelFrame, layout: CovarianceLayout) -> dict[str, tuple[str, ...]]:
+    """The coefficient names of each grouping factor, in storage order."""
+    out: dict[str, tuple[str, ...]] = {}
+    for block in layout.blocks:
+        out[block.factor.name] = tuple(
+            n
+            for term_index, _, _ in block.term_columns
+            for n in frame.terms[term_index].column_names
+        )
+    return out
