@@ -12,8 +12,10 @@ from mixedmodels.errors import (
     MixedModelsError,
     ModelSpecError,
     RankDeficiencyWarning,
+    SeparationWarning,
     SingularFitWarning,
 )
+from mixedmodels.glmm import GlmmResult, PirlsError, glmm
 from mixedmodels.lmm import LmmResult, OptimizerSettings, OptInfo, lmm
 
 __version__ = "0.1.0"
@@ -22,13 +24,17 @@ __all__ = [
     "ConvergenceWarning",
     "DataError",
     "FormulaError",
+    "GlmmResult",
     "LmmResult",
     "MixedModelsError",
     "ModelSpecError",
     "OptInfo",
     "OptimizerSettings",
+    "PirlsError",
     "RankDeficiencyWarning",
+    "SeparationWarning",
     "SingularFitWarning",
     "datasets",
+    "glmm",
     "lmm",
 ]

@@ -18,7 +18,8 @@ import pandas as pd
 
 from mixedmodels import datasets
 from mixedmodels.errors import MixedModelsError
-from mixedmodels.lmm import lmm
+from mixedmodels.glmm import GlmmResult, glmm
+from mixedmodels.lmm import LmmResult, lmm
 
 __all__ = ["main"]
 
@@ -40,6 +41,8 @@ examples:
   mixedmodels fit sleepstudy "Reaction ~ Days + (Days | Subject)"
   mixedmodels fit Penicillin "diameter ~ 1 + (1 | plate) + (1 | sample)" --ml
   mixedmodels fit visits.parquet "y ~ x + (1 | clinic)" --json > fit.json
+  mixedmodels fit cbpp "cbind(incidence, size - incidence) ~ period + (1 | herd)" \
+      --family binomial --nagq 25
 """
 
 
@@ -89,6 +92,22 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--json", action="store_true", help="print the results as JSON")
     fit.add_argument("--weights", help="column of prior weights")
     fit.add_argument("--offset", help="column added to the linear predictor")
+    fit.add_argument(
+        "--family",
+        choices=["gaussian", "binomial", "poisson"],
+        default="gaussian",
+        help="response distribution: gaussian (a linear mixed model, the default), or a "
+        "GLMM: binomial (0/1, cbind(successes, failures), or proportions with --weights "
+        "trials) or poisson (counts)",
+    )
+    fit.add_argument("--link", help="link function (binomial: logit, probit, cloglog)")
+    fit.add_argument(
+        "--nagq",
+        type=int,
+        default=1,
+        help="GLMM: 1 = Laplace (default), >1 = adaptive Gauss-Hermite nodes (one scalar "
+        "random term only), 0 = fast approximation",
+    )
     sub.add_parser("datasets", help="list the shipped data sets")
     return parser
 
@@ -105,19 +124,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         data = read_data(args.data)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            fit = lmm(
-                args.formula, data, reml=not args.ml, weights=args.weights, offset=args.offset
-            )
+            result: LmmResult | GlmmResult
+            if args.family == "gaussian":
+                result = lmm(
+                    args.formula,
+                    data,
+                    reml=not args.ml,
+                    weights=args.weights,
+                    offset=args.offset,
+                )
+            else:
+                result = glmm(
+                    args.formula,
+                    data,
+                    family=args.family,
+                    link=args.link,
+                    weights=args.weights,
+                    offset=args.offset,
+                    nagq=args.nagq,
+                )
     except MixedModelsError as exc:
         print(f"mixedmodels: error: {exc}", file=sys.stderr)
         return 2
     for w in caught:
         print(f"mixedmodels: warning: {w.message}", file=sys.stderr)
     if args.json:
-        json.dump(fit.to_dict(), sys.stdout, indent=2, allow_nan=False, default=float)
+        json.dump(result.to_dict(), sys.stdout, indent=2, allow_nan=False, default=float)
         print()
     else:
-        print(fit.summary())
+        print(result.summary())
     return 0
 
 

@@ -14,6 +14,7 @@ __all__ = [
     "SingularFitWarning",
     "RankDeficiencyWarning",
     "MissingDataWarning",
+    "SeparationWarning",
 ]
 
 
@@ -47,3 +48,7 @@ class RankDeficiencyWarning(UserWarning):
 
 class MissingDataWarning(UserWarning):
     """Rows with missing values were dropped before fitting."""
+
+
+class SeparationWarning(UserWarning):
+    """A fixed effect separates the binary outcomes: its estimate diverges."""

@@ -85,4 +85,4 @@ def read_response(text: str, data: pd.DataFrame, kind: str) -> tuple[np.ndarray,
 def response_expressions(text: str, kind: str) -> list[str]:
     """The expressions whose columns the response reads (both sides of ``cbind``)."""
     pair = _cbind(text) if kind == "binomial" else None
-    return list(pair) if pair is not None else [text]
+    return [f"I({part})" for part in pair] if pair is not None else [text]

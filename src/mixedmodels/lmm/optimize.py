@@ -71,12 +71,17 @@ class OptInfo:
     seconds: float = 0.0
 
 
-def _derivatives(
-    f: Callable[[np.ndarray], float], x: np.ndarray, free: np.ndarray, f0: float
+def derivatives(
+    f: Callable[[np.ndarray], float],
+    x: np.ndarray,
+    free: np.ndarray,
+    f0: float,
+    step: float = 1e-4,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Central-difference gradient and Hessian over the free coordinates."""
+    """Central-difference gradient and Hessian over the free coordinates, with steps of
+    ``step`` times ``max(|x|, 1)``."""
     idx = np.flatnonzero(free)
-    h = 1e-4 * np.maximum(np.abs(x[idx]), 1.0)
+    h = step * np.maximum(np.abs(x[idx]), 1.0)
     g = np.zeros(idx.size)
     H = np.zeros((idx.size, idx.size))
     plus = np.zeros(idx.size)
@@ -107,10 +112,12 @@ def minimize_theta(
     lower: np.ndarray,
     settings: OptimizerSettings,
     check: bool,
+    initial_radius: float = 0.2,
 ) -> tuple[np.ndarray, OptInfo]:
     """Minimize ``f`` over theta within its bounds; return theta and an :class:`OptInfo`.
 
-    ``check`` asks for the finite-difference check of the optimum.
+    ``check`` asks for the finite-difference check of the optimum; ``initial_radius`` is
+    COBYQA's first trust-region radius (smaller when the start is already close).
     """
     count = 0
     t0 = time.perf_counter()
@@ -132,7 +139,7 @@ def minimize_theta(
             options={
                 "final_tr_radius": settings.final_radius,
                 "maxfev": settings.max_evaluations,
-                "initial_tr_radius": 0.2,
+                "initial_tr_radius": initial_radius,
             },
         )
     theta = np.maximum(np.asarray(result.x, dtype=np.float64), lower)
@@ -142,7 +149,7 @@ def minimize_theta(
     free = ~((lower == 0.0) & (theta < 1e-4))
     n_free = int(free.sum())
     if check and n_free:
-        g, H = _derivatives(counted, theta, free, value)
+        g, H = derivatives(counted, theta, free, value)
         try:
             step = np.linalg.solve(H, g)
             scaled = float(np.max(np.abs(step)))

@@ -140,24 +140,9 @@ class LmmResult:
 
         Returns one table per grouping factor (levels as rows), as lme4's ``coef``.
         """
-        re = self._ranef
-        out: dict[str, pd.DataFrame] = {}
-        for group, cols in self._random_columns.items():
-            part = re[re["group"] == group]
-            wide = part.pivot(index="level", columns="term", values="value")
-            levels = list(dict.fromkeys(part["level"]))
-            wide = wide.loc[levels]
-            table = pd.DataFrame(
-                np.tile(self.beta, (len(levels), 1)), index=levels, columns=list(self.fixed_names)
-            )
-            for col in cols:
-                if col in table.columns:
-                    table[col] = table[col] + wide[col].to_numpy()
-                else:
-                    table[col] = wide[col].to_numpy()
-            table.index.name = group
-            out[group] = table
-        return out
+        from mixedmodels.lmm.tables import coef_tables
+
+        return coef_tables(self.beta, self.fixed_names, self._ranef, self._random_columns)
 
     # -- per row -------------------------------------------------------------------------
     @property

@@ -14,6 +14,7 @@ from mixedmodels.lmm.solution import Solution
 
 __all__ = [
     "SINGULAR_TOLERANCE",
+    "coef_tables",
     "fitted_values",
     "random_columns",
     "ranef_table",
@@ -186,4 +187,30 @@ def random_columns(frame: ModelFrame, layout: CovarianceLayout) -> dict[str, tup
             for term_index, _, _ in block.term_columns
             for n in frame.terms[term_index].column_names
         )
+    return out
+
+
+def coef_tables(
+    beta: np.ndarray,
+    fixed_names: tuple[str, ...],
+    ranef: pd.DataFrame,
+    columns: dict[str, tuple[str, ...]],
+) -> dict[str, pd.DataFrame]:
+    """Per-level coefficients (lme4's ``coef``): fixed effects plus each level's modes."""
+    out: dict[str, pd.DataFrame] = {}
+    for group, cols in columns.items():
+        part = ranef[ranef["group"] == group]
+        wide = part.pivot(index="level", columns="term", values="value")
+        levels = list(dict.fromkeys(part["level"]))
+        wide = wide.loc[levels]
+        table = pd.DataFrame(
+            np.tile(beta, (len(levels), 1)), index=levels, columns=list(fixed_names)
+        )
+        for col in cols:
+            if col in table.columns:
+                table[col] = table[col] + wide[col].to_numpy()
+            else:
+                table[col] = wide[col].to_numpy()
+        table.index.name = group
+        out[group] = table
     return out

@@ -1,0 +1,360 @@
+"""Fit a generalized linear mixed model, as lme4's ``glmer``.
+
+Stage 1 (lme4's ``nAGQ = 0``) minimizes the Laplace deviance over theta with beta found
+inside PIRLS; stage 2 (``nAGQ >= 1``) minimizes the Laplace or adaptive-quadrature
+deviance over theta and beta together, PIRLS finding only the conditional modes. As in
+lme4, the fixed effects' covariance comes from the Hessian of the deviance over
+(theta, beta).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mixedmodels.design.frame import ModelFrame, model_frame
+from mixedmodels.errors import (
+    ConvergenceWarning,
+    DataError,
+    ModelSpecError,
+    SeparationWarning,
+    SingularFitWarning,
+)
+from mixedmodels.glmm.family import Family
+from mixedmodels.glmm.family import family as get_family
+from mixedmodels.glmm.pirls import GlmmProblem, PirlsError, PirlsState, gauss_hermite
+from mixedmodels.glmm.result import GlmmResult
+from mixedmodels.lmm.covariance import covariance_layout
+from mixedmodels.lmm.optimize import OptimizerSettings, derivatives, minimize_theta
+from mixedmodels.lmm.solution import conditional_covariances
+from mixedmodels.lmm.tables import (
+    random_columns,
+    ranef_table,
+    singular_terms,
+    term_covariances,
+    varcorr_table,
+)
+
+__all__ = ["glmm"]
+
+#: Relative finite-difference step of the Hessian over (theta, beta).
+HESSIAN_STEP = 1e-3
+
+#: |beta_j| times the SD of its column above this, on the link scale, flags separation.
+SEPARATION_EFFECT = 10.0
+
+
+def _check_response(frame: ModelFrame, fam: Family) -> None:
+    y = frame.y
+    name = frame.response_name
+    if fam.name == "binomial":
+        bad = (y < 0) | (y > 1)
+        if bad.any():
+            raise DataError(
+                f"the binomial response {name!r} must lie in [0, 1] (0/1 outcomes or "
+                f"proportions with weights= trials); found {y[bad][0]!r}"
+            )
+        trials = frame.weights if frame.weights is not None else np.ones_like(y)
+        successes = y * trials
+        off = np.abs(successes - np.round(successes)) > 1e-7 * np.maximum(trials, 1)
+        if off.any():
+            i = int(np.flatnonzero(off)[0])
+            raise DataError(
+                f"the binomial response {name!r} gives a non-integer number of successes "
+                f"({successes[i]:.6g} = {y[i]:.6g} x {trials[i]:.6g} trials at row {i}); "
+                "give 0/1 outcomes, cbind(successes, failures), or proportions with the "
+                "number of trials as weights="
+            )
+    else:
+        bad = (y < 0) | (y != np.round(y))
+        if bad.any():
+            raise DataError(
+                f"the Poisson response {name!r} must be non-negative whole counts; found "
+                f"{y[bad][0]!r}"
+            )
+
+
+def separated_columns(frame: ModelFrame) -> list[str]:
+    """Fixed-effect columns that completely or quasi-completely separate a binomial
+    outcome on their own: every success lies on one side of a threshold of the column
+    and every failure on the other (for an indicator: one of its values has only
+    successes or only failures)."""
+    y = frame.y
+    trials = frame.weights if frame.weights is not None else np.ones_like(y)
+    used = trials > 0
+    if not (np.all((y[used] == 0) | (y[used] == 1))):
+        return []  # proportions: a column cannot separate rows that mix outcomes
+    ones, zeros = used & (y == 1), used & (y == 0)
+    if not ones.any() or not zeros.any():
+        return []
+    out = []
+    for name, x in zip(frame.fixed_names, frame.X.T, strict=True):
+        values = np.unique(x[used])
+        if values.size < 2:
+            continue  # the intercept, or a constant column
+        if values.size == 2:
+            separated = any(
+                (x[used] == v).any()
+                and (np.all(y[used & (x == v)] == 1) or np.all(y[used & (x == v)] == 0))
+                for v in values
+            )
+        else:
+            separated = x[ones].min() >= x[zeros].max() or x[zeros].min() >= x[ones].max()
+        if separated:
+            out.append(name)
+    return out
+
+
+def _separation_notes(frame: ModelFrame, beta: np.ndarray, fam: Family) -> list[str]:
+    if fam.name != "binomial":
+        return []
+    columns = separated_columns(frame)
+    sd = frame.X.std(axis=0)
+    large = [
+        name
+        for name, b, s in zip(frame.fixed_names, beta, sd, strict=True)
+        if s > 0 and abs(b) * s > SEPARATION_EFFECT
+    ]
+    notes = []
+    # a large estimate alone is flagged only when no single column explains the separation
+    for name in columns or large:
+        b = beta[frame.fixed_names.index(name)]
+        notes.append(
+            f"the outcome is (quasi-)completely separated by the fixed effect {name!r} "
+            f"(estimate {b:.3g} on the {fam.link} scale): its estimate diverges and its "
+            "standard error and test are not meaningful; consider dropping or pooling it, "
+            "or a penalized (Bayesian) fit"
+        )
+    return notes
+
+
+def glmm(
+    formula: str,
+    data: Any,
+    *,
+    family: str | Family = "binomial",
+    link: str | None = None,
+    weights: Any = None,
+    offset: Any = None,
+    nagq: int = 1,
+    settings: OptimizerSettings | None = None,
+) -> GlmmResult:
+    """Fit a generalized linear mixed model, as lme4's ``glmer``.
+
+    ``g(E[y | b]) = X beta + Z b + offset`` with ``b ~ N(0, Lambda Lambda')``; the
+    likelihood is approximated by Laplace's method (``nagq=1``), by adaptive
+    Gauss-Hermite quadrature (``nagq > 1``, one scalar random-effect term only), or with
+    beta estimated inside PIRLS (``nagq=0``, faster and slightly less accurate).
+
+    Parameters
+    ----------
+    formula : str
+        lme4 formula; for binomial data the response may be 0/1 (or boolean, or a factor
+        whose first level is failure), ``cbind(successes, failures)``, or a proportion
+        with ``weights=`` the number of trials.
+    data : pandas.DataFrame, polars.DataFrame or dict of arrays
+    family : {"binomial", "poisson"}
+    link : str, optional
+        ``"logit"`` (default), ``"probit"``, ``"cloglog"`` for binomial; ``"log"`` for
+        Poisson.
+    weights : str or array-like, optional
+        Prior weights (binomial: the number of trials of a proportion response).
+    offset : str or array-like, optional
+    nagq : int, default 1
+    settings : OptimizerSettings, optional
+
+    Returns
+    -------
+    GlmmResult
+    """
+    settings = settings or OptimizerSettings()
+    fam = get_family(family, link)
+    if not isinstance(nagq, (int, np.integer)) or isinstance(nagq, bool) or nagq < 0:
+        raise ModelSpecError(f"nagq must be a whole number >= 0, not {nagq!r}")
+    nagq = int(nagq)
+    kind = "binomial" if fam.name == "binomial" else "numeric"
+    frame = model_frame(formula, data, weights=weights, offset=offset, response_kind=kind)
+    _check_response(frame, fam)
+    layout = covariance_layout(frame)
+    if nagq > 1 and (len(frame.terms) != 1 or frame.terms[0].n_columns != 1):
+        terms = " + ".join(t.spec.source for t in frame.terms)
+        raise ModelSpecError(
+            f"nagq = {nagq} (adaptive quadrature) needs a single scalar random-effect term "
+            f"such as (1 | g); this model has {terms}. Use nagq=1 (Laplace), as lme4 does."
+        )
+    problem = GlmmProblem(frame, layout, fam)
+    nodes, node_weights = gauss_hermite(max(nagq, 1))
+
+    # stage 1: theta only, beta inside PIRLS
+    def stage1(theta: np.ndarray) -> float:
+        try:
+            return problem.laplace(problem.pirls(theta, None))
+        except (PirlsError, np.linalg.LinAlgError, ValueError, FloatingPointError):
+            return np.inf
+
+    with np.errstate(all="ignore"):
+        theta1, info1 = minimize_theta(
+            stage1, layout.initial(), layout.lower, settings, check=False
+        )
+        try:
+            state = problem.pirls(theta1, None)
+        except PirlsError as exc:
+            raise PirlsError(
+                f"fitting {frame.formula.text!r}: {exc}. Tried: minimizing the Laplace "
+                f"deviance over theta with beta inside PIRLS ({info1.n_evaluations} "
+                "evaluations)."
+            ) from None
+    info = info1
+    n_theta = layout.n_theta
+    if nagq >= 1:
+        beta0 = state.solution.beta
+        scale = np.sqrt(np.maximum(np.diag(state.solution.var_beta_unscaled), 1e-12))
+
+        def deviance(params: np.ndarray, st: PirlsState | None = None) -> float:
+            theta, beta = params[:n_theta], beta0 + scale * params[n_theta:]
+            st = problem.pirls(theta, beta)
+            if nagq == 1:
+                return problem.laplace(st)
+            return problem.agq(st, nodes, node_weights)
+
+        def stage2(params: np.ndarray) -> float:
+            try:
+                return deviance(params)
+            except (PirlsError, np.linalg.LinAlgError, ValueError, FloatingPointError):
+                return np.inf
+
+        start = np.concatenate([theta1, np.zeros(len(beta0))])
+        lower = np.concatenate([layout.lower, np.full(len(beta0), -np.inf)])
+        with np.errstate(all="ignore"):
+            params, info = minimize_theta(
+                stage2, start, lower, settings, check=False, initial_radius=0.1
+            )
+            theta = params[:n_theta]
+            beta = beta0 + scale * params[n_theta:]
+            try:
+                state = problem.pirls(theta, beta)
+            except PirlsError as exc:
+                raise PirlsError(
+                    f"fitting {frame.formula.text!r}: {exc}. Tried: the nAGQ = 0 fit "
+                    f"({info1.n_evaluations} evaluations), then the full deviance over "
+                    f"theta and beta ({info.n_evaluations} evaluations)."
+                ) from None
+            objective = (
+                problem.laplace(state) if nagq == 1 else problem.agq(state, nodes, node_weights)
+            )
+            # lme4's standard errors: the Hessian of the deviance over (theta, beta)
+            # steps of 1e-3 (beta is in units of its stage-1 standard error): PIRLS noise
+            # of ~1e-10 in the deviance then costs ~1e-4 of the Hessian, truncation ~1e-6
+            free = np.ones(params.size, dtype=bool)
+            _, H = derivatives(stage2, params, free, stage2(params), step=HESSIAN_STEP)
+            problem.pirls(theta, beta)  # leave the warm start at the optimum
+        vcov, source = _hessian_vcov(H, n_theta, scale)
+        if vcov is None:
+            vcov = state.solution.var_beta_unscaled
+            source = "pirls"
+            info = _with_note(
+                info,
+                "the Hessian over (theta, beta) is not positive definite; "
+                "standard errors come from the PIRLS factor instead",
+            )
+    else:
+        theta, beta = theta1, state.solution.beta
+        objective = problem.laplace(state)
+        vcov, source = state.solution.var_beta_unscaled, "pirls"
+    return _result(
+        frame, layout, problem, fam, state, theta, beta, objective, vcov, source, info, nagq, data
+    )
+
+
+def _with_note(info: Any, note: str) -> Any:
+    from dataclasses import replace
+
+    return replace(info, warnings=tuple(info.warnings) + (note,))
+
+
+def _hessian_vcov(H: np.ndarray, n_theta: int, scale: np.ndarray) -> tuple[np.ndarray | None, str]:
+    """vcov(beta) = 2 [H^{-1}]_beta,beta, undoing the parameter scaling of beta."""
+    try:
+        if np.any(np.linalg.eigvalsh(H) <= 0):
+            return None, "pirls"
+        inv = np.linalg.inv(H)
+    except np.linalg.LinAlgError:
+        return None, "pirls"
+    block = 2.0 * inv[n_theta:, n_theta:]
+    return block * np.outer(scale, scale), "hessian"
+
+
+def _result(
+    frame: ModelFrame,
+    layout: Any,
+    problem: GlmmProblem,
+    fam: Family,
+    state: PirlsState,
+    theta: np.ndarray,
+    beta: np.ndarray,
+    objective: float,
+    vcov: np.ndarray,
+    source: str,
+    info: Any,
+    nagq: int,
+    data: Any,
+) -> GlmmResult:
+    templates = layout.factors(theta)
+    covs = term_covariances(layout, frame, templates, 1.0)
+    singular = singular_terms(frame, layout, theta, covs)
+    separation = _separation_notes(frame, beta, fam)
+    notes = list(info.warnings) + separation
+    for note in info.warnings:
+        warnings.warn(f"{frame.formula.text}: {note}", ConvergenceWarning, stacklevel=3)
+    for note in separation:
+        warnings.warn(f"{frame.formula.text}: {note}", SeparationWarning, stacklevel=3)
+    if singular:
+        warnings.warn(
+            f"boundary (singular) fit for {frame.formula.text!r}: "
+            + "; ".join(singular)
+            + ". The data do not support this random-effects structure.",
+            SingularFitWarning,
+            stacklevel=3,
+        )
+    condcov = conditional_covariances(state.workspace, state.factorization)
+    ranef = ranef_table(frame, layout, state.solution, condcov, 1.0, state.workspace._tail_offsets)
+    eta_all = np.full(frame.n_input, np.nan)
+    eta_all[frame.rows] = state.eta
+    y_all = np.full(frame.n_input, np.nan)
+    y_all[frame.rows] = frame.y
+    prior_all = np.full(frame.n_input, np.nan)
+    prior_all[frame.rows] = problem.prior
+    index = data.index if isinstance(data, pd.DataFrame) else pd.RangeIndex(frame.n_input)
+    from dataclasses import replace
+
+    info = replace(info, objective=objective, warnings=tuple(notes))
+    return GlmmResult(
+        formula=frame.formula.text,
+        family=fam.name,
+        link=fam.link,
+        nagq=nagq,
+        fixed_names=frame.fixed_names,
+        beta=beta,
+        vcov_matrix=vcov,
+        vcov_source=source,
+        theta=theta,
+        theta_names=layout.names,
+        objective=objective,
+        nobs=frame.nobs,
+        n_dropped=frame.n_dropped,
+        ngroups={b.factor.name: b.n_levels for b in layout.blocks},
+        is_singular=bool(singular),
+        singular_terms=singular,
+        optinfo=info,
+        aliased=frame.aliased,
+        _varcorr=varcorr_table(frame, covs, None),
+        _ranef=ranef,
+        _eta=eta_all,
+        _y=y_all,
+        _prior=prior_all,
+        _index=index,
+        _random_columns=random_columns(frame, layout),
+    )

@@ -1,0 +1,230 @@
+"""Penalized iteratively reweighted least squares (PIRLS) and the Laplace / adaptive
+Gauss-Hermite approximations of a GLMM's deviance (Bates et al. 2015, section 5 of the
+lme4 vignette; Pinheiro & Bates 1995 for adaptive quadrature).
+
+For given theta (and beta, unless beta is estimated inside PIRLS as in lme4's
+``nAGQ = 0``), PIRLS finds the conditional modes u by repeatedly solving the weighted
+linear mixed-model system with the same blocked Cholesky as an LMM, halving steps that do
+not lower the penalized deviance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mixedmodels.design.crossproducts import ZTerm, crossproducts
+from mixedmodels.design.frame import ModelFrame
+from mixedmodels.errors import MixedModelsError
+from mixedmodels.glmm.family import Family
+from mixedmodels.lmm.covariance import CovarianceLayout
+from mixedmodels.lmm.solution import Solution, solve
+from mixedmodels.lmm.workspace import Factorization, Workspace
+
+__all__ = ["GlmmProblem", "PirlsState", "PirlsError"]
+
+#: PIRLS stops when the penalized deviance changes by less than this (relative).
+PIRLS_TOLERANCE = 1e-13
+#: ... or by less than this in absolute terms (a perfect fit, as under separation).
+PIRLS_ABSOLUTE = 1e-11
+PIRLS_MAX_ITERATIONS = 60
+PIRLS_MAX_HALVINGS = 12
+
+
+class PirlsError(MixedModelsError, ArithmeticError):
+    """PIRLS did not converge: the conditional modes could not be found."""
+
+
+@dataclass
+class PirlsState:
+    """The conditional modes at one (theta, beta) and what the deviance needs."""
+
+    theta: np.ndarray
+    beta: np.ndarray
+    u: np.ndarray
+    mu: np.ndarray
+    eta: np.ndarray
+    workspace: Workspace
+    factorization: Factorization
+    solution: Solution
+    iterations: int
+
+
+class GlmmProblem:
+    """The data of a GLMM fit and its PIRLS / deviance computations.
+
+    Parameters
+    ----------
+    frame : ModelFrame
+        ``frame.weights`` holds the prior weights (the trials of a binomial response).
+    layout : CovarianceLayout
+    family : Family
+    """
+
+    def __init__(self, frame: ModelFrame, layout: CovarianceLayout, family: Family) -> None:
+        self.frame = frame
+        self.layout = layout
+        self.family = family
+        self.y = frame.y
+        self.X = frame.X
+        self.n, self.p = frame.X.shape
+        self.prior = frame.weights if frame.weights is not None else np.ones(self.n)
+        self.offset = frame.offset if frame.offset is not None else np.zeros(self.n)
+        self.blocks = layout.blocks
+        self.sizes = [b.n_levels * b.k for b in self.blocks]
+        self.q = int(sum(self.sizes))
+        self.tail_shapes = [(b.n_levels, b.k) for b in self.blocks[1:]]
+        self.loglik_constant_rows = self.prior > 0
+        self._u_start = np.zeros(self.q)
+
+    # -- Z Lambda u ---------------------------------------------------------------------
+    def random_part(self, templates: list[np.ndarray], u: np.ndarray) -> np.ndarray:
+        """Z Lambda u, one value per row."""
+        out = np.zeros(self.n)
+        start = 0
+        for block, T, size in zip(self.blocks, templates, self.sizes, strict=True):
+            uu = u[start : start + size].reshape(block.n_levels, block.k)
+            b = uu @ T.T
+            if block.k == 1:
+                out += block.matrix[:, 0] * b[block.factor.codes, 0]
+            else:
+                out += np.einsum("ik,ik->i", block.matrix, b[block.factor.codes])
+            start += size
+        return out
+
+    def spherical(self, sol: Solution) -> np.ndarray:
+        """u as one vector, in storage order."""
+        return np.concatenate([sol.u0.ravel(), sol.u_tail])
+
+    # -- the weighted LMM step ------------------------------------------------------------
+    def _irls_weights(self, eta: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        d = self.family.mu_eta(eta, mu)
+        w = self.prior * d * d / np.maximum(self.family.variance(mu), 1e-300)
+        return w, d
+
+    def _factor(
+        self, templates: list[np.ndarray], w: np.ndarray, B: np.ndarray
+    ) -> tuple[Workspace, Factorization, Solution]:
+        zterms = [ZTerm(b.factor.codes, b.matrix, b.n_levels) for b in self.blocks]
+        ws = Workspace(crossproducts(zterms, B, w), self.tail_shapes)
+        fac = ws.factorize(templates)
+        return ws, fac, solve(ws, fac)
+
+    def penalized_deviance(self, mu: np.ndarray, u: np.ndarray) -> float:
+        """Sum of the deviance residuals plus ||u||^2."""
+        dev = self.family.deviance_residuals(self.y, mu, self.prior)
+        return float(np.sum(dev) + u @ u)
+
+    def pirls(
+        self,
+        theta: np.ndarray,
+        beta: np.ndarray | None,
+        u_start: np.ndarray | None = None,
+    ) -> PirlsState:
+        """Conditional modes at theta; beta fixed, or estimated with u when None.
+
+        Raises
+        ------
+        PirlsError
+            When the penalized deviance cannot be lowered or does not settle.
+        """
+        templates = self.layout.factors(theta)
+        estimate_beta = beta is None
+        b = np.zeros(self.p) if beta is None else beta
+        u = (self._u_start if u_start is None else u_start).copy()
+        fixed = self.offset + self.X @ b
+        eta = fixed + self.random_part(templates, u)
+        mu = self.family.linkinv(eta)
+        pdev = self.penalized_deviance(mu, u)
+        history: list[float] = [pdev]
+        for iteration in range(1, PIRLS_MAX_ITERATIONS + 1):
+            w, d = self._irls_weights(eta, mu)
+            working = eta - self.offset + (self.y - mu) / d
+            if estimate_beta:
+                B = np.column_stack([self.X, working])
+            else:
+                B = (working - (fixed - self.offset))[:, None]
+            ws, fac, sol = self._factor(templates, w, B)
+            u_new = self.spherical(sol)
+            b_new = sol.beta if estimate_beta else b
+            step = 1.0
+            for _ in range(PIRLS_MAX_HALVINGS + 1):
+                u_try = u + step * (u_new - u)
+                b_try = b + step * (b_new - b)
+                fixed_try = self.offset + self.X @ b_try
+                eta_try = fixed_try + self.random_part(templates, u_try)
+                mu_try = self.family.linkinv(eta_try)
+                pdev_try = self.penalized_deviance(mu_try, u_try)
+                if np.isfinite(pdev_try) and pdev_try <= pdev * (1 + 1e-12) + 1e-12:
+                    break
+                step /= 2.0
+            else:
+                raise PirlsError(
+                    f"PIRLS could not lower the penalized deviance at theta={theta.round(6)} "
+                    f"after {PIRLS_MAX_HALVINGS} step halvings (iteration {iteration}); the "
+                    "model may be too complex for the data or the data may be separated"
+                )
+            change = pdev - pdev_try
+            u, b, fixed, eta, mu, pdev = u_try, b_try, fixed_try, eta_try, mu_try, pdev_try
+            history.append(pdev)
+            if abs(change) < max(PIRLS_TOLERANCE * (abs(pdev) + 1.0), PIRLS_ABSOLUTE):
+                break
+        else:
+            raise PirlsError(
+                f"PIRLS did not converge in {PIRLS_MAX_ITERATIONS} iterations at "
+                f"theta={theta.round(6)} (last penalized deviances: "
+                f"{', '.join(f'{h:.6g}' for h in history[-3:])})"
+            )
+        # the factor at the modes themselves, for the log-determinant
+        w, d = self._irls_weights(eta, mu)
+        working = eta - self.offset + (self.y - mu) / d
+        B = (
+            np.column_stack([self.X, working])
+            if estimate_beta
+            else (working - (fixed - self.offset))[:, None]
+        )
+        ws, fac, sol = self._factor(templates, w, B)
+        self._u_start = u
+        return PirlsState(theta, b, u, mu, eta, ws, fac, sol, iteration)
+
+    # -- deviances -------------------------------------------------------------------
+    def log_likelihood_rows(self, mu: np.ndarray) -> np.ndarray:
+        """Log-density of each response at mu, with constants."""
+        return self.family.log_likelihood(self.y, mu, self.prior)
+
+    def laplace(self, state: PirlsState) -> float:
+        """-2 log L by the Laplace approximation at a PIRLS state."""
+        loglik = float(np.sum(self.log_likelihood_rows(state.mu)))
+        return -2.0 * loglik + float(state.u @ state.u) + state.factorization.logdet_z
+
+    def agq(self, state: PirlsState, nodes: np.ndarray, weights: np.ndarray) -> float:
+        """-2 log L by adaptive Gauss-Hermite quadrature (one scalar random-effect term).
+
+        Each group's integral over its u is taken around the mode with the scale
+        1 / L_jj, on the nodes and weights of the standard normal density.
+        """
+        block = self.blocks[0]
+        codes = block.factor.codes
+        x = block.matrix[:, 0]
+        scale = 1.0 / state.factorization.L0[0, 0]  # (m,)
+        u_hat = state.u
+        t = self.layout.factors(state.theta)[0][0, 0]
+        fixed = self.offset + self.X @ state.beta
+        m = block.n_levels
+        terms = np.empty((nodes.size, m))
+        for k, z in enumerate(nodes):
+            u = u_hat + z * scale
+            eta = fixed + x * t * u[codes]
+            mu = self.family.linkinv(eta)
+            per_group = np.bincount(codes, self.log_likelihood_rows(mu), minlength=m)
+            terms[k] = per_group - 0.5 * u * u + 0.5 * z * z
+        top = terms.max(axis=0)
+        log_sum = top + np.log(weights @ np.exp(terms - top))
+        return float(-2.0 * np.sum(np.log(scale) + log_sum))
+
+
+def gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights for integrals against the standard normal density."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(n)
+    return nodes, weights / np.sqrt(2.0 * np.pi)

@@ -1,0 +1,251 @@
+"""GlmmResult: an immutable generalized linear mixed-model fit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from mixedmodels.glmm.family import Family
+from mixedmodels.lmm.optimize import OptInfo
+from mixedmodels.lmm.tables import coef_tables
+
+__all__ = ["GlmmResult"]
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, dtype=np.float64, copy=True)
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class GlmmResult:
+    """A fitted generalized linear mixed model. Build it with :func:`mixedmodels.glmm`.
+
+    Attributes
+    ----------
+    formula : str
+    family : str
+        ``"binomial"`` or ``"poisson"``.
+    link : str
+    nagq : int
+        0 (beta inside PIRLS), 1 (Laplace) or the number of adaptive Gauss-Hermite nodes.
+    theta : numpy.ndarray
+        Relative covariance parameters (lme4's order), here the random-effect standard
+        deviations and Cholesky entries themselves (there is no residual scale).
+    objective : float
+        -2 log L at the optimum (the Laplace or quadrature approximation).
+    vcov_source : str
+        ``"hessian"`` (lme4's default: the Hessian of the deviance over theta and beta)
+        or ``"pirls"`` (the weighted least-squares factor, when the Hessian is unusable).
+    """
+
+    formula: str
+    family: str
+    link: str
+    nagq: int
+    fixed_names: tuple[str, ...]
+    beta: np.ndarray
+    vcov_matrix: np.ndarray
+    vcov_source: str
+    theta: np.ndarray
+    theta_names: tuple[str, ...]
+    objective: float
+    nobs: int
+    n_dropped: int
+    ngroups: dict[str, int]
+    is_singular: bool
+    singular_terms: tuple[str, ...]
+    optinfo: OptInfo
+    aliased: tuple[str, ...]
+    _varcorr: pd.DataFrame
+    _ranef: pd.DataFrame
+    _eta: np.ndarray
+    _y: np.ndarray
+    _prior: np.ndarray
+    _index: pd.Index
+    _random_columns: dict[str, tuple[str, ...]]
+
+    def __post_init__(self) -> None:
+        for name in ("beta", "vcov_matrix", "theta", "_eta", "_y", "_prior"):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+
+    @property
+    def _family(self) -> Family:
+        return Family(self.family, self.link)
+
+    # -- fixed effects ----------------------------------------------------------------
+    @property
+    def fixef(self) -> pd.Series:
+        """Fixed-effect estimates (link scale), indexed by column name."""
+        return pd.Series(np.array(self.beta), index=list(self.fixed_names), name="fixef")
+
+    @property
+    def vcov(self) -> pd.DataFrame:
+        """Covariance matrix of the fixed-effect estimates."""
+        names = list(self.fixed_names)
+        return pd.DataFrame(np.array(self.vcov_matrix), index=names, columns=names)
+
+    @property
+    def std_errors(self) -> pd.Series:
+        """Standard errors of the fixed effects."""
+        return pd.Series(np.sqrt(np.diag(self.vcov_matrix)), index=list(self.fixed_names))
+
+    def coef_table(self) -> pd.DataFrame:
+        """Wald z tests of the fixed effects: estimate, std_error, statistic, p_value."""
+        se = self.std_errors.to_numpy()
+        z = self.beta / se
+        return pd.DataFrame(
+            {
+                "estimate": self.beta,
+                "std_error": se,
+                "statistic": z,
+                "p_value": 2.0 * stats.norm.sf(np.abs(z)),
+            },
+            index=list(self.fixed_names),
+        )
+
+    # -- likelihood ---------------------------------------------------------------------
+    @property
+    def n_params(self) -> int:
+        """Number of estimated parameters: fixed effects and theta."""
+        return len(self.beta) + len(self.theta)
+
+    @property
+    def loglik(self) -> float:
+        """Log-likelihood (Laplace or quadrature approximation), with all constants."""
+        return -0.5 * self.objective
+
+    @property
+    def aic(self) -> float:
+        """Akaike's information criterion."""
+        return float(self.objective + 2.0 * self.n_params)
+
+    @property
+    def bic(self) -> float:
+        """Bayesian information criterion."""
+        return float(self.objective + np.log(self.nobs) * self.n_params)
+
+    # -- random effects -----------------------------------------------------------------
+    @property
+    def varcorr(self) -> pd.DataFrame:
+        """Variance components (lme4's ``as.data.frame(VarCorr(m))``; no residual row)."""
+        return self._varcorr.copy()
+
+    def ranef(self) -> pd.DataFrame:
+        """Conditional modes with conditional SDs: ``group, term, level, value, cond_sd``."""
+        return self._ranef.copy()
+
+    def coef(self) -> dict[str, pd.DataFrame]:
+        """Per-level coefficients on the link scale, one table per grouping factor."""
+        return coef_tables(self.beta, self.fixed_names, self._ranef, self._random_columns)
+
+    # -- per row -------------------------------------------------------------------------
+    def predict(self, type: str = "response") -> pd.Series:
+        """Predictions for the fitted rows: ``"link"`` (eta) or ``"response"`` (mu).
+
+        Rows dropped for missing values are NaN.
+        """
+        if type not in ("link", "response"):
+            raise ValueError(f"type must be 'link' or 'response', not {type!r}")
+        eta = np.array(self._eta)
+        values = eta if type == "link" else self._mu()
+        return pd.Series(values, index=self._index, name=type)
+
+    def _mu(self) -> np.ndarray:
+        eta = np.array(self._eta)
+        out = np.full_like(eta, np.nan)
+        ok = ~np.isnan(eta)
+        out[ok] = self._family.linkinv(eta[ok])
+        return out
+
+    @property
+    def fitted(self) -> pd.Series:
+        """Fitted values on the response scale (probabilities or rates)."""
+        return pd.Series(self._mu(), index=self._index, name="fitted")
+
+    def residuals(self, type: str = "deviance") -> pd.Series:
+        """Residuals: ``"deviance"`` (default, as lme4), ``"pearson"`` or ``"response"``."""
+        mu = self._mu()
+        y = np.array(self._y)
+        ok = ~np.isnan(mu)
+        out = np.full_like(mu, np.nan)
+        fam = self._family
+        if type == "response":
+            out[ok] = y[ok] - mu[ok]
+        elif type == "pearson":
+            out[ok] = (y[ok] - mu[ok]) * np.sqrt(self._prior[ok] / fam.variance(mu[ok]))
+        elif type == "deviance":
+            d = fam.deviance_residuals(y[ok], mu[ok], self._prior[ok])
+            out[ok] = np.sign(y[ok] - mu[ok]) * np.sqrt(np.maximum(d, 0.0))
+        else:
+            raise ValueError(f"type must be 'deviance', 'pearson' or 'response', not {type!r}")
+        return pd.Series(out, index=self._index, name=f"{type}_residuals")
+
+    # -- display -----------------------------------------------------------------------
+    @property
+    def method(self) -> str:
+        """How the likelihood was approximated, in words."""
+        if self.nagq == 0:
+            return "Laplace approximation, beta inside PIRLS (nAGQ = 0)"
+        if self.nagq == 1:
+            return "Laplace approximation"
+        return f"adaptive Gauss-Hermite quadrature, nAGQ = {self.nagq}"
+
+    def summary(self) -> str:
+        """A text summary with what lme4's ``summary`` of a glmer fit shows."""
+        from mixedmodels.glmm.summary import summary_text
+
+        return summary_text(self)
+
+    def _repr_html_(self) -> str:
+        table = self.coef_table().to_html(float_format=lambda x: f"{x:.4g}")
+        vc = self._varcorr.to_html(index=False, float_format=lambda x: f"{x:.4g}", na_rep="")
+        return (
+            f"<div><p><b>Generalized linear mixed model</b> ({self.family}, {self.link}; "
+            f"{self.method}): <code>{self.formula}</code><br>nobs = {self.nobs}; "
+            f"logLik = {self.loglik:.4f}</p><p><b>Random effects</b></p>{vc}"
+            f"<p><b>Fixed effects</b></p>{table}</div>"
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"<GlmmResult {self.formula!r} ({self.family}, {self.link}, nagq={self.nagq}), "
+            f"nobs={self.nobs}, loglik={self.loglik:.4f}>"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The results as plain JSON-ready Python values."""
+        return {
+            "formula": self.formula,
+            "family": self.family,
+            "link": self.link,
+            "nagq": self.nagq,
+            "objective": self.objective,
+            "loglik": self.loglik,
+            "aic": self.aic,
+            "bic": self.bic,
+            "nobs": self.nobs,
+            "n_dropped": self.n_dropped,
+            "ngroups": dict(self.ngroups),
+            "fixef": {k: float(v) for k, v in self.fixef.items()},
+            "std_errors": {k: float(v) for k, v in self.std_errors.items()},
+            "vcov": self.vcov.to_numpy().tolist(),
+            "vcov_source": self.vcov_source,
+            "theta": {n: float(v) for n, v in zip(self.theta_names, self.theta, strict=True)},
+            "varcorr": self._varcorr.replace({np.nan: None}).to_dict(orient="records"),
+            "is_singular": self.is_singular,
+            "singular_terms": list(self.singular_terms),
+            "aliased": list(self.aliased),
+            "optinfo": {
+                "optimizer": self.optinfo.optimizer,
+                "n_evaluations": self.optinfo.n_evaluations,
+                "converged": self.optinfo.converged,
+                "objective": self.optinfo.objective,
+                "warnings": list(self.optinfo.warnings),
+            },
+        }
