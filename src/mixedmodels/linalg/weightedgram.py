@@ -111,6 +111,11 @@ class WeightedGram:
             except (TypeError, ValueError, AttributeError):  # pragma: no cover
                 self._slabs = []
 
+    @property
+    def threaded(self) -> bool:
+        """True when the product is split over threads."""
+        return len(self._slabs) > 1
+
     def _balanced_cuts(self, pieces: int) -> list[int]:
         """Row boundaries that give each piece about the same work."""
         r = self.Z.shape[0]

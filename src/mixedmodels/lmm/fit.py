@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import warnings
+from contextlib import nullcontext
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from mixedmodels.design.crossproducts import ZTerm, crossproducts
 from mixedmodels.design.frame import model_frame
@@ -87,7 +89,10 @@ def lmm(
         except (np.linalg.LinAlgError, ValueError, FloatingPointError):
             return np.inf
 
-    with np.errstate(all="ignore"):
+    # Our own two threads and a multi-threaded BLAS oversubscribe two cores (a crossed
+    # fit then ran 10x slower whenever another program was busy): one BLAS thread here.
+    blas = threadpool_limits(limits=1, user_api="blas") if ws.uses_threads else nullcontext()
+    with np.errstate(all="ignore"), blas:
         check = settings.check_convergence
         if check is None:
             check = frame.nobs < settings.check_max_nobs

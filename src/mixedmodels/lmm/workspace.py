@@ -110,6 +110,12 @@ class Workspace:
             out[rows] = (v[rows].reshape(m, k) @ T.T).ravel()
         return out
 
+    @property
+    def uses_threads(self) -> bool:
+        """True when each factorization runs part of its work on a thread pool."""
+        gram = getattr(self, "_gram", None)
+        return gram is not None and gram.threaded
+
     def blockdiag(self, blocks: np.ndarray) -> sp.csr_matrix:
         """The first factor's ``(k, k, m)`` component-major stack as a sparse matrix."""
         k, _, m = blocks.shape
