@@ -81,6 +81,27 @@ class Family:
             return np.asarray(2.0 * w * (a + b))
         return np.asarray(2.0 * w * (special.xlogy(y, y) - special.xlogy(y, mu) - (y - mu)))
 
+    def kernel(self, y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """The part of each log-density that depends on mu: binomial
+        ``w (y log mu + (1 - y) log(1 - mu))``, Poisson ``w (y log mu - mu)``.
+
+        The log-likelihood is the kernel plus :meth:`normalizer`; a unit deviance is twice
+        the kernel at ``mu = y`` minus the kernel at ``mu``.
+        """
+        if self.name == "binomial":  # mu is kept inside (0, 1) by linkinv
+            return np.asarray(w * (y * np.log(mu) + (1.0 - y) * np.log1p(-mu)))
+        return np.asarray(w * (y * np.log(mu) - mu))
+
+    def normalizer(self, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """Per-row constants of the log-density (log binomial coefficients, -log y!)."""
+        if self.name == "binomial":
+            n = np.round(w)
+            k = np.round(w * y)
+            return np.asarray(
+                special.gammaln(n + 1.0) - special.gammaln(k + 1.0) - special.gammaln(n - k + 1.0)
+            )
+        return np.asarray(-w * special.gammaln(y + 1.0))
+
     def log_likelihood(self, y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> np.ndarray:
         """Log-density of each response, with constants (R's ``family$aic`` / -2)."""
         if self.name == "binomial":

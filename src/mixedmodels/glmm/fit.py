@@ -10,10 +10,12 @@ lme4, the fixed effects' covariance comes from the Hessian of the deviance over
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from mixedmodels.design.frame import ModelFrame, model_frame
 from mixedmodels.errors import (
@@ -39,6 +41,12 @@ from mixedmodels.lmm.tables import (
 )
 
 __all__ = ["glmm"]
+
+#: COBYQA's final trust-region radius in stage 1 (a start for stage 2) and stage 2 (theta
+#: is O(1) and beta is in units of its standard error, so 1e-5 is far inside the
+#: 1e-3 tolerances on both).
+STAGE1_RADIUS = 1e-3
+STAGE2_RADIUS = 1e-5
 
 #: Relative finite-difference step of the Hessian over (theta, beta).
 HESSIAN_STEP = 1e-3
@@ -186,7 +194,23 @@ def glmm(
             f"such as (1 | g); this model has {terms}. Use nagq=1 (Laplace), as lme4 does."
         )
     problem = GlmmProblem(frame, layout, fam)
+    # PIRLS makes many small BLAS calls; threaded BLAS only adds contention to them
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _fit(frame, layout, problem, fam, nagq, settings, data)
+
+
+def _fit(
+    frame: ModelFrame,
+    layout: Any,
+    problem: GlmmProblem,
+    fam: Family,
+    nagq: int,
+    settings: OptimizerSettings,
+    data: Any,
+) -> GlmmResult:
+    """Stages 1 and 2 of :func:`glmm` and the result."""
     nodes, node_weights = gauss_hermite(max(nagq, 1))
+    n_theta = layout.n_theta
 
     # stage 1: theta only, beta inside PIRLS
     def stage1(theta: np.ndarray) -> float:
@@ -196,9 +220,9 @@ def glmm(
             return np.inf
 
     with np.errstate(all="ignore"):
-        theta1, info1 = minimize_theta(
-            stage1, layout.initial(), layout.lower, settings, check=False
-        )
+        # stage 1 only gives stage 2 its start: a coarse optimum is enough
+        coarse = replace(settings, final_radius=STAGE1_RADIUS)
+        theta1, info1 = minimize_theta(stage1, layout.initial(), layout.lower, coarse, check=False)
         try:
             state = problem.pirls(theta1, None)
         except PirlsError as exc:
@@ -208,7 +232,6 @@ def glmm(
                 "evaluations)."
             ) from None
     info = info1
-    n_theta = layout.n_theta
     if nagq >= 1:
         beta0 = state.solution.beta
         scale = np.sqrt(np.maximum(np.diag(state.solution.var_beta_unscaled), 1e-12))
@@ -229,8 +252,9 @@ def glmm(
         start = np.concatenate([theta1, np.zeros(len(beta0))])
         lower = np.concatenate([layout.lower, np.full(len(beta0), -np.inf)])
         with np.errstate(all="ignore"):
+            final = replace(settings, final_radius=max(settings.final_radius, STAGE2_RADIUS))
             params, info = minimize_theta(
-                stage2, start, lower, settings, check=False, initial_radius=0.1
+                stage2, start, lower, final, check=False, initial_radius=0.1
             )
             theta = params[:n_theta]
             beta = beta0 + scale * params[n_theta:]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 
 from mixedmodels.design.crossproducts import ZTerm, crossproducts
 from mixedmodels.design.frame import ModelFrame
@@ -75,8 +76,20 @@ class GlmmProblem:
         self.sizes = [b.n_levels * b.k for b in self.blocks]
         self.q = int(sum(self.sizes))
         self.tail_shapes = [(b.n_levels, b.k) for b in self.blocks[1:]]
-        self.loglik_constant_rows = self.prior > 0
         self._u_start = np.zeros(self.q)
+        # constants of the log-likelihood and of the deviance, computed once
+        self.normalizer = family.normalizer(self.y, self.prior)
+        # the kernel at mu = y (0 log 0 = 0)
+        y, w = self.y, self.prior
+        if family.name == "binomial":
+            sat = w * (special.xlogy(y, y) + special.xlogy(1.0 - y, 1.0 - y))
+        else:
+            sat = w * (special.xlogy(y, y) - y)
+        self.saturated_kernel = float(np.sum(sat))
+        # 0/1 outcomes: the binomial kernel needs one logarithm, not two
+        self._binary = family.name == "binomial" and bool(np.all((y == 0) | (y == 1)))
+        self._is_one = y == 1
+        self.normalizer_total = float(np.sum(self.normalizer))
 
     # -- Z Lambda u ---------------------------------------------------------------------
     def random_part(self, templates: list[np.ndarray], u: np.ndarray) -> np.ndarray:
@@ -111,10 +124,15 @@ class GlmmProblem:
         fac = ws.factorize(templates)
         return ws, fac, solve(ws, fac)
 
+    def kernel_sum(self, mu: np.ndarray) -> float:
+        """Sum over rows of the family's log-density kernel at mu."""
+        if self._binary:
+            return float(self.prior @ np.log(np.where(self._is_one, mu, 1.0 - mu)))
+        return float(np.sum(self.family.kernel(self.y, mu, self.prior)))
+
     def penalized_deviance(self, mu: np.ndarray, u: np.ndarray) -> float:
         """Sum of the deviance residuals plus ||u||^2."""
-        dev = self.family.deviance_residuals(self.y, mu, self.prior)
-        return float(np.sum(dev) + u @ u)
+        return 2.0 * (self.saturated_kernel - self.kernel_sum(mu)) + float(u @ u)
 
     def pirls(
         self,
@@ -191,11 +209,11 @@ class GlmmProblem:
     # -- deviances -------------------------------------------------------------------
     def log_likelihood_rows(self, mu: np.ndarray) -> np.ndarray:
         """Log-density of each response at mu, with constants."""
-        return self.family.log_likelihood(self.y, mu, self.prior)
+        return np.asarray(self.family.kernel(self.y, mu, self.prior) + self.normalizer)
 
     def laplace(self, state: PirlsState) -> float:
         """-2 log L by the Laplace approximation at a PIRLS state."""
-        loglik = float(np.sum(self.log_likelihood_rows(state.mu)))
+        loglik = self.kernel_sum(state.mu) + self.normalizer_total
         return -2.0 * loglik + float(state.u @ state.u) + state.factorization.logdet_z
 
     def agq(self, state: PirlsState, nodes: np.ndarray, weights: np.ndarray) -> float:
