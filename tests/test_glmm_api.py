@@ -38,8 +38,11 @@ def test_bernoulli_rows_give_the_same_fit_as_their_counts(cbpp, fit) -> None:
     long = pd.DataFrame(rows, columns=["herd", "period", "y"]).astype(
         {"herd": cbpp["herd"].dtype, "period": cbpp["period"].dtype}
     )
-    for response in (long["y"], long["y"].astype(bool),
-                     pd.Categorical(np.where(long["y"] == 1, "Y", "N"), categories=["N", "Y"])):
+    for response in (
+        long["y"],
+        long["y"].astype(bool),
+        pd.Categorical(np.where(long["y"] == 1, "Y", "N"), categories=["N", "Y"]),
+    ):
         other = mm.glmm("y ~ period + (1 | herd)", long.assign(y=response), family="binomial")
         np.testing.assert_allclose(other.fixef, fit.fixef, rtol=1e-5)
         np.testing.assert_allclose(other.theta, fit.theta, rtol=1e-4)
@@ -123,19 +126,28 @@ def test_unknown_family_and_link(cbpp) -> None:
 def test_quadrature_needs_one_scalar_term(cbpp) -> None:
     data = cbpp.assign(x=np.arange(len(cbpp)) % 3)
     with pytest.raises(mm.ModelSpecError, match=r"nagq = 5.*\(x \| herd\)"):
-        mm.glmm("cbind(incidence, size - incidence) ~ period + (x | herd)", data,
-                family="binomial", nagq=5)
+        mm.glmm(
+            "cbind(incidence, size - incidence) ~ period + (x | herd)",
+            data,
+            family="binomial",
+            nagq=5,
+        )
     with pytest.raises(mm.ModelSpecError, match=r"\(1 \| herd\) \+ \(1 \| period\)"):
-        mm.glmm("cbind(incidence, size - incidence) ~ 1 + (1 | herd) + (1 | period)", cbpp,
-                family="binomial", nagq=5)
+        mm.glmm(
+            "cbind(incidence, size - incidence) ~ 1 + (1 | herd) + (1 | period)",
+            cbpp,
+            family="binomial",
+            nagq=5,
+        )
 
 
 def test_complete_separation_is_named() -> None:
     rng = np.random.default_rng(1)
     n = 200
     x = rng.normal(size=n)
-    data = pd.DataFrame({"y": (x > 0).astype(int), "x": x, "z": rng.normal(size=n),
-                         "g": rng.integers(0, 10, n)})
+    data = pd.DataFrame(
+        {"y": (x > 0).astype(int), "x": x, "z": rng.normal(size=n), "g": rng.integers(0, 10, n)}
+    )
     with pytest.warns(mm.SeparationWarning, match="separated by the fixed effect 'x'"):
         mm.glmm("y ~ x + z + (1 | g)", data, family="binomial")
 

@@ -27,7 +27,10 @@ __all__ = ["GlmmProblem", "PirlsState", "PirlsError"]
 
 #: PIRLS stops when the penalized deviance changes by less than this (relative).
 PIRLS_TOLERANCE = 1e-13
-#: ... or by less than this in absolute terms (a perfect fit, as under separation).
+#: ... and the modes move by less than this (relative to their size) ...
+PIRLS_STEP_TOLERANCE = 1e-9
+#: ... or, for a perfect fit (as under separation, where the estimates diverge), it
+#: changes by less than this in absolute terms.
 PIRLS_ABSOLUTE = 1e-11
 PIRLS_MAX_ITERATIONS = 60
 PIRLS_MAX_HALVINGS = 12
@@ -184,9 +187,16 @@ class GlmmProblem:
                     "model may be too complex for the data or the data may be separated"
                 )
             change = pdev - pdev_try
+            moved = float(np.max(np.abs(u_try - u), initial=0.0))
+            if estimate_beta:
+                moved = max(moved, float(np.max(np.abs(b_try - b), initial=0.0)))
             u, b, fixed, eta, mu, pdev = u_try, b_try, fixed_try, eta_try, mu_try, pdev_try
             history.append(pdev)
-            if abs(change) < max(PIRLS_TOLERANCE * (abs(pdev) + 1.0), PIRLS_ABSOLUTE):
+            # Fisher scoring converges only linearly for non-canonical links, so the modes
+            # themselves must have settled, not just the deviance (which is flat there)
+            settled = moved < PIRLS_STEP_TOLERANCE * (1.0 + float(np.max(np.abs(u), initial=0.0)))
+            perfect = pdev < 1e-6 and abs(change) < PIRLS_ABSOLUTE
+            if perfect or (abs(change) < PIRLS_TOLERANCE * (abs(pdev) + 1.0) and settled):
                 break
         else:
             raise PirlsError(
