@@ -80,6 +80,7 @@ class GlmmProblem:
         self.q = int(sum(self.sizes))
         self.tail_shapes = [(b.n_levels, b.k) for b in self.blocks[1:]]
         self._u_start = np.zeros(self.q)
+        self._beta_start = np.zeros(self.p)
         # constants of the log-likelihood and of the deviance, computed once
         self.normalizer = family.normalizer(self.y, self.prior)
         # the kernel at mu = y (0 log 0 = 0)
@@ -142,8 +143,13 @@ class GlmmProblem:
         theta: np.ndarray,
         beta: np.ndarray | None,
         u_start: np.ndarray | None = None,
+        exact: bool = True,
     ) -> PirlsState:
         """Conditional modes at theta; beta fixed, or estimated with u when None.
+
+        With ``exact=False`` the factor of the last iteration (at weights one step before
+        the modes, which moved by < 1e-9) is kept instead of being made again at the
+        modes: good for the optimizer, not for finite differences.
 
         Raises
         ------
@@ -152,13 +158,14 @@ class GlmmProblem:
         """
         templates = self.layout.factors(theta)
         estimate_beta = beta is None
-        b = np.zeros(self.p) if beta is None else beta
+        b = self._beta_start.copy() if beta is None else beta
         u = (self._u_start if u_start is None else u_start).copy()
         fixed = self.offset + self.X @ b
         eta = fixed + self.random_part(templates, u)
         mu = self.family.linkinv(eta)
         pdev = self.penalized_deviance(mu, u)
         history: list[float] = [pdev]
+        final: tuple[Workspace, Factorization, Solution] | None = None
         for iteration in range(1, PIRLS_MAX_ITERATIONS + 1):
             w, d = self._irls_weights(eta, mu)
             working = eta - self.offset + (self.y - mu) / d
@@ -197,6 +204,9 @@ class GlmmProblem:
             settled = moved < PIRLS_STEP_TOLERANCE * (1.0 + float(np.max(np.abs(u), initial=0.0)))
             perfect = pdev < 1e-6 and abs(change) < PIRLS_ABSOLUTE
             if perfect or (abs(change) < PIRLS_TOLERANCE * (abs(pdev) + 1.0) and settled):
+                # a full step that moved the modes by < 1e-9: the factor just made (at the
+                # weights one step back) is the factor at the modes to that precision
+                final = (ws, fac, sol) if step == 1.0 and settled and not exact else None
                 break
         else:
             raise PirlsError(
@@ -204,16 +214,19 @@ class GlmmProblem:
                 f"theta={theta.round(6)} (last penalized deviances: "
                 f"{', '.join(f'{h:.6g}' for h in history[-3:])})"
             )
-        # the factor at the modes themselves, for the log-determinant
-        w, d = self._irls_weights(eta, mu)
-        working = eta - self.offset + (self.y - mu) / d
-        B = (
-            np.column_stack([self.X, working])
-            if estimate_beta
-            else (working - (fixed - self.offset))[:, None]
-        )
-        ws, fac, sol = self._factor(templates, w, B)
+        if final is None:  # the factor at the modes themselves, for the log-determinant
+            w, d = self._irls_weights(eta, mu)
+            working = eta - self.offset + (self.y - mu) / d
+            B = (
+                np.column_stack([self.X, working])
+                if estimate_beta
+                else (working - (fixed - self.offset))[:, None]
+            )
+            final = self._factor(templates, w, B)
+        ws, fac, sol = final
         self._u_start = u
+        if estimate_beta:
+            self._beta_start = b
         return PirlsState(theta, b, u, mu, eta, ws, fac, sol, iteration)
 
     # -- deviances -------------------------------------------------------------------

@@ -28,6 +28,9 @@ class OptimizerSettings:
         absolute tolerance on theta).
     max_evaluations : int
         Upper limit on objective evaluations.
+    scale_by_curvature : bool
+        Rescale the parameters by the objective's curvature at the start (2 n_theta
+        evaluations) before handing them to COBYQA, whose trust region is round.
     check_convergence : bool or None
         Whether to check the optimum with a finite-difference gradient and Hessian
         (about 2 n_theta^2 more evaluations). None, the default, checks fits of fewer
@@ -38,6 +41,7 @@ class OptimizerSettings:
     """
 
     final_radius: float = 1e-7
+    scale_by_curvature: bool = False
     max_evaluations: int = 10_000
     check_convergence: bool | None = None
     check_max_nobs: int = 10_000
@@ -106,6 +110,30 @@ def derivatives(
     return g, H
 
 
+def curvature_scale(
+    f: Callable[[np.ndarray], float], x: np.ndarray, step: float = 1e-3
+) -> np.ndarray | None:
+    """``1 / sqrt(d^2 f / dx_i^2)`` at ``x`` by central differences (2 n evaluations),
+    clipped to a factor of 1e3 either way of 1; None if no curvature is positive."""
+    f0 = f(x)
+    out = np.ones_like(x)
+    positive = False
+    for i in range(x.size):
+        h = step * max(abs(float(x[i])), 1.0)
+        e = np.zeros_like(x)
+        e[i] = h
+        d2 = (f(x + e) - 2.0 * f0 + f(x - e)) / (h * h)
+        if np.isfinite(d2) and d2 > 0:
+            out[i] = 1.0 / np.sqrt(d2)
+            positive = True
+    if not positive:
+        return None
+    # relative to the median, so the overall size of the trust region keeps its meaning
+    out = out / np.median(out)
+    clipped: np.ndarray = np.clip(out, 1e-3, 1e3)
+    return clipped
+
+
 def minimize_theta(
     f: Callable[[np.ndarray], float],
     start: np.ndarray,
@@ -128,12 +156,22 @@ def minimize_theta(
         value = f(theta)
         return value if np.isfinite(value) else 1e300
 
-    bounds = scipy.optimize.Bounds(lower, np.full_like(lower, np.inf))
+    # COBYQA's trust region is round: rescale each coordinate by the curvature at the start
+    # so that one unit moves the objective about as much in every direction
+    scale = curvature_scale(counted, start) if settings.scale_by_curvature else None
+    if scale is None:
+        scale = np.ones_like(start)
+
+    def in_scaled(z: np.ndarray) -> float:
+        return counted(start + scale * z)
+
+    lower_z = np.where(np.isfinite(lower), (lower - start) / scale, -np.inf)
+    bounds = scipy.optimize.Bounds(lower_z, np.full_like(lower_z, np.inf))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         result = scipy.optimize.minimize(
-            counted,
-            start,
+            in_scaled,
+            np.zeros_like(start),
             method="COBYQA",
             bounds=bounds,
             options={
@@ -142,7 +180,7 @@ def minimize_theta(
                 "initial_tr_radius": initial_radius,
             },
         )
-    theta = np.maximum(np.asarray(result.x, dtype=np.float64), lower)
+    theta = np.maximum(start + scale * np.asarray(result.x, dtype=np.float64), lower)
     value = counted(theta)
     notes: list[str] = []
     scaled: float | None = None
