@@ -81,6 +81,8 @@ class GlmmProblem:
         self.tail_shapes = [(b.n_levels, b.k) for b in self.blocks[1:]]
         self._u_start = np.zeros(self.q)
         self._beta_start = np.zeros(self.p)
+        # canonical links: IRLS is Newton's method (quadratic convergence, simpler weights)
+        self.canonical = (family.name, family.link) in (("binomial", "logit"), ("poisson", "log"))
         # constants of the log-likelihood and of the deviance, computed once
         self.normalizer = family.normalizer(self.y, self.prior)
         # the kernel at mu = y (0 log 0 = 0)
@@ -117,6 +119,8 @@ class GlmmProblem:
     # -- the weighted LMM step ------------------------------------------------------------
     def _irls_weights(self, eta: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         d = self.family.mu_eta(eta, mu)
+        if self.canonical:  # d mu / d eta is the variance function: w = prior * d
+            return self.prior * d, d
         w = self.prior * d * d / np.maximum(self.family.variance(mu), 1e-300)
         return w, d
 
@@ -180,7 +184,7 @@ class GlmmProblem:
             for _ in range(PIRLS_MAX_HALVINGS + 1):
                 u_try = u + step * (u_new - u)
                 b_try = b + step * (b_new - b)
-                fixed_try = self.offset + self.X @ b_try
+                fixed_try = self.offset + self.X @ b_try if estimate_beta else fixed
                 eta_try = fixed_try + self.random_part(templates, u_try)
                 mu_try = self.family.linkinv(eta_try)
                 pdev_try = self.penalized_deviance(mu_try, u_try)
