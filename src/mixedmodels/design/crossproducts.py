@@ -27,6 +27,14 @@ class ZTerm:
     codes: np.ndarray
     matrix: np.ndarray
     n_levels: int
+    starts: np.ndarray | None = None
+    """For rows sorted by level (every level present): each level's first row."""
+
+    def level_sums(self, values: np.ndarray) -> np.ndarray:
+        """Sum of ``values`` over the rows of each level."""
+        if self.starts is not None and values.size:
+            return np.add.reduceat(values, self.starts)
+        return np.bincount(self.codes, values, minlength=self.n_levels)
 
     @property
     def k(self) -> int:
@@ -116,14 +124,14 @@ def chunk_crossproducts(
     zz0 = np.empty((m0, k0, k0))
     for a in range(k0):
         for b in range(a + 1):
-            col = np.bincount(first.codes, wZ0[:, a] * first.matrix[:, b], minlength=m0)
+            col = first.level_sums(wZ0[:, a] * first.matrix[:, b])
             zz0[:, a, b] = col
             zz0[:, b, a] = col
     pb = B.shape[1]
     bz0 = np.empty((m0, k0, pb))
     for a in range(k0):
         for c in range(pb):
-            bz0[:, a, c] = np.bincount(first.codes, wZ0[:, a] * B[:, c], minlength=m0)
+            bz0[:, a, c] = first.level_sums(wZ0[:, a] * B[:, c])
     bb = B.T @ wB
     zt0: sp.csr_matrix | None = None
     ztt: np.ndarray | None = None
@@ -170,7 +178,13 @@ def crossproducts(
     total: CrossProducts | None = None
     for start in range(0, max(n, 1), chunk_rows):
         stop = min(start + chunk_rows, n)
-        piece = [ZTerm(t.codes[start:stop], t.matrix[start:stop], t.n_levels) for t in terms]
+        whole = start == 0 and stop == n
+        piece = [
+            ZTerm(
+                t.codes[start:stop], t.matrix[start:stop], t.n_levels, t.starts if whole else None
+            )
+            for t in terms
+        ]
         w = None if weights is None else weights[start:stop]
         part = chunk_crossproducts(piece, B[start:stop], w)
         total = part if total is None else total + part

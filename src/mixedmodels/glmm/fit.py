@@ -46,7 +46,7 @@ __all__ = ["glmm"]
 #: COBYQA's final trust-region radius in stage 1 (a start for stage 2) and stage 2 (theta
 #: is O(1) and beta is in units of its standard error, and stage 2 works in units
 #: rescaled by the curvature, so 1e-4 is inside the 1e-3 tolerances on both).
-STAGE1_RADIUS = 1e-3
+STAGE1_RADIUS = 1e-2
 STAGE2_RADIUS = 1e-4
 
 #: Relative finite-difference step of the Hessian over (theta, beta).
@@ -352,7 +352,9 @@ def _result(
     condcov = conditional_covariances(state.workspace, state.factorization)
     ranef = ranef_table(frame, layout, state.solution, condcov, 1.0, state.workspace._tail_offsets)
     eta_all = np.full(frame.n_input, np.nan)
-    eta_all[frame.rows] = state.eta
+    eta_rows = np.empty_like(state.eta)
+    eta_rows[problem.order] = state.eta  # PIRLS works on rows sorted by group
+    eta_all[frame.rows] = eta_rows
     y_all = np.full(frame.n_input, np.nan)
     y_all[frame.rows] = frame.y
     prior_all = np.full(frame.n_input, np.nan)

@@ -70,11 +70,21 @@ class GlmmProblem:
         self.frame = frame
         self.layout = layout
         self.family = family
-        self.y = frame.y
-        self.X = frame.X
+        # rows sorted by the first grouping factor: its per-level sums become contiguous
+        # (np.add.reduceat), which PIRLS does several hundred times
+        first = layout.blocks[0].factor.codes
+        self.order = np.argsort(first, kind="stable")
         self.n, self.p = frame.X.shape
-        self.prior = frame.weights if frame.weights is not None else np.ones(self.n)
-        self.offset = frame.offset if frame.offset is not None else np.zeros(self.n)
+        self.y = frame.y[self.order]
+        self.X = np.ascontiguousarray(frame.X[self.order])
+        prior = frame.weights if frame.weights is not None else np.ones(self.n)
+        self.prior = prior[self.order]
+        offset = frame.offset if frame.offset is not None else np.zeros(self.n)
+        self.offset = offset[self.order]
+        self.codes = [b.factor.codes[self.order] for b in layout.blocks]
+        self.matrices = [np.ascontiguousarray(b.matrix[self.order]) for b in layout.blocks]
+        counts = np.bincount(self.codes[0], minlength=layout.blocks[0].n_levels)
+        self.starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         self.blocks = layout.blocks
         self.sizes = [b.n_levels * b.k for b in self.blocks]
         self.q = int(sum(self.sizes))
@@ -102,13 +112,14 @@ class GlmmProblem:
         """Z Lambda u, one value per row."""
         out = np.zeros(self.n)
         start = 0
-        for block, T, size in zip(self.blocks, templates, self.sizes, strict=True):
+        for i, (block, T, size) in enumerate(zip(self.blocks, templates, self.sizes, strict=True)):
             uu = u[start : start + size].reshape(block.n_levels, block.k)
             b = uu @ T.T
+            codes, matrix = self.codes[i], self.matrices[i]
             if block.k == 1:
-                out += block.matrix[:, 0] * b[block.factor.codes, 0]
+                out += matrix[:, 0] * b[codes, 0]
             else:
-                out += np.einsum("ik,ik->i", block.matrix, b[block.factor.codes])
+                out += np.einsum("ik,ik->i", matrix, b[codes])
             start += size
         return out
 
@@ -127,7 +138,12 @@ class GlmmProblem:
     def _factor(
         self, templates: list[np.ndarray], w: np.ndarray, B: np.ndarray
     ) -> tuple[Workspace, Factorization, Solution]:
-        zterms = [ZTerm(b.factor.codes, b.matrix, b.n_levels) for b in self.blocks]
+        zterms = [
+            ZTerm(codes, matrix, b.n_levels, self.starts if i == 0 else None)
+            for i, (codes, matrix, b) in enumerate(
+                zip(self.codes, self.matrices, self.blocks, strict=True)
+            )
+        ]
         ws = Workspace(crossproducts(zterms, B, w), self.tail_shapes)
         fac = ws.factorize(templates)
         return ws, fac, solve(ws, fac)
@@ -250,8 +266,8 @@ class GlmmProblem:
         1 / L_jj, on the nodes and weights of the standard normal density.
         """
         block = self.blocks[0]
-        codes = block.factor.codes
-        x = block.matrix[:, 0]
+        codes = self.codes[0]
+        x = self.matrices[0][:, 0]
         scale = 1.0 / state.factorization.L0[0, 0]  # (m,)
         u_hat = state.u
         t = self.layout.factors(state.theta)[0][0, 0]
