@@ -47,7 +47,7 @@ __all__ = ["glmm"]
 #: is O(1) and beta is in units of its standard error, and stage 2 works in units
 #: rescaled by the curvature, so 1e-4 is inside the 1e-3 tolerances on both).
 STAGE1_RADIUS = 1e-2
-STAGE2_RADIUS = 1e-4
+STAGE2_RADIUS = 3e-4
 
 #: Relative finite-difference step of the Hessian over (theta, beta).
 HESSIAN_STEP = 1e-3
@@ -239,7 +239,9 @@ def _fit(
 
         def deviance(params: np.ndarray, exact: bool = False) -> float:
             theta, beta = params[:n_theta], beta0 + scale * params[n_theta:]
-            st = problem.pirls(theta, beta, exact=exact)
+            # the Hessian's points all lie next to the optimum: start each from its modes
+            start = u_hat if exact and u_hat is not None else None
+            st = problem.pirls(theta, beta, u_start=start, exact=exact)
             if nagq == 1:
                 return problem.laplace(st)
             return problem.agq(st, nodes, node_weights)
@@ -250,6 +252,7 @@ def _fit(
             except (PirlsError, np.linalg.LinAlgError, ValueError, FloatingPointError):
                 return np.inf
 
+        u_hat: np.ndarray | None = None
         start = np.concatenate([theta1, np.zeros(len(beta0))])
         lower = np.concatenate([layout.lower, np.full(len(beta0), -np.inf)])
         with np.errstate(all="ignore"):
@@ -280,6 +283,7 @@ def _fit(
             # steps of 1e-3 (beta is in units of its stage-1 standard error): PIRLS noise
             # of ~1e-10 in the deviance then costs ~1e-4 of the Hessian, truncation ~1e-6
             free = np.ones(params.size, dtype=bool)
+            u_hat = state.u
             exact = partial(stage2, exact=True)
             _, H = derivatives(exact, params, free, exact(params), step=HESSIAN_STEP)
             problem.pirls(theta, beta)  # leave the warm start at the optimum
