@@ -165,3 +165,22 @@ def test_no_warnings_on_a_well_determined_fit(cbpp) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         mm.glmm(CBPP, cbpp, family="binomial")
+
+
+def test_hospital_question_matches_lme4() -> None:
+    """The shipped illustrative hospitals data, against lme4 1.1-31:
+    glmer(cbind(deaths, patients - deaths) ~ 1 + (1 | hospital), family = binomial,
+    control = glmerControl(tolPwrss = 1e-12)) gave theta 0.78709053, intercept
+    -2.6303501, logLik -25.21062324, and per-hospital intercepts A -3.09084, B -1.38966."""
+    fit = mm.glmm(
+        "cbind(deaths, patients - deaths) ~ 1 + (1 | hospital)",
+        mm.datasets.load("hospitals"),
+        family="binomial",
+    )
+    assert fit.theta[0] == pytest.approx(0.78709053, rel=1e-3)
+    se = fit.std_errors["(Intercept)"]
+    assert abs(fit.fixef["(Intercept)"] - -2.6303501) <= 1e-3 * se
+    assert fit.loglik == pytest.approx(-25.21062324, abs=1e-3)
+    coef = fit.coef()["hospital"]["(Intercept)"]
+    assert coef["A"] == pytest.approx(-3.09084, abs=1e-3)
+    assert coef["B"] == pytest.approx(-1.38966, abs=1e-3)

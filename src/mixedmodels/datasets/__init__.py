@@ -81,6 +81,15 @@ _INFO = {
         "Lesnoff et al. (2004), Preventive Veterinary Medicine 64, 27-40; as distributed in "
         "R package lme4.",
     ),
+    "hospitals": DatasetInfo(
+        "hospitals",
+        "8 rows: one per hospital",
+        "Deaths among patients of 8 hospitals, for the partial-pooling question of the "
+        "course this project starts from: hospital A has 500 patients and 4.2 % mortality, "
+        "hospital B 5 patients and 60 %.",
+        "Illustrative: A and B are the course's; C-H were made up for the example "
+        "(sizes 40-200, rates 1.7-11.7 %). Not real data.",
+    ),
     "Oxboys": DatasetInfo(
         "Oxboys",
         "234 rows: 26 boys x 9 occasions",

@@ -155,6 +155,7 @@ def model_frame(
     offset: Any = None,
     require_random: bool = True,
     response_kind: str = "numeric",
+    residual_variance: bool = True,
 ) -> ModelFrame:
     """Read a formula against the data.
 
@@ -167,6 +168,11 @@ def model_frame(
         A column name or one value per row.
     require_random : bool
         Raise if the formula has no random-effects term.
+    residual_variance : bool
+        The model has a residual variance (an LMM): then, as lme4 does, refuse grouping
+        factors with a level per row and terms with as many effects as rows, which it
+        could not tell apart. GLMMs (binomial, Poisson) have none and allow both, as
+        glmer does (e.g. an observation-level random effect for overdispersion).
     response_kind : str
         ``"numeric"``, or ``"binomial"`` to also accept ``cbind(successes, failures)``
         (the trials become the weights), factor and boolean responses.
@@ -282,14 +288,14 @@ def model_frame(
                 f"{t.n_levels} level in the rows used: a random effect needs at least two "
                 "groups"
             )
-        if t.n_levels >= n:
+        if residual_variance and t.n_levels >= n:
             raise ModelSpecError(
                 f"the grouping factor {t.factor.name!r} of {t.spec.source!r} has "
                 f"{t.n_levels} levels for {n} observations: each level needs more than one "
                 "observation on average, otherwise its variance cannot be told apart from "
                 "the residual variance (lme4 refuses this too)"
             )
-        if t.n_levels * t.n_columns >= n:
+        if residual_variance and t.n_levels * t.n_columns >= n:
             raise ModelSpecError(
                 f"the random term {t.spec.source!r} has {t.n_levels * t.n_columns} random "
                 f"effects ({t.n_levels} levels x {t.n_columns} coefficients) for {n} "

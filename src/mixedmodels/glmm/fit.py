@@ -185,7 +185,14 @@ def glmm(
         raise ModelSpecError(f"nagq must be a whole number >= 0, not {nagq!r}")
     nagq = int(nagq)
     kind = "binomial" if fam.name == "binomial" else "numeric"
-    frame = model_frame(formula, data, weights=weights, offset=offset, response_kind=kind)
+    frame = model_frame(
+        formula,
+        data,
+        weights=weights,
+        offset=offset,
+        response_kind=kind,
+        residual_variance=False,
+    )
     _check_response(frame, fam)
     layout = covariance_layout(frame)
     if nagq > 1 and (len(frame.terms) != 1 or frame.terms[0].n_columns != 1):
