@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import gc
 import json
 import os
@@ -31,7 +32,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import metadata, util
 from pathlib import Path
 from typing import Any
@@ -41,9 +42,12 @@ DATA_DIR = BENCH_DIR / "data"
 DEFAULT_KIT = Path(__file__).resolve().parents[2] / "shared" / "bench"
 SIM_FILES = ("sim_nested_slopes.csv", "sim_crossed.csv", "sim_logistic.csv")
 OURS = "mixedmodels"
+#: A GLMM's Python warm-up fits the same model to this many leading rows of its CSV.
+GLMM_WARMUP_ROWS = 5_000
 RESULT_TAG = "BENCH-RESULT "
 #: Other programs using this many CPUs during a measurement get a note in the table.
 BUSY_CPUS = 0.2
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 MB = 1024.0
 
 
@@ -63,58 +67,68 @@ class Model:
     nrows: int | None = None
     small: bool = False
     glmm: bool = False
+    family: str = "gaussian"  # a GLMM's family, as mixedmodels and R name it
     statsmodels: tuple[str, str, str] | None = None  # (fixed formula, groups, re_formula)
+    #: (package, reason) pairs listed in the table as "n/a" instead of being run
+    unsupported: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def criterion_kind(self) -> str:
+        """What the criterion column holds for this model."""
+        return "-2 log L" if self.glmm else "REML"
 
 
 MODELS: dict[str, Model] = {
     m.key: m
     for m in (
         Model(
-            "sleepstudy",
-            "sleepstudy (180 rows)",
-            "sleepstudy.csv",
-            "Reaction ~ Days + (Days | Subject)",
-            ("Subject",),
-            ("lme4", "mixedlm", "statsmodels"),
+            key="sleepstudy",
+            label="sleepstudy (180 rows)",
+            csv="sleepstudy.csv",
+            formula="Reaction ~ Days + (Days | Subject)",
+            factors=("Subject",),
+            peers=("lme4", "mixedlm", "statsmodels"),
             small=True,
             statsmodels=("Reaction ~ Days", "Subject", "~Days"),
         ),
         Model(
-            "nested",
-            "sim_nested_slopes (1M rows)",
-            "sim_nested_slopes.csv",
-            "y ~ x + (1 + x | g)",
-            ("g",),
-            ("lme4", "mixedlm"),
+            key="nested",
+            label="sim_nested_slopes (1M rows)",
+            csv="sim_nested_slopes.csv",
+            formula="y ~ x + (1 + x | g)",
+            factors=("g",),
+            peers=("lme4", "mixedlm"),
         ),
         Model(
-            "nested100k",
-            "sim_nested_slopes, FIRST 100k ROWS ONLY",
-            "sim_nested_slopes.csv",
-            "y ~ x + (1 + x | g)",
-            ("g",),
-            ("statsmodels",),
+            key="nested100k",
+            label="sim_nested_slopes, FIRST 100k ROWS ONLY",
+            csv="sim_nested_slopes.csv",
+            formula="y ~ x + (1 + x | g)",
+            factors=("g",),
+            peers=("statsmodels",),  # statsmodels is far too slow on the full 1M rows
             nrows=100_000,
             statsmodels=("y ~ x", "g", "~x"),
         ),
         Model(
-            "crossed",
-            "sim_crossed (500k rows)",
-            "sim_crossed.csv",
-            "y ~ x + (1 | subj) + (1 | item)",
-            ("subj", "item"),
-            ("lme4", "mixedlm"),
+            key="crossed",
+            label="sim_crossed (500k rows)",
+            csv="sim_crossed.csv",
+            formula="y ~ x + (1 | subj) + (1 | item)",
+            factors=("subj", "item"),
+            peers=("lme4", "mixedlm"),  # statsmodels cannot express crossed effects
         ),
-        # GLMM slot: mixedmodels has no GLMM yet, so no peer is run either (lme4 would be
-        # `lme4_perf.R CSV glmer FORMULA binomial`, mixedlm `mixedlm.glmer`).
+        # GLMM, Laplace (nAGQ = 1): lme4 via `lme4_perf.R CSV glmer FORMULA binomial`,
+        # mixedlm via `mixedlm.glmer`; statsmodels has no frequentist GLMM.
         Model(
-            "logistic",
-            "sim_logistic (200k rows, binomial)",
-            "sim_logistic.csv",
-            "y ~ x + (1 | g)",
-            ("g",),
-            (),
+            key="logistic",
+            label="sim_logistic (200k rows, binomial)",
+            csv="sim_logistic.csv",
+            formula="y ~ x + (1 | g)",
+            factors=("g",),
+            peers=("lme4", "mixedlm"),
             glmm=True,
+            family="binomial",
+            unsupported=(("statsmodels", "no frequentist GLMM"),),
         ),
     )
 }
@@ -135,13 +149,14 @@ class Measurement:
 
     model: str
     package: str
-    status: str = "ok"  # ok | error | timeout | not yet
+    status: str = "ok"  # ok | error | timeout | n/a
     seconds: float | None = None
     all_seconds: list[float] = field(default_factory=list)
     baseline_mb: float | None = None
     peak_mb: float | None = None
     load_peak_mb: float | None = None
     criterion: float | None = None
+    criterion_kind: str | None = None  # "REML" (REML criterion) or "-2 log L" (GLMMs)
     theta: list[float] | None = None
     evaluations: int | None = None
     converged: bool | None = None
@@ -164,6 +179,17 @@ class Context:
     peers: tuple[str, ...]
     wait_idle: float = 0.0
     pythonpath: Path | None = None  # pinned copy of mixedmodels, put first on sys.path
+    blas_threads: int | None = None  # set OPENBLAS/OMP/MKL_NUM_THREADS in every child
+
+    def child_env(self) -> dict[str, str]:
+        """The environment of every measurement process."""
+        env = dict(os.environ)
+        if self.pythonpath is not None:
+            parts = [str(self.pythonpath), env.get("PYTHONPATH", "")]
+            env["PYTHONPATH"] = os.pathsep.join(p for p in parts if p)
+        if self.blas_threads is not None:
+            env.update({var: str(self.blas_threads) for var in THREAD_VARS})
+        return env
 
 
 # --------------------------------------------------------------------------- memory
@@ -246,15 +272,19 @@ def _theta_from_cov(cov: Any) -> list[float]:
 
 
 def _fit_mixedmodels(model: Model, df: Any) -> Any:
+    """mixedmodels' REML fit (its default), or its Laplace GLMM fit (nagq=1, the default)."""
     import mixedmodels as mm
 
+    if model.glmm:
+        return mm.glmm(model.formula, df, family=model.family)
     return mm.lmm(model.formula, df)
 
 
-def _describe_mixedmodels(fit: Any) -> dict[str, Any]:
+def _describe_mixedmodels(model: Model, fit: Any) -> dict[str, Any]:
+    """Criterion, theta and optimizer facts of a mixedmodels fit."""
     info = fit.optinfo
     return {
-        "criterion": float(fit.objective),
+        "criterion": -2.0 * float(fit.loglik) if model.glmm else float(fit.objective),
         "theta": [float(t) for t in fit.theta],
         "evaluations": int(info.n_evaluations),
         "converged": bool(info.converged),
@@ -263,12 +293,27 @@ def _describe_mixedmodels(fit: Any) -> dict[str, Any]:
 
 
 def _fit_mixedlm(model: Model, df: Any) -> Any:
+    """mixedlm's lme4-like ``lmer`` with REML, or ``glmer`` (Laplace, nAGQ=1) for a GLMM."""
     import mixedlm
 
+    if model.glmm:
+        families = {"binomial": mixedlm.families.Binomial, "poisson": mixedlm.families.Poisson}
+        return mixedlm.glmer(model.formula, df, family=families[model.family]())
     return mixedlm.lmer(model.formula, df, REML=True)
 
 
-def _describe_mixedlm(fit: Any) -> dict[str, Any]:
+def _describe_mixedlm(model: Model, fit: Any) -> dict[str, Any]:
+    """Criterion, theta and optimizer facts of a mixedlm fit."""
+    if model.glmm:
+        # get_deviance() is -2 * logLik() with the response-density constants; glmer's
+        # result counts optimizer iterations (both stages), not objective evaluations
+        return {
+            "criterion": float(fit.get_deviance()),
+            "theta": [float(t) for t in fit.theta],
+            "converged": bool(fit.converged),
+            "notes": [f"{fit.n_iter} optimizer iterations (both stages), not evaluations"]
+            + ([fit.message] if not fit.converged and fit.message else []),
+        }
     return {
         "criterion": float(fit.REMLcrit()),
         "theta": [float(t) for t in fit.theta],
@@ -279,6 +324,7 @@ def _describe_mixedlm(fit: Any) -> dict[str, Any]:
 
 
 def _fit_statsmodels(model: Model, df: Any) -> Any:
+    """statsmodels MixedLM with REML; only one grouping factor is expressible."""
     import statsmodels.formula.api as smf
 
     if model.statsmodels is None:
@@ -287,7 +333,8 @@ def _fit_statsmodels(model: Model, df: Any) -> Any:
     return smf.mixedlm(fixed, df, groups=df[groups], re_formula=re_formula).fit(reml=True)
 
 
-def _describe_statsmodels(fit: Any) -> dict[str, Any]:
+def _describe_statsmodels(model: Model, fit: Any) -> dict[str, Any]:
+    """Criterion (-2 REML log-likelihood) and lme4-ordered theta of a MixedLM fit."""
     try:
         theta = _theta_from_cov(fit.cov_re.values / fit.scale)
     except Exception:  # a singular cov_re has no Cholesky factor
@@ -295,7 +342,7 @@ def _describe_statsmodels(fit: Any) -> dict[str, Any]:
     return {"criterion": float(-2.0 * fit.llf), "theta": theta, "converged": bool(fit.converged)}
 
 
-FITTERS: dict[str, tuple[Callable[[Model, Any], Any], Callable[[Any], dict[str, Any]]]] = {
+FITTERS: dict[str, tuple[Callable[[Model, Any], Any], Callable[[Model, Any], dict[str, Any]]]] = {
     "mixedmodels": (_fit_mixedmodels, _describe_mixedmodels),
     "mixedlm": (_fit_mixedlm, _describe_mixedlm),
     "statsmodels": (_fit_statsmodels, _describe_statsmodels),
@@ -320,14 +367,21 @@ def _timed_fits(
     return result, seconds, messages
 
 
+def warmup_model(model: Model) -> Model:
+    """What a Python worker fits first: sleepstudy, or for a GLMM the same GLMM on the
+    first GLMM_WARMUP_ROWS rows (so the GLMM code is imported and compiled untimed)."""
+    return replace(model, nrows=GLMM_WARMUP_ROWS) if model.glmm else WARMUP
+
+
 def python_worker(package: str, model: Model, data_dir: Path, reps: int) -> Measurement:
     """Run inside a fresh process: load, warm up, measure memory and time the fit."""
     fit_fn, describe = FITTERS[package]
-    out = Measurement(model.key, package)
+    out = Measurement(model.key, package, criterion_kind=model.criterion_kind)
     df = _load_frame(data_dir / model.csv, model)
+    warm = warmup_model(model)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit_fn(WARMUP, _load_frame(data_dir / WARMUP.csv, WARMUP))
+        fit_fn(warm, _load_frame(data_dir / warm.csv, warm))
     out.module = getattr(sys.modules.get(package), "__file__", None)
     gc.collect()
     out.baseline_mb, out.load_peak_mb = _status_mb("VmRSS"), _peak_rss_mb()
@@ -336,7 +390,7 @@ def python_worker(package: str, model: Model, data_dir: Path, reps: int) -> Meas
     result, out.all_seconds, caught = _timed_fits(fit_fn, model, df, reps)
     out.peak_mb = _peak_rss_mb()
     out.seconds = statistics.median(out.all_seconds)
-    described = describe(result)
+    described = describe(model, result)
     out.notes.extend(described.pop("notes", []))
     out.notes.extend(caught)
     for key, value in described.items():
@@ -356,7 +410,10 @@ def worker_main(spec: str) -> int:
 # --------------------------------------------------------------------------- running children
 
 # Runs lme4_perf.R unchanged: a global read.csv wrapper records the RSS once the data are
-# loaded and resets the peak counter, so the peak printed at the end is the fit's.
+# loaded and resets the peak counter, so the peak printed at the end is the fit's.  For a
+# glmer fit, lme4_perf.R prints deviance(m), the sum of the deviance residuals, which is not
+# -2 log L; once it is done (and the peak taken), the wrapper prints -2 * logLik(m) and the
+# evaluations of the fit's final optimizer stage from the model `m` it left behind.
 R_WRAPPER = r"""
 .vm_mb <- function(key) {
   s <- grep(paste0("^", key, ":"), readLines("/proc/self/status"), value = TRUE)
@@ -372,8 +429,13 @@ read.csv <- function(...) {
 }
 source(@LME4_PERF@)
 cat(sprintf("MEM peak=%.1f\n", .vm_mb("VmHWM")))
+if (exists("m") && inherits(m, "glmerMod")) {
+  cat(sprintf("GLMM m2loglik=%.8f feval=%d optimizer=%s\n", -2 * as.numeric(logLik(m)),
+              as.integer(m@optinfo$feval), m@optinfo$optimizer))
+}
 """
 LME4_LINE = re.compile(r"lme4 fit seconds median=([\d.]+) crit=([-\d.eE+]+) theta=(\S*)")
+LME4_GLMM_LINE = re.compile(r"GLMM m2loglik=([-\d.eE+]+) feval=(\d+) optimizer=(\S+)")
 
 
 def _run_child(
@@ -399,22 +461,13 @@ def _failed(model: Model, package: str, code: int | None, out: str, err: str) ->
     return Measurement(model.key, package, status=status, error=text[-6000:])
 
 
-def _python_env(pythonpath: Path | None) -> dict[str, str] | None:
-    """The environment for a Python worker: ``pythonpath`` first on its sys.path."""
-    if pythonpath is None:
-        return None
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pythonpath), env.get("PYTHONPATH")]))
-    return env
-
-
 def measure_python(package: str, model: Model, ctx: Context, reps: int) -> Measurement:
     """Measure a Python package in a fresh interpreter running this file as a worker."""
     spec = json.dumps(
         {"package": package, "model": model.key, "data_dir": str(ctx.data_dir), "reps": reps}
     )
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", spec]
-    code, out, err, wall = _run_child(cmd, ctx.timeout, _python_env(ctx.pythonpath))
+    code, out, err, wall = _run_child(cmd, ctx.timeout, ctx.child_env())
     lines = [ln for ln in out.splitlines() if ln.startswith(RESULT_TAG)]
     if code != 0 or not lines:
         return _failed(model, package, code, out, err)
@@ -432,20 +485,20 @@ def _parse_mem(out: str) -> dict[str, float]:
     return values
 
 
-def measure_lme4(model: Model, data_dir: Path, kit: Path, reps: int, timeout: float) -> Measurement:
+def measure_lme4(model: Model, ctx: Context, reps: int) -> Measurement:
     """Measure lme4 through Rscript and the kit's lme4_perf.R (fit timed inside R)."""
-    wrapper = R_WRAPPER.replace("@LME4_PERF@", json.dumps(str(kit / "lme4_perf.R")))
+    wrapper = R_WRAPPER.replace("@LME4_PERF@", json.dumps(str(ctx.kit / "lme4_perf.R")))
     cmd = [
         "Rscript",
         "-e",
         wrapper,
-        str(data_dir / model.csv),
-        "lmer",
+        str(ctx.data_dir / model.csv),
+        "glmer" if model.glmm else "lmer",
         model.formula,
-        "gaussian",
+        model.family,
         str(reps),
     ]
-    code, out, err, wall = _run_child(cmd, timeout)
+    code, out, err, wall = _run_child(cmd, ctx.timeout, ctx.child_env())
     match = LME4_LINE.search(out)
     if code != 0 or match is None:
         return _failed(model, "lme4", code, out, err)
@@ -455,12 +508,22 @@ def measure_lme4(model: Model, data_dir: Path, kit: Path, reps: int, timeout: fl
         "lme4",
         seconds=float(match.group(1)),
         criterion=float(match.group(2)),
+        criterion_kind=model.criterion_kind,
         theta=[float(t) for t in match.group(3).split(",") if t],
         baseline_mb=mem.get("baseline"),
         load_peak_mb=mem.get("loadpeak"),
         peak_mb=mem.get("peak"),
         wall_seconds=wall,
     )
+    if model.glmm:
+        result.notes.append(f"lme4_perf.R deviance() = {result.criterion:.6f}")
+        glmm = LME4_GLMM_LINE.search(out)
+        if glmm is None:  # deviance() is not -2 log L: say so rather than compare them
+            result.criterion_kind = "deviance()"
+        else:
+            result.criterion = float(glmm.group(1))
+            result.evaluations = int(glmm.group(2))
+            result.notes.append(f"evals: final {glmm.group(3)} stage only")
     if reps > 1:
         result.notes.append(f"median of {reps} fits (lme4_perf.R)")
     if "noreset" in out:
@@ -470,13 +533,9 @@ def measure_lme4(model: Model, data_dir: Path, kit: Path, reps: int, timeout: fl
 
 def measure(package: str, model: Model, ctx: Context) -> Measurement:
     """Measure one package on one model in its own process."""
-    if model.glmm and package == OURS:
-        return Measurement(
-            model.key, package, status="not yet", notes=["mixedmodels has no GLMM yet"]
-        )
     reps = ctx.reps if model.small else 1
     if package == "lme4":
-        return measure_lme4(model, ctx.data_dir, ctx.kit, reps, ctx.timeout)
+        return measure_lme4(model, ctx, reps)
     return measure_python(package, model, ctx, reps)
 
 
@@ -499,19 +558,21 @@ def wait_until_idle(max_seconds: float, window: float = 2.0) -> float | None:
 
 def observed(package: str, model: Model, ctx: Context) -> Measurement:
     """measure(), plus how busy the machine was with other programs meanwhile."""
+    reason = dict(model.unsupported).get(package)
+    if reason is not None:
+        return Measurement(model.key, package, status="n/a", notes=[reason])
     if ctx.wait_idle > 0:
-        busy = wait_until_idle(ctx.wait_idle)
-        if busy is not None and busy >= BUSY_CPUS:
-            print(f"    machine still busy ({busy:.1f} CPUs), measuring anyway", flush=True)
+        in_use = wait_until_idle(ctx.wait_idle)
+        if in_use is not None and in_use >= BUSY_CPUS:
+            print(f"    machine still busy ({in_use:.1f} CPUs), measuring anyway", flush=True)
     load = load_average()
-    busy, children, start = machine_busy_seconds(), children_cpu_seconds(), time.perf_counter()
+    busy0, child0, start = machine_busy_seconds(), children_cpu_seconds(), time.perf_counter()
     m = measure(package, model, ctx)
     wall = time.perf_counter() - start
-    busy_after = machine_busy_seconds()
+    busy1, child1 = machine_busy_seconds(), children_cpu_seconds()
     m.load_before = load
-    if busy is not None and busy_after is not None and wall > 0.5:
-        others = busy_after - busy - (children_cpu_seconds() - children)
-        m.other_cpus = max(0.0, others / wall)
+    if busy0 is not None and busy1 is not None and wall > 0.5:
+        m.other_cpus = max(0.0, (busy1 - busy0 - (child1 - child0)) / wall)
     return m
 
 
@@ -519,12 +580,14 @@ def observed(package: str, model: Model, ctx: Context) -> Measurement:
 
 
 def _version(dist: str) -> str | None:
+    """An installed distribution's version, or None."""
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return None
 
 
+@functools.cache
 def r_versions() -> dict[str, str] | None:
     """R and lme4 versions, or None when Rscript or lme4 is missing."""
     if shutil.which("Rscript") is None:
@@ -657,10 +720,12 @@ def ensure_sleepstudy(data_dir: Path) -> None:
 
 
 def _fmt(value: float | None, spec: str) -> str:
+    """Format a number, or "-" for a missing one."""
     return "-" if value is None else format(value, spec)
 
 
 def _ratio(m: Measurement, ours: Measurement | None) -> str:
+    """The peer's fit seconds over ours, formatted."""
     if m.package == OURS:
         return "1.00" if m.seconds is not None else "-"
     if m.seconds is None or ours is None or not ours.seconds:
@@ -669,8 +734,11 @@ def _ratio(m: Measurement, ours: Measurement | None) -> str:
 
 
 def _delta(m: Measurement, ours: Measurement | None) -> str:
+    """The peer's criterion minus ours, formatted (only when both are the same quantity)."""
     if m.package == OURS or m.criterion is None or ours is None or ours.criterion is None:
         return ""
+    if m.criterion_kind != ours.criterion_kind:
+        return "not comparable"
     return f"{m.criterion - ours.criterion:+.2e}"
 
 
@@ -682,6 +750,7 @@ HEADER = (
     "base MB",
     "peak MB",
     "fit +MB",
+    "crit is",
     "criterion",
     "crit - ours",
     "theta",
@@ -690,66 +759,49 @@ HEADER = (
 )
 
 
+def _row(m: Measurement, ours: Measurement | None) -> tuple[str, ...]:
+    """The table row of one measurement, in HEADER's order."""
+    label = MODELS[m.model].label
+    if m.status != "ok":
+        note = "; ".join(m.notes) or "see Failures below"
+        return (label, m.package, m.status, *[""] * (len(HEADER) - 4), note)
+    growth = None
+    if m.peak_mb is not None and m.baseline_mb is not None:
+        growth = m.peak_mb - m.baseline_mb
+    notes = (["NOT CONVERGED"] if m.converged is False else []) + list(m.notes)
+    if m.other_cpus is not None and m.other_cpus >= BUSY_CPUS:
+        notes.append(f"other programs kept {m.other_cpus:.1f} CPUs busy meanwhile")
+    return (
+        label,
+        m.package,
+        _fmt(m.seconds, ".3f"),
+        _ratio(m, ours),
+        _fmt(m.baseline_mb, ".0f"),
+        _fmt(m.peak_mb, ".0f"),
+        _fmt(growth, ".0f"),
+        m.criterion_kind or "-",
+        _fmt(m.criterion, ".6f"),
+        _delta(m, ours),
+        ",".join(f"{t:.5g}" for t in m.theta) if m.theta else "-",
+        "-" if m.evaluations is None else str(m.evaluations),
+        "; ".join(n.replace("\n", " ") for n in notes),
+    )
+
+
 def table_rows(results: list[Measurement]) -> list[tuple[str, ...]]:
-    """One row of strings per measurement, in HEADER's order."""
+    """One row of strings per measurement."""
     ours = {m.model: m for m in results if m.package == OURS}
-    rows = []
-    for m in results:
-        if m.status != "ok":
-            rows.append(
-                (
-                    MODELS[m.model].label,
-                    m.package,
-                    m.status,
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                    "; ".join(m.notes) or "see failures below",
-                )
-            )
-            continue
-        growth = (
-            m.peak_mb - m.baseline_mb
-            if m.peak_mb is not None and m.baseline_mb is not None
-            else None
-        )
-        theta = ",".join(f"{t:.5g}" for t in m.theta) if m.theta else "-"
-        notes = list(m.notes)
-        if m.converged is False:
-            notes.insert(0, "NOT CONVERGED")
-        if m.other_cpus is not None and m.other_cpus >= BUSY_CPUS:
-            notes.append(f"other programs kept {m.other_cpus:.1f} CPUs busy meanwhile")
-        rows.append(
-            (
-                MODELS[m.model].label,
-                m.package,
-                _fmt(m.seconds, ".3f"),
-                _ratio(m, ours.get(m.model)),
-                _fmt(m.baseline_mb, ".0f"),
-                _fmt(m.peak_mb, ".0f"),
-                _fmt(growth, ".0f"),
-                _fmt(m.criterion, ".6f"),
-                _delta(m, ours.get(m.model)),
-                theta,
-                "-" if m.evaluations is None else str(m.evaluations),
-                "; ".join(n.replace("\n", " ") for n in notes),
-            )
-        )
-    return rows
+    return [_row(m, ours.get(m.model)) for m in results]
 
 
 def text_table(rows: list[tuple[str, ...]]) -> str:
     """A plain aligned table (notes column left unpadded)."""
     widths = [max(len(r[i]) for r in [HEADER, *rows]) for i in range(len(HEADER) - 1)]
+    left = {HEADER.index(name) for name in ("model", "package", "crit is", "theta")}
     lines = []
     for r in [HEADER, *rows]:
         cells = [
-            c.ljust(w) if i < 2 or i == 9 else c.rjust(w)
+            c.ljust(w) if i in left else c.rjust(w)
             for i, (c, w) in enumerate(zip(r[:-1], widths, strict=True))
         ]
         lines.append("  ".join(cells) + "  " + r[-1])
@@ -782,17 +834,33 @@ def preamble(meta: dict[str, Any], results: list[Measurement]) -> list[str]:
         f"{mach['memory_gib']} GiB RAM, Python {mach['python']}",
         f"Versions: {versions}",
         f"mixedmodels source: {source}",
+        "Thread settings in every measurement process: "
+        + (", ".join(f"{k}={v}" for k, v in meta["thread_env"].items()) or "none (defaults)"),
         "fit s: wall seconds of the fit call only, data already in memory (Python: "
         "time.perf_counter; lme4: system.time inside R via lme4_perf.R); median of "
         f"{meta['reps']} fits for sleepstudy, one fit otherwise.",
         "Each measurement runs in its own fresh process; Python packages do one warm-up fit "
-        "on sleepstudy in that process first, so imports and JIT compilation are not timed.",
+        "on sleepstudy in that process first (for a GLMM: the same GLMM on the first "
+        f"{GLMM_WARMUP_ROWS:,} rows), so imports and JIT compilation are not timed.",
         "base MB: RSS after loading the data (and the warm-up); peak MB: peak RSS of the "
         "process during the fit (counter reset after loading), data in memory; fit +MB = "
         "peak - base.",
         "peer/ours: peer's fit seconds / mixedmodels' on the same data (>1: mixedmodels "
         "faster). crit - ours: REML criterion minus mixedmodels' (statsmodels: -2 * REML llf).",
     ]
+    if any(MODELS[m.model].glmm for m in results):
+        lines.append(
+            "GLMMs (crit is '-2 log L'): the criterion is -2 log L of the Laplace "
+            "approximation with all constants (mixedmodels: -2 * loglik; mixedlm: "
+            "get_deviance(); lme4: -2 * logLik(m), taken after lme4_perf.R's fit, whose "
+            "printed deviance() is the sum of deviance residuals and is only noted). "
+            "mixedmodels evaluates the Laplace approximation at the exact PIRLS mode; lme4 "
+            "stops PIRLS at its tolerance (lme4 issues #289, #998), so its -2 log L sits "
+            "a little above the exact value, more so on larger data; theta should agree "
+            "to about 1e-3 relative. "
+            "evals: mixedmodels and lme4 count the final (theta, beta) stage only; mixedlm "
+            "reports iterations, in notes."
+        )
     lines += [f"Not run: {k} ({v})" for k, v in meta["missing_peers"].items()]
     others = [m.other_cpus for m in results if m.other_cpus is not None]
     if others:
@@ -851,13 +919,17 @@ def selected_models(names: str) -> list[Model]:
 
 
 def plan(models: list[Model], peers: tuple[str, ...]) -> list[tuple[Model, str]]:
-    """(model, package) pairs to measure: ours first, then the peers present."""
+    """(model, package) pairs to measure: ours first, then the peers present.
+
+    A present peer that cannot fit the model (``Model.unsupported``) gets an "n/a" row.
+    """
     pairs = []
     for model in models:
         run_peers = [p for p in model.peers if p in peers]
         if model.key == "nested100k" and not run_peers:
             continue  # only there to compare with statsmodels
-        pairs += [(model, OURS)] + [(model, p) for p in run_peers]
+        cannot = [p for p, _ in model.unsupported if p in peers]
+        pairs += [(model, OURS)] + [(model, p) for p in run_peers + cannot]
     return pairs
 
 
@@ -892,6 +964,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="before each measurement, wait up to SECONDS for other programs to go quiet",
     )
     p.add_argument(
+        "--blas-threads",
+        type=int,
+        metavar="N",
+        help="set OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and MKL_NUM_THREADS to N in every "
+        "measurement process (default: leave them as they are)",
+    )
+    p.add_argument(
         "--no-pin-source",
         action="store_true",
         help="import mixedmodels from src/ live instead of a copy taken at the start",
@@ -909,7 +988,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     kit = args.bench_kit.resolve()
     peers, missing = ((), {}) if args.no_peers else available_peers(kit)
     ctx = Context(
-        args.data_dir.resolve(), kit, max(args.reps, 1), args.timeout, peers, args.wait_idle
+        args.data_dir.resolve(),
+        kit,
+        max(args.reps, 1),
+        args.timeout,
+        peers,
+        wait_idle=args.wait_idle,
+        blas_threads=args.blas_threads,
     )
     ensure_sleepstudy(ctx.data_dir)
     if any(m.key != "sleepstudy" for m in models):
@@ -935,7 +1020,7 @@ def run_metadata(ctx: Context, missing: dict[str, str], source: str) -> dict[str
         "peers": list(ctx.peers),
         "missing_peers": missing,
         "source": {"start": source, "pinned": ctx.pythonpath is not None},
-        "thread_env": {k: v for k, v in os.environ.items() if k.endswith("_NUM_THREADS")},
+        "thread_env": {k: v for k, v in ctx.child_env().items() if k.endswith("_NUM_THREADS")},
     }
 
 
