@@ -70,3 +70,17 @@ def test_datasets_lists_sources(capsys) -> None:
     assert main(["datasets"]) == 0
     out = capsys.readouterr().out
     assert "sleepstudy" in out and "Belenky" in out
+
+
+def test_fit_glmm_with_quadrature(capsys) -> None:
+    formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
+    assert main(["fit", "cbpp", formula, "--family", "binomial", "--nagq", "25", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["family"] == "binomial" and out["nagq"] == 25
+    assert out["theta"]["herd.(Intercept)"] == pytest.approx(0.647519914522493, rel=1e-3)
+
+
+def test_glmm_errors_are_messages(capsys) -> None:
+    formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
+    assert main(["fit", "cbpp", formula, "--family", "poisson"]) == 2
+    assert "only a binomial model reads" in capsys.readouterr().err

@@ -189,6 +189,11 @@ def model_frame(
             f"formula {parsed.text!r} has no random-effects term such as (1 | group); "
             "for a model without one use ordinary least squares"
         )
+    if response_kind != "binomial" and parsed.response.strip().startswith("cbind("):
+        raise FormulaError(
+            f"the response {parsed.response!r} is a cbind(successes, failures) pair, "
+            "which only a binomial model reads: use mm.glmm(..., family='binomial')"
+        )
     weight_values, weight_col = _vector(weights, frame, "weights")
     offset_values, offset_col = _vector(offset, frame, "offset")
 
