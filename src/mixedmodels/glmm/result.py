@@ -11,7 +11,7 @@ from scipy import stats
 
 from mixedmodels.glmm.family import Family
 from mixedmodels.lmm.optimize import OptInfo
-from mixedmodels.lmm.tables import coef_tables
+from mixedmodels.lmm.tables import coef_tables, result_dict
 
 __all__ = ["GlmmResult"]
 
@@ -221,31 +221,9 @@ class GlmmResult:
     def to_dict(self) -> dict[str, Any]:
         """The results as plain JSON-ready Python values."""
         return {
-            "formula": self.formula,
+            **result_dict(self),
             "family": self.family,
             "link": self.link,
             "nagq": self.nagq,
-            "objective": self.objective,
-            "loglik": self.loglik,
-            "aic": self.aic,
-            "bic": self.bic,
-            "nobs": self.nobs,
-            "n_dropped": self.n_dropped,
-            "ngroups": dict(self.ngroups),
-            "fixef": {k: float(v) for k, v in self.fixef.items()},
-            "std_errors": {k: float(v) for k, v in self.std_errors.items()},
-            "vcov": self.vcov.to_numpy().tolist(),
             "vcov_source": self.vcov_source,
-            "theta": {n: float(v) for n, v in zip(self.theta_names, self.theta, strict=True)},
-            "varcorr": self._varcorr.replace({np.nan: None}).to_dict(orient="records"),
-            "is_singular": self.is_singular,
-            "singular_terms": list(self.singular_terms),
-            "aliased": list(self.aliased),
-            "optinfo": {
-                "optimizer": self.optinfo.optimizer,
-                "n_evaluations": self.optinfo.n_evaluations,
-                "converged": self.optinfo.converged,
-                "objective": self.optinfo.objective,
-                "warnings": list(self.optinfo.warnings),
-            },
         }

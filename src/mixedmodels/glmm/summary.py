@@ -4,24 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
+from mixedmodels.lmm.summary import (
+    fixed_correlation_lines,
+    random_effects_rows,
+    text_table,
+)
 
 if TYPE_CHECKING:
     from mixedmodels.glmm.result import GlmmResult
 
 __all__ = ["summary_text"]
-
-
-def _table(rows: list[list[str]], left: int = 1) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return [
-        " "
-        + " ".join(
-            c.ljust(w) if i < left else c.rjust(w)
-            for i, (c, w) in enumerate(zip(r, widths, strict=True))
-        ).rstrip()
-        for r in rows
-    ]
 
 
 def summary_text(fit: GlmmResult) -> str:
@@ -34,7 +26,7 @@ def summary_text(fit: GlmmResult) -> str:
     if fit.n_dropped:
         lines.append(f"  {fit.n_dropped} row(s) dropped for missing values")
     lines.append("")
-    lines += _table(
+    lines += text_table(
         [
             ["AIC", "BIC", "logLik", "-2*log(L)", "df.resid"],
             [
@@ -45,32 +37,10 @@ def summary_text(fit: GlmmResult) -> str:
                 str(fit.nobs - fit.n_params),
             ],
         ],
-        left=0,
+        align_left=0,
     )
     lines += ["", "Random effects:"]
-    rows = [["Groups", "Name", "Variance", "Std.Dev.", "Corr"]]
-    vc = fit.varcorr
-    for group in dict.fromkeys(vc["group"]):
-        part = vc[vc["group"] == group]
-        variances = part[part["term2"].isna()]
-        corr = part[part["term2"].notna()]
-        names = list(variances["term1"])
-        for i, r in enumerate(variances.itertuples()):
-            cells = [
-                f"{c.sd_cor:.2f}"
-                for c in corr.itertuples()
-                if c.term1 in names[:i] and c.term2 == names[i]
-            ]
-            rows.append(
-                [
-                    group if i == 0 else "",
-                    str(r.term1),
-                    f"{r.variance:.4g}",
-                    f"{r.sd_cor:.4g}",
-                    " ".join(cells),
-                ]
-            )
-    lines += _table(rows, left=2)
+    lines += text_table(random_effects_rows(fit.varcorr), align_left=2)
     groups = ", ".join(f"{g}, {n}" for g, n in fit.ngroups.items())
     lines.append(f"Number of obs: {fit.nobs}, groups: {groups}")
     lines += ["", "Fixed effects:"]
@@ -86,19 +56,8 @@ def summary_text(fit: GlmmResult) -> str:
                 f"{r.p_value:.3g}",
             ]
         )
-    lines += _table(rows)
-    if len(fit.beta) > 1:
-        v = fit.vcov_matrix
-        d = np.sqrt(np.diag(v))
-        corr = v / np.outer(d, d)
-        rows = [[""] + [n[:6] for n in fit.fixed_names[:-1]]]
-        for i in range(1, len(fit.fixed_names)):
-            rows.append(
-                [fit.fixed_names[i]]
-                + [f"{corr[i, j]:.3f}" for j in range(i)]
-                + [""] * (len(fit.fixed_names) - 1 - i)
-            )
-        lines += ["", "Correlation of Fixed Effects:"] + _table(rows)
+    lines += text_table(rows)
+    lines += fixed_correlation_lines(fit.fixed_names, fit.vcov_matrix)
     if fit.is_singular:
         lines += ["", "boundary (singular) fit: " + "; ".join(fit.singular_terms)]
     if fit.optinfo.warnings:

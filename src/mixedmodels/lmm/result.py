@@ -177,31 +177,6 @@ class LmmResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The results as plain JSON-ready Python values."""
-        return {
-            "formula": self.formula,
-            "reml": self.reml,
-            "objective": self.objective,
-            "loglik": self.loglik,
-            "aic": self.aic,
-            "bic": self.bic,
-            "nobs": self.nobs,
-            "n_dropped": self.n_dropped,
-            "ngroups": dict(self.ngroups),
-            "fixef": {k: float(v) for k, v in self.fixef.items()},
-            "std_errors": {k: float(v) for k, v in self.std_errors.items()},
-            "vcov": self.vcov.to_numpy().tolist(),
-            "sigma": self.sigma,
-            "theta": {n: float(v) for n, v in zip(self.theta_names, self.theta, strict=True)},
-            "varcorr": self._varcorr.replace({np.nan: None}).to_dict(orient="records"),
-            "is_singular": self.is_singular,
-            "singular_terms": list(self.singular_terms),
-            "aliased": list(self.aliased),
-            "optinfo": {
-                "optimizer": self.optinfo.optimizer,
-                "n_evaluations": self.optinfo.n_evaluations,
-                "converged": self.optinfo.converged,
-                "objective": self.optinfo.objective,
-                "scaled_gradient": self.optinfo.scaled_gradient,
-                "warnings": list(self.optinfo.warnings),
-            },
-        }
+        from mixedmodels.lmm.tables import result_dict
+
+        return {**result_dict(self), "reml": self.reml, "sigma": self.sigma}

@@ -6,14 +6,22 @@ import html
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 if TYPE_CHECKING:
     from mixedmodels.lmm.result import LmmResult
 
-__all__ = ["summary_text", "summary_html"]
+__all__ = [
+    "fixed_correlation_lines",
+    "random_effects_rows",
+    "summary_html",
+    "summary_text",
+    "text_table",
+]
 
 
-def _table(rows: list[list[str]], align_left: int = 1) -> list[str]:
+def text_table(rows: list[list[str]], align_left: int = 1) -> list[str]:
+    """Rows of cells as aligned lines: the first ``align_left`` columns left-aligned."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     out = []
     for r in rows:
@@ -25,8 +33,9 @@ def _table(rows: list[list[str]], align_left: int = 1) -> list[str]:
     return out
 
 
-def _random_effects_rows(fit: LmmResult) -> list[list[str]]:
-    vc = fit.varcorr
+def random_effects_rows(vc: pd.DataFrame) -> list[list[str]]:
+    """lme4's "Random effects" block (Groups, Name, Variance, Std.Dev., Corr) from a
+    varcorr table."""
     rows = [["Groups", "Name", "Variance", "Std.Dev.", "Corr"]]
     for group in dict.fromkeys(vc["group"]):
         part = vc[vc["group"] == group]
@@ -55,6 +64,20 @@ def _random_effects_rows(fit: LmmResult) -> list[list[str]]:
     return rows
 
 
+def fixed_correlation_lines(names: tuple[str, ...], vcov: np.ndarray) -> list[str]:
+    """lme4's "Correlation of Fixed Effects" block (nothing for a single effect)."""
+    if len(names) < 2:
+        return []
+    d = np.sqrt(np.diag(vcov))
+    corr = vcov / np.outer(d, d)
+    rows = [[""] + [n[:6] for n in names[:-1]]]
+    for i in range(1, len(names)):
+        rows.append(
+            [names[i]] + [f"{corr[i, j]:.3f}" for j in range(i)] + [""] * (len(names) - 1 - i)
+        )
+    return ["", "Correlation of Fixed Effects:"] + text_table(rows)
+
+
 def summary_text(fit: LmmResult) -> str:
     """lme4-style text summary."""
     kind = "REML" if fit.reml else "maximum likelihood"
@@ -67,7 +90,7 @@ def summary_text(fit: LmmResult) -> str:
     if fit.reml:
         lines.append(f"REML criterion at convergence: {fit.objective:.4f}")
     else:
-        lines += _table(
+        lines += text_table(
             [
                 ["AIC", "BIC", "logLik", "deviance", "df.resid"],
                 [
@@ -83,9 +106,11 @@ def summary_text(fit: LmmResult) -> str:
     resid = fit.residuals.dropna().to_numpy() / fit.sigma
     q = np.quantile(resid, [0, 0.25, 0.5, 0.75, 1]) if resid.size else np.zeros(5)
     lines += ["", "Scaled residuals:"]
-    lines += _table([["Min", "1Q", "Median", "3Q", "Max"], [f"{v:.4f}" for v in q]], align_left=0)
+    lines += text_table(
+        [["Min", "1Q", "Median", "3Q", "Max"], [f"{v:.4f}" for v in q]], align_left=0
+    )
     lines += ["", "Random effects:"]
-    lines += _table(_random_effects_rows(fit), align_left=2)
+    lines += text_table(random_effects_rows(fit.varcorr), align_left=2)
     groups = ", ".join(f"{g}, {n}" for g, n in fit.ngroups.items())
     lines.append(f"Number of obs: {fit.nobs}, groups: {groups}")
     lines += ["", "Fixed effects:"]
@@ -93,20 +118,8 @@ def summary_text(fit: LmmResult) -> str:
     rows = [["", "Estimate", "Std. Error", "t value"]]
     for name, est, err in zip(fit.fixed_names, fit.beta, se.to_numpy(), strict=True):
         rows.append([name, f"{est:.4f}", f"{err:.4f}", f"{est / err:.3f}"])
-    lines += _table(rows)
-    if len(fit.beta) > 1:
-        v = fit.vcov.to_numpy()
-        d = np.sqrt(np.diag(v))
-        corr = v / np.outer(d, d)
-        short = [n[:6] for n in fit.fixed_names]
-        rows = [[""] + short[:-1]]
-        for i in range(1, len(short)):
-            rows.append(
-                [fit.fixed_names[i]]
-                + [f"{corr[i, j]:.3f}" for j in range(i)]
-                + [""] * (len(short) - 1 - i)
-            )
-        lines += ["", "Correlation of Fixed Effects:"] + _table(rows)
+    lines += text_table(rows)
+    lines += fixed_correlation_lines(fit.fixed_names, fit.vcov.to_numpy())
     if fit.is_singular:
         lines += ["", "boundary (singular) fit: " + "; ".join(fit.singular_terms)]
     if not fit.optinfo.converged:

@@ -15,8 +15,10 @@ from mixedmodels.lmm.solution import Solution
 __all__ = [
     "SINGULAR_TOLERANCE",
     "coef_tables",
+    "modes_by_block",
     "fitted_values",
     "random_columns",
+    "result_dict",
     "ranef_table",
     "singular_terms",
     "term_covariances",
@@ -122,6 +124,18 @@ def singular_terms(
     return tuple(notes)
 
 
+def modes_by_block(
+    layout: CovarianceLayout, sol: Solution, tail_offsets: np.ndarray
+) -> list[np.ndarray]:
+    """The conditional modes b of each grouping factor as an ``(m, k)`` array."""
+    out = [sol.b0]
+    for b, block in enumerate(layout.blocks[1:]):
+        start = int(tail_offsets[b])
+        size = block.n_levels * block.k
+        out.append(sol.b_tail[start : start + size].reshape(block.n_levels, block.k))
+    return out
+
+
 def ranef_table(
     frame: ModelFrame,
     layout: CovarianceLayout,
@@ -130,22 +144,14 @@ def ranef_table(
     sigma: float,
     tail_offsets: np.ndarray,
 ) -> pd.DataFrame:
+    """lme4's ``as.data.frame(ranef(m, condVar = TRUE))``: one row per level and term."""
     parts = []
-    for b, block in enumerate(layout.blocks):
-        m, k = block.n_levels, block.k
-        if b == 0:
-            values = sol.b0
-        else:
-            start = int(tail_offsets[b - 1])
-            values = sol.b_tail[start : start + m * k].reshape(m, k)
-        sd = sigma * np.sqrt(np.clip(np.diagonal(condcov[b], axis1=1, axis2=2), 0, None))
-        names = [
-            n
-            for term_index, _, _ in block.term_columns
-            for n in frame.terms[term_index].column_names
-        ]
+    columns = random_columns(frame, layout)
+    modes = modes_by_block(layout, sol, tail_offsets)
+    for block, values, cov in zip(layout.blocks, modes, condcov, strict=True):
+        sd = sigma * np.sqrt(np.clip(np.diagonal(cov, axis1=1, axis2=2), 0, None))
         levels = np.asarray(block.factor.levels, dtype=object)
-        for a, name in enumerate(names):
+        for a, name in enumerate(columns[block.factor.name]):
             parts.append(
                 pd.DataFrame(
                     {
@@ -163,16 +169,11 @@ def ranef_table(
 def fitted_values(
     frame: ModelFrame, layout: CovarianceLayout, sol: Solution, tail_offsets: np.ndarray
 ) -> np.ndarray:
+    """X beta + Z b (+ offset) for the rows of the frame."""
     fitted = frame.X @ sol.beta
     if frame.offset is not None:
         fitted = fitted + frame.offset
-    for b, block in enumerate(layout.blocks):
-        m, k = block.n_levels, block.k
-        if b == 0:
-            values = sol.b0
-        else:
-            start = int(tail_offsets[b - 1])
-            values = sol.b_tail[start : start + m * k].reshape(m, k)
+    for block, values in zip(layout.blocks, modes_by_block(layout, sol, tail_offsets), strict=True):
         fitted = fitted + np.einsum("ik,ik->i", block.matrix, values[block.factor.codes])
     out: np.ndarray = fitted
     return out
@@ -214,3 +215,33 @@ def coef_tables(
         table.index.name = group
         out[group] = table
     return out
+
+
+def result_dict(fit: Any) -> dict[str, Any]:
+    """The parts of an LMM or GLMM result that both write to JSON, as plain values."""
+    return {
+        "formula": fit.formula,
+        "objective": fit.objective,
+        "loglik": fit.loglik,
+        "aic": fit.aic,
+        "bic": fit.bic,
+        "nobs": fit.nobs,
+        "n_dropped": fit.n_dropped,
+        "ngroups": dict(fit.ngroups),
+        "fixef": {k: float(v) for k, v in fit.fixef.items()},
+        "std_errors": {k: float(v) for k, v in fit.std_errors.items()},
+        "vcov": fit.vcov.to_numpy().tolist(),
+        "theta": {n: float(v) for n, v in zip(fit.theta_names, fit.theta, strict=True)},
+        "varcorr": fit.varcorr.replace({np.nan: None}).to_dict(orient="records"),
+        "is_singular": fit.is_singular,
+        "singular_terms": list(fit.singular_terms),
+        "aliased": list(fit.aliased),
+        "optinfo": {
+            "optimizer": fit.optinfo.optimizer,
+            "n_evaluations": fit.optinfo.n_evaluations,
+            "converged": fit.optinfo.converged,
+            "objective": fit.optinfo.objective,
+            "scaled_gradient": fit.optinfo.scaled_gradient,
+            "warnings": list(fit.optinfo.warnings),
+        },
+    }
