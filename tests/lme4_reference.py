@@ -54,6 +54,26 @@ def fit_reference(ref: dict[str, Any]) -> mm.LmmResult:
         return mm.lmm(ref["formula"], data, **kwargs)
 
 
+def check_ranef(got: pd.DataFrame, reference: dict[str, Any], atol: float) -> None:
+    """Conditional modes within ``atol`` and conditional SDs within 1e-3 relative, matched
+    by (group, term, level), every reference row present."""
+    want = pd.DataFrame(
+        {
+            "group": reference["group"],
+            "term": reference["term"],
+            "level": reference["level"],
+            "value": reference["value"],
+            "condsd": reference["condsd"],
+        }
+    )
+    got = got.assign(term=got["term"].map(r_name))
+    merged = want.merge(got, on=["group", "term", "level"], how="left")
+    assert merged["value_y"].notna().all(), merged[merged["value_y"].isna()].head()
+    assert len(got) == len(want)
+    np.testing.assert_allclose(merged["value_y"], merged["value_x"], rtol=0, atol=atol)
+    np.testing.assert_allclose(merged["cond_sd"], merged["condsd"], rtol=1e-3, atol=1e-12)
+
+
 def check_against_lme4(fit: mm.LmmResult, ref: dict[str, Any]) -> None:
     """Assert every quantity of the reference within its tolerance."""
     # criterion: within 1e-4, or lower (a better optimum)
@@ -92,24 +112,7 @@ def check_against_lme4(fit: mm.LmmResult, ref: dict[str, Any]) -> None:
             assert row.sd_cor <= 1e-3 * ref["sigma"]
         else:
             assert abs(row.sd_cor - want["sdcor"]) <= 1e-3 * want["sdcor"]
-    # conditional modes and SDs, matched by (group, term, level)
-    re_ = ref["ranef"]
-    want = pd.DataFrame(
-        {
-            "group": re_["group"],
-            "term": re_["term"],
-            "level": re_["level"],
-            "value": re_["value"],
-            "condsd": re_["condsd"],
-        }
-    )
-    got = fit.ranef()
-    got = got.assign(term=got["term"].map(r_name))
-    merged = want.merge(got, on=["group", "term", "level"], how="left")
-    assert merged["value_y"].notna().all(), merged[merged["value_y"].isna()].head()
-    assert len(got) == len(want)
-    np.testing.assert_allclose(merged["value_y"], merged["value_x"], rtol=0, atol=1e-3 * sigma)
-    np.testing.assert_allclose(merged["cond_sd"], merged["condsd"], rtol=1e-3, atol=1e-12)
+    check_ranef(fit.ranef(), ref["ranef"], atol=1e-3 * sigma)
     if "fitted" in ref:
         np.testing.assert_allclose(
             fit.fitted.dropna().to_numpy(), ref["fitted"], rtol=0, atol=1e-3 * sigma
