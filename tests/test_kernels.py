@@ -179,3 +179,35 @@ def test_solution_and_conditional_covariance_match_dense(shapes, slab, monkeypat
             sl = slice(start + level * t.k, start + (level + 1) * t.k)
             np.testing.assert_allclose(blocks[level], cov[sl, sl], rtol=1e-8, atol=1e-12)
         start += t.n_levels * t.k
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+@pytest.mark.parametrize("reml", [True, False])
+def test_analytic_gradient_matches_finite_differences(k: int, reml: bool) -> None:
+    from mixedmodels.lmm.gradient import objective_gradient
+    from mixedmodels.lmm.solution import solve
+
+    rng = np.random.default_rng(10 * k + reml)
+    n, p = 150, 3
+    terms, B = dense_problem(rng, [(12, k)], n, p)
+    w = rng.uniform(0.5, 2.0, n)
+    ws = Workspace(crossproducts(terms, B, w), [])
+    rows, cols = np.tril_indices(k)
+    order = np.lexsort((rows, cols))  # column-major, as lme4 orders theta
+    position = np.column_stack([np.zeros(rows.size, dtype=int), rows[order], cols[order]])
+
+    def templates(theta: np.ndarray) -> list[np.ndarray]:
+        T = np.zeros((k, k))
+        T[position[:, 1], position[:, 2]] = theta
+        return [T]
+
+    theta = rng.uniform(0.3, 1.2, rows.size) * np.where(position[:, 1] == position[:, 2], 1, -1)
+    fac = ws.factorize(templates(theta))
+    grad = objective_gradient(ws, fac, solve(ws, fac), position, reml)
+    h = 1e-6
+    for i in range(theta.size):
+        e = np.zeros_like(theta)
+        e[i] = h
+        up = ws.objective(ws.factorize(templates(theta + e)), reml)
+        down = ws.objective(ws.factorize(templates(theta - e)), reml)
+        assert grad[i] == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-6)
