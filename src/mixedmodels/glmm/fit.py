@@ -43,10 +43,11 @@ from mixedmodels.lmm.tables import (
 
 __all__ = ["glmm"]
 
-#: COBYQA's final trust-region radius in stage 1 (a start for stage 2) and stage 2 (theta
+#: COBYQA's final trust-region radius in stage 1 (only a start for stage 2: equal to the
+#: initial radius, so it stops after its first few evaluations) and stage 2 (theta
 #: is O(1) and beta is in units of its standard error, and stage 2 works in units
 #: rescaled by the curvature, so 1e-4 is inside the 1e-3 tolerances on both).
-STAGE1_RADIUS = 1e-2
+STAGE1_RADIUS = 2e-1
 STAGE2_RADIUS = 3e-4
 
 #: Relative finite-difference step of the Hessian over (theta, beta).
