@@ -9,21 +9,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mixedmodels._result import FitTables, frozen_array
 from mixedmodels.glmm.family import Family
 from mixedmodels.lmm.optimize import OptInfo
-from mixedmodels.lmm.tables import coef_tables, result_dict
+from mixedmodels.lmm.tables import result_dict
 
 __all__ = ["GlmmResult"]
 
 
-def _frozen(a: np.ndarray) -> np.ndarray:
-    a = np.array(a, dtype=np.float64, copy=True)
-    a.setflags(write=False)
-    return a
-
-
 @dataclass(frozen=True, eq=False)
-class GlmmResult:
+class GlmmResult(FitTables):
     """A fitted generalized linear mixed model. Build it with :func:`mixedmodels.glmm`.
 
     Attributes
@@ -72,29 +67,16 @@ class GlmmResult:
 
     def __post_init__(self) -> None:
         for name in ("beta", "vcov_matrix", "theta", "_eta", "_y", "_prior"):
-            object.__setattr__(self, name, _frozen(getattr(self, name)))
+            object.__setattr__(self, name, frozen_array(getattr(self, name)))
+
+    def _vcov_array(self) -> np.ndarray:
+        return np.array(self.vcov_matrix)
 
     @property
     def _family(self) -> Family:
         return Family(self.family, self.link)
 
     # -- fixed effects ----------------------------------------------------------------
-    @property
-    def fixef(self) -> pd.Series:
-        """Fixed-effect estimates (link scale), indexed by column name."""
-        return pd.Series(np.array(self.beta), index=list(self.fixed_names), name="fixef")
-
-    @property
-    def vcov(self) -> pd.DataFrame:
-        """Covariance matrix of the fixed-effect estimates."""
-        names = list(self.fixed_names)
-        return pd.DataFrame(np.array(self.vcov_matrix), index=names, columns=names)
-
-    @property
-    def std_errors(self) -> pd.Series:
-        """Standard errors of the fixed effects."""
-        return pd.Series(np.sqrt(np.diag(self.vcov_matrix)), index=list(self.fixed_names))
-
     def coef_table(self) -> pd.DataFrame:
         """Wald z tests of the fixed effects: estimate, std_error, statistic, p_value."""
         se = self.std_errors.to_numpy()
@@ -115,35 +97,7 @@ class GlmmResult:
         """Number of estimated parameters: fixed effects and theta."""
         return len(self.beta) + len(self.theta)
 
-    @property
-    def loglik(self) -> float:
-        """Log-likelihood (Laplace or quadrature approximation), with all constants."""
-        return -0.5 * self.objective
-
-    @property
-    def aic(self) -> float:
-        """Akaike's information criterion."""
-        return float(self.objective + 2.0 * self.n_params)
-
-    @property
-    def bic(self) -> float:
-        """Bayesian information criterion."""
-        return float(self.objective + np.log(self.nobs) * self.n_params)
-
     # -- random effects -----------------------------------------------------------------
-    @property
-    def varcorr(self) -> pd.DataFrame:
-        """Variance components (lme4's ``as.data.frame(VarCorr(m))``; no residual row)."""
-        return self._varcorr.copy()
-
-    def ranef(self) -> pd.DataFrame:
-        """Conditional modes with conditional SDs: ``group, term, level, value, cond_sd``."""
-        return self._ranef.copy()
-
-    def coef(self) -> dict[str, pd.DataFrame]:
-        """Per-level coefficients on the link scale, one table per grouping factor."""
-        return coef_tables(self.beta, self.fixed_names, self._ranef, self._random_columns)
-
     # -- per row -------------------------------------------------------------------------
     def predict(self, type: str = "response") -> pd.Series:
         """Predictions for the fitted rows: ``"link"`` (eta) or ``"response"`` (mu).

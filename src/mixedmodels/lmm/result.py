@@ -8,19 +8,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mixedmodels._result import FitTables, frozen_array
 from mixedmodels.lmm.optimize import OptInfo
 
 __all__ = ["LmmResult"]
 
 
-def _frozen(a: np.ndarray) -> np.ndarray:
-    a = np.array(a, dtype=np.float64, copy=True)
-    a.setflags(write=False)
-    return a
-
-
 @dataclass(frozen=True, eq=False)
-class LmmResult:
+class LmmResult(FitTables):
     """A fitted linear mixed model. Build it with :func:`mixedmodels.lmm`.
 
     Attributes
@@ -75,75 +70,19 @@ class LmmResult:
 
     def __post_init__(self) -> None:
         for name in ("beta", "vcov_unscaled", "theta", "_fitted", "_residuals"):
-            object.__setattr__(self, name, _frozen(getattr(self, name)))
+            object.__setattr__(self, name, frozen_array(getattr(self, name)))
+
+    def _vcov_array(self) -> np.ndarray:
+        return np.asarray(self.sigma**2 * self.vcov_unscaled)
 
     # -- fixed effects ----------------------------------------------------------------
-    @property
-    def fixef(self) -> pd.Series:
-        """Fixed-effect estimates, indexed by column name."""
-        return pd.Series(np.array(self.beta), index=list(self.fixed_names), name="fixef")
-
-    @property
-    def vcov(self) -> pd.DataFrame:
-        """Covariance matrix of the fixed-effect estimates."""
-        names = list(self.fixed_names)
-        return pd.DataFrame(self.sigma**2 * self.vcov_unscaled, index=names, columns=names)
-
-    @property
-    def std_errors(self) -> pd.Series:
-        """Standard errors of the fixed effects."""
-        return pd.Series(
-            self.sigma * np.sqrt(np.diag(self.vcov_unscaled)), index=list(self.fixed_names)
-        )
-
     # -- likelihood ---------------------------------------------------------------------
     @property
     def n_params(self) -> int:
         """Number of estimated parameters: fixed effects, theta and sigma."""
         return len(self.beta) + len(self.theta) + 1
 
-    @property
-    def loglik(self) -> float:
-        """Log-likelihood (the REML log-likelihood for REML fits, as lme4's ``logLik``)."""
-        return -0.5 * self.objective
-
-    @property
-    def aic(self) -> float:
-        """Akaike's information criterion."""
-        return -2.0 * self.loglik + 2.0 * self.n_params
-
-    @property
-    def bic(self) -> float:
-        """Bayesian information criterion."""
-        return float(-2.0 * self.loglik + np.log(self.nobs) * self.n_params)
-
     # -- random effects -----------------------------------------------------------------
-    @property
-    def varcorr(self) -> pd.DataFrame:
-        """Variance components: the rows of lme4's ``as.data.frame(VarCorr(m))``.
-
-        Columns ``group, term1, term2, variance, sd_cor``; ``term2`` is None on variance
-        rows; correlation rows carry the covariance in ``variance`` and the correlation in
-        ``sd_cor``; the ``Residual`` row is last.
-        """
-        return self._varcorr.copy()
-
-    def ranef(self) -> pd.DataFrame:
-        """Conditional modes of the random effects with their conditional SDs.
-
-        Returns a tidy table with columns ``group, term, level, value, cond_sd``.
-        """
-        return self._ranef.copy()
-
-    def coef(self) -> dict[str, pd.DataFrame]:
-        """Per-level coefficients: fixed effects plus each level's random effects.
-
-        Returns one table per grouping factor (levels as rows), as lme4's ``coef``.
-        """
-        from mixedmodels.lmm.tables import coef_tables
-
-        return coef_tables(self.beta, self.fixed_names, self._ranef, self._random_columns)
-
     # -- per row -------------------------------------------------------------------------
     @property
     def fitted(self) -> pd.Series:
