@@ -174,7 +174,8 @@ def test_summary_and_html_show_the_fit(fit) -> None:
         "Subject",
         "Residual",
         "Number of obs: 180, groups: Subject, 18",
-        "Fixed effects:",
+        "Fixed effects (df: Satterthwaite):",
+        "Pr(>|t|)",
         "Correlation of Fixed Effects:",
     ):
         assert piece in text

@@ -16,6 +16,7 @@ from mixedmodels.errors import (
     SingularFitWarning,
 )
 from mixedmodels.glmm import GlmmResult, PirlsError, glmm
+from mixedmodels.inference import anova
 from mixedmodels.lmm import LmmResult, OptimizerSettings, OptInfo, lmm
 
 __version__ = "0.1.0"
@@ -34,6 +35,7 @@ __all__ = [
     "RankDeficiencyWarning",
     "SeparationWarning",
     "SingularFitWarning",
+    "anova",
     "datasets",
     "glmm",
     "lmm",

@@ -14,7 +14,7 @@ import numpy as np
 from mixedmodels.design.frame import ModelFrame, RandomEffectsTerm
 from mixedmodels.design.grouping import GroupingFactor
 
-__all__ = ["FactorBlock", "CovarianceLayout", "covariance_layout"]
+__all__ = ["FactorBlock", "CovarianceLayout", "ThetaMap", "covariance_layout"]
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,24 @@ class CovarianceLayout:
 
     def factors(self, theta: np.ndarray) -> list[np.ndarray]:
         """The lower-triangular ``k x k`` template of every block for this theta."""
-        out = [np.zeros((b.k, b.k)) for b in self.blocks]
+        return self.theta_map().factors(theta)
+
+    def theta_map(self) -> ThetaMap:
+        """The part of the layout that maps theta to templates, without the data."""
+        return ThetaMap(self.position, tuple(b.k for b in self.blocks))
+
+
+@dataclass(frozen=True)
+class ThetaMap:
+    """Where each theta element goes: ``position`` rows (block, row, column) and the size
+    ``k`` of each block's template."""
+
+    position: np.ndarray
+    block_sizes: tuple[int, ...]
+
+    def factors(self, theta: np.ndarray) -> list[np.ndarray]:
+        """The lower-triangular ``k x k`` template of every block for this theta."""
+        out = [np.zeros((k, k)) for k in self.block_sizes]
         for value, (block, row, col) in zip(theta, self.position, strict=True):
             out[block][row, col] = value
         return out

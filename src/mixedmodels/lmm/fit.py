@@ -168,4 +168,7 @@ def lmm(
         _residuals=resid_all,
         _index=index,
         _random_columns=random_columns(frame, layout),
+        _products=products,
+        _tail_shapes=tuple((b.n_levels, b.k) for b in layout.blocks[1:]),
+        _theta_map=layout.theta_map(),
     )

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 
 from mixedmodels._result import FitTables, frozen_array
+from mixedmodels.design.crossproducts import CrossProducts
+from mixedmodels.lmm.covariance import ThetaMap
 from mixedmodels.lmm.optimize import OptInfo
 
 __all__ = ["LmmResult"]
@@ -67,6 +69,10 @@ class LmmResult(FitTables):
     _residuals: np.ndarray
     _index: pd.Index
     _random_columns: dict[str, tuple[str, ...]]
+    # what inference needs to re-evaluate the model at other parameters (no rows)
+    _products: CrossProducts
+    _tail_shapes: tuple[tuple[int, int], ...]
+    _theta_map: ThetaMap
 
     def __post_init__(self) -> None:
         for name in ("beta", "vcov_unscaled", "theta", "_fitted", "_residuals"):
@@ -83,6 +89,56 @@ class LmmResult(FitTables):
         return len(self.beta) + len(self.theta) + 1
 
     # -- random effects -----------------------------------------------------------------
+    # -- inference ---------------------------------------------------------------------
+    def coef_table(self, ddf: str = "satterthwaite", level: float = 0.95) -> pd.DataFrame:
+        """t tests of the fixed effects with a confidence interval for each.
+
+        Parameters
+        ----------
+        ddf : {"satterthwaite", "residual", "normal"}
+            Denominator degrees of freedom: Satterthwaite's approximation (lmerTest's
+            default), ``nobs - p`` (``"residual"``), or none (Wald z, ``"normal"``).
+        level : float
+            Confidence level of the intervals.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``estimate, std_error, df, statistic, p_value, lower, upper``.
+        """
+        from scipy import stats
+
+        from mixedmodels.inference import VarianceFunctions, satterthwaite_t
+
+        if not 0 < level < 1:
+            raise ValueError(f"level must lie strictly between 0 and 1, not {level!r}")
+        se = np.sqrt(np.diag(self._vcov_array()))
+        if ddf == "satterthwaite":
+            df = satterthwaite_t(VarianceFunctions(self), self.beta)["df"]
+        elif ddf == "residual":
+            df = np.full(self.beta.size, float(self.nobs - self.beta.size))
+        elif ddf == "normal":
+            df = np.full(self.beta.size, np.inf)
+        else:
+            raise ValueError(
+                f"ddf must be 'satterthwaite', 'residual' or 'normal', not {ddf!r} "
+                "(Kenward-Roger is not available yet)"
+            )
+        t = self.beta / se
+        q = stats.t.ppf(0.5 + level / 2, df)
+        return pd.DataFrame(
+            {
+                "estimate": self.beta,
+                "std_error": se,
+                "df": df,
+                "statistic": t,
+                "p_value": 2.0 * stats.t.sf(np.abs(t), df),
+                "lower": self.beta - q * se,
+                "upper": self.beta + q * se,
+            },
+            index=list(self.fixed_names),
+        )
+
     # -- per row -------------------------------------------------------------------------
     @property
     def fitted(self) -> pd.Series:

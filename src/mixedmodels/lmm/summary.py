@@ -113,11 +113,26 @@ def summary_text(fit: LmmResult) -> str:
     lines += text_table(random_effects_rows(fit.varcorr), align_left=2)
     groups = ", ".join(f"{g}, {n}" for g, n in fit.ngroups.items())
     lines.append(f"Number of obs: {fit.nobs}, groups: {groups}")
-    lines += ["", "Fixed effects:"]
+    lines += ["", "Fixed effects (df: Satterthwaite):"]
     se = fit.std_errors
-    rows = [["", "Estimate", "Std. Error", "t value"]]
-    for name, est, err in zip(fit.fixed_names, fit.beta, se.to_numpy(), strict=True):
-        rows.append([name, f"{est:.4f}", f"{err:.4f}", f"{est / err:.3f}"])
+    try:  # Satterthwaite's df, as lmerTest prints them
+        table = fit.coef_table(ddf="satterthwaite")
+        rows = [["", "Estimate", "Std. Error", "df", "t value", "Pr(>|t|)"]]
+        for name, r in table.iterrows():
+            rows.append(
+                [
+                    str(name),
+                    f"{r.estimate:.4f}",
+                    f"{r.std_error:.4f}",
+                    f"{r.df:.2f}",
+                    f"{r.statistic:.3f}",
+                    f"{r.p_value:.3g}",
+                ]
+            )
+    except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+        rows = [["", "Estimate", "Std. Error", "t value"]]
+        for name, est, err in zip(fit.fixed_names, fit.beta, se.to_numpy(), strict=True):
+            rows.append([name, f"{est:.4f}", f"{err:.4f}", f"{est / err:.3f}"])
     lines += text_table(rows)
     lines += fixed_correlation_lines(fit.fixed_names, fit.vcov.to_numpy())
     if fit.is_singular:

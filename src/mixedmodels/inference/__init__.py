@@ -1,0 +1,7 @@
+"""Inference for fitted mixed models: small-sample tests and model comparison."""
+
+from mixedmodels.inference.lrt import anova
+from mixedmodels.inference.satterthwaite import satterthwaite_f, satterthwaite_t
+from mixedmodels.inference.varpar import VarianceFunctions
+
+__all__ = ["VarianceFunctions", "anova", "satterthwaite_f", "satterthwaite_t"]

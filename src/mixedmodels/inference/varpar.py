@@ -1,0 +1,86 @@
+"""The model as a function of its variance parameters (theta, sigma): the unprofiled
+deviance and the covariance of the fixed effects, as small-sample inference needs them.
+
+Everything is computed from the fit's cross-product blocks, never from the rows, so the
+cost does not grow with the number of observations.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mixedmodels.lmm.result import LmmResult
+from mixedmodels.lmm.solution import solve
+from mixedmodels.lmm.workspace import Workspace
+
+__all__ = ["VarianceFunctions"]
+
+
+class VarianceFunctions:
+    """Deviance and vcov(beta) at any (theta, sigma) of a fitted LMM.
+
+    Parameters
+    ----------
+    fit : LmmResult
+    """
+
+    def __init__(self, fit: LmmResult) -> None:
+        self.fit = fit
+        self.ws = Workspace(fit._products, list(fit._tail_shapes))
+        self.n, self.p = self.ws.n, self.ws.p
+        self.varpar = np.concatenate([fit.theta, [fit.sigma]])
+
+    def _factor(self, theta: np.ndarray) -> tuple[float, float, float, np.ndarray]:
+        fac = self.ws.factorize(self.fit._theta_map.factors(theta))
+        sol = solve(self.ws, fac)
+        logdet_x = 2.0 * float(np.sum(np.log(np.diag(fac.LBB)[: self.p])))
+        return fac.logdet_z, logdet_x, sol.rss_penalized, sol.var_beta_unscaled
+
+    def deviance(self, varpar: np.ndarray) -> float:
+        """-2 log L (ML) or the REML criterion at (theta, sigma), not profiled over sigma."""
+        theta, sigma = varpar[:-1], float(varpar[-1])
+        logdet_z, logdet_x, r2, _ = self._factor(theta)
+        s2 = sigma * sigma
+        dof = self.n - self.p if self.fit.reml else self.n
+        value = logdet_z + dof * np.log(2.0 * np.pi * s2) + r2 / s2
+        if self.fit.reml:
+            value += logdet_x
+        return float(value - self.ws.products.sum_log_weights)
+
+    def vcov(self, varpar: np.ndarray) -> np.ndarray:
+        """sigma^2 (R_X'R_X)^{-1} at (theta, sigma)."""
+        theta, sigma = varpar[:-1], float(varpar[-1])
+        return sigma * sigma * self._factor(theta)[3]
+
+    def hessian(self, step: float = 1e-4) -> np.ndarray:
+        """Central-difference Hessian of :meth:`deviance` at the estimates."""
+        x = self.varpar
+        h = step * np.maximum(np.abs(x), 1.0)
+        k = x.size
+        f0 = self.deviance(x)
+        H = np.zeros((k, k))
+        for i in range(k):
+            ei = np.zeros(k)
+            ei[i] = h[i]
+            H[i, i] = (self.deviance(x + ei) - 2 * f0 + self.deviance(x - ei)) / h[i] ** 2
+            for j in range(i):
+                ej = np.zeros(k)
+                ej[j] = h[j]
+                H[i, j] = H[j, i] = (
+                    self.deviance(x + ei + ej)
+                    - self.deviance(x + ei - ej)
+                    - self.deviance(x - ei + ej)
+                    + self.deviance(x - ei - ej)
+                ) / (4 * h[i] * h[j])
+        return H
+
+    def vcov_jacobian(self, step: float = 1e-4) -> np.ndarray:
+        """d vcov(beta) / d varpar by central differences, shape ``(k, p, p)``."""
+        x = self.varpar
+        h = step * np.maximum(np.abs(x), 1.0)
+        out = np.empty((x.size, self.p, self.p))
+        for i in range(x.size):
+            e = np.zeros(x.size)
+            e[i] = h[i]
+            out[i] = (self.vcov(x + e) - self.vcov(x - e)) / (2 * h[i])
+        return out

@@ -1,0 +1,86 @@
+"""Satterthwaite t tests against lmerTest, likelihood-ratio tests against lme4."""
+
+from __future__ import annotations
+
+import csv
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixedmodels as mm
+from lme4_reference import REFERENCE, fit_reference, load_reference, r_name
+
+
+def _satt_cases() -> list[str]:
+    out = []
+    for file in ("cases.tsv", "cases_extra.tsv"):
+        with (REFERENCE / file).open() as fh:
+            out += [
+                r["id"]
+                for r in csv.DictReader(fh, delimiter="\t")
+                if r["kind"] == "lmer" and "satt" in (r["extras"] or "")
+            ]
+    return out
+
+
+@pytest.mark.parametrize("case", _satt_cases())
+def test_satterthwaite_matches_lmertest(case: str) -> None:
+    ref = load_reference(case)
+    fit = fit_reference(ref)
+    table = fit.coef_table(ddf="satterthwaite")
+    table.index = [r_name(n) for n in table.index]
+    table = table.loc[list(ref["fixef"])]  # lme4's order
+    want = ref["satterthwaite"]
+    # df: 1e-2 relative (lmerTest differentiates numerically); p: 1e-3 relative or 1e-6
+    np.testing.assert_allclose(table["df"], want["df"], rtol=1e-2)
+    np.testing.assert_allclose(table["statistic"], want["t"], rtol=1e-3)
+    p, p_ref = table["p_value"].to_numpy(), np.atleast_1d(want["p"])
+    assert np.all(np.abs(p - p_ref) <= np.maximum(1e-3 * p_ref, 1e-6)), (p, p_ref)
+
+
+def test_coef_table_variants_and_intervals() -> None:
+    fit = mm.lmm("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+    normal = fit.coef_table(ddf="normal")
+    assert np.all(np.isinf(normal["df"]))
+    residual = fit.coef_table(ddf="residual", level=0.9)
+    assert np.all(residual["df"] == 178)
+    width = residual["upper"] - residual["lower"]
+    assert np.all(width > 0) and np.all(width < normal["upper"] - normal["lower"])
+    with pytest.raises(ValueError, match="Kenward-Roger is not available"):
+        fit.coef_table(ddf="kenward-roger")
+
+
+def test_lrt_matches_lme4_ml_logliks() -> None:
+    """lme4's anova() of the two sleepstudy models. lme4 1.1-31 gave (R: m0 <- lmer(
+    Reaction ~ Days + (1|Subject), sleepstudy, REML = FALSE); m1 the (Days|Subject) model;
+    anova(m0, m1)): logLik(m0) -897.039321503, Chisq 42.13929852 on 2 df,
+    Pr(>Chisq) 7.072412638e-10; logLik(m1) is in the reference kit."""
+    data = mm.datasets.load("sleepstudy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        small = mm.lmm("Reaction ~ Days + (1 | Subject)", data, reml=False)
+        large = mm.lmm("Reaction ~ Days + (Days | Subject)", data, reml=False)
+    table = mm.anova(large, small)
+    ml = load_reference("sleepstudy_slopes_ml")["logLik"]  # lme4's ML logLik, slopes
+    # lme4's ML logLik of the intercept model (logLik(lmer(..., REML = FALSE)))
+    assert table["loglik"].iloc[1] == pytest.approx(ml, abs=1e-4)
+    assert table["df"].iloc[1] == 2
+    assert table["loglik"].iloc[0] == pytest.approx(-897.039321503, abs=1e-4)
+    assert table["chisq"].iloc[1] == pytest.approx(42.13929852, abs=2e-4)
+    assert table["p_value"].iloc[1] == pytest.approx(7.072412638e-10, rel=1e-3)
+
+
+def test_lrt_refits_reml_fits_and_refuses_mismatched_data() -> None:
+    data = mm.datasets.load("sleepstudy")
+    a = mm.lmm("Reaction ~ 1 + (1 | Subject)", data)
+    b = mm.lmm("Reaction ~ Days + (1 | Subject)", data)
+    with pytest.raises(mm.ModelSpecError, match="pass data= to refit them by ML"):
+        mm.anova(a, b)
+    table = mm.anova(a, b, data=data)
+    assert "refitted by maximum likelihood" in table.attrs["note"]
+    fewer = mm.lmm("Reaction ~ Days + (1 | Subject)", data.iloc[:170])
+    with pytest.raises(mm.ModelSpecError, match="different numbers of observations"):
+        mm.anova(b, fewer)
+    assert isinstance(table, pd.DataFrame)
