@@ -16,12 +16,13 @@ from mixedmodels.errors import (
     SingularFitWarning,
 )
 from mixedmodels.glmm import GlmmResult, PirlsError, glmm
-from mixedmodels.inference import anova
+from mixedmodels.inference import BootstrapResult, anova, bootstrap
 from mixedmodels.lmm import LmmResult, OptimizerSettings, OptInfo, lmm
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BootstrapResult",
     "ConvergenceWarning",
     "DataError",
     "FormulaError",
@@ -36,6 +37,7 @@ __all__ = [
     "SeparationWarning",
     "SingularFitWarning",
     "anova",
+    "bootstrap",
     "datasets",
     "glmm",
     "lmm",

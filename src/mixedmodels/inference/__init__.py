@@ -1,7 +1,15 @@
 """Inference for fitted mixed models: small-sample tests and model comparison."""
 
+from mixedmodels.inference.bootstrap import BootstrapResult, bootstrap
 from mixedmodels.inference.lrt import anova
 from mixedmodels.inference.satterthwaite import satterthwaite_f, satterthwaite_t
 from mixedmodels.inference.varpar import VarianceFunctions
 
-__all__ = ["VarianceFunctions", "anova", "satterthwaite_f", "satterthwaite_t"]
+__all__ = [
+    "BootstrapResult",
+    "VarianceFunctions",
+    "anova",
+    "bootstrap",
+    "satterthwaite_f",
+    "satterthwaite_t",
+]

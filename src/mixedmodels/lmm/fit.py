@@ -12,10 +12,10 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from mixedmodels.design.crossproducts import ZTerm, crossproducts
-from mixedmodels.design.frame import model_frame
+from mixedmodels.design.frame import ModelFrame, model_frame
 from mixedmodels.design.materialize import INTERCEPT
 from mixedmodels.errors import ConvergenceWarning, SingularFitWarning
-from mixedmodels.lmm.covariance import covariance_layout
+from mixedmodels.lmm.covariance import CovarianceLayout, covariance_layout
 from mixedmodels.lmm.gradient import objective_gradient
 from mixedmodels.lmm.optimize import OptimizerSettings, minimize_theta
 from mixedmodels.lmm.result import LmmResult
@@ -73,7 +73,20 @@ def lmm(
     """
     settings = settings or OptimizerSettings()
     frame = model_frame(formula, data, weights=weights, offset=offset)
-    layout = covariance_layout(frame)
+    index = data.index if isinstance(data, pd.DataFrame) else pd.RangeIndex(frame.n_input)
+    label = data.attrs.get("name", "data") if isinstance(data, pd.DataFrame) else "data"
+    return fit_frame(frame, covariance_layout(frame), reml, settings, index, label)
+
+
+def fit_frame(
+    frame: ModelFrame,
+    layout: CovarianceLayout,
+    reml: bool,
+    settings: OptimizerSettings,
+    index: pd.Index,
+    label: str,
+) -> LmmResult:
+    """Fit the model of a ModelFrame (the steps of :func:`lmm` after reading the data)."""
     response = frame.y if frame.offset is None else frame.y - frame.offset
     # With an intercept, fit y - mean(y): the objective is unchanged and the
     # cross-products lose no precision to a large mean (the intercept is shifted back).
@@ -141,7 +154,6 @@ def lmm(
     fitted_all[frame.rows] = fitted_rows
     resid_all = np.full(frame.n_input, np.nan)
     resid_all[frame.rows] = frame.y - fitted_rows
-    index = data.index if isinstance(data, pd.DataFrame) else pd.RangeIndex(frame.n_input)
     return LmmResult(
         formula=frame.formula.text,
         reml=reml,
@@ -159,9 +171,7 @@ def lmm(
         singular_terms=singular,
         optinfo=info,
         aliased=frame.aliased,
-        data_label=getattr(data, "attrs", {}).get("name", "data")
-        if hasattr(data, "attrs")
-        else "data",
+        data_label=label,
         _varcorr=varcorr_table(frame, covs, sigma),
         _ranef=ranef,
         _fitted=fitted_all,
@@ -171,4 +181,6 @@ def lmm(
         _products=products,
         _tail_shapes=tuple((b.n_levels, b.k) for b in layout.blocks[1:]),
         _theta_map=layout.theta_map(),
+        _frame=frame,
+        _layout=layout,
     )

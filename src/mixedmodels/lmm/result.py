@@ -10,7 +10,8 @@ import pandas as pd
 
 from mixedmodels._result import FitTables, frozen_array
 from mixedmodels.design.crossproducts import CrossProducts
-from mixedmodels.lmm.covariance import ThetaMap
+from mixedmodels.design.frame import ModelFrame
+from mixedmodels.lmm.covariance import CovarianceLayout, ThetaMap
 from mixedmodels.lmm.optimize import OptInfo
 
 __all__ = ["LmmResult"]
@@ -73,6 +74,9 @@ class LmmResult(FitTables):
     _products: CrossProducts
     _tail_shapes: tuple[tuple[int, int], ...]
     _theta_map: ThetaMap
+    # the design (rows used), for simulation and refits with a new response
+    _frame: ModelFrame
+    _layout: CovarianceLayout
 
     def __post_init__(self) -> None:
         for name in ("beta", "vcov_unscaled", "theta", "_fitted", "_residuals"):
@@ -138,6 +142,52 @@ class LmmResult(FitTables):
             },
             index=list(self.fixed_names),
         )
+
+    # -- simulation ----------------------------------------------------------------------
+    def simulate(
+        self,
+        n: int = 1,
+        seed: int | np.random.Generator | np.random.SeedSequence | None = None,
+        re: str = "new",
+    ) -> np.ndarray:
+        """Responses simulated from the fitted model, one column per simulation.
+
+        Parameters
+        ----------
+        n : int
+            Number of simulated response vectors.
+        seed : int, Generator or SeedSequence
+            The only source of randomness: the same seed gives the same responses.
+        re : {"new", "conditional"}
+            Draw new random effects from their fitted distribution, or keep the
+            conditional modes (only the residuals are new).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(nobs, n)``, rows in the order of the rows used in the fit.
+        """
+        from mixedmodels.lmm.simulate import simulate_responses
+
+        return simulate_responses(self, n, np.random.default_rng(seed), re)
+
+    def refit(self, y: np.ndarray) -> LmmResult:
+        """The same model fitted to a new response (one value per row used in the fit)."""
+        from dataclasses import replace as replace_field
+
+        from mixedmodels.lmm.fit import fit_frame
+        from mixedmodels.lmm.optimize import OptimizerSettings
+
+        y = np.asarray(y, dtype=np.float64)
+        if y.shape != (self.nobs,):
+            raise ValueError(f"refit needs {self.nobs} responses, one per row used; got {y.shape}")
+        frame = replace_field(self._frame, y=y)
+        settings = OptimizerSettings(check_convergence=False)
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fit_frame(frame, self._layout, self.reml, settings, self._index, self.data_label)
 
     # -- per row -------------------------------------------------------------------------
     @property
