@@ -84,3 +84,44 @@ def test_lrt_refits_reml_fits_and_refuses_mismatched_data() -> None:
     with pytest.raises(mm.ModelSpecError, match="different numbers of observations"):
         mm.anova(b, fewer)
     assert isinstance(table, pd.DataFrame)
+
+
+def _profile_cases() -> list[str]:
+    out = []
+    for file in ("cases.tsv", "cases_extra.tsv"):
+        with (REFERENCE / file).open() as fh:
+            out += [
+                r["id"]
+                for r in csv.DictReader(fh, delimiter="\t")
+                if r["kind"] == "lmer" and "profile" in (r["extras"] or "")
+            ]
+    return out
+
+
+@pytest.mark.parametrize("case", _profile_cases())
+def test_profile_intervals_match_lme4(case: str) -> None:
+    """confint(method = "profile"): within 2e-3 of each interval's width, same rows in
+    the same order (lme4 profiles the ML deviance, also for REML fits)."""
+    ref = load_reference(case)
+    fit = fit_reference(ref)
+    got = fit.confint("profile")
+    want = ref["profile_ci"]
+    assert [r_name(n) for n in got.index] == want["names"]
+    for i, name in enumerate(want["names"]):
+        width = want["upper"][i] - want["lower"][i]
+        assert abs(got["lower"].iloc[i] - want["lower"][i]) <= 2e-3 * width, name
+        assert abs(got["upper"].iloc[i] - want["upper"][i]) <= 2e-3 * width, name
+
+
+def test_wald_and_boot_intervals() -> None:
+    fit = mm.lmm("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+    wald = fit.confint("wald")
+    assert wald.iloc[:4].isna().all().all()  # variance parameters: NaN, as in lme4
+    se = fit.std_errors["Days"]
+    assert wald.loc["Days", "upper"] - fit.fixef["Days"] == pytest.approx(1.959964 * se)
+    boot = fit.confint("boot", n_boot=40, seed=3)
+    assert list(boot.index) == list(wald.index)
+    assert (boot["lower"] < boot["upper"]).all()
+    assert boot.loc["sigma", "lower"] < fit.sigma < boot.loc["sigma", "upper"]
+    with pytest.raises(ValueError, match="method must be"):
+        fit.confint("likelihood")

@@ -32,7 +32,8 @@ class BootstrapResult:
     Attributes
     ----------
     replicates : pandas.DataFrame
-        One row per replicate: each fixed effect, theta element and ``sigma``.
+        One row per replicate: each fixed effect, theta element, ``sigma``, and the
+        random-effect SDs and correlations under lme4's names (``sd_Days|Subject``).
     estimate : pandas.Series
         The same quantities for the original fit.
     seed : int or None
@@ -57,11 +58,15 @@ class BootstrapResult:
 
 
 def _quantities(fit: LmmResult) -> np.ndarray:
-    return np.concatenate([fit.beta, fit.theta, [fit.sigma]])
+    sd_cor = fit.varcorr["sd_cor"].to_numpy(dtype=np.float64)[:-1]  # without sigma
+    return np.concatenate([fit.beta, fit.theta, [fit.sigma], sd_cor])
 
 
 def _names(fit: LmmResult) -> list[str]:
-    return list(fit.fixed_names) + list(fit.theta_names) + ["sigma"]
+    from mixedmodels.inference.profile import variance_parameter_names
+
+    scale = variance_parameter_names(fit)[:-1]
+    return list(fit.fixed_names) + list(fit.theta_names) + ["sigma"] + scale
 
 
 def _replicate(fit: LmmResult, seq: np.random.SeedSequence) -> np.ndarray:

@@ -143,6 +143,65 @@ class LmmResult(FitTables):
             index=list(self.fixed_names),
         )
 
+    def confint(
+        self,
+        method: str = "profile",
+        level: float = 0.95,
+        n_boot: int = 1000,
+        seed: int | None = None,
+        n_jobs: int = 1,
+    ) -> pd.DataFrame:
+        """Confidence intervals for every SD, correlation, sigma and fixed effect.
+
+        Parameters
+        ----------
+        method : {"profile", "wald", "boot"}
+            Profile likelihood (lme4's default; the ML deviance, as lme4), Wald (normal
+            quantiles; fixed effects only, the variance rows are NaN as in lme4), or
+            percentile intervals of a parametric bootstrap of ``n_boot`` replicates.
+        level : float
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``lower`` and ``upper``, indexed by lme4's names (``sd_(Intercept)|Subject``,
+            ``cor_Days.(Intercept)|Subject``, ``sigma``, then the fixed effects).
+        """
+        from scipy import stats
+
+        from mixedmodels.inference.bootstrap import bootstrap
+        from mixedmodels.inference.profile import (
+            lme4_order,
+            profile_intervals,
+            variance_parameter_names,
+        )
+
+        if not 0 < level < 1:
+            raise ValueError(f"level must lie strictly between 0 and 1, not {level!r}")
+        if method == "profile":
+            return profile_intervals(self, level)
+        names = lme4_order(variance_parameter_names(self))
+        if method == "wald":
+            z = float(stats.norm.ppf(0.5 + level / 2))
+            se = np.sqrt(np.diag(self._vcov_array()))
+            lower = [np.nan] * len(names) + list(self.beta - z * se)
+            upper = [np.nan] * len(names) + list(self.beta + z * se)
+        elif method == "boot":
+            boot = bootstrap(self, n=n_boot, seed=seed, n_jobs=n_jobs)
+            table = boot.intervals(level)
+            keys = [n for n in names if n != "sigma"]
+            order = keys[:0] + names
+            lower = [table.loc[n, "lower"] for n in order] + [
+                table.loc[n, "lower"] for n in self.fixed_names
+            ]
+            upper = [table.loc[n, "upper"] for n in order] + [
+                table.loc[n, "upper"] for n in self.fixed_names
+            ]
+        else:
+            raise ValueError(f"method must be 'profile', 'wald' or 'boot', not {method!r}")
+        index = pd.Index(names + list(self.fixed_names), name="name")
+        return pd.DataFrame({"lower": lower, "upper": upper}, index=index)
+
     # -- simulation ----------------------------------------------------------------------
     def simulate(
         self,
