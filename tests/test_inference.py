@@ -125,3 +125,27 @@ def test_wald_and_boot_intervals() -> None:
     assert boot.loc["sigma", "lower"] < fit.sigma < boot.loc["sigma", "upper"]
     with pytest.raises(ValueError, match="method must be"):
         fit.confint("likelihood")
+
+
+def _anova_cases() -> list[str]:
+    out = []
+    for file in ("cases.tsv", "cases_extra.tsv"):
+        with (REFERENCE / file).open() as fh:
+            for r in csv.DictReader(fh, delimiter="\t"):
+                if r["kind"] == "lmer" and "anova_satterthwaite" in load_reference(r["id"]):
+                    out.append(r["id"])
+    return out
+
+
+@pytest.mark.parametrize("case", _anova_cases())
+def test_type3_anova_matches_lmertest(case: str) -> None:
+    ref = load_reference(case)
+    want = ref["anova_satterthwaite"]
+    terms = want["term"] if isinstance(want["term"], list) else [want["term"]]
+    got = fit_reference(ref).anova()
+    assert list(got.index) == terms
+    np.testing.assert_allclose(got["numdf"], np.atleast_1d(want["numdf"]))
+    np.testing.assert_allclose(got["dendf"], np.atleast_1d(want["dendf"]), rtol=1e-2)
+    np.testing.assert_allclose(got["F"], np.atleast_1d(want["F"]), rtol=1e-3)
+    p, p_ref = got["p_value"].to_numpy(), np.atleast_1d(want["p"])
+    assert np.all(np.abs(p - p_ref) <= np.maximum(1e-3 * p_ref, 1e-6)), (p, p_ref)

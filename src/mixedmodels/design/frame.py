@@ -80,6 +80,9 @@ class ModelFrame:
     rows: np.ndarray
     n_input: int
     aliased: tuple[str, ...]
+    data: pd.DataFrame
+    """The columns the model reads, for the rows used (to encode it again, e.g. with
+    other contrasts)."""
 
     @property
     def nobs(self) -> int:
@@ -319,4 +322,5 @@ def model_frame(
         rows=rows,
         n_input=len(frame),
         aliased=aliased,
+        data=subset,
     )

@@ -143,6 +143,13 @@ class LmmResult(FitTables):
             index=list(self.fixed_names),
         )
 
+    def anova(self, ddf: str = "satterthwaite") -> pd.DataFrame:
+        """Type III F tests of each fixed-effect term, with Satterthwaite's denominator
+        degrees of freedom (lmerTest's ``anova``): columns ``numdf, dendf, F, p_value``."""
+        from mixedmodels.inference.anova import type3_anova
+
+        return type3_anova(self, ddf)
+
     def confint(
         self,
         method: str = "profile",
