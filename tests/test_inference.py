@@ -48,8 +48,8 @@ def test_coef_table_variants_and_intervals() -> None:
     assert np.all(residual["df"] == 178)
     width = residual["upper"] - residual["lower"]
     assert np.all(width > 0) and np.all(width < normal["upper"] - normal["lower"])
-    with pytest.raises(ValueError, match="Kenward-Roger is not available"):
-        fit.coef_table(ddf="kenward-roger")
+    with pytest.raises(ValueError, match="ddf must be"):
+        fit.coef_table(ddf="containment")
 
 
 def test_lrt_matches_lme4_ml_logliks() -> None:
@@ -149,3 +149,34 @@ def test_type3_anova_matches_lmertest(case: str) -> None:
     np.testing.assert_allclose(got["F"], np.atleast_1d(want["F"]), rtol=1e-3)
     p, p_ref = got["p_value"].to_numpy(), np.atleast_1d(want["p"])
     assert np.all(np.abs(p - p_ref) <= np.maximum(1e-3 * p_ref, 1e-6)), (p, p_ref)
+
+
+@pytest.mark.parametrize("case", ["sleepstudy_slopes", "sleepstudy_intercept"])
+def test_kenward_roger_matches_pbkrtest(case: str) -> None:
+    ref = load_reference(case)
+    table = fit_reference(ref).coef_table(ddf="kenward-roger")
+    want = ref["kenward_roger"]
+    np.testing.assert_allclose(table["df"], want["df"], rtol=1e-2)
+    np.testing.assert_allclose(table["std_error"], want["se"], rtol=1e-3)
+    p, p_ref = table["p_value"].to_numpy(), np.asarray(want["p"])
+    assert np.all(np.abs(p - p_ref) <= np.maximum(1e-3 * p_ref, 1e-6))
+
+
+def test_kenward_roger_anova_and_its_limits() -> None:
+    data = mm.datasets.load("sleepstudy")
+    fit = mm.lmm("Reaction ~ Days + (1 | Subject)", data)
+    table = fit.anova(ddf="kenward-roger")
+    # one numerator df: the F test is the square of the t test
+    t = fit.coef_table(ddf="kenward-roger").loc["Days", "statistic"]
+    assert table.loc["Days", "F"] == pytest.approx(t**2, rel=1e-6)
+    with pytest.raises(mm.ModelSpecError, match="REML"):
+        mm.lmm("Reaction ~ Days + (1 | Subject)", data, reml=False).coef_table("kenward-roger")
+    from mixedmodels.inference import kenward_roger
+
+    saved = kenward_roger.MAX_ROWS
+    kenward_roger.MAX_ROWS = 100
+    try:
+        with pytest.raises(mm.ModelSpecError, match="use ddf='satterthwaite'"):
+            fit.coef_table(ddf="kenward-roger")
+    finally:
+        kenward_roger.MAX_ROWS = saved

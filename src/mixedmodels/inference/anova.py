@@ -39,10 +39,8 @@ def _sum_coded(formula: str, data: pd.DataFrame) -> tuple[str, dict[str, str]]:
 
 def type3_anova(fit: LmmResult, ddf: str = "satterthwaite") -> pd.DataFrame:
     """One row per fixed-effect term: ``numdf, dendf, F, p_value``."""
-    if ddf != "satterthwaite":
-        raise ValueError(
-            f"ddf must be 'satterthwaite' (Kenward-Roger is not available yet), not {ddf!r}"
-        )
+    if ddf not in ("satterthwaite", "kenward-roger"):
+        raise ValueError(f"ddf must be 'satterthwaite' or 'kenward-roger', not {ddf!r}")
     frame = fit._frame
     if frame.aliased:
         raise ModelSpecError(
@@ -53,7 +51,19 @@ def type3_anova(fit: LmmResult, ddf: str = "satterthwaite") -> pd.DataFrame:
     encoded = model_matrix(formula, frame.data, na_action="raise")
     X_sum = np.asarray(encoded, dtype=np.float64)
     M = np.linalg.lstsq(X_sum, frame.X, rcond=None)[0]
-    vf = VarianceFunctions(fit)
+    if ddf == "satterthwaite":
+        vf = VarianceFunctions(fit)
+
+        def test(L: np.ndarray) -> tuple[float, float, float, float]:
+            return satterthwaite_f(vf, fit.beta, L)
+    else:
+        from mixedmodels.inference.kenward_roger import _KR
+
+        kr = _KR(fit)
+
+        def test(L: np.ndarray) -> tuple[float, float, float, float]:
+            return kr.test(L, fit.beta)
+
     rows = []
     for term, columns in encoded.model_spec.term_indices.items():
         name = str(term)
@@ -61,6 +71,6 @@ def type3_anova(fit: LmmResult, ddf: str = "satterthwaite") -> pd.DataFrame:
             continue
         for coded, original in renamed.items():
             name = name.replace(coded, original)
-        numdf, dendf, F, p = satterthwaite_f(vf, fit.beta, M[list(columns), :])
+        numdf, dendf, F, p = test(M[list(columns), :])
         rows.append((name, numdf, dendf, F, p))
     return pd.DataFrame(rows, columns=["term", "numdf", "dendf", "F", "p_value"]).set_index("term")

@@ -99,9 +99,11 @@ class LmmResult(FitTables):
 
         Parameters
         ----------
-        ddf : {"satterthwaite", "residual", "normal"}
+        ddf : {"satterthwaite", "kenward-roger", "residual", "normal"}
             Denominator degrees of freedom: Satterthwaite's approximation (lmerTest's
-            default), ``nobs - p`` (``"residual"``), or none (Wald z, ``"normal"``).
+            default), Kenward-Roger's (with its adjusted standard errors, as pbkrtest;
+            REML fits of up to 5,000 rows), ``nobs - p`` (``"residual"``), or none
+            (Wald z, ``"normal"``).
         level : float
             Confidence level of the intervals.
 
@@ -119,14 +121,18 @@ class LmmResult(FitTables):
         se = np.sqrt(np.diag(self._vcov_array()))
         if ddf == "satterthwaite":
             df = satterthwaite_t(VarianceFunctions(self), self.beta)["df"]
+        elif ddf == "kenward-roger":
+            from mixedmodels.inference.kenward_roger import kenward_roger_t
+
+            kr = kenward_roger_t(self)
+            se, df = kr["std_error"], kr["df"]  # the adjusted covariance's SEs
         elif ddf == "residual":
             df = np.full(self.beta.size, float(self.nobs - self.beta.size))
         elif ddf == "normal":
             df = np.full(self.beta.size, np.inf)
         else:
             raise ValueError(
-                f"ddf must be 'satterthwaite', 'residual' or 'normal', not {ddf!r} "
-                "(Kenward-Roger is not available yet)"
+                f"ddf must be 'satterthwaite', 'kenward-roger', 'residual' or 'normal', not {ddf!r}"
             )
         t = self.beta / se
         q = stats.t.ppf(0.5 + level / 2, df)
@@ -144,8 +150,9 @@ class LmmResult(FitTables):
         )
 
     def anova(self, ddf: str = "satterthwaite") -> pd.DataFrame:
-        """Type III F tests of each fixed-effect term, with Satterthwaite's denominator
-        degrees of freedom (lmerTest's ``anova``): columns ``numdf, dendf, F, p_value``."""
+        """Type III F tests of each fixed-effect term (lmerTest's ``anova``), with
+        ``ddf="satterthwaite"`` or ``"kenward-roger"``: columns ``numdf, dendf, F,
+        p_value``."""
         from mixedmodels.inference.anova import type3_anova
 
         return type3_anova(self, ddf)
