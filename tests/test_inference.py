@@ -180,3 +180,25 @@ def test_kenward_roger_anova_and_its_limits() -> None:
             fit.coef_table(ddf="kenward-roger")
     finally:
         kenward_roger.MAX_ROWS = saved
+
+
+def test_variance_test_matches_rlrsim_exact_rlrt() -> None:
+    """RLRsim 3.1-8 on Dyestuff (R: exactRLRT(lmer(Yield ~ 1 + (1|Batch), Dyestuff),
+    nsim = 1e5) after set.seed(1)): RLRT = 6.369, p-value = 0.00463."""
+    fit = mm.lmm("Yield ~ 1 + (1 | Batch)", mm.datasets.load("Dyestuff"))
+    result = mm.variance_test(fit, n_sim=2000, seed=11)
+    assert result.statistic == pytest.approx(6.369, abs=1e-3)
+    # Monte Carlo error of 2,000 simulations at p = 0.0046: SE 0.0015; allow 3.5 SE
+    assert abs(result.p_simulated - 0.00463) < 3.5 * np.sqrt(0.00463 * 0.99537 / 2000)
+    assert result.p_mixture == pytest.approx(0.5 * 0.011613, rel=1e-2)
+
+
+def test_variance_test_on_a_boundary_fit_and_bad_input() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        singular = mm.lmm("Yield ~ 1 + (1 | Batch)", mm.datasets.load("Dyestuff2"))
+    result = mm.variance_test(singular, n_sim=20, seed=1)
+    assert result.statistic == 0.0 and result.p_mixture == 1.0
+    slopes = mm.lmm("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+    with pytest.raises(mm.ModelSpecError, match="one scalar random effect"):
+        mm.variance_test(slopes)

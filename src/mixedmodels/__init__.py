@@ -16,7 +16,7 @@ from mixedmodels.errors import (
     SingularFitWarning,
 )
 from mixedmodels.glmm import GlmmResult, PirlsError, glmm
-from mixedmodels.inference import BootstrapResult, anova, bootstrap
+from mixedmodels.inference import BootstrapResult, VarianceTest, anova, bootstrap, variance_test
 from mixedmodels.lmm import LmmResult, OptimizerSettings, OptInfo, lmm
 
 __version__ = "0.1.0"
@@ -36,9 +36,11 @@ __all__ = [
     "RankDeficiencyWarning",
     "SeparationWarning",
     "SingularFitWarning",
+    "VarianceTest",
     "anova",
     "bootstrap",
     "datasets",
     "glmm",
     "lmm",
+    "variance_test",
 ]
