@@ -78,3 +78,34 @@ def test_coverage_of_satterthwaite_intervals() -> None:
         covered += int(table.loc["Days", "lower"] <= slope <= table.loc["Days", "upper"])
     rate = covered / sims.shape[1]
     assert 0.88 <= rate <= 1.0, rate
+
+
+def test_predict_new_data(fit) -> None:
+    import pandas as pd
+
+    data = mm.datasets.load("sleepstudy")
+    np.testing.assert_allclose(fit.predict(data), fit.fitted, rtol=1e-12)
+    new = pd.DataFrame({"Days": [0, 5], "Subject": ["308", "999"]})
+    with pytest.raises(mm.DataError, match=r"'Subject' not seen in the fit: '999'"):
+        fit.predict(new)
+    got = fit.predict(new, allow_new_levels=True)
+    coef = fit.coef()["Subject"].loc["308"]
+    assert got.iloc[0] == pytest.approx(coef["(Intercept)"])
+    assert got.iloc[1] == pytest.approx(fit.fixef["(Intercept)"] + 5 * fit.fixef["Days"])
+    population = fit.predict(new, re=False)
+    assert population.iloc[0] == pytest.approx(fit.fixef["(Intercept)"])
+    with pytest.raises(mm.FormulaError, match="'Days'"):
+        fit.predict(pd.DataFrame({"Subject": ["308"]}))
+
+
+def test_predict_keeps_the_training_encoding() -> None:
+    cake = mm.datasets.load("cake")
+    fit = mm.lmm("angle ~ recipe * temp + (1 | recipe:replicate)", cake)
+    # a single row of recipe C, as a plain string: encoded with the fit's levels
+    import pandas as pd
+
+    new = pd.DataFrame({"recipe": ["C"], "temp": [200.0], "replicate": ["1"]})
+    got = fit.predict(new, re=False).iloc[0]
+    b = fit.fixef
+    want = b["(Intercept)"] + b["recipe[T.C]"] + 200 * (b["temp"] + b["recipe[T.C]:temp"])
+    assert got == pytest.approx(want)

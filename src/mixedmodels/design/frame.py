@@ -12,7 +12,7 @@ import pandas as pd
 from mixedmodels._data import as_dataframe, unknown_column_error
 from mixedmodels.design.fixed import independent_columns
 from mixedmodels.design.grouping import GroupingFactor, grouping_factor
-from mixedmodels.design.materialize import design_matrix, required_columns
+from mixedmodels.design.materialize import encode, required_columns
 from mixedmodels.design.response import read_response, response_expressions
 from mixedmodels.errors import DataError, FormulaError, ModelSpecError, RankDeficiencyWarning
 from mixedmodels.formula import MixedFormula, RandomTermSpec, parse_formula
@@ -33,6 +33,8 @@ class RandomEffectsTerm:
     matrix: np.ndarray
     column_names: tuple[str, ...]
     vc_name: str
+    encoding: Any = None
+    """formulaic's ModelSpec of the term's model matrix, to encode new data."""
 
     @property
     def n_levels(self) -> int:
@@ -83,6 +85,12 @@ class ModelFrame:
     data: pd.DataFrame
     """The columns the model reads, for the rows used (to encode it again, e.g. with
     other contrasts)."""
+    fixed_encoding: Any = None
+    """formulaic's ModelSpec of the fixed-effects matrix (before aliased columns were
+    dropped), to encode new data exactly like the training data."""
+    kept_columns: tuple[int, ...] = ()
+    offset_encodings: tuple[Any, ...] = ()
+    offset_column: str | None = None
 
     @property
     def nobs(self) -> int:
@@ -242,7 +250,8 @@ def model_frame(
         _check_values(subset, name)
 
     y, trials = read_response(parsed.response, subset, response_kind)
-    X, fixed_names = design_matrix(parsed.fixed, subset, "the fixed part")
+    X, fixed_names, fixed_encoding = encode(parsed.fixed, subset, "the fixed part")
+    n_fixed = X.shape[1]
     keep_cols = independent_columns(X)
     aliased = tuple(n for i, n in enumerate(fixed_names) if i not in set(keep_cols.tolist()))
     if aliased:
@@ -256,8 +265,10 @@ def model_frame(
         fixed_names = [fixed_names[i] for i in keep_cols]
 
     off = None
+    offset_encodings = []
     for expr in parsed.offsets:
-        values, _ = design_matrix(f"0 + {expr}", subset, "offset()")
+        values, _, enc = encode(f"0 + {expr}", subset, "offset()")
+        offset_encodings.append(enc)
         off = values[:, 0] if off is None else off + values[:, 0]
     if offset_col is not None:
         extra = subset[offset_col].to_numpy(dtype=np.float64)
@@ -279,14 +290,14 @@ def model_frame(
     terms: list[RandomEffectsTerm] = []
     for spec in parsed.random:
         factor = grouping_factor(subset, spec.factors)
-        matrix, cols = design_matrix(spec.lhs, subset, f"random term {spec.source}:")
+        matrix, cols, enc = encode(spec.lhs, subset, f"random term {spec.source}:")
         if matrix.shape[1] == 0:
             raise FormulaError(f"random term {spec.source!r} has no columns")
-        terms.append(RandomEffectsTerm(spec, factor, matrix, tuple(cols), factor.name))
+        terms.append(RandomEffectsTerm(spec, factor, matrix, tuple(cols), factor.name, enc))
     terms = _lme4_order(terms)
     vc_names = _unique_names([t.factor.name for t in terms])
     terms = [
-        RandomEffectsTerm(t.spec, t.factor, t.matrix, t.column_names, v)
+        RandomEffectsTerm(t.spec, t.factor, t.matrix, t.column_names, v, t.encoding)
         for t, v in zip(terms, vc_names, strict=True)
     ]
     for t in terms:
@@ -323,4 +334,8 @@ def model_frame(
         n_input=len(frame),
         aliased=aliased,
         data=subset,
+        fixed_encoding=fixed_encoding,
+        kept_columns=tuple(int(i) for i in keep_cols) if aliased else tuple(range(n_fixed)),
+        offset_encodings=tuple(offset_encodings),
+        offset_column=offset_col,
     )

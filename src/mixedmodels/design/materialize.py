@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from formulaic import Formula, model_matrix
 
 from mixedmodels.errors import FormulaError
 
-__all__ = ["required_columns", "design_matrix", "intercept_name"]
+__all__ = ["required_columns", "design_matrix", "encode", "intercept_name"]
 
 INTERCEPT = "(Intercept)"
 
@@ -26,8 +28,9 @@ def required_columns(expression: str, where: str) -> set[str]:
         raise FormulaError(f"cannot read {where} {expression!r}: {exc}") from None
 
 
-def design_matrix(expression: str, data: pd.DataFrame, where: str) -> tuple[np.ndarray, list[str]]:
-    """Materialize a right-hand side as a float64 matrix with its column names."""
+def encode(expression: str, data: pd.DataFrame, where: str) -> tuple[np.ndarray, list[str], Any]:
+    """Materialize a right-hand side: float64 matrix, column names and formulaic's
+    ModelSpec (which encodes new data exactly like this data)."""
     try:
         matrix = model_matrix(expression, data, na_action="raise")
     except Exception as exc:
@@ -37,4 +40,21 @@ def design_matrix(expression: str, data: pd.DataFrame, where: str) -> tuple[np.n
     values = np.asarray(matrix, dtype=np.float64)
     if values.ndim == 1:
         values = values[:, None]
-    return np.ascontiguousarray(values), names
+    return np.ascontiguousarray(values), names, matrix.model_spec
+
+
+def encode_new(spec: Any, data: pd.DataFrame, where: str) -> np.ndarray:
+    """Encode new data with a ModelSpec from :func:`encode`."""
+    try:
+        matrix = spec.get_model_matrix(data, na_action="raise")
+    except Exception as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise FormulaError(f"cannot encode the new data for {where}: {message}") from None
+    values = np.asarray(matrix, dtype=np.float64)
+    return values[:, None] if values.ndim == 1 else values
+
+
+def design_matrix(expression: str, data: pd.DataFrame, where: str) -> tuple[np.ndarray, list[str]]:
+    """Materialize a right-hand side as a float64 matrix with its column names."""
+    values, names, _ = encode(expression, data, where)
+    return values, names

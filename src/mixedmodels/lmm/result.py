@@ -216,6 +216,30 @@ class LmmResult(FitTables):
         index = pd.Index(names + list(self.fixed_names), name="name")
         return pd.DataFrame({"lower": lower, "upper": upper}, index=index)
 
+    def predict(
+        self, newdata: Any = None, re: bool = True, allow_new_levels: bool = False
+    ) -> pd.Series:
+        """Predictions: ``X beta (+ Z b) (+ offset)``.
+
+        Parameters
+        ----------
+        newdata : DataFrame or dict of arrays, optional
+            Encoded exactly as the training data (same factor levels and transforms);
+            without it, the fitted values.
+        re : bool
+            Include each group's conditional modes (False: the population prediction).
+        allow_new_levels : bool
+            Predict groups not seen in the fit at the population level; otherwise such
+            levels are an error that names them.
+        """
+        if newdata is None:
+            if re:
+                return self.fitted.rename("predicted")
+            newdata = self._frame.data
+        from mixedmodels.lmm.predict import predict_new
+
+        return predict_new(self, newdata, re, allow_new_levels)
+
     # -- simulation ----------------------------------------------------------------------
     def simulate(
         self,

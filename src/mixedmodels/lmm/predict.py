@@ -1,0 +1,76 @@
+"""Predictions for new data: the fixed part encoded exactly as the training data, plus each
+group's conditional modes (new levels: the population value, when allowed)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from mixedmodels._data import as_dataframe, unknown_column_error
+from mixedmodels.design.materialize import encode_new
+from mixedmodels.errors import DataError
+
+if TYPE_CHECKING:
+    from mixedmodels.lmm.result import LmmResult
+
+__all__ = ["predict_new"]
+
+
+def _labels(data: pd.DataFrame, factors: tuple[str, ...]) -> np.ndarray:
+    parts = [data[f].astype(str).to_numpy() for f in factors]
+    out = parts[0].astype(object)
+    for more in parts[1:]:
+        out = np.char.add(np.char.add(out.astype(str), ":"), more.astype(str)).astype(object)
+    return out
+
+
+def predict_new(fit: LmmResult, newdata: Any, re: bool, allow_new_levels: bool) -> pd.Series:
+    """See :meth:`LmmResult.predict`."""
+    frame, layout = fit._frame, fit._layout
+    data = as_dataframe(newdata)
+    needed = list(frame.data.columns)
+    if frame.response_name in needed:
+        needed.remove(frame.response_name)
+    for column in needed:
+        if column not in data.columns and column != frame.offset_column:
+            raise unknown_column_error(column, data.columns, "the new data for predict()")
+    X = encode_new(frame.fixed_encoding, data, "the fixed part")[:, list(frame.kept_columns)]
+    eta = X @ fit.beta
+    for encoding in frame.offset_encodings:
+        eta = eta + encode_new(encoding, data, "offset()")[:, 0]
+    if frame.offset_column is not None:
+        if frame.offset_column not in data.columns:
+            raise unknown_column_error(frame.offset_column, data.columns, "offset=")
+        eta = eta + data[frame.offset_column].to_numpy(dtype=np.float64)
+    if re:
+        ranef = fit._ranef
+        for block in layout.blocks:
+            names = fit._random_columns[block.factor.name]
+            table = ranef[ranef["group"] == block.factor.name]
+            wide = table.pivot(index="level", columns="term", values="value")
+            values = wide.loc[list(block.factor.levels), list(names)].to_numpy()
+            lookup = {level: i for i, level in enumerate(block.factor.levels)}
+            first_term = frame.terms[block.term_columns[0][0]]
+            labels = _labels(data, first_term.spec.factors)
+            index = np.array([lookup.get(v, -1) for v in labels])
+            new = index < 0
+            if new.any() and not allow_new_levels:
+                shown = ", ".join(repr(v) for v in pd.unique(labels[new])[:5])
+                raise DataError(
+                    f"the new data has level(s) of {block.factor.name!r} not seen in the fit: "
+                    f"{shown}; pass allow_new_levels=True to predict them at the population "
+                    "level (random effects 0)"
+                )
+            Z = np.hstack(
+                [
+                    encode_new(
+                        frame.terms[t].encoding, data, f"random term {frame.terms[t].spec.source}"
+                    )
+                    for t, _, _ in block.term_columns
+                ]
+            )
+            b = np.where(new[:, None], 0.0, values[np.maximum(index, 0)])
+            eta = eta + np.einsum("ik,ik->i", Z, b)
+    return pd.Series(eta, index=data.index, name="predicted")
