@@ -202,3 +202,24 @@ def test_variance_test_on_a_boundary_fit_and_bad_input() -> None:
     slopes = mm.lmm("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
     with pytest.raises(mm.ModelSpecError, match="one scalar random effect"):
         mm.variance_test(slopes)
+
+
+def test_profile_traces_for_plotting() -> None:
+    fit = mm.lmm("Yield ~ 1 + (1 | Batch)", mm.datasets.load("Dyestuff"))
+    traces = fit.profile(level=0.95)
+    assert list(traces.columns) == ["name", "value", "zeta"]
+    assert list(dict.fromkeys(traces["name"])) == ["sd_(Intercept)|Batch", "sigma", "(Intercept)"]
+    for _, part in traces.groupby("name"):
+        assert (np.diff(part["zeta"].to_numpy()) >= -1e-9).all()  # zeta increases
+        assert part["zeta"].min() <= -1.95 or part["value"].min() == 0.0
+        assert part["zeta"].max() >= 1.95
+
+
+def test_lrt_refuses_fits_to_different_responses() -> None:
+    data = mm.datasets.load("sleepstudy")
+    a = mm.lmm("Reaction ~ Days + (1 | Subject)", data, reml=False)
+    b = mm.lmm(
+        "Reaction ~ Days + (Days | Subject)", data.assign(Reaction=data.Reaction * 2), reml=False
+    )
+    with pytest.raises(mm.ModelSpecError, match="different responses"):
+        mm.anova(a, b)

@@ -41,6 +41,14 @@ def anova(*fits: Any, data: Any = None) -> pd.DataFrame:
             f"the fits use different numbers of observations ({sorted(nobs)}): they were "
             "fitted to different data (check missing values) and cannot be compared"
         )
+    responses = [f._frame.y for f in fits if hasattr(f, "_frame")]
+    if len(responses) == len(fits) and any(
+        r.shape != responses[0].shape or not np.allclose(r, responses[0]) for r in responses
+    ):
+        raise ModelSpecError(
+            "the fits have different responses: they were fitted to different data and "
+            "cannot be compared"
+        )
     note = ""
     if any(getattr(f, "reml", False) for f in fits):
         if data is None:

@@ -26,7 +26,7 @@ from mixedmodels.lmm.result import LmmResult
 from mixedmodels.lmm.solution import solve
 from mixedmodels.lmm.workspace import Workspace
 
-__all__ = ["lme4_order", "profile_intervals", "variance_parameter_names"]
+__all__ = ["lme4_order", "profile_intervals", "profile_traces", "variance_parameter_names"]
 
 
 @dataclass(frozen=True)
@@ -212,8 +212,13 @@ def _minimize(
         )
 
 
-def profile_intervals(fit: LmmResult, level: float = 0.95) -> pd.DataFrame:
-    """Profile-likelihood intervals for every SD, correlation, sigma and fixed effect."""
+def profile_intervals(
+    fit: LmmResult, level: float = 0.95, trace: list[tuple[str, float, float]] | None = None
+) -> pd.DataFrame:
+    """Profile-likelihood intervals for every SD, correlation, sigma and fixed effect.
+
+    With ``trace`` (a list), every evaluated point is appended as (name, value, zeta).
+    """
     if fit.reml:  # lme4 profiles the ML deviance, refitting a REML fit first
         from mixedmodels.lmm.fit import fit_frame
         from mixedmodels.lmm.optimize import OptimizerSettings
@@ -250,7 +255,10 @@ def profile_intervals(fit: LmmResult, level: float = 0.95) -> pd.DataFrame:
                 dev, _ = prof.profiled_beta(param.a, v, est)
             else:
                 dev, _ = prof.profiled_var(i, v, est)
-            return float(np.sign(v - center) * np.sqrt(max(dev - d_min, 0.0)))
+            value = float(np.sign(v - center) * np.sqrt(max(dev - d_min, 0.0)))
+            if trace is not None:
+                trace.append((param.name, float(v), value))
+            return value
 
         lower_bound = (
             0.0 if param.kind in ("sd", "sigma") else (-1.0 if param.kind == "cor" else -np.inf)
@@ -277,6 +285,8 @@ def profile_intervals(fit: LmmResult, level: float = 0.95) -> pd.DataFrame:
                 b = float(np.clip(center + sign * step, lower_bound, upper_bound))
             bounds.append(np.nan if found is None else found)
         rows.append((param.name, bounds[0], bounds[1]))
+        if trace is not None:
+            trace.append((param.name, center, 0.0))
     return pd.DataFrame(rows, columns=["name", "lower", "upper"]).set_index("name")
 
 
@@ -306,3 +316,16 @@ def lme4_order(names: list[str]) -> list[str]:
         elif name == "sigma":
             out.append(name)
     return out
+
+
+def profile_traces(fit: LmmResult, level: float = 0.99) -> pd.DataFrame:
+    """The profile zeta of every parameter out to its ``level`` interval: a table of
+    ``name, value, zeta`` (zeta is about linear in the value when the Wald interval is
+    good), sorted for plotting."""
+    points: list[tuple[str, float, float]] = []
+    profile_intervals(fit, level, trace=points)
+    table = pd.DataFrame(points, columns=["name", "value", "zeta"])
+    table = table.drop_duplicates(["name", "value"])
+    order = {name: i for i, name in enumerate(dict.fromkeys(table["name"]))}
+    table = table.assign(_o=table["name"].map(order)).sort_values(["_o", "value"])
+    return table.drop(columns="_o").reset_index(drop=True)

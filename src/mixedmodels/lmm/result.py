@@ -216,6 +216,14 @@ class LmmResult(FitTables):
         index = pd.Index(names + list(self.fixed_names), name="name")
         return pd.DataFrame({"lower": lower, "upper": upper}, index=index)
 
+    def profile(self, level: float = 0.99) -> pd.DataFrame:
+        """Profile traces for plotting: ``name, value, zeta`` for every SD, correlation,
+        sigma and fixed effect, out to the ``level`` profile interval (lme4's
+        ``profile``; the ML deviance, as lme4)."""
+        from mixedmodels.inference.profile import profile_traces
+
+        return profile_traces(self, level)
+
     def predict(
         self, newdata: Any = None, re: bool = True, allow_new_levels: bool = False
     ) -> pd.Series:
