@@ -13,19 +13,20 @@ import mixedmodels as mm
 from lme4_reference import REFERENCE, fit_reference, load_reference, r_name
 
 
-def _satt_cases() -> list[str]:
+def _lmer_cases(extra: str) -> list[str]:
+    """The lmer reference cases whose extras include ``extra``."""
     out = []
     for file in ("cases.tsv", "cases_extra.tsv"):
         with (REFERENCE / file).open() as fh:
             out += [
                 r["id"]
                 for r in csv.DictReader(fh, delimiter="\t")
-                if r["kind"] == "lmer" and "satt" in (r["extras"] or "")
+                if r["kind"] == "lmer" and extra in (r["extras"] or "")
             ]
     return out
 
 
-@pytest.mark.parametrize("case", _satt_cases())
+@pytest.mark.parametrize("case", _lmer_cases("satt"))
 def test_satterthwaite_matches_lmertest(case: str) -> None:
     ref = load_reference(case)
     fit = fit_reference(ref)
@@ -86,19 +87,7 @@ def test_lrt_refits_reml_fits_and_refuses_mismatched_data() -> None:
     assert isinstance(table, pd.DataFrame)
 
 
-def _profile_cases() -> list[str]:
-    out = []
-    for file in ("cases.tsv", "cases_extra.tsv"):
-        with (REFERENCE / file).open() as fh:
-            out += [
-                r["id"]
-                for r in csv.DictReader(fh, delimiter="\t")
-                if r["kind"] == "lmer" and "profile" in (r["extras"] or "")
-            ]
-    return out
-
-
-@pytest.mark.parametrize("case", _profile_cases())
+@pytest.mark.parametrize("case", _lmer_cases("profile"))
 def test_profile_intervals_match_lme4(case: str) -> None:
     """confint(method = "profile"): within 2e-3 of each interval's width, same rows in
     the same order (lme4 profiles the ML deviance, also for REML fits)."""

@@ -116,42 +116,46 @@ class _Profiler:
             blocks[block][start : start + k, start : start + k] = T
         return blocks
 
-    def deviance(self, varpar: np.ndarray, beta_j: tuple[int, float] | None = None) -> float:
-        """ML deviance at (sds, cors, sigma); with ``beta_j`` the fixed effect j held."""
+    def _penalized(
+        self, varpar: np.ndarray, beta_j: tuple[int, float] | None
+    ) -> tuple[float, float] | None:
+        """(log|L|^2, r^2) at (sds, cors, sigma), with fixed effect j held at a value when
+        ``beta_j`` is given (r^2 then grows by (v - beta_hat_j)^2 / [S^{-1}]_jj)."""
         templates = self._templates(varpar)
         if templates is None:
-            return np.inf
+            return None
         try:
             fac = self.ws.factorize(templates)
         except np.linalg.LinAlgError:
-            return np.inf
+            return None
         sol = solve(self.ws, fac)
         r2 = sol.rss_penalized
         if beta_j is not None:
             j, value = beta_j
             r2 += (value - self.beta_shift[j] - sol.beta[j]) ** 2 / sol.var_beta_unscaled[j, j]
+        return fac.logdet_z, r2
+
+    def deviance(self, varpar: np.ndarray, beta_j: tuple[int, float] | None = None) -> float:
+        """ML deviance at (sds, cors, sigma); with ``beta_j`` the fixed effect j held."""
+        parts = self._penalized(varpar, beta_j)
+        if parts is None:
+            return np.inf
+        logdet, r2 = parts
         s2 = varpar[self.n_var] ** 2
-        dev = fac.logdet_z + self.n * np.log(2 * np.pi * s2) + r2 / s2
+        dev = logdet + self.n * np.log(2 * np.pi * s2) + r2 / s2
         return float(dev - self.ws.products.sum_log_weights)
 
     def profiled_beta(self, j: int, value: float, start: np.ndarray) -> tuple[float, np.ndarray]:
         """min over the variance parameters with beta_j = value (sigma in closed form)."""
 
         def f(x: np.ndarray) -> float:
-            full = np.append(x, 1.0)
-            templates = self._templates(full)
-            if templates is None:
+            # relative parameters (sigma = 1); sigma is then profiled out in closed form
+            parts = self._penalized(np.append(x, 1.0), (j, value))
+            if parts is None:
                 return np.inf
-            # the deviance with sigma profiled out: relative parameters need sigma = 1 here
-            try:
-                fac = self.ws.factorize(templates)
-            except np.linalg.LinAlgError:
-                return np.inf
-            sol = solve(self.ws, fac)
-            gap = value - self.beta_shift[j] - sol.beta[j]
-            r2 = sol.rss_penalized + gap * gap / sol.var_beta_unscaled[j, j]
+            logdet, r2 = parts
             return float(
-                fac.logdet_z
+                logdet
                 + self.n * (1 + np.log(2 * np.pi * r2 / self.n))
                 - self.ws.products.sum_log_weights
             )
