@@ -189,3 +189,12 @@ def test_to_dict_is_json_ready(fit) -> None:
     out = json.loads(json.dumps(fit.to_dict()))
     assert out["theta"]["Subject.Days"] == pytest.approx(fit.theta[2])
     assert out["varcorr"][0]["term2"] is None
+
+
+def test_a_zero_start_of_the_gradient_search_is_not_taken_for_the_optimum() -> None:
+    """theta = 0 is a stationary point of the objective (it is even in theta); L-BFGS-B
+    once stopped there on this data set (a local maximum) and reported a singular fit."""
+    data = mm.simulate_clusters(n_clusters=16, seed=2)
+    fit = mm.lmm("y ~ 1 + (1 | cluster)", data)
+    assert not fit.is_singular and fit.theta[0] > 0.3
+    assert fit.objective < 537.2  # the criterion at theta = 0 is 542.88

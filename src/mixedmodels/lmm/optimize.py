@@ -240,9 +240,12 @@ def _minimize_with_gradient(
         )
     theta = np.maximum(np.asarray(result.x, dtype=np.float64), lower)
     name = "L-BFGS-B with the analytic gradient (scipy.optimize)"
-    if not result.success:
-        # L-BFGS-B's line search gave up (it can stall against a bound, or just short of
-        # the optimum): COBYQA takes over from there, without derivatives
+    # A diagonal theta of 0 is always a stationary point (the objective is even in each
+    # column of Lambda), so L-BFGS-B can stop there on a local maximum; and its line
+    # search can give up short of the optimum. Either way COBYQA, which looks around
+    # without derivatives, takes over.
+    at_bound = bool(np.any((lower == 0.0) & (theta < 1e-4)))
+    if not result.success or at_bound:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             result = scipy.optimize.minimize(
@@ -253,7 +256,7 @@ def _minimize_with_gradient(
                 options={
                     "final_tr_radius": settings.final_radius,
                     "maxfev": settings.max_evaluations,
-                    "initial_tr_radius": 0.1,
+                    "initial_tr_radius": 0.3 if at_bound else 0.1,
                 },
             )
         theta = np.maximum(np.asarray(result.x, dtype=np.float64), lower)
