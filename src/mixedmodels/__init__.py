@@ -18,6 +18,13 @@ from mixedmodels.errors import (
 from mixedmodels.glmm import GlmmResult, PirlsError, glmm
 from mixedmodels.inference import BootstrapResult, VarianceTest, anova, bootstrap, variance_test
 from mixedmodels.lmm import LmmResult, OptimizerSettings, OptInfo, lmm
+from mixedmodels.pooling import (
+    PoolingResult,
+    design_effect,
+    icc,
+    pooling,
+    simulate_clusters,
+)
 
 __version__ = "0.1.0"
 
@@ -32,6 +39,7 @@ __all__ = [
     "ModelSpecError",
     "OptInfo",
     "OptimizerSettings",
+    "PoolingResult",
     "PirlsError",
     "RankDeficiencyWarning",
     "SeparationWarning",
@@ -40,7 +48,11 @@ __all__ = [
     "anova",
     "bootstrap",
     "datasets",
+    "design_effect",
     "glmm",
+    "icc",
     "lmm",
+    "pooling",
+    "simulate_clusters",
     "variance_test",
 ]

@@ -1,0 +1,185 @@
+"""Complete, no and partial pooling of cluster means, from a real mixed-model fit.
+
+For a random-intercept model the partial-pooling (BLUP) estimate of cluster j is
+``mu_hat + alpha_j (ybar_j - mu_hat)`` with ``alpha_j = s_u^2 / (s_u^2 + s_e^2 / n_j)``:
+small or noisy clusters borrow strength from the rest, large ones keep their own mean.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mixedmodels._data import as_dataframe, unknown_column_error
+from mixedmodels.errors import DataError, SingularFitWarning
+
+__all__ = ["PoolingResult", "icc", "design_effect", "pooling"]
+
+
+@dataclass(frozen=True)
+class PoolingResult:
+    """The three estimators side by side.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Per cluster: ``n, no_pooling, complete_pooling, partial_pooling, alpha,
+        se_no_pooling, se_partial`` (and ``true_mean`` when the data carry it).
+    sigma_u, sigma_e : float
+        Estimated between- and within-cluster SDs (sigma_e is None for binomial data).
+    icc : float
+    fit : LmmResult or GlmmResult
+    mse : dict or None
+        Each estimator's mean squared error against the true cluster means, when known.
+    note : str
+        A plain-language remark, e.g. when the between-cluster variance is estimated as 0.
+    """
+
+    table: pd.DataFrame
+    sigma_u: float
+    sigma_e: float | None
+    icc: float
+    fit: Any
+    mse: dict[str, float] | None
+    note: str
+
+
+def icc(fit: Any) -> dict[str, float]:
+    """Intraclass correlation per grouping factor (random-intercept variance over the
+    total; for binomial/logit models on the latent scale, residual variance pi^2/3)."""
+    vc = fit.varcorr
+    intercepts = vc[(vc["term1"] == "(Intercept)") & vc["term2"].isna()]
+    if "Residual" in set(vc["group"]):
+        residual = float(vc.loc[vc["group"] == "Residual", "variance"].iloc[0])
+    else:
+        residual = np.pi**2 / 3
+    total = float(intercepts["variance"].sum()) + residual
+    return {
+        str(g): float(v) / total
+        for g, v in zip(intercepts["group"], intercepts["variance"], strict=True)
+    }
+
+
+def design_effect(icc: float, mean_size: float) -> float:
+    """Kish's design effect ``1 + (m - 1) ICC``: how much clustering inflates the
+    variance of a mean; the effective sample size is ``n / design_effect``."""
+    if not 0 <= icc < 1:
+        raise DataError(f"the ICC must lie in [0, 1), not {icc!r}")
+    if not mean_size >= 1:
+        raise DataError(f"the mean cluster size must be at least 1, not {mean_size!r}")
+    return 1.0 + (mean_size - 1.0) * icc
+
+
+def pooling(
+    data: Any,
+    response: str = "y",
+    group: str = "cluster",
+    family: str = "gaussian",
+    trials: str | None = None,
+) -> PoolingResult:
+    """Complete, no and partial pooling of each cluster's mean (or rate).
+
+    Parameters
+    ----------
+    data : DataFrame or dict of arrays
+    response, group : str
+        Column names. For ``family="binomial"`` the response is 0/1, or a count of
+        successes out of ``trials``.
+    family : {"gaussian", "binomial"}
+    """
+    from mixedmodels.glmm import glmm
+    from mixedmodels.lmm import lmm
+
+    frame = as_dataframe(data)
+    for column in (response, group) + ((trials,) if trials else ()):
+        if column not in frame.columns:
+            raise unknown_column_error(column, frame.columns, "pooling()")
+    groups = frame[group].dropna()
+    if groups.nunique() < 2:
+        raise DataError(
+            f"pooling needs at least two clusters in {group!r}; found {groups.nunique()}"
+        )
+    if frame[response].dtype.kind not in "biuf":
+        raise DataError(f"the response {response!r} must be numeric, not {frame[response].dtype}")
+    note = ""
+    fit: Any
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SingularFitWarning)
+        if family == "gaussian":
+            fit = lmm(f"{response} ~ 1 + (1 | {group})", frame)
+        elif family == "binomial":
+            formula = (
+                f"cbind({response}, {trials} - {response}) ~ 1 + (1 | {group})"
+                if trials
+                else f"{response} ~ 1 + (1 | {group})"
+            )
+            fit = glmm(formula, frame, family="binomial")
+        else:
+            raise DataError(f"family must be 'gaussian' or 'binomial', not {family!r}")
+    if fit.is_singular or any(issubclass(w.category, SingularFitWarning) for w in caught):
+        note = (
+            "The between-cluster variance is estimated as zero: the data show no more "
+            "spread between cluster means than chance alone would give, so partial "
+            "pooling equals complete pooling here."
+        )
+    used = frame.loc[frame[[response, group]].notna().all(axis=1)]
+    g = used[group].astype(str)
+    key = next(iter(fit._random_columns))
+    coef = fit.coef()[key]["(Intercept)"]
+    levels = list(coef.index)
+    re = fit.ranef()
+    cond_sd = re.set_index("level")["cond_sd"]
+    su = float(fit.varcorr["sd_cor"].iloc[0])
+    if family == "gaussian":
+        sizes = g.value_counts().reindex(levels).astype(float)
+        means = used.groupby(g, observed=True)[response].mean().reindex(levels)
+        se_e = float(fit.sigma)
+        table = pd.DataFrame(
+            {
+                "n": sizes.to_numpy(),
+                "no_pooling": means.to_numpy(),
+                "complete_pooling": float(used[response].mean()),
+                "partial_pooling": coef.reindex(levels).to_numpy(),
+                "alpha": su**2 / (su**2 + se_e**2 / sizes.to_numpy()),
+                "se_no_pooling": se_e / np.sqrt(sizes.to_numpy()),
+                "se_partial": cond_sd.reindex(levels).to_numpy(),
+            },
+            index=pd.Index(levels, name=group),
+        )
+        sigma_e: float | None = se_e
+        icc_value = su**2 / (su**2 + se_e**2)
+    else:
+        n_trials = (used[trials] if trials else pd.Series(1.0, index=used.index)).astype(float)
+        succ = used[response].astype(float)
+        sizes = n_trials.groupby(g, observed=True).sum().reindex(levels).astype(float)
+        hits = succ.groupby(g, observed=True).sum().reindex(levels)
+        overall = float(hits.sum() / sizes.sum())
+        partial = 1.0 / (1.0 + np.exp(-coef.reindex(levels).to_numpy()))
+        latent = 1.0 / (sizes.to_numpy() * overall * (1 - overall))
+        table = pd.DataFrame(
+            {
+                "n": sizes.to_numpy(),
+                "no_pooling": (hits / sizes).to_numpy(),
+                "complete_pooling": overall,
+                "partial_pooling": partial,
+                "alpha": su**2 / (su**2 + latent),
+                "se_no_pooling": np.sqrt(overall * (1 - overall) / sizes.to_numpy()),
+                "se_partial": cond_sd.reindex(levels).to_numpy() * partial * (1 - partial),
+            },
+            index=pd.Index(levels, name=group),
+        )
+        sigma_e = None
+        icc_value = su**2 / (su**2 + np.pi**2 / 3)
+    mse = None
+    if "true_mean" in used.columns:
+        truth = used.groupby(g, observed=True)["true_mean"].first().reindex(levels)
+        table["true_mean"] = truth.to_numpy()
+        mse = {
+            name: float(np.mean((table[name] - table["true_mean"]) ** 2))
+            for name in ("no_pooling", "complete_pooling", "partial_pooling")
+        }
+    return PoolingResult(table, su, sigma_e, float(icc_value), fit, mse, note)

@@ -1,0 +1,111 @@
+"""The course's partial-pooling scenarios, on real fits of simulated clustered data."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import mixedmodels as mm
+
+
+def _pool(**kwargs: float) -> mm.PoolingResult:
+    settings = {"n_clusters": 40, "seed": 3, **kwargs}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return mm.pooling(mm.simulate_clusters(**settings))
+
+
+def _distance(table, a: str, b: str) -> float:
+    return float(np.mean(np.abs(table[a] - table[b])))
+
+
+def test_default_settings_shrink_small_clusters_most() -> None:
+    result = _pool()
+    t = result.table.sort_values("n")
+    assert np.all(np.diff(t["alpha"].to_numpy()) >= -1e-12)  # alpha grows with n_j
+    # the BLUP identity: each mean moves toward mu_hat by (1 - alpha_j) of the way
+    mu = result.fit.fixef["(Intercept)"]
+    moved = t["no_pooling"] - t["partial_pooling"]
+    np.testing.assert_allclose(moved, (1 - t["alpha"]) * (t["no_pooling"] - mu), atol=1e-6)
+
+
+def test_small_between_cluster_sd_pools_everything() -> None:
+    t = _pool(sigma_u=0.2).table
+    assert _distance(t, "partial_pooling", "complete_pooling") < 0.25 * _distance(
+        t, "no_pooling", "complete_pooling"
+    )
+
+
+def test_large_between_cluster_sd_barely_pools() -> None:
+    t = _pool(sigma_u=5.0).table
+    assert _distance(t, "partial_pooling", "no_pooling") < 0.1 * _distance(
+        t, "no_pooling", "complete_pooling"
+    )
+
+
+def test_noisy_clusters_and_small_clusters_shrink_harder() -> None:
+    base = _pool().table["alpha"].mean()
+    assert _pool(sigma_e=5.0).table["alpha"].mean() < base
+    assert _pool(mean_size=3).table["alpha"].mean() < base
+
+
+def test_partial_pooling_usually_beats_both_extremes() -> None:
+    """The course's claim, at its default settings (J = 16, n = 8, sigma_u = 1.5,
+    sigma_e = 2): averaged over data sets partial pooling has the smallest error, and it
+    wins on most single data sets (with alpha near 0.8 its edge over no pooling is modest,
+    so it does not win every time)."""
+    results = [_pool(n_clusters=16, seed=seed).mse for seed in range(20)]
+    mean = {k: np.mean([r[k] for r in results if r]) for k in results[0] or {}}
+    assert mean["partial_pooling"] < mean["no_pooling"] < mean["complete_pooling"]
+    wins = sum(
+        r["partial_pooling"] < min(r["no_pooling"], r["complete_pooling"]) for r in results if r
+    )
+    assert wins > len(results) / 2
+
+
+def test_zero_between_cluster_variance_is_said_plainly() -> None:
+    data = mm.simulate_clusters(n_clusters=6, mean_size=4, sigma_u=0.01, sigma_e=3.0, seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = mm.pooling(data)
+    if result.fit.is_singular:
+        assert "estimated as zero" in result.note
+        np.testing.assert_allclose(
+            result.table["partial_pooling"], result.table["complete_pooling"], atol=1e-6
+        )
+    else:  # the draw happened to show some spread: then no note
+        assert result.note == ""
+
+
+def test_icc_and_design_effect() -> None:
+    result = _pool()
+    got = mm.icc(result.fit)
+    assert got["cluster"] == pytest.approx(result.icc)
+    assert mm.design_effect(0.1, 11) == pytest.approx(2.0)
+    with pytest.raises(mm.DataError, match="ICC must lie in"):
+        mm.design_effect(1.0, 10)
+
+
+def test_binomial_pooling_of_the_hospitals() -> None:
+    hospitals = mm.datasets.load("hospitals")
+    result = mm.pooling(
+        hospitals, response="deaths", group="hospital", family="binomial", trials="patients"
+    )
+    t = result.table
+    assert t.loc["B", "partial_pooling"] == pytest.approx(0.199, abs=0.005)
+    assert t.loc["A", "alpha"] > 0.9 > 0.4 > t.loc["B", "alpha"]
+
+
+def test_pooling_bad_input() -> None:
+    data = mm.simulate_clusters(seed=1)
+    with pytest.raises(mm.DataError, match="at least two clusters"):
+        mm.pooling(data.assign(cluster="only"))
+    with pytest.raises(mm.DataError, match="must be numeric"):
+        mm.pooling(data.assign(y=data["y"].astype(str)))
+    with pytest.raises(mm.FormulaError, match="'yy'"):
+        mm.pooling(data, response="yy")
+    for bad in ({"sigma_u": 0.0}, {"sigma_e": -1.0}, {"n_clusters": 1}):
+        with pytest.raises(mm.ModelSpecError):
+            mm.simulate_clusters(**bad)
