@@ -109,3 +109,33 @@ def test_pooling_bad_input() -> None:
     for bad in ({"sigma_u": 0.0}, {"sigma_e": -1.0}, {"n_clusters": 1}):
         with pytest.raises(mm.ModelSpecError):
             mm.simulate_clusters(**bad)
+
+
+def test_type1_error_of_ignoring_clusters() -> None:
+    """10 clusters of 10, ICC 0.1 (design effect 1.9), a cluster-level covariate. The
+    usual large-sample approximation of naive OLS's Type-I rate is
+    2 Phi(-1.96 / sqrt(deff)) = 0.155 (Kish 1965; Donner & Klar 2000, ch. 1); the mixed
+    model with Satterthwaite df and the analysis of cluster means hold 0.05."""
+    from scipy import stats
+
+    result = mm.type1_error(
+        n_clusters=10, cluster_size=10, icc=0.1, n_sims=400, seed=8, n_jobs=2, progress=False
+    )
+    table = result.table
+    expected_ols = 2 * stats.norm.sf(1.96 / np.sqrt(result.design_effect))
+    assert abs(table.loc["ols", "rejection_rate"] - expected_ols) < 3.5 * table.loc["ols", "mc_se"]
+    for method in ("lmm", "cluster_means"):
+        assert abs(table.loc[method, "rejection_rate"] - 0.05) < 3.5 * np.sqrt(0.05 * 0.95 / 400)
+    assert result.p_values.shape == (400, 3)
+
+
+def test_type1_error_within_cluster_covariate_and_reproducibility() -> None:
+    one = mm.type1_error(n_sims=40, covariate="within", methods=("ols",), seed=3, progress=False)
+    two = mm.type1_error(
+        n_sims=40, covariate="within", methods=("ols",), seed=3, n_jobs=2, progress=False
+    )
+    np.testing.assert_array_equal(one.p_values.to_numpy(), two.p_values.to_numpy())
+    with pytest.raises(mm.ModelSpecError, match="ICC must lie in"):
+        mm.type1_error(icc=1.2)
+    with pytest.raises(mm.ModelSpecError, match="fewer simulations"):
+        mm.type1_error(n_sims=10**9, n_clusters=100, cluster_size=100)

@@ -20,10 +20,12 @@ from mixedmodels.inference import BootstrapResult, VarianceTest, anova, bootstra
 from mixedmodels.lmm import LmmResult, OptimizerSettings, OptInfo, lmm
 from mixedmodels.pooling import (
     PoolingResult,
+    Type1Result,
     design_effect,
     icc,
     pooling,
     simulate_clusters,
+    type1_error,
 )
 
 __version__ = "0.1.0"
@@ -44,6 +46,7 @@ __all__ = [
     "RankDeficiencyWarning",
     "SeparationWarning",
     "SingularFitWarning",
+    "Type1Result",
     "VarianceTest",
     "anova",
     "bootstrap",
@@ -54,5 +57,6 @@ __all__ = [
     "lmm",
     "pooling",
     "simulate_clusters",
+    "type1_error",
     "variance_test",
 ]

@@ -2,5 +2,14 @@
 
 from mixedmodels.pooling.pool import PoolingResult, design_effect, icc, pooling
 from mixedmodels.pooling.simulate import simulate_clusters
+from mixedmodels.pooling.type1 import Type1Result, type1_error
 
-__all__ = ["PoolingResult", "design_effect", "icc", "pooling", "simulate_clusters"]
+__all__ = [
+    "PoolingResult",
+    "Type1Result",
+    "design_effect",
+    "icc",
+    "pooling",
+    "simulate_clusters",
+    "type1_error",
+]

@@ -1,0 +1,148 @@
+"""The cost of ignoring clusters: Type-I error rates of tests that do and do not account
+for clustering, by simulation under the null hypothesis, with real fits."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from mixedmodels.errors import ModelSpecError
+
+__all__ = ["Type1Result", "type1_error"]
+
+METHODS = ("ols", "lmm", "cluster_means")
+
+
+@dataclass(frozen=True)
+class Type1Result:
+    """Rejection rates under the null, with their Monte Carlo standard errors.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Per method: ``rejection_rate``, ``mc_se``.
+    p_values : pandas.DataFrame
+        One row per simulation, one column per method (for histograms).
+    design_effect : float
+    """
+
+    table: pd.DataFrame
+    p_values: pd.DataFrame
+    design_effect: float
+
+
+def _ols_p(y: np.ndarray, x: np.ndarray) -> float:
+    X = np.column_stack([np.ones_like(x), x])
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    resid = y - X @ beta
+    dof = len(y) - 2
+    s2 = resid @ resid / dof
+    se = np.sqrt(s2 * np.linalg.inv(X.T @ X)[1, 1])
+    return float(2 * stats.t.sf(abs(beta[1] / se), dof))
+
+
+def _one(args: tuple[np.random.SeedSequence, int, int, float, str, tuple[str, ...]]) -> list[float]:
+    import warnings
+
+    from mixedmodels.lmm import lmm
+
+    seq, n_clusters, size, icc, covariate, methods = args
+    rng = np.random.default_rng(seq)
+    g = np.repeat(np.arange(n_clusters), size)
+    u = rng.normal(0, np.sqrt(icc), n_clusters)
+    y = u[g] + rng.normal(0, np.sqrt(1 - icc), g.size)
+    x = rng.normal(size=n_clusters)[g] if covariate == "cluster" else rng.normal(size=g.size)
+    out = []
+    for method in methods:
+        if method == "ols":
+            out.append(_ols_p(y, x))
+        elif method == "cluster_means":
+            ybar = np.bincount(g, y) / size
+            xbar = np.bincount(g, x) / size
+            out.append(_ols_p(ybar, xbar))
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fit = lmm("y ~ x + (1 | g)", {"y": y, "x": x, "g": g})
+            table = fit.coef_table("satterthwaite")
+            out.append(float(table["p_value"].to_numpy()[list(table.index).index("x")]))
+    return out
+
+
+def _limit_threads() -> None:
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)
+
+
+def type1_error(
+    n_clusters: int = 10,
+    cluster_size: int = 10,
+    icc: float = 0.1,
+    n_sims: int = 2000,
+    covariate: str = "cluster",
+    methods: Sequence[str] = METHODS,
+    alpha: float = 0.05,
+    seed: int | None = None,
+    n_jobs: int = 1,
+    progress: bool = True,
+) -> Type1Result:
+    """Rejection rate of each test of a null effect of ``x`` on clustered data.
+
+    ``y_ij = u_j + e_ij`` with ICC ``icc`` and no effect of ``x``; ``x`` varies between
+    clusters only (``covariate="cluster"``) or within them (``"within"``). Methods:
+    ``"ols"`` ignores the clusters, ``"lmm"`` fits ``y ~ x + (1 | g)`` with Satterthwaite
+    df, ``"cluster_means"`` regresses the cluster means. Simulation ``i`` draws from its
+    own generator spawned from ``seed``, so results do not depend on ``n_jobs``.
+    """
+    methods = tuple(methods)
+    if not 0 <= icc < 1:
+        raise ModelSpecError(f"the ICC must lie in [0, 1), not {icc!r}")
+    if n_clusters < 3 or cluster_size < 1:
+        raise ModelSpecError("type1_error needs at least 3 clusters of at least 1 row")
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ModelSpecError(f"unknown method(s) {unknown}; choose from {METHODS}")
+    if covariate not in ("cluster", "within"):
+        raise ModelSpecError(f"covariate must be 'cluster' or 'within', not {covariate!r}")
+    cells = int(n_sims) * n_clusters * cluster_size
+    if cells > 2e9:
+        raise ModelSpecError(
+            f"{n_sims} simulations of {n_clusters} x {cluster_size} rows are {cells:.2g} "
+            "values in all; use fewer simulations or smaller designs"
+        )
+    seqs = np.random.SeedSequence(seed).spawn(int(n_sims))
+    tasks = [(s, n_clusters, cluster_size, icc, covariate, methods) for s in seqs]
+    jobs = (os.cpu_count() or 1) if n_jobs == -1 else max(1, int(n_jobs))
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(tasks), desc="type1_error", unit="sim")
+    rows: list[list[float]] = []
+    if jobs == 1:
+        for task in tasks:
+            rows.append(_one(task))
+            if bar is not None:
+                bar.update(1)
+    else:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_limit_threads) as pool:
+            for row in pool.map(_one, tasks, chunksize=max(1, len(tasks) // (8 * jobs))):
+                rows.append(row)
+                if bar is not None:
+                    bar.update(1)
+    if bar is not None:
+        bar.close()
+    p = pd.DataFrame(rows, columns=list(methods))
+    rate = (p < alpha).mean()
+    table = pd.DataFrame({"rejection_rate": rate, "mc_se": np.sqrt(rate * (1 - rate) / len(p))})
+    deff = 1.0 + (cluster_size - 1.0) * icc
+    return Type1Result(table, p, deff)
