@@ -84,3 +84,30 @@ def test_glmm_errors_are_messages(capsys) -> None:
     formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
     assert main(["fit", "cbpp", formula, "--family", "poisson"]) == 2
     assert "only a binomial model reads" in capsys.readouterr().err
+
+
+def test_pooling_and_type1_commands(capsys) -> None:
+    assert (
+        main(
+            [
+                "pooling",
+                "hospitals",
+                "--response",
+                "deaths",
+                "--group",
+                "hospital",
+                "--family",
+                "binomial",
+                "--trials",
+                "patients",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "partial_pooling" in out and "ICC" in out
+    assert main(["type1", "--sims", "20", "--seed", "1", "--jobs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "ols" in out and "design effect 1.9" in out
+    assert main(["type1", "--icc", "1.5", "--sims", "5"]) == 2
+    assert "ICC must lie in" in capsys.readouterr().err

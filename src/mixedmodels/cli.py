@@ -109,6 +109,30 @@ def _parser() -> argparse.ArgumentParser:
         "random term only), 0 = fast approximation",
     )
     sub.add_parser("datasets", help="list the shipped data sets")
+    pool = sub.add_parser(
+        "pooling",
+        help="no, complete and partial pooling of cluster means",
+        description="Fit a random-intercept model and print each cluster's no-pooling, "
+        "complete-pooling and partial-pooling estimate with its shrinkage factor alpha.",
+    )
+    pool.add_argument("data", help="a shipped data set name or a CSV / Parquet file")
+    pool.add_argument("--response", required=True, help="the response column")
+    pool.add_argument("--group", required=True, help="the cluster column")
+    pool.add_argument("--family", choices=["gaussian", "binomial"], default="gaussian")
+    pool.add_argument("--trials", help="binomial: column of trials (response = successes)")
+    t1 = sub.add_parser(
+        "type1",
+        help="Type-I error of tests that ignore or model clustering, by simulation",
+        description="Simulate clustered data with no effect of x and report how often each "
+        "test rejects at the 5 percent level.",
+    )
+    t1.add_argument("--clusters", type=int, default=10)
+    t1.add_argument("--size", type=int, default=10, help="rows per cluster")
+    t1.add_argument("--icc", type=float, default=0.1)
+    t1.add_argument("--sims", type=int, default=2000)
+    t1.add_argument("--covariate", choices=["cluster", "within"], default="cluster")
+    t1.add_argument("--seed", type=int, default=None)
+    t1.add_argument("--jobs", type=int, default=-1, help="worker processes (-1: all cores)")
     return parser
 
 
@@ -120,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             info = datasets.describe(name)
             print(f"{name:<12} {info.rows}\n{'':<12} {info.source}")
         return 0
+    if args.command in ("pooling", "type1"):
+        return _teaching(args)
     try:
         data = read_data(args.data)
         with warnings.catch_warnings(record=True) as caught:
@@ -153,6 +179,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         print()
     else:
         print(result.summary())
+    return 0
+
+
+def _teaching(args: argparse.Namespace) -> int:
+    from mixedmodels.pooling import pooling, type1_error
+
+    try:
+        if args.command == "pooling":
+            result = pooling(
+                read_data(args.data),
+                response=args.response,
+                group=args.group,
+                family=args.family,
+                trials=args.trials,
+            )
+            sd_e = "" if result.sigma_e is None else f", sigma_e = {result.sigma_e:.4g}"
+            print(f"sigma_u = {result.sigma_u:.4g}{sd_e}, ICC = {result.icc:.3f}")
+            if result.note:
+                print(result.note)
+            print(result.table.round(4).to_string())
+        else:
+            t = type1_error(
+                args.clusters,
+                args.size,
+                args.icc,
+                args.sims,
+                args.covariate,
+                seed=args.seed,
+                n_jobs=args.jobs,
+            )
+            print(
+                f"{args.sims} simulations, {args.clusters} clusters of {args.size}, ICC "
+                f"{args.icc}, design effect {t.design_effect:.3g}, {args.covariate}-level x"
+            )
+            print(t.table.round(4).to_string())
+    except MixedModelsError as exc:
+        print(f"mixedmodels: error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
