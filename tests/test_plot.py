@@ -57,3 +57,40 @@ def test_caterpillar_and_2d_shrinkage(tmp_path) -> None:
     assert len(ax.patches) == 2  # the 1- and 2-SD ellipses
     assert sum(len(c.get_offsets()) for c in ax.collections) == 18 + 18 + 1
     _save(ax, tmp_path, "shrinkage2d")
+
+
+def test_type1_figure_and_residuals(tmp_path) -> None:
+    results = {
+        icc: mm.type1_error(
+            n_clusters=6,
+            cluster_size=5,
+            icc=icc,
+            n_sims=20,
+            methods=("ols", "cluster_means"),
+            seed=1,
+            progress=False,
+        )
+        for icc in (0.0, 0.2)
+    }
+    ax = plot.type1_by_icc(results)
+    assert len(ax.containers) == 2  # one error-bar series per method
+    _save(ax, tmp_path, "type1")
+    fit = mm.lmm("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
+    ax = plot.residuals(fit)
+    assert len(ax.collections[0].get_offsets()) == 180
+    _save(ax, tmp_path, "residuals")
+
+
+def test_pooling_command_writes_the_figure(tmp_path, capsys) -> None:
+    from mixedmodels.cli import main
+
+    out = tmp_path / "pool.png"
+    data = mm.simulate_clusters(seed=2)
+    csv = tmp_path / "clusters.csv"
+    data.to_csv(csv, index=False)
+    assert (
+        main(["pooling", str(csv), "--response", "y", "--group", "cluster", "--plot", str(out)])
+        == 0
+    )
+    assert out.stat().st_size > 5000
+    assert "wrote" in capsys.readouterr().out

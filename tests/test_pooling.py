@@ -139,3 +139,11 @@ def test_type1_error_within_cluster_covariate_and_reproducibility() -> None:
         mm.type1_error(icc=1.2)
     with pytest.raises(mm.ModelSpecError, match="fewer simulations"):
         mm.type1_error(n_sims=10**9, n_clusters=100, cluster_size=100)
+
+
+def test_pooling_study_summary() -> None:
+    study = mm.pooling_study(n_datasets=12, seed=5)
+    summary = study.summary()
+    assert list(summary.index) == ["no_pooling", "complete_pooling", "partial_pooling"]
+    assert summary["share_best"].sum() == pytest.approx(1.0)
+    assert summary.loc["partial_pooling", "mean_mse"] < summary.loc["complete_pooling", "mean_mse"]

@@ -20,10 +20,12 @@ from mixedmodels.inference import BootstrapResult, VarianceTest, anova, bootstra
 from mixedmodels.lmm import LmmResult, OptimizerSettings, OptInfo, lmm
 from mixedmodels.pooling import (
     PoolingResult,
+    PoolingStudy,
     Type1Result,
     design_effect,
     icc,
     pooling,
+    pooling_study,
     simulate_clusters,
     type1_error,
 )
@@ -42,6 +44,7 @@ __all__ = [
     "OptInfo",
     "OptimizerSettings",
     "PoolingResult",
+    "PoolingStudy",
     "PirlsError",
     "RankDeficiencyWarning",
     "SeparationWarning",
@@ -56,6 +59,7 @@ __all__ = [
     "icc",
     "lmm",
     "pooling",
+    "pooling_study",
     "simulate_clusters",
     "type1_error",
     "variance_test",

@@ -120,6 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     pool.add_argument("--group", required=True, help="the cluster column")
     pool.add_argument("--family", choices=["gaussian", "binomial"], default="gaussian")
     pool.add_argument("--trials", help="binomial: column of trials (response = successes)")
+    pool.add_argument("--plot", help="write the pooling view to this PNG file (matplotlib)")
     t1 = sub.add_parser(
         "type1",
         help="Type-I error of tests that ignore or model clustering, by simulation",
@@ -199,6 +200,16 @@ def _teaching(args: argparse.Namespace) -> int:
             if result.note:
                 print(result.note)
             print(result.table.round(4).to_string())
+            if args.plot:
+                import matplotlib
+
+                matplotlib.use("Agg")
+                from mixedmodels.plot import pooling as pooling_view
+
+                ax = pooling_view(result)
+                ax.figure.tight_layout()
+                ax.figure.savefig(args.plot, dpi=100)
+                print(f"wrote {args.plot}")
         else:
             t = type1_error(
                 args.clusters,

@@ -7,8 +7,18 @@ from mixedmodels.plot.figures import (
     PALETTE,
     caterpillar,
     pooling,
+    residuals,
     shrinkage_2d,
     shrinkage_factors,
+    type1_by_icc,
 )
 
-__all__ = ["PALETTE", "caterpillar", "pooling", "shrinkage_2d", "shrinkage_factors"]
+__all__ = [
+    "PALETTE",
+    "caterpillar",
+    "pooling",
+    "residuals",
+    "shrinkage_2d",
+    "shrinkage_factors",
+    "type1_by_icc",
+]

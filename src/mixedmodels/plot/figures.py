@@ -7,7 +7,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PALETTE", "caterpillar", "pooling", "shrinkage_2d", "shrinkage_factors"]
+__all__ = [
+    "PALETTE",
+    "caterpillar",
+    "pooling",
+    "residuals",
+    "shrinkage_2d",
+    "shrinkage_factors",
+    "type1_by_icc",
+]
 
 #: Okabe-Ito colours: no pooling, complete pooling, partial pooling, truth.
 PALETTE = {
@@ -171,4 +179,47 @@ def shrinkage_2d(fit: Any, data: Any, x: str, group: str, ax: Any = None) -> Any
     ax.set_xlabel("intercept")
     ax.set_ylabel(f"slope of {x}")
     ax.legend(fontsize=8)
+    return ax
+
+
+def type1_by_icc(results: dict[float, Any], alpha: float = 0.05, ax: Any = None) -> Any:
+    """Type-I rate of each method against the ICC, with Monte Carlo error bars and the
+    nominal level dashed; ``results`` maps ICC to :func:`mixedmodels.type1_error` output."""
+    ax = _axes(ax)
+    iccs = sorted(results)
+    colours = {
+        "ols": PALETTE["no_pooling"],
+        "lmm": PALETTE["partial_pooling"],
+        "cluster_means": PALETTE["complete_pooling"],
+    }
+    for method in results[iccs[0]].table.index:
+        rate = [results[i].table.loc[method, "rejection_rate"] for i in iccs]
+        se = [results[i].table.loc[method, "mc_se"] for i in iccs]
+        ax.errorbar(
+            iccs,
+            rate,
+            yerr=1.96 * np.asarray(se),
+            marker="o",
+            capsize=3,
+            label=method,
+            color=colours.get(method),
+        )
+    ax.axhline(alpha, color="0.3", linestyle="--", label=f"nominal {alpha:g}")
+    ax.set_xlabel("intraclass correlation")
+    ax.set_ylabel("Type-I error rate")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def residuals(fit: Any, ax: Any = None) -> Any:
+    """Residuals against fitted values (LMM) with a zero line; for a quick check of the
+    mean and variance structure."""
+    ax = _axes(ax)
+    fitted = fit.fitted.to_numpy()
+    res = fit.residuals.to_numpy() if not callable(fit.residuals) else fit.residuals().to_numpy()
+    ok = ~np.isnan(fitted)
+    ax.scatter(fitted[ok], res[ok], s=10, color=PALETTE["partial_pooling"], alpha=0.7)
+    ax.axhline(0.0, color="0.3", linestyle="--")
+    ax.set_xlabel("fitted value")
+    ax.set_ylabel("residual")
     return ax

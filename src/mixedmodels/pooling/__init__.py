@@ -2,14 +2,17 @@
 
 from mixedmodels.pooling.pool import PoolingResult, design_effect, icc, pooling
 from mixedmodels.pooling.simulate import simulate_clusters
+from mixedmodels.pooling.study import PoolingStudy, pooling_study
 from mixedmodels.pooling.type1 import Type1Result, type1_error
 
 __all__ = [
     "PoolingResult",
+    "PoolingStudy",
     "Type1Result",
     "design_effect",
     "icc",
     "pooling",
+    "pooling_study",
     "simulate_clusters",
     "type1_error",
 ]
