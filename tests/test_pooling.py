@@ -84,6 +84,7 @@ def test_icc_and_design_effect() -> None:
     got = mm.icc(result.fit)
     assert got["cluster"] == pytest.approx(result.icc)
     assert mm.design_effect(0.1, 11) == pytest.approx(2.0)
+    assert mm.effective_sample_size(1100, 0.1, 11) == pytest.approx(550.0)
     with pytest.raises(mm.DataError, match="ICC must lie in"):
         mm.design_effect(1.0, 10)
 

@@ -81,6 +81,15 @@ _INFO = {
         "Lesnoff et al. (2004), Preventive Veterinary Medicine 64, 27-40; as distributed in "
         "R package lme4.",
     ),
+    "Hsb82": DatasetInfo(
+        "Hsb82",
+        "7,185 rows: students in 160 schools",
+        "Mathematics achievement (mAch) of US high-school students with their socio-"
+        "economic status (ses), its school mean (meanses) and the school's sector; the "
+        "classic students-in-schools example.",
+        "High School and Beyond survey, 1982 (Raudenbush & Bryk 2002, Hierarchical Linear "
+        "Models); as distributed in R package mlmRev.",
+    ),
     "hospitals": DatasetInfo(
         "hospitals",
         "8 rows: one per hospital",

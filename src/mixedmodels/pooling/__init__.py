@@ -1,6 +1,12 @@
 """Partial pooling and the cost of ignoring clusters: simulation, pooling tables, ICC."""
 
-from mixedmodels.pooling.pool import PoolingResult, design_effect, icc, pooling
+from mixedmodels.pooling.pool import (
+    PoolingResult,
+    design_effect,
+    effective_sample_size,
+    icc,
+    pooling,
+)
 from mixedmodels.pooling.simulate import simulate_clusters
 from mixedmodels.pooling.study import PoolingStudy, pooling_study
 from mixedmodels.pooling.type1 import Type1Result, type1_error
@@ -10,6 +16,7 @@ __all__ = [
     "PoolingStudy",
     "Type1Result",
     "design_effect",
+    "effective_sample_size",
     "icc",
     "pooling",
     "pooling_study",

@@ -17,7 +17,7 @@ import pandas as pd
 from mixedmodels._data import as_dataframe, unknown_column_error
 from mixedmodels.errors import DataError, SingularFitWarning
 
-__all__ = ["PoolingResult", "icc", "design_effect", "pooling"]
+__all__ = ["PoolingResult", "icc", "design_effect", "effective_sample_size", "pooling"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,14 @@ def design_effect(icc: float, mean_size: float) -> float:
     if not mean_size >= 1:
         raise DataError(f"the mean cluster size must be at least 1, not {mean_size!r}")
     return 1.0 + (mean_size - 1.0) * icc
+
+
+def effective_sample_size(n: float, icc: float, mean_size: float) -> float:
+    """The number of independent observations that ``n`` clustered ones are worth:
+    ``n / design_effect(icc, mean_size)``."""
+    if not n >= 0:
+        raise DataError(f"the number of observations must be non-negative, not {n!r}")
+    return float(n) / design_effect(icc, mean_size)
 
 
 def pooling(
