@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mixedmodels.lmm.summary import (
+    criteria_lines,
     fixed_correlation_lines,
     random_effects_rows,
     text_table,
@@ -26,19 +27,7 @@ def summary_text(fit: GlmmResult) -> str:
     if fit.n_dropped:
         lines.append(f"  {fit.n_dropped} row(s) dropped for missing values")
     lines.append("")
-    lines += text_table(
-        [
-            ["AIC", "BIC", "logLik", "-2*log(L)", "df.resid"],
-            [
-                f"{fit.aic:.1f}",
-                f"{fit.bic:.1f}",
-                f"{fit.loglik:.1f}",
-                f"{fit.objective:.1f}",
-                str(fit.nobs - fit.n_params),
-            ],
-        ],
-        align_left=0,
-    )
+    lines += criteria_lines(fit, "-2*log(L)")
     lines += ["", "Random effects:"]
     lines += text_table(random_effects_rows(fit.varcorr), align_left=2)
     groups = ", ".join(f"{g}, {n}" for g, n in fit.ngroups.items())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from mixedmodels.lmm.result import LmmResult
 
 __all__ = [
+    "criteria_lines",
     "fixed_correlation_lines",
     "random_effects_rows",
     "summary_html",
@@ -64,6 +65,21 @@ def random_effects_rows(vc: pd.DataFrame) -> list[list[str]]:
     return rows
 
 
+def criteria_lines(fit: Any, deviance_label: str) -> list[str]:
+    """The AIC / BIC / logLik / -2 log L / df.resid line pair of a summary."""
+    rows = [
+        ["AIC", "BIC", "logLik", deviance_label, "df.resid"],
+        [
+            f"{fit.aic:.1f}",
+            f"{fit.bic:.1f}",
+            f"{fit.loglik:.1f}",
+            f"{fit.objective:.1f}",
+            str(fit.nobs - fit.n_params),
+        ],
+    ]
+    return text_table(rows, align_left=0)
+
+
 def fixed_correlation_lines(names: tuple[str, ...], vcov: np.ndarray) -> list[str]:
     """lme4's "Correlation of Fixed Effects" block (nothing for a single effect)."""
     if len(names) < 2:
@@ -90,19 +106,7 @@ def summary_text(fit: LmmResult) -> str:
     if fit.reml:
         lines.append(f"REML criterion at convergence: {fit.objective:.4f}")
     else:
-        lines += text_table(
-            [
-                ["AIC", "BIC", "logLik", "deviance", "df.resid"],
-                [
-                    f"{fit.aic:.1f}",
-                    f"{fit.bic:.1f}",
-                    f"{fit.loglik:.1f}",
-                    f"{fit.objective:.1f}",
-                    str(fit.nobs - fit.n_params),
-                ],
-            ],
-            align_left=0,
-        )
+        lines += criteria_lines(fit, "deviance")
     resid = fit.residuals.dropna().to_numpy() / fit.sigma
     q = np.quantile(resid, [0, 0.25, 0.5, 0.75, 1]) if resid.size else np.zeros(5)
     lines += ["", "Scaled residuals:"]
