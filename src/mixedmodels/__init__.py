@@ -5,6 +5,7 @@
 """
 
 from mixedmodels import datasets
+from mixedmodels.app import explore
 from mixedmodels.errors import (
     ConvergenceWarning,
     DataError,
@@ -27,6 +28,7 @@ from mixedmodels.pooling import (
     icc,
     pooling,
     pooling_study,
+    shrinkage_factor,
     simulate_clusters,
     type1_error,
 )
@@ -57,11 +59,13 @@ __all__ = [
     "datasets",
     "design_effect",
     "effective_sample_size",
+    "explore",
     "glmm",
     "icc",
     "lmm",
     "pooling",
     "pooling_study",
+    "shrinkage_factor",
     "simulate_clusters",
     "type1_error",
     "variance_test",

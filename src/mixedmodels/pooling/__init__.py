@@ -6,6 +6,7 @@ from mixedmodels.pooling.pool import (
     effective_sample_size,
     icc,
     pooling,
+    shrinkage_factor,
 )
 from mixedmodels.pooling.simulate import simulate_clusters
 from mixedmodels.pooling.study import PoolingStudy, pooling_study
@@ -16,6 +17,7 @@ __all__ = [
     "PoolingStudy",
     "Type1Result",
     "design_effect",
+    "shrinkage_factor",
     "effective_sample_size",
     "icc",
     "pooling",

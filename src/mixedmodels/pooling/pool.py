@@ -17,7 +17,14 @@ import pandas as pd
 from mixedmodels._data import as_dataframe, unknown_column_error
 from mixedmodels.errors import DataError, SingularFitWarning
 
-__all__ = ["PoolingResult", "icc", "design_effect", "effective_sample_size", "pooling"]
+__all__ = [
+    "PoolingResult",
+    "icc",
+    "design_effect",
+    "effective_sample_size",
+    "pooling",
+    "shrinkage_factor",
+]
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,16 @@ def icc(fit: Any) -> dict[str, float]:
         str(g): float(v) / total
         for g, v in zip(intercepts["group"], intercepts["variance"], strict=True)
     }
+
+
+def shrinkage_factor(n: Any, sigma_u: float, sigma_e: float) -> np.ndarray:
+    """The weight ``alpha = s_u^2 / (s_u^2 + s_e^2 / n)`` that a cluster of size ``n``
+    puts on its own mean (the rest goes to the grand mean)."""
+    sizes = np.asarray(n, dtype=float)
+    if np.any(sizes <= 0):
+        raise DataError("cluster sizes must be positive")
+    between = float(sigma_u) ** 2
+    return np.asarray(between / (between + float(sigma_e) ** 2 / sizes))
 
 
 def design_effect(icc: float, mean_size: float) -> float:
@@ -113,21 +130,26 @@ def pooling(
         )
     if frame[response].dtype.kind not in "biuf":
         raise DataError(f"the response {response!r} must be numeric, not {frame[response].dtype}")
+    if family not in ("gaussian", "binomial"):
+        raise DataError(f"family must be 'gaussian' or 'binomial', not {family!r}")
     note = ""
     fit: Any
+    # The model is fitted on a frame with fixed column names: column names (which may come
+    # from an uploaded file) are never spliced into a formula, so never evaluated.
+    fixed = pd.DataFrame(
+        {"y": frame[response].to_numpy(), "cluster": frame[group].to_numpy()}, index=frame.index
+    )
+    if isinstance(frame[group].dtype, pd.CategoricalDtype):
+        fixed["cluster"] = frame[group]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SingularFitWarning)
         if family == "gaussian":
-            fit = lmm(f"{response} ~ 1 + (1 | {group})", frame)
-        elif family == "binomial":
-            formula = (
-                f"cbind({response}, {trials} - {response}) ~ 1 + (1 | {group})"
-                if trials
-                else f"{response} ~ 1 + (1 | {group})"
-            )
-            fit = glmm(formula, frame, family="binomial")
+            fit = lmm("y ~ 1 + (1 | cluster)", fixed)
+        elif trials:
+            fixed["trials"] = frame[trials].to_numpy()
+            fit = glmm("cbind(y, trials - y) ~ 1 + (1 | cluster)", fixed, family="binomial")
         else:
-            raise DataError(f"family must be 'gaussian' or 'binomial', not {family!r}")
+            fit = glmm("y ~ 1 + (1 | cluster)", fixed, family="binomial")
     if fit.is_singular or any(issubclass(w.category, SingularFitWarning) for w in caught):
         note = (
             "The between-cluster variance is estimated as zero: the data show no more "
@@ -152,7 +174,7 @@ def pooling(
                 "no_pooling": means.to_numpy(),
                 "complete_pooling": float(used[response].mean()),
                 "partial_pooling": coef.reindex(levels).to_numpy(),
-                "alpha": su**2 / (su**2 + se_e**2 / sizes.to_numpy()),
+                "alpha": shrinkage_factor(sizes.to_numpy(), su, se_e),
                 "se_no_pooling": se_e / np.sqrt(sizes.to_numpy()),
                 "se_partial": cond_sd.reindex(levels).to_numpy(),
             },

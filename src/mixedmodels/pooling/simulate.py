@@ -64,5 +64,10 @@ def simulate_clusters(
             "true_mean": truth,
         }
     )
-    frame.attrs.update(sigma_u=sigma_u, sigma_e=sigma_e, grand_mean=grand_mean)
+    frame.attrs.update(
+        sigma_u=sigma_u,
+        sigma_e=sigma_e,
+        grand_mean=grand_mean,
+        icc=sigma_u**2 / (sigma_u**2 + sigma_e**2),
+    )
     return frame
