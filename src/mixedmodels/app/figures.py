@@ -1,0 +1,301 @@
+"""Plotly figures of the explorer. They only draw tables that the library computed.
+
+Every figure keeps the same traces in the same order whatever the view, so that a change
+of view or of data is drawn as a transition: the points glide from one estimator's value
+to another's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from mixedmodels.plot.figures import PALETTE
+
+__all__ = [
+    "COLOURS",
+    "OKABE_ITO",
+    "VIEW_COLUMN",
+    "VIEW_NAMES",
+    "alpha_figure",
+    "pooling_figure",
+    "pvalue_figure",
+    "rejection_figure",
+]
+
+#: Okabe & Ito's colour-blind-safe set (with its grey, as R's palette.colors() has it).
+OKABE_ITO = (
+    "#000000",
+    "#E69F00",
+    "#56B4E9",
+    "#009E73",
+    "#F0E442",
+    "#0072B2",
+    "#D55E00",
+    "#CC79A7",
+    "#999999",
+)
+#: What each colour marks; every data colour on the pages is one of OKABE_ITO.
+COLOURS = {
+    **PALETTE,
+    "grey": "#999999",
+    "ols": "#D55E00",
+    "lmm": "#009E73",
+    "cluster_means": "#0072B2",
+    "nominal": "#000000",
+}
+VIEW_COLUMN = {
+    "complete": "complete_pooling",
+    "none": "no_pooling",
+    "partial": "partial_pooling",
+    "all": "partial_pooling",
+}
+VIEW_NAMES = {
+    "complete": "complete pooling",
+    "none": "no pooling",
+    "partial": "partial pooling",
+    "all": "all three",
+}
+SYMBOLS = {"no_pooling": "circle", "complete_pooling": "square", "partial_pooling": "diamond"}
+TRANSITION = {"duration": 450, "easing": "cubic-in-out"}
+FONT = {"family": "system-ui, sans-serif", "size": 13}
+
+
+def _base_layout(fig: go.Figure, title: str, height: int, animate: bool = False) -> None:
+    """Shared look; ``animate`` for figures whose traces keep their structure (Plotly's
+    transitions fail on subplots and on axes that a new figure adds)."""
+    fig.update_layout(
+        title={"text": title, "x": 0.01, "font": {"size": 15}},
+        height=height,
+        margin={"l": 60, "r": 20, "t": 50, "b": 60},
+        font=FONT,
+        plot_bgcolor="white",
+        paper_bgcolor="white",
+        legend={"orientation": "h", "y": -0.18, "x": 0},
+        hoverlabel={"bgcolor": "white"},
+    )
+    if animate:
+        fig.update_layout(transition=TRANSITION)
+    fig.update_xaxes(showline=True, linecolor="#444", gridcolor="#eee")
+    fig.update_yaxes(showline=True, linecolor="#444", gridcolor="#eee", zeroline=False)
+
+
+def pooling_figure(
+    table: pd.DataFrame,
+    view: str,
+    show_truth: bool,
+    value_label: str = "cluster mean",
+    title: str = "",
+) -> go.Figure:
+    """Each cluster's estimate under ``view`` ("complete", "none", "partial" or "all"),
+    clusters ordered by size, the grand mean dashed; in the partial and "all" views dashed
+    segments run from each cluster's own mean to its partially pooled estimate.
+
+    ``table`` is :attr:`mixedmodels.PoolingResult.table` (``true_mean`` is drawn when
+    present and ``show_truth``).
+    """
+    t = table.sort_values("n", kind="stable")
+    x = np.arange(len(t))
+    names = [str(i) for i in t.index]
+    grand = float(t["complete_pooling"].iloc[0])
+    own = t["no_pooling"].to_numpy(float)
+    partial = t["partial_pooling"].to_numpy(float)
+    column = VIEW_COLUMN[view]
+    shown = t[column].to_numpy(float)
+    hover = [
+        f"<b>{name}</b><br>n = {n:g}<br>own mean {o:.3f}<br>partial pooling {p:.3f}"
+        f"<br>α = {a:.3f}" + (f"<br>true mean {m:.3f}" if has else "")
+        for name, n, o, p, a, m, has in zip(
+            names,
+            t["n"],
+            own,
+            partial,
+            t["alpha"],
+            t["true_mean"] if "true_mean" in t else np.zeros(len(t)),
+            ["true_mean" in t] * len(t),
+            strict=True,
+        )
+    ]
+    seg_x = np.repeat(x, 3).astype(float)
+    seg_y = np.column_stack([own, partial, np.full(len(t), np.nan)]).ravel()
+    seg_x[2::3] = np.nan
+    contraction = view in ("partial", "all")
+    fig = go.Figure()
+    fig.add_scatter(
+        x=[-0.5, len(t) - 0.5],
+        y=[grand, grand],
+        mode="lines",
+        line={"dash": "dash", "color": COLOURS["complete_pooling"], "width": 2},
+        name=f"grand mean {grand:.3f}",
+        hoverinfo="skip",
+    )
+    fig.add_scatter(
+        x=seg_x,
+        y=seg_y,
+        mode="lines",
+        line={"dash": "dot", "color": COLOURS["grey"], "width": 1.5},
+        name="contraction toward the grand mean",
+        hoverinfo="skip",
+        visible=contraction,
+    )
+    truth = t["true_mean"].to_numpy(float) if "true_mean" in t else np.full(len(t), np.nan)
+    fig.add_scatter(
+        x=x,
+        y=truth,
+        mode="markers",
+        marker={"symbol": "x-thin", "size": 11, "line": {"width": 2, "color": "#000000"}},
+        name="true cluster mean",
+        hoverinfo="skip",
+        visible=show_truth and "true_mean" in t,
+    )
+    fig.add_scatter(
+        x=x,
+        y=own,
+        mode="markers",
+        marker={
+            "symbol": "circle-open" if view == "partial" else "circle",
+            "size": 9,
+            "color": COLOURS["no_pooling"],
+            "line": {"width": 1.5, "color": COLOURS["no_pooling"]},
+        },
+        name="no pooling (own mean)",
+        hoverinfo="skip",
+        visible=view in ("partial", "all"),
+    )
+    fig.add_scatter(
+        x=x,
+        y=np.full(len(t), grand),
+        mode="markers",
+        marker={"symbol": "square", "size": 8, "color": COLOURS["complete_pooling"]},
+        name="complete pooling",
+        hoverinfo="skip",
+        visible=view == "all",
+    )
+    fig.add_scatter(
+        x=x,
+        y=shown,
+        mode="markers",
+        marker={
+            "symbol": SYMBOLS[column],
+            "size": 11,
+            "color": COLOURS[column],
+            "line": {"width": 1, "color": "#000000"},
+        },
+        name=VIEW_NAMES[view] if view != "all" else "partial pooling",
+        text=hover,
+        hovertemplate="%{text}<extra></extra>",
+        customdata=np.column_stack([t["n"].to_numpy(float), t["alpha"].to_numpy(float)]),
+    )
+    if not contraction:
+        fig.data[1].update(visible=False)
+    _base_layout(
+        fig, title or f"{VIEW_NAMES[view].capitalize()}: {len(t)} clusters", 440, animate=True
+    )
+    ticks = [f"{name}<br>n={n:g}" for name, n in zip(names, t["n"], strict=True)]
+    step = max(1, len(t) // 20)
+    fig.update_xaxes(
+        tickvals=x[::step],
+        ticktext=ticks[::step],
+        title="clusters, from the smallest to the largest",
+        range=[-0.7, len(t) - 0.3],
+    )
+    fig.update_yaxes(title=value_label)
+    return fig
+
+
+def alpha_figure(table: pd.DataFrame, curve: pd.DataFrame | None) -> go.Figure:
+    """α_j against n_j (points), with the curve α(n) when given (columns ``n, alpha``)."""
+    fig = go.Figure()
+    if curve is not None:
+        fig.add_scatter(
+            x=curve["n"],
+            y=curve["alpha"],
+            mode="lines",
+            line={"color": COLOURS["grey"], "width": 1.5},
+            name="α(n) at the estimates",
+            hoverinfo="skip",
+        )
+    fig.add_scatter(
+        x=table["n"],
+        y=table["alpha"],
+        mode="markers",
+        marker={"color": COLOURS["partial_pooling"], "size": 8, "symbol": "diamond"},
+        name="clusters",
+        text=[str(i) for i in table.index],
+        hovertemplate="<b>%{text}</b><br>n = %{x}<br>α = %{y:.3f}<extra></extra>",
+    )
+    _base_layout(fig, "Weight on the cluster's own mean, α_j", 300)
+    fig.update_layout(showlegend=False, margin={"l": 50, "r": 10, "t": 40, "b": 45})
+    fig.update_xaxes(title="cluster size n_j", rangemode="tozero")
+    fig.update_yaxes(title="α_j", range=[0, 1.02])
+    return fig
+
+
+def rejection_figure(table: pd.DataFrame, nominal: float) -> go.Figure:
+    """Rejection rates with ±2 Monte Carlo SEs, the nominal level dashed."""
+    labels = {
+        "ols": "OLS (ignores clusters)",
+        "lmm": "mixed model",
+        "cluster_means": "cluster means",
+    }
+    fig = go.Figure()
+    fig.add_bar(
+        x=[labels.get(m, m) for m in table.index],
+        y=table["rejection_rate"],
+        error_y={"type": "data", "array": 2 * table["mc_se"], "color": "#000000"},
+        marker={"color": [COLOURS.get(m, COLOURS["grey"]) for m in table.index]},
+        text=[f"{r:.1%}" for r in table["rejection_rate"]],
+        textposition="outside",
+        hovertemplate="%{x}: %{y:.1%}<extra></extra>",
+        name="rejection rate",
+    )
+    fig.add_hline(
+        y=nominal,
+        line={"dash": "dash", "color": COLOURS["nominal"]},
+        annotation_text=f"nominal {nominal:.0%}",
+        annotation_position="top left",
+    )
+    _base_layout(fig, "Type-I error rate under the null (±2 Monte Carlo SE)", 380)
+    fig.update_layout(showlegend=False)
+    fig.update_yaxes(title="share of tests rejecting", tickformat=".0%", rangemode="tozero")
+    return fig
+
+
+def pvalue_figure(p_values: pd.DataFrame, labels: dict[str, str]) -> go.Figure:
+    """Histograms of the p-values of each method (flat when the test is valid)."""
+    methods = list(p_values.columns)
+    fig = make_subplots(
+        rows=1,
+        cols=len(methods),
+        subplot_titles=[labels.get(m, m) for m in methods],
+        shared_yaxes=True,
+    )
+    bins = {"start": 0.0, "end": 1.0, "size": 0.05}
+    for i, m in enumerate(methods, start=1):
+        fig.add_histogram(
+            x=p_values[m],
+            xbins=bins,
+            marker={"color": COLOURS.get(m, COLOURS["grey"])},
+            name=labels.get(m, m),
+            row=1,
+            col=i,
+        )
+        fig.update_xaxes(title="p-value", range=[0, 1], row=1, col=i)
+    _base_layout(fig, "p-values under the null: flat when the test is valid", 300)
+    fig.update_layout(showlegend=False, bargap=0.05)
+    return fig
+
+
+def figure_config(filename: str) -> dict[str, Any]:
+    """dcc.Graph config: a PNG download button named after the figure."""
+    return {
+        "displaylogo": False,
+        "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2},
+        "modeBarButtonsToRemove": ["lasso2d", "select2d", "sendDataToCloud"],
+        "showSendToCloud": False,
+        "showEditInChartStudio": False,
+    }

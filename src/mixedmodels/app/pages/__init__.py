@@ -1,0 +1,1 @@
+"""The explorer's pages: each has a layout and registers its callbacks."""

@@ -1,0 +1,297 @@
+"""The shrinkage page: simulate clusters, pool them three ways, compare with the truth."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
+
+from mixedmodels.app.code import shrinkage_code
+from mixedmodels.app.figures import alpha_figure, pooling_figure
+from mixedmodels.app.state import SHRINKAGE, Choice, Number, query_from_state
+from mixedmodels.app.widgets import aria, choice, code_block, graph, records, slider, table
+from mixedmodels.pooling import pooling, pooling_study, shrinkage_factor, simulate_clusters
+
+__all__ = ["PRESETS", "layout", "register"]
+
+PAGE = "shrink"
+CONTROLS = {c.key: c for c in SHRINKAGE}
+NUMBERS = {c.key: c for c in SHRINKAGE if isinstance(c, Number)}
+CHOICES = {c.key: c for c in SHRINKAGE if isinstance(c, Choice)}
+DEFAULTS = {c.key: c.default for c in SHRINKAGE}
+#: The course's five "try it" scenarios: the settings, and what to notice.
+PRESETS: tuple[tuple[str, dict[str, Any], str], ...] = (
+    (
+        "Course defaults",
+        {"J": 16, "n": 8, "su": 1.5, "se": 2.0},
+        "Switch between the three views: in partial pooling the small clusters move a long "
+        "way toward the dashed grand mean, the large ones hardly move.",
+    ),
+    (
+        "σ_u = 0.2",
+        {"J": 16, "n": 8, "su": 0.2, "se": 2.0},
+        "The clusters barely differ, so every partial estimate collapses onto the grand "
+        "mean: partial pooling becomes complete pooling.",
+    ),
+    (
+        "σ_u = 5",
+        {"J": 16, "n": 8, "su": 5.0, "se": 2.0},
+        "The clusters truly differ, so the model trusts each cluster's own mean: partial "
+        "pooling is almost no pooling.",
+    ),
+    (
+        "σ_e = 5",
+        {"J": 16, "n": 8, "su": 1.5, "se": 5.0},
+        "Noisy observations make each cluster's own mean unreliable, so partial pooling "
+        "shrinks hard toward the grand mean.",
+    ),
+    (
+        "n̄ = 3",
+        {"J": 16, "n": 3, "su": 1.5, "se": 2.0},
+        "With tiny clusters every α_j is small; compare the MSEs: partial pooling often "
+        "beats both extremes by a factor of two or three.",
+    ),
+)
+VIEW_LABELS = {
+    "complete": "Complete pooling",
+    "none": "No pooling",
+    "partial": "Partial pooling",
+    "all": "All three",
+}
+
+
+def layout(state: dict[str, Any]) -> html.Div:
+    """The page with its controls set to ``state``."""
+    marks: dict[str, dict[float, str]] = {
+        "J": {2: "2", 50: "50", 100: "100"},
+        "n": {1: "1", 50: "50", 100: "100"},
+        "su": {0.1: "0.1", 1.5: "1.5", 6: "6"},
+        "se": {0.1: "0.1", 2: "2", 8: "8"},
+    }
+    controls = html.Div(
+        [
+            *[slider(PAGE, NUMBERS[k], state[k], marks[k]) for k in ("J", "n", "su", "se")],
+            choice(
+                PAGE, CHOICES["sizes"], state["sizes"], {"poisson": "Varying", "equal": "Equal"}
+            ),
+            html.Div(
+                [
+                    html.Label("Seed", htmlFor=f"{PAGE}-seed", className="control-label"),
+                    dcc.Input(
+                        id=f"{PAGE}-seed",
+                        type="number",
+                        min=0,
+                        step=1,
+                        value=state["seed"],
+                        debounce=True,
+                        className="seed",
+                    ),
+                    html.Button("New sample", id=f"{PAGE}-resample", className="button"),
+                ],
+                className="control seed-row",
+            ),
+            html.Fieldset(
+                [
+                    html.Legend("Try the course's scenarios", className="control-label"),
+                    html.Div(
+                        [
+                            html.Button(
+                                name, id={"type": "preset", "index": i}, className="button preset"
+                            )
+                            for i, (name, _, _) in enumerate(PRESETS)
+                        ],
+                        className="presets",
+                    ),
+                    html.P(
+                        id=f"{PAGE}-preset-note",
+                        className="preset-note",
+                        **aria(aria_live="polite"),
+                    ),
+                ],
+                className="control",
+            ),
+        ],
+        className="controls",
+    )
+    main = html.Div(
+        [
+            html.Div(
+                [
+                    choice(PAGE, CHOICES["view"], state["view"], VIEW_LABELS),
+                    dcc.Checklist(
+                        id=f"{PAGE}-truth",
+                        options=[{"label": "Show the true cluster means", "value": "1"}],
+                        value=["1"] if state["truth"] == "1" else [],
+                        className="checkbox",
+                    ),
+                ],
+                className="view-row",
+            ),
+            html.P(id=f"{PAGE}-note", className="note", role="status"),
+            graph(f"{PAGE}-graph", "partial-pooling", label="Cluster estimates"),
+            html.Div(
+                [
+                    html.Div(graph(f"{PAGE}-alpha", "alpha-against-n"), className="half"),
+                    html.Div(
+                        [
+                            html.H3("Estimated and true"),
+                            table(f"{PAGE}-estimates"),
+                            html.H3("Error against the true cluster means (MSE)"),
+                            table(f"{PAGE}-mse"),
+                            html.Button(
+                                "MSE over 200 replications",
+                                id=f"{PAGE}-replicate",
+                                className="button",
+                            ),
+                            dcc.Loading(table(f"{PAGE}-study")),
+                        ],
+                        className="half",
+                    ),
+                ],
+                className="row",
+            ),
+            html.H3("Clusters"),
+            table(f"{PAGE}-clusters", page_size=20),
+            code_block(f"{PAGE}-code"),
+        ],
+        className="main",
+    )
+    return html.Div([controls, main], className="page-grid")
+
+
+def _compute(state: dict[str, Any]) -> tuple[pd.DataFrame, Any]:
+    data = simulate_clusters(
+        int(state["J"]),
+        float(state["n"]),
+        float(state["su"]),
+        float(state["se"]),
+        state["sizes"],
+        seed=int(state["seed"]),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return data, pooling(data)
+
+
+def _clean(values: dict[str, Any]) -> dict[str, Any]:
+    """Control values as the page holds them, validated like URL values."""
+    state = {}
+    for key, control in CONTROLS.items():
+        parsed = control.parse(str(values.get(key))) if values.get(key) is not None else None
+        state[key] = DEFAULTS[key] if parsed is None else parsed
+    return state
+
+
+def register(app: Dash) -> None:
+    """Attach the page's callbacks to ``app``."""
+    keys = ("J", "n", "su", "se", "sizes", "seed", "view")
+
+    @app.callback(
+        Output(f"{PAGE}-graph", "figure"),
+        Output(f"{PAGE}-alpha", "figure"),
+        Output(f"{PAGE}-estimates", "data"),
+        Output(f"{PAGE}-estimates", "columns"),
+        Output(f"{PAGE}-mse", "data"),
+        Output(f"{PAGE}-mse", "columns"),
+        Output(f"{PAGE}-clusters", "data"),
+        Output(f"{PAGE}-clusters", "columns"),
+        Output(f"{PAGE}-note", "children"),
+        Output(f"{PAGE}-code", "children"),
+        Output("url", "search", allow_duplicate=True),
+        *[Input(f"{PAGE}-{k}", "value") for k in keys],
+        Input(f"{PAGE}-truth", "value"),
+        prevent_initial_call="initial_duplicate",
+    )
+    def redraw(*values: Any) -> tuple[Any, ...]:
+        state = _clean(dict(zip(keys, values[:-1], strict=True)))
+        state["truth"] = "1" if values[-1] else "0"
+        data, result = _compute(state)
+        table_ = result.table
+        fig = pooling_figure(table_, state["view"], state["truth"] == "1")
+        grid = np.linspace(max(0.5, table_["n"].min() * 0.8), table_["n"].max() * 1.1, 60)
+        curve = pd.DataFrame(
+            {"n": grid, "alpha": shrinkage_factor(grid, result.sigma_u, result.sigma_e)}
+        )
+        estimates = pd.DataFrame(
+            {
+                "true": [state["su"], state["se"], data.attrs["icc"]],
+                "estimated": [result.sigma_u, result.sigma_e, result.icc],
+            },
+            index=pd.Index(["σ_u", "σ_e", "ICC"], name="quantity"),
+        )
+        assert result.mse is not None
+        mse = pd.DataFrame(
+            {"MSE": [result.mse[k] for k in ("no_pooling", "complete_pooling", "partial_pooling")]},
+            index=pd.Index(["no pooling", "complete pooling", "partial pooling"], name="estimator"),
+        )
+        clusters = table_.rename_axis("cluster")
+        est_data, est_cols = records(estimates)
+        mse_data, mse_cols = records(mse)
+        cl_data, cl_cols = records(clusters)
+        code = f"```python\n{shrinkage_code(state)}\n```"
+        return (
+            fig,
+            alpha_figure(table_, curve),
+            est_data,
+            est_cols,
+            mse_data,
+            mse_cols,
+            cl_data,
+            cl_cols,
+            result.note,
+            code,
+            query_from_state("/", state),
+        )
+
+    @app.callback(
+        Output(f"{PAGE}-J", "value"),
+        Output(f"{PAGE}-n", "value"),
+        Output(f"{PAGE}-su", "value"),
+        Output(f"{PAGE}-se", "value"),
+        Output(f"{PAGE}-preset-note", "children"),
+        Input({"type": "preset", "index": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def preset(clicks: list[int | None]) -> tuple[Any, ...]:
+        trigger = ctx.triggered_id
+        if not isinstance(trigger, dict) or not any(clicks):
+            return (no_update,) * 5
+        name, values, note = PRESETS[int(trigger["index"])]
+        return values["J"], values["n"], values["su"], values["se"], f"{name}: {note}"
+
+    @app.callback(
+        Output(f"{PAGE}-seed", "value"),
+        Input(f"{PAGE}-resample", "n_clicks"),
+        State(f"{PAGE}-seed", "value"),
+        prevent_initial_call=True,
+    )
+    def resample(_: int, seed: Any) -> int:
+        current = CONTROLS["seed"].parse(str(seed))
+        return (int(current or 0) + 1) % (2**31 - 1)
+
+    @app.callback(
+        Output(f"{PAGE}-study", "data"),
+        Output(f"{PAGE}-study", "columns"),
+        Input(f"{PAGE}-replicate", "n_clicks"),
+        *[State(f"{PAGE}-{k}", "value") for k in keys],
+        prevent_initial_call=True,
+    )
+    def replicate(_: int, *values: Any) -> tuple[Any, ...]:
+        state = _clean(dict(zip(keys, values, strict=True)))
+        study = pooling_study(
+            200,
+            int(state["J"]),
+            float(state["n"]),
+            float(state["su"]),
+            float(state["se"]),
+            state["sizes"],
+            seed=int(state["seed"]),
+        )
+        summary = study.summary().rename(
+            index=lambda s: str(s).replace("_", " "),
+            columns={"mean_mse": "mean MSE", "mc_se": "Monte Carlo SE", "share_best": "share best"},
+        )
+        return records(summary.rename_axis("estimator (200 data sets)"))
