@@ -134,6 +134,14 @@ def _parser() -> argparse.ArgumentParser:
     t1.add_argument("--covariate", choices=["cluster", "within"], default="cluster")
     t1.add_argument("--seed", type=int, default=None)
     t1.add_argument("--jobs", type=int, default=-1, help="worker processes (-1: all cores)")
+    explore = sub.add_parser(
+        "explore",
+        help="serve the interactive shrinkage explorer in the browser",
+        description="Serve the shrinkage explorer (a Dash app) and print its address. It "
+        "listens on 127.0.0.1 (this computer only) unless --host says otherwise.",
+    )
+    explore.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    explore.add_argument("--port", type=int, default=8050, help="port (default 8050)")
     return parser
 
 
@@ -147,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command in ("pooling", "type1"):
         return _teaching(args)
+    if args.command == "explore":
+        return _explore(args.host, args.port)
     try:
         data = read_data(args.data)
         with warnings.catch_warnings(record=True) as caught:
@@ -233,3 +243,33 @@ def _teaching(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+def _explore(host: str, port: int) -> int:
+    if not 0 < port < 65536:
+        print(f"mixedmodels: error: --port must be 1-65535, not {port}", file=sys.stderr)
+        return 2
+    try:
+        from mixedmodels.app.server import serve
+    except ImportError:
+        print(
+            "mixedmodels: error: the explorer needs Dash: pip install 'mixedmodels[app]'",
+            file=sys.stderr,
+        )
+        return 2
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass  # free: say so now rather than after Dash has started
+    except OSError as exc:
+        print(f"mixedmodels: error: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        serve(host, port)
+    except OSError as exc:
+        print(f"mixedmodels: error: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0

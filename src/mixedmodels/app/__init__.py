@@ -5,9 +5,12 @@ statistics of its own. Dash is imported only when the explorer starts.
 
 from __future__ import annotations
 
+import sys
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["create_app", "explore"]
+__all__ = ["Explorer", "create_app", "explore"]
 
 
 def create_app() -> Any:
@@ -19,26 +22,62 @@ def create_app() -> Any:
     return build()
 
 
+@dataclass(frozen=True)
+class Explorer:
+    """A running explorer: its address, the Dash app, and how to stop it."""
+
+    url: str
+    app: Any
+    _server: Any = field(repr=False, default=None)
+    _thread: threading.Thread | None = field(repr=False, default=None)
+
+    def stop(self) -> None:
+        """Stop serving (servers started by Dash's Jupyter support stop with the kernel)."""
+        if self._server is not None:
+            self._server.shutdown()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+
+def _in_notebook() -> bool:
+    shell = sys.modules.get("IPython")
+    if shell is None:
+        return False
+    ipython = shell.get_ipython()
+    return ipython is not None and hasattr(ipython, "kernel")
+
+
 def explore(
     mode: str = "inline", port: int = 8050, host: str = "127.0.0.1", height: int = 900
-) -> Any:
+) -> Explorer:
     """Show the shrinkage explorer.
 
     Parameters
     ----------
     mode : {"inline", "tab", "external", "jupyterlab"}
         In a notebook, "inline" shows the app in the output cell, "tab" opens a browser
-        tab and "external" prints its address; outside a notebook the app is served in a
-        background thread and its address printed.
-    port, host : where to serve it (localhost by default).
+        tab and "external" prints its address. Outside a notebook the app is served in a
+        background thread and its address printed, whatever the mode.
+    port, host :
+        Where to serve it (this computer only, 127.0.0.1, by default; port 0 picks a
+        free port outside a notebook).
     height : int
         Height of the inline frame in pixels.
 
     Returns
     -------
-    dash.Dash
-        The running app.
+    Explorer
+        Its ``url``, the Dash ``app`` and ``stop()``.
     """
     app = create_app()
-    app.run(jupyter_mode=mode, jupyter_height=height, port=port, host=host)
-    return app
+    if _in_notebook():
+        app.run(jupyter_mode=mode, jupyter_height=height, port=port, host=host)
+        return Explorer(f"http://{host}:{port}/", app)
+    from werkzeug.serving import make_server
+
+    server = make_server(host, port, app.server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True, name="explorer")
+    thread.start()
+    url = f"http://{host}:{server.server_port}/"
+    print(f"mixedmodels explorer: {url}", flush=True)
+    return Explorer(url, app, server, thread)

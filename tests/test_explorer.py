@@ -1,0 +1,284 @@
+"""The explorer without a browser: URL state, uploads, generated code, figures, serving."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import urllib.request
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import mixedmodels as mm
+from mixedmodels.app.code import hospitals_code, shrinkage_code, upload_code
+from mixedmodels.app.figures import OKABE_ITO, pooling_figure
+from mixedmodels.app.pages.hospitals import course_hospitals, validate
+from mixedmodels.app.state import (
+    PAGES,
+    decode_hospitals,
+    encode_hospitals,
+    query_from_state,
+    state_from_query,
+)
+from mixedmodels.app.upload import (
+    MAX_CLUSTERS,
+    MAX_UPLOAD_BYTES,
+    UploadError,
+    check_columns,
+    read_upload,
+)
+from mixedmodels.cli import main
+
+
+def _payload(raw: bytes, mime: str = "text/csv") -> str:
+    return f"data:{mime};base64," + base64.b64encode(raw).decode()
+
+
+def _quiet_pooling(*args: Any, **kwargs: Any) -> mm.PoolingResult:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return mm.pooling(*args, **kwargs)
+
+
+# ---- URL state -------------------------------------------------------------------------
+
+
+def test_state_defaults_are_the_course_defaults() -> None:
+    state = state_from_query("/", "")
+    assert (state["J"], state["n"], state["su"], state["se"]) == (16, 8, 1.5, 2.0)
+    assert state["view"] == "partial" and state["truth"] == "0"
+
+
+def test_state_is_validated_clamped_and_snapped() -> None:
+    state = state_from_query("/", "?J=1e9&n=-4&su=0.23&se=nan&view=__import__('os')&x=1")
+    assert state["J"] == 100 and state["n"] == 1  # clamped to the slider's range
+    assert state["su"] == pytest.approx(0.2)  # snapped to the 0.1 grid
+    assert state["se"] == 2.0 and state["view"] == "partial"  # invalid -> default
+    assert "x" not in state
+    assert isinstance(state["J"], int)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    J=st.integers(2, 100),
+    su=st.integers(1, 60).map(lambda k: k / 10),
+    view=st.sampled_from(["complete", "none", "partial", "all"]),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_state_round_trips_through_the_url(J: int, su: float, view: str, seed: int) -> None:
+    state = {**state_from_query("/", ""), "J": J, "su": su, "view": view, "seed": seed}
+    assert state_from_query("/", query_from_state("/", state)) == state
+
+
+@given(st.text(max_size=200))
+def test_any_query_text_gives_a_valid_state(text: str) -> None:
+    for path in PAGES:
+        state = state_from_query(path, text)
+        assert set(state) == {c.key for c in PAGES[path]}
+        assert state_from_query(path, query_from_state(path, state)) == state
+
+
+def test_hospitals_in_the_url() -> None:
+    rows = course_hospitals()
+    assert decode_hospitals(encode_hospitals(rows)) == rows
+    assert rows[0] == {"hospital": "A", "patients": 500, "deaths": 21}
+    for bad in ("A:5", "A:x:1", "<script>:5:1", "A:5:1,,B:3:1", "A:-5:1"):
+        assert decode_hospitals(bad) is None
+
+
+def test_hospital_table_validation_names_the_row() -> None:
+    frame, message = validate(course_hospitals())
+    assert frame is not None and message == ""
+    cases = [
+        (
+            [
+                {"hospital": "A", "patients": 5, "deaths": 9},
+                {"hospital": "B", "patients": 5, "deaths": 1},
+            ],
+            "Row 1 (A): 9 deaths among 5 patients",
+        ),
+        (
+            [
+                {"hospital": "A", "patients": 5, "deaths": 1},
+                {"hospital": "A", "patients": 5, "deaths": 1},
+            ],
+            "appears twice",
+        ),
+        (
+            [
+                {"hospital": "A", "patients": "many", "deaths": 1},
+                {"hospital": "B", "patients": 5, "deaths": 1},
+            ],
+            "patients must be a whole number, not 'many'",
+        ),
+        (
+            [
+                {"hospital": "A", "patients": 2.5, "deaths": 1},
+                {"hospital": "B", "patients": 5, "deaths": 1},
+            ],
+            "whole number",
+        ),
+        ([{"hospital": "A", "patients": 5, "deaths": 1}], "at least two"),
+    ]
+    for rows, expected in cases:
+        frame, message = validate(rows)
+        assert frame is None and expected in message
+
+
+# ---- uploads ---------------------------------------------------------------------------
+
+
+def test_upload_reads_csv_with_other_separators() -> None:
+    frame = read_upload(_payload("g;y\na;1,5\nb;2\n".replace(",5", ".5").encode()), "s.csv")
+    assert list(frame.columns) == ["g", "y"] and frame["y"].tolist() == [1.5, 2.0]
+    frame = read_upload(_payload("\ufeffg\ty\na\t1\nb\t2\n".encode()), "t.tsv")
+    assert list(frame.columns) == ["g", "y"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00", "not a CSV file"),
+        (b"", "is empty"),
+        (b"just one column\n1\n2\n", "has 1 column"),
+        (b"g,teacher\na,x\nb,y\n", "no numeric column"),
+        (b'g,y\n"a,1\n', "not a CSV table"),
+    ],
+)
+def test_bad_uploads_say_what_is_wrong(raw: bytes, message: str) -> None:
+    with pytest.raises(UploadError, match=message):
+        read_upload(_payload(raw), "f.csv")
+
+
+def test_upload_size_limit_and_damaged_payloads() -> None:
+    big = b"g,y\n" + b"a,1\n" * (MAX_UPLOAD_BYTES // 4 + 1)
+    with pytest.raises(UploadError, match="up to 5.0 MB"):
+        read_upload(_payload(big), "big.csv")
+    with pytest.raises(UploadError, match="damaged"):
+        read_upload("data:text/csv;base64,@@@@", "x.csv")
+    with pytest.raises(UploadError, match="unknown form"):
+        read_upload("hello", "x.csv")
+
+
+def test_column_checks() -> None:
+    frame = pd.DataFrame({"g": ["a", "a", "b"], "y": [1.0, 2.0, 3.0], "s": ["x", "y", "z"]})
+    check_columns(frame, "y", "g")
+    with pytest.raises(UploadError, match="not numeric"):
+        check_columns(frame, "s", "g")
+    with pytest.raises(UploadError, match="1 group with a response"):
+        check_columns(frame.assign(g="a"), "y", "g")
+    many = pd.DataFrame({"g": np.arange(MAX_CLUSTERS + 1), "y": 1.0})
+    with pytest.raises(UploadError, match=f"up to {MAX_CLUSTERS}"):
+        check_columns(many, "y", "g")
+
+
+def test_pooling_never_evaluates_column_names(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    name = f"__import__('pathlib').Path({str(marker)!r}).touch()"
+    frame = pd.DataFrame({"g": list("aabbcc"), name: [1.0, 2.0, 3.0, 5.0, 4.0, 6.0]})
+    result = _quiet_pooling(frame, response=name, group="g")
+    assert not marker.exists()
+    assert result.table["no_pooling"].tolist() == [1.5, 4.0, 5.0]
+
+
+# ---- generated code --------------------------------------------------------------------
+
+
+def test_shown_code_reproduces_the_shrinkage_view() -> None:
+    state = {**state_from_query("/", "?J=9&n=5&su=2.5&seed=11&sizes=equal")}
+    namespace: dict[str, Any] = {}
+    source = shrinkage_code(state).replace("mm.plot.pooling(result)", "")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exec(compile(source, "code", "exec"), namespace)
+    data = mm.simulate_clusters(9, 5, 2.5, 2.0, "equal", seed=11)
+    expected = _quiet_pooling(data).table
+    pd.testing.assert_frame_equal(namespace["result"].table, expected)
+
+
+def test_shown_code_for_hospitals_and_uploads() -> None:
+    namespace: dict[str, Any] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exec(compile(hospitals_code(course_hospitals()), "code", "exec"), namespace)
+    hospitals = mm.datasets.load("hospitals")
+    expected = _quiet_pooling(
+        hospitals, response="deaths", group="hospital", family="binomial", trials="patients"
+    )
+    np.testing.assert_allclose(
+        namespace["result"].table["partial_pooling"], expected.table["partial_pooling"]
+    )
+    # user text enters only as string literals: the code's statements are the same as
+    # for harmless names, and the names come back as constants
+    import ast
+
+    hostile = ("x'); import os; ('.csv", 'a"b', "g\nprint(1)")
+    tree = ast.parse(upload_code(*hostile))
+    plain = ast.parse(upload_code("scores.csv", "y", "g"))
+    assert [type(n) for n in tree.body] == [type(n) for n in plain.body]
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert imported == {"pandas", "mixedmodels"}
+    constants = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)}
+    assert set(hostile) <= constants
+
+
+# ---- figures ---------------------------------------------------------------------------
+
+
+def test_pooling_figure_keeps_its_traces_across_views() -> None:
+    table = _quiet_pooling(mm.simulate_clusters(seed=3)).table
+    figures = {v: pooling_figure(table, v, True) for v in ("complete", "none", "partial", "all")}
+    names = {v: [t.name for t in f.data] for v, f in figures.items()}
+    assert {len(n) for n in names.values()} == {6}
+    ordered = table.sort_values("n", kind="stable")
+    for view, column in (
+        ("complete", "complete_pooling"),
+        ("none", "no_pooling"),
+        ("partial", "partial_pooling"),
+    ):
+        np.testing.assert_array_equal(figures[view].data[5].y, ordered[column])
+    assert figures["partial"].data[1].visible and not figures["none"].data[1].visible
+    colours = set()
+    for fig in figures.values():
+        for t in fig.data:
+            marker = getattr(t, "marker", None)
+            if marker is not None and isinstance(marker.color, str):
+                colours.add(marker.color.upper())
+            if t.line is not None and isinstance(t.line.color, str):
+                colours.add(t.line.color.upper())
+    assert colours <= {c.upper() for c in OKABE_ITO}
+
+
+def test_shrinkage_factor() -> None:
+    alpha = mm.shrinkage_factor([1, 4, 1e9], 1.5, 2.0)
+    np.testing.assert_allclose(alpha, [2.25 / (2.25 + 4), 2.25 / (2.25 + 1), 1.0])
+    with pytest.raises(mm.DataError):
+        mm.shrinkage_factor([0, 3], 1.0, 1.0)
+
+
+# ---- serving ---------------------------------------------------------------------------
+
+
+def test_explore_serves_on_localhost_and_stops() -> None:
+    explorer = mm.explore(port=0)
+    try:
+        assert explorer.url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(explorer.url, timeout=10) as reply:
+            assert reply.status == 200
+            assert b"mixedmodels explorer" in reply.read()
+    finally:
+        explorer.stop()
+
+
+def test_cli_explore_reports_a_busy_port(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        assert main(["explore", "--port", str(port)]) == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+    assert main(["explore", "--port", "70000"]) == 2
