@@ -23,6 +23,7 @@ __all__ = [
     "encode_hospitals",
     "state_from_query",
     "query_from_state",
+    "validated",
 ]
 
 
@@ -113,6 +114,17 @@ def state_from_query(path: str, query: str) -> dict[str, Any]:
     for control in PAGES.get(path, ()):
         value = control.parse(pairs[control.key]) if control.key in pairs else None
         state[control.key] = control.default if value is None else value
+    return state
+
+
+def validated(path: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Control values as a page holds them, validated as URL values are (missing or
+    invalid ones take the default)."""
+    state: dict[str, Any] = {}
+    for control in PAGES.get(path, ()):
+        value = values.get(control.key)
+        parsed = control.parse(str(value)) if value is not None else None
+        state[control.key] = control.default if parsed is None else parsed
     return state
 
 

@@ -10,7 +10,16 @@ from dash import dash_table, dcc, html
 from mixedmodels.app.figures import figure_config
 from mixedmodels.app.state import Choice, Number
 
-__all__ = ["aria", "choice", "code_block", "graph", "records", "slider", "table"]
+__all__ = [
+    "aria",
+    "choice",
+    "code_block",
+    "graph",
+    "records",
+    "seed_field",
+    "slider",
+    "table",
+]
 
 Records = list[dict[str, Any]]
 
@@ -58,6 +67,26 @@ def choice(page: str, control: Choice, value: str, labels: dict[str, str]) -> ht
             ),
         ],
         className="control",
+    )
+
+
+def seed_field(page: str, value: int, *extra: Any) -> html.Div:
+    """A labelled number field for the random seed (``extra``: buttons beside it)."""
+    return html.Div(
+        [
+            html.Label("Seed", htmlFor=f"{page}-seed", className="control-label"),
+            dcc.Input(
+                id=f"{page}-seed",
+                type="number",
+                min=0,
+                step=1,
+                value=value,
+                debounce=True,
+                className="seed",
+            ),
+            *extra,
+        ],
+        className="control seed-row",
     )
 
 

@@ -9,14 +9,13 @@ from dash import Dash, Input, Output, State, dcc, html
 
 from mixedmodels.app.code import ignoring_code
 from mixedmodels.app.figures import pvalue_figure, rejection_figure
-from mixedmodels.app.state import IGNORING, Choice, Number, query_from_state
-from mixedmodels.app.widgets import choice, code_block, graph, records, slider, table
+from mixedmodels.app.state import IGNORING, Choice, Number, query_from_state, validated
+from mixedmodels.app.widgets import choice, code_block, graph, records, seed_field, slider, table
 from mixedmodels.pooling import type1_error
 
 __all__ = ["layout", "register"]
 
 PAGE = "ign"
-CONTROLS = {c.key: c for c in IGNORING}
 NUMBERS = {c.key: c for c in IGNORING if isinstance(c, Number)}
 CHOICES = {c.key: c for c in IGNORING if isinstance(c, Choice)}
 KEYS = ("icc", "J", "m", "covariate", "sims", "seed")
@@ -39,21 +38,7 @@ def layout(state: dict[str, Any]) -> html.Div:
                 {"cluster": "between clusters", "within": "within clusters"},
             ),
             choice(PAGE, CHOICES["sims"], state["sims"], {s: s for s in CHOICES["sims"].options}),
-            html.Div(
-                [
-                    html.Label("Seed", htmlFor=f"{PAGE}-seed", className="control-label"),
-                    dcc.Input(
-                        id=f"{PAGE}-seed",
-                        type="number",
-                        min=0,
-                        step=1,
-                        value=state["seed"],
-                        debounce=True,
-                        className="seed",
-                    ),
-                ],
-                className="control seed-row",
-            ),
+            seed_field(PAGE, state["seed"]),
             html.Button("Run the simulations", id=f"{PAGE}-run", className="button primary"),
         ],
         className="controls",
@@ -83,15 +68,6 @@ def layout(state: dict[str, Any]) -> html.Div:
     return html.Div([controls, main], className="page-grid")
 
 
-def _clean(values: dict[str, Any]) -> dict[str, Any]:
-    state = {}
-    for key, control in CONTROLS.items():
-        value = values.get(key)
-        parsed = control.parse(str(value)) if value is not None else None
-        state[key] = control.default if parsed is None else parsed
-    return state
-
-
 def register(app: Dash) -> None:
     @app.callback(
         Output("url", "search", allow_duplicate=True),
@@ -99,7 +75,9 @@ def register(app: Dash) -> None:
         prevent_initial_call=True,
     )
     def remember(*values: Any) -> str:
-        return query_from_state("/ignoring", _clean(dict(zip(KEYS, values, strict=True))))
+        return query_from_state(
+            "/ignoring", validated("/ignoring", dict(zip(KEYS, values, strict=True)))
+        )
 
     @app.callback(
         Output(f"{PAGE}-rates", "figure"),
@@ -112,7 +90,7 @@ def register(app: Dash) -> None:
         *[State(f"{PAGE}-{k}", "value") for k in KEYS],
     )
     def run(_: int | None, *values: Any) -> tuple[Any, ...]:
-        state = _clean(dict(zip(KEYS, values, strict=True)))
+        state = validated("/ignoring", dict(zip(KEYS, values, strict=True)))
         result = type1_error(
             n_clusters=int(state["J"]),
             cluster_size=int(state["m"]),

@@ -11,8 +11,17 @@ from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from mixedmodels.app.code import shrinkage_code
 from mixedmodels.app.figures import alpha_figure, pooling_figure
-from mixedmodels.app.state import SHRINKAGE, Choice, Number, query_from_state
-from mixedmodels.app.widgets import aria, choice, code_block, graph, records, slider, table
+from mixedmodels.app.state import SHRINKAGE, Choice, Number, query_from_state, validated
+from mixedmodels.app.widgets import (
+    aria,
+    choice,
+    code_block,
+    graph,
+    records,
+    seed_field,
+    slider,
+    table,
+)
 from mixedmodels.pooling import pooling, pooling_study, shrinkage_factor, simulate_clusters
 
 __all__ = ["PRESETS", "layout", "register"]
@@ -21,7 +30,6 @@ PAGE = "shrink"
 CONTROLS = {c.key: c for c in SHRINKAGE}
 NUMBERS = {c.key: c for c in SHRINKAGE if isinstance(c, Number)}
 CHOICES = {c.key: c for c in SHRINKAGE if isinstance(c, Choice)}
-DEFAULTS = {c.key: c.default for c in SHRINKAGE}
 #: The course's five "try it" scenarios: the settings, and what to notice.
 PRESETS: tuple[tuple[str, dict[str, Any], str], ...] = (
     (
@@ -77,21 +85,10 @@ def layout(state: dict[str, Any]) -> html.Div:
             choice(
                 PAGE, CHOICES["sizes"], state["sizes"], {"poisson": "Varying", "equal": "Equal"}
             ),
-            html.Div(
-                [
-                    html.Label("Seed", htmlFor=f"{PAGE}-seed", className="control-label"),
-                    dcc.Input(
-                        id=f"{PAGE}-seed",
-                        type="number",
-                        min=0,
-                        step=1,
-                        value=state["seed"],
-                        debounce=True,
-                        className="seed",
-                    ),
-                    html.Button("New sample", id=f"{PAGE}-resample", className="button"),
-                ],
-                className="control seed-row",
+            seed_field(
+                PAGE,
+                state["seed"],
+                html.Button("New sample", id=f"{PAGE}-resample", className="button"),
             ),
             html.Fieldset(
                 [
@@ -176,15 +173,6 @@ def _compute(state: dict[str, Any]) -> tuple[pd.DataFrame, Any]:
         return data, pooling(data)
 
 
-def _clean(values: dict[str, Any]) -> dict[str, Any]:
-    """Control values as the page holds them, validated like URL values."""
-    state = {}
-    for key, control in CONTROLS.items():
-        parsed = control.parse(str(values.get(key))) if values.get(key) is not None else None
-        state[key] = DEFAULTS[key] if parsed is None else parsed
-    return state
-
-
 def register(app: Dash) -> None:
     """Attach the page's callbacks to ``app``."""
     keys = ("J", "n", "su", "se", "sizes", "seed", "view")
@@ -206,7 +194,7 @@ def register(app: Dash) -> None:
         prevent_initial_call="initial_duplicate",
     )
     def redraw(*values: Any) -> tuple[Any, ...]:
-        state = _clean(dict(zip(keys, values[:-1], strict=True)))
+        state = validated("/", dict(zip(keys, values[:-1], strict=True)))
         state["truth"] = "1" if values[-1] else "0"
         data, result = _compute(state)
         table_ = result.table
@@ -280,7 +268,7 @@ def register(app: Dash) -> None:
         prevent_initial_call=True,
     )
     def replicate(_: int, *values: Any) -> tuple[Any, ...]:
-        state = _clean(dict(zip(keys, values, strict=True)))
+        state = validated("/", dict(zip(keys, values, strict=True)))
         study = pooling_study(
             200,
             int(state["J"]),
