@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from mixedmodels._data import is_dask_dataframe
 from mixedmodels.design.crossproducts import CrossProducts, ZTerm, crossproducts
 from mixedmodels.design.frame import ModelFrame, model_frame
 from mixedmodels.design.materialize import INTERCEPT
@@ -41,6 +42,8 @@ def lmm(
     weights: Any = None,
     offset: Any = None,
     settings: OptimizerSettings | None = None,
+    progress: bool | None = None,
+    max_block_bytes: int | None = None,
 ) -> LmmResult:
     """Fit a linear mixed-effects model, as lme4's ``lmer``.
 
@@ -52,13 +55,22 @@ def lmm(
     ----------
     formula : str
         lme4 formula, e.g. ``"Reaction ~ Days + (Days | Subject)"``.
-    data : pandas.DataFrame, polars.DataFrame or dict of arrays
+    data : pandas.DataFrame, polars.DataFrame, dict of arrays or dask.dataframe.DataFrame
+        A Dask DataFrame is fitted in two passes over its partitions, bringing only the
+        cross-product blocks to this process (see ``docs/dask.md``); its ``fitted``,
+        ``residuals`` and ``predict`` are then lazy Dask series.
     reml : bool, default True
     weights : str or array-like, optional
         Prior weights (a column name or one value per row).
     offset : str or array-like, optional
         A known term added to the linear predictor.
     settings : OptimizerSettings, optional
+    progress : bool, optional
+        Dask data only: show Dask's progress bar during the passes (default: when stderr
+        is a terminal).
+    max_block_bytes : int, optional
+        Dask data only: the most client memory the levels and blocks may need (an
+        estimate checked before they are built; default 4 GiB).
 
     Returns
     -------
@@ -71,6 +83,19 @@ def lmm(
     >>> round(fit.objective, 3)
     1743.628
     """
+    if is_dask_dataframe(data):
+        from mixedmodels.daskfit.fit import lmm_dask
+
+        return lmm_dask(
+            formula,
+            data,
+            reml=reml,
+            weights=weights,
+            offset=offset,
+            settings=settings,
+            progress=progress,
+            max_block_bytes=max_block_bytes,
+        )
     settings = settings or OptimizerSettings()
     frame = model_frame(formula, data, weights=weights, offset=offset)
     index = data.index if isinstance(data, pd.DataFrame) else pd.RangeIndex(frame.n_input)
