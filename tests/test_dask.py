@@ -276,6 +276,26 @@ def test_progress_bars_can_be_shown(client, ddf, capsys) -> None:
     assert "100%" in captured.out or "Finished" in captured.err + captured.out
 
 
+def test_replicates_on_a_cluster_equal_the_serial_run(client) -> None:
+    sleep = mm.datasets.load("sleepstudy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = mm.lmm("Reaction ~ Days + (Days | Subject)", sleep)
+        serial = mm.bootstrap(fit, n=6, seed=11, progress=False)
+        spread = mm.bootstrap(fit, n=6, seed=11, progress=False, client=client)
+    pd.testing.assert_frame_equal(serial.replicates, spread.replicates)
+    t_serial = mm.type1_error(6, 5, 0.2, n_sims=8, seed=4, progress=False)
+    t_spread = mm.type1_error(6, 5, 0.2, n_sims=8, seed=4, progress=False, client=client)
+    pd.testing.assert_frame_equal(t_serial.p_values, t_spread.p_values)
+    s_serial = mm.pooling_study(n_datasets=5, seed=2)
+    s_spread = mm.pooling_study(n_datasets=5, seed=2, client=client)
+    s_forked = mm.pooling_study(n_datasets=5, seed=2, n_jobs=2)
+    pd.testing.assert_frame_equal(s_serial.mse, s_spread.mse)
+    pd.testing.assert_frame_equal(s_serial.mse, s_forked.mse)
+    with pytest.raises(mm.ModelSpecError, match="dask.distributed.Client"):
+        mm.pooling_study(n_datasets=2, client="localhost:8786")
+
+
 def test_importing_mixedmodels_does_not_import_dask() -> None:
     code = "import sys, mixedmodels; sys.exit('dask' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
