@@ -11,7 +11,14 @@ import pandas as pd
 
 from mixedmodels.errors import DataError, FormulaError
 
-__all__ = ["as_dataframe", "unknown_column_error"]
+__all__ = ["as_dataframe", "is_dask_dataframe", "unknown_column_error"]
+
+
+def is_dask_dataframe(data: Any) -> bool:
+    """True for a Dask DataFrame (checked by module name, so dask is never imported here:
+    the core install does not need it)."""
+    module = type(data).__module__
+    return module.split(".")[0] in ("dask", "dask_expr") and hasattr(data, "map_partitions")
 
 
 def as_dataframe(data: Any) -> pd.DataFrame:
@@ -34,9 +41,14 @@ def as_dataframe(data: Any) -> pd.DataFrame:
         return pd.DataFrame(
             {str(k): np.asarray(v) if not isinstance(v, pd.Series) else v for k, v in data.items()}
         )
+    if is_dask_dataframe(data):
+        raise DataError(
+            "this function needs the rows in memory and does not take a Dask DataFrame: "
+            "mm.lmm fits one directly; elsewhere pass ddf.compute() (or a sample of it)"
+        )
     raise DataError(
         f"data of type {type(data).__name__} is not supported: pass a pandas or polars "
-        "DataFrame or a dict of equal-length arrays"
+        "DataFrame, a dict of equal-length arrays, or (for mm.lmm) a Dask DataFrame"
     )
 
 

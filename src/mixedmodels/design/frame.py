@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,15 @@ from mixedmodels.design.response import read_response, response_expressions
 from mixedmodels.errors import DataError, FormulaError, ModelSpecError, RankDeficiencyWarning
 from mixedmodels.formula import MixedFormula, RandomTermSpec, parse_formula
 
-__all__ = ["ModelFrame", "RandomEffectsTerm", "model_frame"]
+__all__ = [
+    "ModelFrame",
+    "RandomEffectsTerm",
+    "check_terms",
+    "lme4_term_order",
+    "model_frame",
+    "needed_columns",
+    "unique_names",
+]
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,29 @@ class ModelFrame:
         """Number of input rows dropped for missing values."""
         return self.n_input - self.nobs
 
+    def without_rows(self) -> ModelFrame:
+        """The same design (names, levels, encodings) holding no rows: what encoding new
+        data needs, small enough to send to other processes."""
+        empty_codes = np.empty(0, dtype=np.int32)
+        terms = tuple(
+            replace(
+                t,
+                factor=replace(t.factor, codes=empty_codes),
+                matrix=np.empty((0, t.n_columns)),
+            )
+            for t in self.terms
+        )
+        return replace(
+            self,
+            y=np.empty(0),
+            X=np.empty((0, self.X.shape[1])),
+            weights=None,
+            offset=None,
+            terms=terms,
+            rows=np.empty(0, dtype=np.int64),
+            data=self.data.iloc[:0],
+        )
+
 
 def _vector(value: Any, data: pd.DataFrame, what: str) -> tuple[np.ndarray | None, str | None]:
     """A weights/offset argument: a column name, or an array aligned with the rows."""
@@ -122,7 +154,7 @@ def _vector(value: Any, data: pd.DataFrame, what: str) -> tuple[np.ndarray | Non
     return array.astype(np.float64), None
 
 
-def _lme4_order(terms: list[RandomEffectsTerm]) -> list[RandomEffectsTerm]:
+def lme4_term_order(terms: list[RandomEffectsTerm]) -> list[RandomEffectsTerm]:
     """Sort terms by decreasing number of levels, as lme4 does (only when out of order,
     and then by reversing a stable ascending sort, which is lme4's tie order)."""
     levels = [t.n_levels for t in terms]
@@ -132,7 +164,7 @@ def _lme4_order(terms: list[RandomEffectsTerm]) -> list[RandomEffectsTerm]:
     return terms
 
 
-def _unique_names(names: list[str]) -> list[str]:
+def unique_names(names: list[str]) -> list[str]:
     """R's make.unique: repeats of a name get ``.1``, ``.2``, ..."""
     seen: dict[str, int] = {}
     out = []
@@ -155,6 +187,59 @@ def _check_values(data: pd.DataFrame, column: str) -> None:
             raise DataError(
                 f"column {column!r} has {int(bad.sum())} infinite value(s) (first at row "
                 f"{data.index[row]!r}); replace or drop them before fitting"
+            )
+
+
+def needed_columns(
+    parsed: MixedFormula,
+    response_kind: str,
+    weight_column: str | None,
+    offset_column: str | None,
+) -> dict[str, str]:
+    """The data columns a model reads, each with the part of the model that reads it (for
+    error messages), in the order the parts appear."""
+    needed: dict[str, str] = {}
+    for expression in response_expressions(parsed.response, response_kind):
+        for name in sorted(required_columns(expression, "the response")):
+            needed.setdefault(name, "the response")
+    for name in sorted(required_columns(parsed.fixed, "the fixed part")):
+        needed.setdefault(name, "the fixed part")
+    for expr in parsed.offsets:
+        for name in sorted(required_columns(expr, "offset()")):
+            needed.setdefault(name, f"offset({expr})")
+    for spec in parsed.random:
+        for name in sorted(required_columns(spec.lhs, "random term")):
+            needed.setdefault(name, f"random term {spec.source}")
+        for name in spec.factors:
+            needed.setdefault(name, f"random term {spec.source}")
+    for col in (weight_column, offset_column):
+        if col is not None:
+            needed.setdefault(col, "weights=/offset=")
+    return needed
+
+
+def check_terms(terms: Sequence[RandomEffectsTerm], n: int, residual_variance: bool) -> None:
+    """Refuse random-effects terms the data cannot identify (see :func:`model_frame`)."""
+    for t in terms:
+        if t.n_levels < 2:
+            raise ModelSpecError(
+                f"the grouping factor {t.factor.name!r} of {t.spec.source!r} has only "
+                f"{t.n_levels} level in the rows used: a random effect needs at least two "
+                "groups"
+            )
+        if residual_variance and t.n_levels >= n:
+            raise ModelSpecError(
+                f"the grouping factor {t.factor.name!r} of {t.spec.source!r} has "
+                f"{t.n_levels} levels for {n} observations: each level needs more than one "
+                "observation on average, otherwise its variance cannot be told apart from "
+                "the residual variance (lme4 refuses this too)"
+            )
+        if residual_variance and t.n_levels * t.n_columns >= n:
+            raise ModelSpecError(
+                f"the random term {t.spec.source!r} has {t.n_levels * t.n_columns} random "
+                f"effects ({t.n_levels} levels x {t.n_columns} coefficients) for {n} "
+                "observations: its variances and the residual variance are not identifiable; "
+                "simplify the term, e.g. drop a random slope"
             )
 
 
@@ -208,23 +293,7 @@ def model_frame(
     weight_values, weight_col = _vector(weights, frame, "weights")
     offset_values, offset_col = _vector(offset, frame, "offset")
 
-    needed: dict[str, str] = {}
-    for expression in response_expressions(parsed.response, response_kind):
-        for name in sorted(required_columns(expression, "the response")):
-            needed.setdefault(name, "the response")
-    for name in sorted(required_columns(parsed.fixed, "the fixed part")):
-        needed.setdefault(name, "the fixed part")
-    for expr in parsed.offsets:
-        for name in sorted(required_columns(expr, "offset()")):
-            needed.setdefault(name, f"offset({expr})")
-    for spec in parsed.random:
-        for name in sorted(required_columns(spec.lhs, "random term")):
-            needed.setdefault(name, f"random term {spec.source}")
-        for name in spec.factors:
-            needed.setdefault(name, f"random term {spec.source}")
-    for col in (weight_col, offset_col):
-        if col is not None:
-            needed.setdefault(col, "weights=/offset=")
+    needed = needed_columns(parsed, response_kind, weight_col, offset_col)
     columns = {str(c) for c in frame.columns}
     for name, where in needed.items():
         if name not in columns:
@@ -294,33 +363,13 @@ def model_frame(
         if matrix.shape[1] == 0:
             raise FormulaError(f"random term {spec.source!r} has no columns")
         terms.append(RandomEffectsTerm(spec, factor, matrix, tuple(cols), factor.name, enc))
-    terms = _lme4_order(terms)
-    vc_names = _unique_names([t.factor.name for t in terms])
+    terms = lme4_term_order(terms)
+    vc_names = unique_names([t.factor.name for t in terms])
     terms = [
         RandomEffectsTerm(t.spec, t.factor, t.matrix, t.column_names, v, t.encoding)
         for t, v in zip(terms, vc_names, strict=True)
     ]
-    for t in terms:
-        if t.n_levels < 2:
-            raise ModelSpecError(
-                f"the grouping factor {t.factor.name!r} of {t.spec.source!r} has only "
-                f"{t.n_levels} level in the rows used: a random effect needs at least two "
-                "groups"
-            )
-        if residual_variance and t.n_levels >= n:
-            raise ModelSpecError(
-                f"the grouping factor {t.factor.name!r} of {t.spec.source!r} has "
-                f"{t.n_levels} levels for {n} observations: each level needs more than one "
-                "observation on average, otherwise its variance cannot be told apart from "
-                "the residual variance (lme4 refuses this too)"
-            )
-        if residual_variance and t.n_levels * t.n_columns >= n:
-            raise ModelSpecError(
-                f"the random term {t.spec.source!r} has {t.n_levels * t.n_columns} random "
-                f"effects ({t.n_levels} levels x {t.n_columns} coefficients) for {n} "
-                "observations: its variances and the residual variance are not identifiable; "
-                "simplify the term, e.g. drop a random slope"
-            )
+    check_terms(terms, n, residual_variance)
     return ModelFrame(
         formula=parsed,
         response_name=parsed.response,

@@ -10,7 +10,14 @@ from formulaic import Formula, model_matrix
 
 from mixedmodels.errors import FormulaError
 
-__all__ = ["required_columns", "design_matrix", "encode", "intercept_name"]
+__all__ = [
+    "required_columns",
+    "design_matrix",
+    "encode",
+    "encode_new",
+    "intercept_name",
+    "readable",
+]
 
 INTERCEPT = "(Intercept)"
 
@@ -28,9 +35,24 @@ def required_columns(expression: str, where: str) -> set[str]:
         raise FormulaError(f"cannot read {where} {expression!r}: {exc}") from None
 
 
+def readable(data: pd.DataFrame) -> pd.DataFrame:
+    """``data`` with pandas' ``string`` columns (missing value pd.NA, e.g. ``string[pyarrow]``,
+    which Dask gives by default) as object columns: formulaic does not read them as
+    categorical and fails on their values."""
+    text = [
+        c
+        for c, dtype in data.dtypes.items()
+        if isinstance(dtype, pd.StringDtype) and dtype.na_value is pd.NA
+    ]
+    if not text:
+        return data
+    return data.assign(**{str(c): data[c].astype(object) for c in text})
+
+
 def encode(expression: str, data: pd.DataFrame, where: str) -> tuple[np.ndarray, list[str], Any]:
     """Materialize a right-hand side: float64 matrix, column names and formulaic's
     ModelSpec (which encodes new data exactly like this data)."""
+    data = readable(data)
     try:
         matrix = model_matrix(expression, data, na_action="raise")
     except Exception as exc:
@@ -45,6 +67,7 @@ def encode(expression: str, data: pd.DataFrame, where: str) -> tuple[np.ndarray,
 
 def encode_new(spec: Any, data: pd.DataFrame, where: str) -> np.ndarray:
     """Encode new data with a ModelSpec from :func:`encode`."""
+    data = readable(data)
     try:
         matrix = spec.get_model_matrix(data, na_action="raise")
     except Exception as exc:

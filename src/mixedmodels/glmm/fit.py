@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from mixedmodels._data import is_dask_dataframe
 from mixedmodels.design.frame import ModelFrame, model_frame
 from mixedmodels.errors import (
     ConvergenceWarning,
@@ -180,6 +181,14 @@ def glmm(
     -------
     GlmmResult
     """
+    if is_dask_dataframe(data):
+        raise ModelSpecError(
+            "GLMMs are not fitted on Dask DataFrames: a GLMM's blocks depend on its working "
+            "weights, which change at every PIRLS iteration, so each iteration (dozens per "
+            "fit, for every theta the optimizer tries) would need another pass over all the "
+            "partitions. Fit it to an in-memory frame (ddf.compute(), or a sample); linear "
+            "mixed models (mm.lmm) are fitted on Dask data directly."
+        )
     settings = settings or OptimizerSettings()
     fam = get_family(family, link)
     if not isinstance(nagq, (int, np.integer)) or isinstance(nagq, bool) or nagq < 0:

@@ -41,6 +41,7 @@ def type3_anova(fit: LmmResult, ddf: str = "satterthwaite") -> pd.DataFrame:
     """One row per fixed-effect term: ``numdf, dendf, F, p_value``."""
     if ddf not in ("satterthwaite", "kenward-roger"):
         raise ValueError(f"ddf must be 'satterthwaite' or 'kenward-roger', not {ddf!r}")
+    fit._require_rows("type III tests (fit.anova())")
     frame = fit._frame
     if frame.aliased:
         raise ModelSpecError(

@@ -3,26 +3,22 @@
 Each replicate simulates a response from the fitted model (new random effects and new
 residuals) and refits the model to it. Replicate ``i`` draws from its own generator,
 spawned from one ``numpy.random.SeedSequence``, so a seed gives the same replicates
-whatever the number of worker processes.
+whatever the number of worker processes (or Dask workers).
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from mixedmodels._replicates import run_replicates
 from mixedmodels.errors import ModelSpecError
 from mixedmodels.lmm.result import LmmResult
 
 __all__ = ["BootstrapResult", "bootstrap"]
-
-_FIT: LmmResult | None = None  # the fit a worker process bootstraps (set at fork)
 
 
 @dataclass(frozen=True)
@@ -74,18 +70,6 @@ def _replicate(fit: LmmResult, seq: np.random.SeedSequence) -> np.ndarray:
     return _quantities(fit.refit(y))
 
 
-def _limit_threads() -> None:
-    """Worker processes share the cores: one BLAS thread each."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=1)
-
-
-def _worker(seqs: list[np.random.SeedSequence]) -> list[np.ndarray]:
-    assert _FIT is not None
-    return [_replicate(_FIT, s) for s in seqs]
-
-
 def _progress(total: int, show: bool) -> object:
     if not show:
         return None
@@ -96,19 +80,13 @@ def _progress(total: int, show: bool) -> object:
     return tqdm(total=total, desc="bootstrap", unit="fit")
 
 
-def _chunks(
-    items: list[np.random.SeedSequence], size: int
-) -> Iterator[list[np.random.SeedSequence]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def bootstrap(
     fit: LmmResult,
     n: int = 1000,
     seed: int | None = None,
     n_jobs: int = 1,
     progress: bool = True,
+    client: Any = None,
 ) -> BootstrapResult:
     """Parametric bootstrap: ``n`` refits to responses simulated from ``fit``.
 
@@ -123,35 +101,18 @@ def bootstrap(
         Worker processes (-1: one per core).
     progress : bool
         Show a progress bar.
+    client : dask.distributed.Client, optional
+        Run the replicates on the workers of this Dask cluster (the fit is sent to each
+        worker once); the same seed gives the same table as a serial run.
     """
-    global _FIT
     if not isinstance(fit, LmmResult):
         raise ModelSpecError("bootstrap takes a linear mixed model fit from mm.lmm")
+    fit._require_rows("the parametric bootstrap")
     if not isinstance(n, (int, np.integer)) or n < 1:
         raise ModelSpecError(f"n must be a positive whole number of replicates, not {n!r}")
-    jobs = (os.cpu_count() or 1) if n_jobs == -1 else max(1, int(n_jobs))
     seqs = np.random.SeedSequence(seed).spawn(int(n))
     bar = _progress(int(n), progress)
-    rows: list[np.ndarray] = []
-    if jobs == 1:
-        for s in seqs:
-            rows.append(_replicate(fit, s))
-            if bar is not None:
-                bar.update(1)  # type: ignore[attr-defined]
-    else:
-        _FIT = fit
-        size = max(1, min(25, int(n) // (4 * jobs) or 1))
-        context = multiprocessing.get_context("fork")
-        try:
-            with ProcessPoolExecutor(
-                max_workers=jobs, mp_context=context, initializer=_limit_threads
-            ) as pool:
-                for part in pool.map(_worker, _chunks(seqs, size)):
-                    rows.extend(part)
-                    if bar is not None:
-                        bar.update(len(part))  # type: ignore[attr-defined]
-        finally:
-            _FIT = None
+    rows = run_replicates(_replicate, fit, seqs, n_jobs=n_jobs, client=client, bar=bar)
     if bar is not None:
         bar.close()  # type: ignore[attr-defined]
     names = _names(fit)

@@ -30,6 +30,7 @@ MAX_ROWS = 5000
 
 class _KR:
     def __init__(self, fit: LmmResult) -> None:
+        fit._require_rows("Kenward-Roger degrees of freedom")
         if not fit.reml:
             raise ModelSpecError("Kenward-Roger is defined for REML fits; refit with reml=True")
         frame = fit._frame

@@ -223,6 +223,7 @@ def profile_intervals(
 
     With ``trace`` (a list), every evaluated point is appended as (name, value, zeta).
     """
+    fit._require_rows("profile likelihood (confint(method='profile'), profile())")
     if fit.reml:  # lme4 profiles the ML deviance, refitting a REML fit first
         from mixedmodels.lmm.fit import fit_frame
         from mixedmodels.lmm.optimize import OptimizerSettings

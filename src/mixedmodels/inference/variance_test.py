@@ -62,6 +62,7 @@ def variance_test(fit: LmmResult, n_sim: int = 1000, seed: int | None = None) ->
         Simulated data sets for the finite-sample p-value.
     seed : int, optional
     """
+    fit._require_rows("variance_test")
     if len(fit.theta) != 1:
         raise ModelSpecError(
             f"variance_test takes a model with one scalar random effect such as (1 | g); "

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import warnings
 from contextlib import nullcontext
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from mixedmodels.design.crossproducts import ZTerm, crossproducts
+from mixedmodels._data import is_dask_dataframe
+from mixedmodels.design.crossproducts import CrossProducts, ZTerm, crossproducts
 from mixedmodels.design.frame import ModelFrame, model_frame
 from mixedmodels.design.materialize import INTERCEPT
 from mixedmodels.errors import ConvergenceWarning, SingularFitWarning
 from mixedmodels.lmm.covariance import CovarianceLayout, covariance_layout
 from mixedmodels.lmm.gradient import objective_gradient
-from mixedmodels.lmm.optimize import OptimizerSettings, minimize_theta
+from mixedmodels.lmm.optimize import OptimizerSettings, OptInfo, minimize_theta
 from mixedmodels.lmm.result import LmmResult
-from mixedmodels.lmm.solution import conditional_covariances, solve
+from mixedmodels.lmm.solution import Solution, conditional_covariances, solve
 from mixedmodels.lmm.tables import (
     fitted_values,
     random_columns,
@@ -41,6 +42,8 @@ def lmm(
     weights: Any = None,
     offset: Any = None,
     settings: OptimizerSettings | None = None,
+    progress: bool | None = None,
+    max_block_bytes: int | None = None,
 ) -> LmmResult:
     """Fit a linear mixed-effects model, as lme4's ``lmer``.
 
@@ -52,13 +55,22 @@ def lmm(
     ----------
     formula : str
         lme4 formula, e.g. ``"Reaction ~ Days + (Days | Subject)"``.
-    data : pandas.DataFrame, polars.DataFrame or dict of arrays
+    data : pandas.DataFrame, polars.DataFrame, dict of arrays or dask.dataframe.DataFrame
+        A Dask DataFrame is fitted in two passes over its partitions, bringing only the
+        cross-product blocks to this process (see ``docs/dask.md``); its ``fitted``,
+        ``residuals`` and ``predict`` are then lazy Dask series.
     reml : bool, default True
     weights : str or array-like, optional
         Prior weights (a column name or one value per row).
     offset : str or array-like, optional
         A known term added to the linear predictor.
     settings : OptimizerSettings, optional
+    progress : bool, optional
+        Dask data only: show Dask's progress bar during the passes (default: when stderr
+        is a terminal).
+    max_block_bytes : int, optional
+        Dask data only: the most client memory the levels and blocks may need (an
+        estimate checked before they are built; default 4 GiB).
 
     Returns
     -------
@@ -71,6 +83,19 @@ def lmm(
     >>> round(fit.objective, 3)
     1743.628
     """
+    if is_dask_dataframe(data):
+        from mixedmodels.daskfit.fit import lmm_dask
+
+        return lmm_dask(
+            formula,
+            data,
+            reml=reml,
+            weights=weights,
+            offset=offset,
+            settings=settings,
+            progress=progress,
+            max_block_bytes=max_block_bytes,
+        )
     settings = settings or OptimizerSettings()
     frame = model_frame(formula, data, weights=weights, offset=offset)
     index = data.index if isinstance(data, pd.DataFrame) else pd.RangeIndex(frame.n_input)
@@ -87,14 +112,65 @@ def fit_frame(
     label: str,
 ) -> LmmResult:
     """Fit the model of a ModelFrame (the steps of :func:`lmm` after reading the data)."""
+    products, shift = frame_crossproducts(frame, layout)
+    est = estimate(products, shift, frame, layout, reml, settings)
+    fitted_rows = fitted_values(frame, layout, est.solution, est.tail_offsets)
+    fitted_all = np.full(frame.n_input, np.nan)
+    fitted_all[frame.rows] = fitted_rows
+    resid_all = np.full(frame.n_input, np.nan)
+    resid_all[frame.rows] = frame.y - fitted_rows
+    return build_result(
+        est, frame, layout, products, fitted_all, resid_all, index, label, frame.n_dropped
+    )
+
+
+def response_shift(frame: ModelFrame, response: np.ndarray) -> float:
+    """The constant taken off the response before the blocks are built: its mean when the
+    model has an intercept (the objective is unchanged and the cross-products lose no
+    precision to a large mean; the intercept is shifted back), else 0."""
+    return float(np.mean(response)) if INTERCEPT in frame.fixed_names else 0.0
+
+
+def frame_crossproducts(frame: ModelFrame, layout: CovarianceLayout) -> tuple[CrossProducts, float]:
+    """The blocks of ``[Z X y]'W[Z X y]`` of a frame's rows, with the response shift."""
     response = frame.y if frame.offset is None else frame.y - frame.offset
-    # With an intercept, fit y - mean(y): the objective is unchanged and the
-    # cross-products lose no precision to a large mean (the intercept is shifted back).
-    intercept = INTERCEPT in frame.fixed_names
-    shift = float(np.mean(response)) if intercept else 0.0
+    shift = response_shift(frame, response)
     B = np.column_stack([frame.X, response - shift])
     zterms = [ZTerm(b.factor.codes, b.matrix, b.n_levels) for b in layout.blocks]
-    products = crossproducts(zterms, B, frame.weights)
+    return crossproducts(zterms, B, frame.weights), shift
+
+
+@dataclass(frozen=True)
+class Estimates:
+    """What the optimizer and the final factorization give, before any per-row values."""
+
+    reml: bool
+    theta: np.ndarray
+    info: OptInfo
+    templates: list[np.ndarray]
+    solution: Solution
+    sigma: float
+    objective: float
+    covariances: list[np.ndarray]
+    singular: tuple[str, ...]
+    conditional_covariances: list[np.ndarray]
+    tail_offsets: np.ndarray
+
+
+def estimate(
+    products: CrossProducts,
+    shift: float,
+    frame: ModelFrame,
+    layout: CovarianceLayout,
+    reml: bool,
+    settings: OptimizerSettings,
+) -> Estimates:
+    """Minimize the profiled criterion over theta from the blocks alone.
+
+    ``frame`` is read for names and grouping factors only (it may hold no rows, as for
+    Dask data); ``shift`` is what was taken off the response (it is added back to the
+    intercept).
+    """
     ws = Workspace(products, [(b.n_levels, b.k) for b in layout.blocks[1:]])
 
     def objective(theta: np.ndarray) -> float:
@@ -120,14 +196,14 @@ def fit_frame(
     with np.errstate(all="ignore"), blas:
         check = settings.check_convergence
         if check is None:
-            check = frame.nobs < settings.check_max_nobs
+            check = products.n < settings.check_max_nobs
         theta, info = minimize_theta(
             objective, layout.initial(), layout.lower, settings, check, gradient=gradient
         )
     templates = layout.factors(theta)
     fac = ws.factorize(templates)
     sol = solve(ws, fac)
-    if intercept:
+    if INTERCEPT in frame.fixed_names:
         beta = sol.beta.copy()
         beta[frame.fixed_names.index(INTERCEPT)] += shift
         sol = replace(sol, beta=beta)
@@ -136,7 +212,7 @@ def fit_frame(
     covs = term_covariances(layout, frame, templates, sigma)
     singular = singular_terms(frame, layout, theta, covs)
     for note in info.warnings:
-        warnings.warn(f"{frame.formula.text}: {note}", ConvergenceWarning, stacklevel=2)
+        warnings.warn(f"{frame.formula.text}: {note}", ConvergenceWarning, stacklevel=3)
     if singular:
         warnings.warn(
             f"boundary (singular) fit for {frame.formula.text!r}: "
@@ -144,38 +220,65 @@ def fit_frame(
             + ". The data do not support this random-effects structure; consider dropping "
             "the term (or the correlation) at the boundary.",
             SingularFitWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-    condcov = conditional_covariances(ws, fac)
-    tail_offsets = ws._tail_offsets
-    ranef = ranef_table(frame, layout, sol, condcov, sigma, tail_offsets)
-    fitted_rows = fitted_values(frame, layout, sol, tail_offsets)
-    fitted_all = np.full(frame.n_input, np.nan)
-    fitted_all[frame.rows] = fitted_rows
-    resid_all = np.full(frame.n_input, np.nan)
-    resid_all[frame.rows] = frame.y - fitted_rows
+    return Estimates(
+        reml=reml,
+        theta=theta,
+        info=info,
+        templates=templates,
+        solution=sol,
+        sigma=sigma,
+        objective=ws.objective(fac, reml),
+        covariances=covs,
+        singular=singular,
+        conditional_covariances=conditional_covariances(ws, fac),
+        tail_offsets=ws._tail_offsets,
+    )
+
+
+def build_result(
+    est: Estimates,
+    frame: ModelFrame,
+    layout: CovarianceLayout,
+    products: CrossProducts,
+    fitted: np.ndarray,
+    residuals: np.ndarray,
+    index: pd.Index,
+    label: str,
+    n_dropped: int,
+    rows_source: Any = None,
+) -> LmmResult:
+    """The immutable result from the estimates and the design.
+
+    ``fitted`` and ``residuals`` are aligned to ``index``; ``rows_source`` is set when the
+    rows live elsewhere (a :class:`mixedmodels.daskfit.DaskRows`), and then both are empty.
+    """
+    sol, sigma = est.solution, est.sigma
     return LmmResult(
         formula=frame.formula.text,
-        reml=reml,
+        reml=est.reml,
         fixed_names=frame.fixed_names,
         beta=sol.beta,
         vcov_unscaled=sol.var_beta_unscaled,
-        theta=theta,
+        theta=est.theta,
         theta_names=layout.names,
         sigma=sigma,
-        objective=ws.objective(fac, reml),
-        nobs=n,
-        n_dropped=frame.n_dropped,
+        objective=est.objective,
+        nobs=products.n,
+        n_dropped=n_dropped,
         ngroups={b.factor.name: b.n_levels for b in layout.blocks},
-        is_singular=bool(singular),
-        singular_terms=singular,
-        optinfo=info,
+        is_singular=bool(est.singular),
+        singular_terms=est.singular,
+        optinfo=est.info,
         aliased=frame.aliased,
         data_label=label,
-        _varcorr=varcorr_table(frame, covs, sigma),
-        _ranef=ranef,
-        _fitted=fitted_all,
-        _residuals=resid_all,
+        _varcorr=varcorr_table(frame, est.covariances, sigma),
+        _ranef=ranef_table(
+            frame, layout, sol, est.conditional_covariances, sigma, est.tail_offsets
+        ),
+        _fitted=fitted,
+        _residuals=residuals,
         _index=index,
         _random_columns=random_columns(frame, layout),
         _products=products,
@@ -183,4 +286,5 @@ def fit_frame(
         _theta_map=layout.theta_map(),
         _frame=frame,
         _layout=layout,
+        _rows=rows_source,
     )

@@ -3,19 +3,58 @@ group's conditional modes (new levels: the population value, when allowed)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from mixedmodels._data import as_dataframe, unknown_column_error
+from mixedmodels.design.frame import ModelFrame
 from mixedmodels.design.materialize import encode_new
 from mixedmodels.errors import DataError
+from mixedmodels.lmm.covariance import CovarianceLayout, covariance_layout
 
 if TYPE_CHECKING:
     from mixedmodels.lmm.result import LmmResult
 
-__all__ = ["predict_new"]
+__all__ = ["PredictionModel", "prediction_model", "predict_new", "predict_rows"]
+
+
+@dataclass(frozen=True)
+class PredictionModel:
+    """What a prediction reads from a fit, without the fit's rows (small enough to send to
+    the workers of a Dask cluster).
+
+    Attributes
+    ----------
+    frame : ModelFrame
+        The design without rows: names, encodings, levels.
+    layout : CovarianceLayout
+    beta : numpy.ndarray
+    modes : tuple of numpy.ndarray
+        Each grouping factor's conditional modes, ``(levels, k)``, in ``layout.blocks``
+        order.
+    """
+
+    frame: ModelFrame
+    layout: CovarianceLayout
+    beta: np.ndarray
+    modes: tuple[np.ndarray, ...]
+
+
+def prediction_model(fit: LmmResult) -> PredictionModel:
+    """The :class:`PredictionModel` of a fitted LMM."""
+    frame = fit._frame.without_rows()
+    layout = covariance_layout(frame)
+    ranef = fit._ranef
+    modes = []
+    for block in layout.blocks:
+        names = fit._random_columns[block.factor.name]
+        table = ranef[ranef["group"] == block.factor.name]
+        wide = table.pivot(index="level", columns="term", values="value")
+        modes.append(wide.loc[list(block.factor.levels), list(names)].to_numpy())
+    return PredictionModel(frame, layout, np.asarray(fit.beta), tuple(modes))
 
 
 def _labels(data: pd.DataFrame, factors: tuple[str, ...]) -> np.ndarray:
@@ -26,10 +65,11 @@ def _labels(data: pd.DataFrame, factors: tuple[str, ...]) -> np.ndarray:
     return out
 
 
-def predict_new(fit: LmmResult, newdata: Any, re: bool, allow_new_levels: bool) -> pd.Series:
-    """See :meth:`LmmResult.predict`."""
-    frame, layout = fit._frame, fit._layout
-    data = as_dataframe(newdata)
+def predict_rows(
+    model: PredictionModel, data: pd.DataFrame, re: bool, allow_new_levels: bool
+) -> np.ndarray:
+    """The linear predictor of every row of ``data`` (see :meth:`LmmResult.predict`)."""
+    frame, layout = model.frame, model.layout
     needed = list(frame.data.columns)
     if frame.response_name in needed:
         needed.remove(frame.response_name)
@@ -37,7 +77,7 @@ def predict_new(fit: LmmResult, newdata: Any, re: bool, allow_new_levels: bool) 
         if column not in data.columns and column != frame.offset_column:
             raise unknown_column_error(column, data.columns, "the new data for predict()")
     X = encode_new(frame.fixed_encoding, data, "the fixed part")[:, list(frame.kept_columns)]
-    eta = X @ fit.beta
+    eta = X @ model.beta
     for encoding in frame.offset_encodings:
         eta = eta + encode_new(encoding, data, "offset()")[:, 0]
     if frame.offset_column is not None:
@@ -45,16 +85,11 @@ def predict_new(fit: LmmResult, newdata: Any, re: bool, allow_new_levels: bool) 
             raise unknown_column_error(frame.offset_column, data.columns, "offset=")
         eta = eta + data[frame.offset_column].to_numpy(dtype=np.float64)
     if re:
-        ranef = fit._ranef
-        for block in layout.blocks:
-            names = fit._random_columns[block.factor.name]
-            table = ranef[ranef["group"] == block.factor.name]
-            wide = table.pivot(index="level", columns="term", values="value")
-            values = wide.loc[list(block.factor.levels), list(names)].to_numpy()
+        for block, values in zip(layout.blocks, model.modes, strict=True):
             lookup = {level: i for i, level in enumerate(block.factor.levels)}
             first_term = frame.terms[block.term_columns[0][0]]
             labels = _labels(data, first_term.spec.factors)
-            index = np.array([lookup.get(v, -1) for v in labels])
+            index = np.array([lookup.get(v, -1) for v in labels], dtype=np.int64)
             new = index < 0
             if new.any() and not allow_new_levels:
                 shown = ", ".join(repr(v) for v in pd.unique(labels[new])[:5])
@@ -73,4 +108,11 @@ def predict_new(fit: LmmResult, newdata: Any, re: bool, allow_new_levels: bool) 
             )
             b = np.where(new[:, None], 0.0, values[np.maximum(index, 0)])
             eta = eta + np.einsum("ik,ik->i", Z, b)
+    return np.asarray(eta, dtype=np.float64)
+
+
+def predict_new(fit: LmmResult, newdata: Any, re: bool, allow_new_levels: bool) -> pd.Series:
+    """See :meth:`LmmResult.predict`."""
+    data = as_dataframe(newdata)
+    eta = predict_rows(prediction_model(fit), data, re, allow_new_levels)
     return pd.Series(eta, index=data.index, name="predicted")

@@ -11,6 +11,7 @@ import pandas as pd
 from mixedmodels._result import FitTables, frozen_array
 from mixedmodels.design.crossproducts import CrossProducts
 from mixedmodels.design.frame import ModelFrame
+from mixedmodels.errors import ModelSpecError
 from mixedmodels.lmm.covariance import CovarianceLayout, ThetaMap
 from mixedmodels.lmm.optimize import OptInfo
 
@@ -77,6 +78,10 @@ class LmmResult(FitTables):
     # the design (rows used), for simulation and refits with a new response
     _frame: ModelFrame
     _layout: CovarianceLayout
+    # where the rows live when they are not in memory (a mixedmodels.daskfit.DaskRows for
+    # a fit to a Dask DataFrame): then _frame holds the design without rows, and fitted,
+    # residuals and predict are lazy Dask series
+    _rows: Any = None
 
     def __post_init__(self) -> None:
         for name in ("beta", "vcov_unscaled", "theta", "_fitted", "_residuals"):
@@ -84,6 +89,24 @@ class LmmResult(FitTables):
 
     def _vcov_array(self) -> np.ndarray:
         return np.asarray(self.sigma**2 * self.vcov_unscaled)
+
+    @property
+    def rows_in_memory(self) -> bool:
+        """False for a fit to a Dask DataFrame: only its cross-product blocks were brought
+        to this process, and what needs the rows (simulation, refits, Kenward-Roger,
+        profiles, type III tests) is not available."""
+        return self._rows is None
+
+    def _require_rows(self, what: str) -> None:
+        """Raise a clear error when ``what`` needs rows this fit does not hold."""
+        if self._rows is not None:
+            raise ModelSpecError(
+                f"{what} needs the model's rows in memory, but {self.formula!r} was fitted "
+                "to a Dask DataFrame (only its cross-product blocks came to this process). "
+                "Fit the same model to an in-memory pandas frame (ddf.compute(), or a "
+                f"sample of it) for {what}; coef_table() (Satterthwaite), summary(), "
+                "confint(method='wald'), fitted, residuals and predict() work on this fit."
+            )
 
     # -- fixed effects ----------------------------------------------------------------
     # -- likelihood ---------------------------------------------------------------------
@@ -231,19 +254,25 @@ class LmmResult(FitTables):
 
         Parameters
         ----------
-        newdata : DataFrame or dict of arrays, optional
+        newdata : DataFrame, dict of arrays or Dask DataFrame, optional
             Encoded exactly as the training data (same factor levels and transforms);
-            without it, the fitted values.
+            without it, the fitted values. A Dask DataFrame gives a lazy Dask series.
         re : bool
             Include each group's conditional modes (False: the population prediction).
         allow_new_levels : bool
             Predict groups not seen in the fit at the population level; otherwise such
             levels are an error that names them.
         """
+        from mixedmodels._data import is_dask_dataframe
+
         if newdata is None:
             if re:
                 return self.fitted.rename("predicted")
-            newdata = self._frame.data
+            newdata = self._frame.data if self._rows is None else self._rows.data
+        if is_dask_dataframe(newdata):
+            from mixedmodels.daskfit.rows import predict_lazy
+
+            return predict_lazy(self, newdata, re, allow_new_levels)  # type: ignore[no-any-return]
         from mixedmodels.lmm.predict import predict_new
 
         return predict_new(self, newdata, re, allow_new_levels)
@@ -274,6 +303,7 @@ class LmmResult(FitTables):
         """
         from mixedmodels.lmm.simulate import simulate_responses
 
+        self._require_rows("simulate()")
         return simulate_responses(self, n, np.random.default_rng(seed), re)
 
     def refit(self, y: np.ndarray) -> LmmResult:
@@ -283,6 +313,7 @@ class LmmResult(FitTables):
         from mixedmodels.lmm.fit import fit_frame
         from mixedmodels.lmm.optimize import OptimizerSettings
 
+        self._require_rows("refit()")
         y = np.asarray(y, dtype=np.float64)
         if y.shape != (self.nobs,):
             raise ValueError(f"refit needs {self.nobs} responses, one per row used; got {y.shape}")
@@ -298,12 +329,17 @@ class LmmResult(FitTables):
     @property
     def fitted(self) -> pd.Series:
         """Fitted values X beta + Z b (+ offset), aligned to the input rows (NaN where a row
-        was dropped)."""
+        was dropped); a lazy Dask series for a fit to a Dask DataFrame."""
+        if self._rows is not None:
+            return self._rows.fitted(self)  # type: ignore[no-any-return]
         return pd.Series(np.array(self._fitted), index=self._index, name="fitted")
 
     @property
     def residuals(self) -> pd.Series:
-        """Response residuals y - fitted, aligned to the input rows."""
+        """Response residuals y - fitted, aligned to the input rows; a lazy Dask series
+        for a fit to a Dask DataFrame."""
+        if self._rows is not None:
+            return self._rows.residuals(self)  # type: ignore[no-any-return]
         return pd.Series(np.array(self._residuals), index=self._index, name="residuals")
 
     # -- display -----------------------------------------------------------------------

@@ -3,16 +3,16 @@ for clustering, by simulation under the null hypothesis, with real fits."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mixedmodels._replicates import run_replicates
 from mixedmodels.errors import ModelSpecError
 
 __all__ = ["Type1Result", "type1_error"]
@@ -48,12 +48,16 @@ def _ols_p(y: np.ndarray, x: np.ndarray) -> float:
     return float(2 * stats.t.sf(abs(beta[1] / se), dof))
 
 
-def _one(args: tuple[np.random.SeedSequence, int, int, float, str, tuple[str, ...]]) -> list[float]:
+def _one(
+    design: tuple[int, int, float, str, tuple[str, ...]], seq: np.random.SeedSequence
+) -> list[float]:
+    """One simulated data set's p-values: ``design`` is (clusters, size, ICC, covariate,
+    methods)."""
     import warnings
 
     from mixedmodels.lmm import lmm
 
-    seq, n_clusters, size, icc, covariate, methods = args
+    n_clusters, size, icc, covariate, methods = design
     rng = np.random.default_rng(seq)
     g = np.repeat(np.arange(n_clusters), size)
     u = rng.normal(0, np.sqrt(icc), n_clusters)
@@ -76,12 +80,6 @@ def _one(args: tuple[np.random.SeedSequence, int, int, float, str, tuple[str, ..
     return out
 
 
-def _limit_threads() -> None:
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=1)
-
-
 def type1_error(
     n_clusters: int = 10,
     cluster_size: int = 10,
@@ -93,6 +91,7 @@ def type1_error(
     seed: int | None = None,
     n_jobs: int = 1,
     progress: bool = True,
+    client: Any = None,
 ) -> Type1Result:
     """Rejection rate of each test of a null effect of ``x`` on clustered data.
 
@@ -100,7 +99,8 @@ def type1_error(
     clusters only (``covariate="cluster"``) or within them (``"within"``). Methods:
     ``"ols"`` ignores the clusters, ``"lmm"`` fits ``y ~ x + (1 | g)`` with Satterthwaite
     df, ``"cluster_means"`` regresses the cluster means. Simulation ``i`` draws from its
-    own generator spawned from ``seed``, so results do not depend on ``n_jobs``.
+    own generator spawned from ``seed``, so results do not depend on ``n_jobs`` (worker
+    processes) or on ``client`` (a ``dask.distributed.Client`` whose workers run them).
     """
     methods = tuple(methods)
     if not 0 <= icc < 1:
@@ -119,26 +119,22 @@ def type1_error(
             "values in all; use fewer simulations or smaller designs"
         )
     seqs = np.random.SeedSequence(seed).spawn(int(n_sims))
-    tasks = [(s, n_clusters, cluster_size, icc, covariate, methods) for s in seqs]
-    jobs = (os.cpu_count() or 1) if n_jobs == -1 else max(1, int(n_jobs))
+    design = (n_clusters, cluster_size, icc, covariate, methods)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(tasks), desc="type1_error", unit="sim")
-    rows: list[list[float]] = []
-    if jobs == 1:
-        for task in tasks:
-            rows.append(_one(task))
-            if bar is not None:
-                bar.update(1)
-    else:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_limit_threads) as pool:
-            for row in pool.map(_one, tasks, chunksize=max(1, len(tasks) // (8 * jobs))):
-                rows.append(row)
-                if bar is not None:
-                    bar.update(1)
+        bar = tqdm(total=len(seqs), desc="type1_error", unit="sim")
+    jobs = (os.cpu_count() or 1) if n_jobs == -1 else max(1, int(n_jobs))
+    rows = run_replicates(
+        _one,
+        design,
+        seqs,
+        n_jobs=n_jobs,
+        client=client,
+        bar=bar,
+        batch_size=max(1, len(seqs) // (8 * jobs)),
+    )
     if bar is not None:
         bar.close()
     p = pd.DataFrame(rows, columns=list(methods))

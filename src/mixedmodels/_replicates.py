@@ -1,0 +1,103 @@
+"""Run independent replicates (bootstrap refits, simulated data sets) serially, in a pool of
+forked processes (``n_jobs``) or on the workers of a Dask cluster (``client``).
+
+Replicate ``i`` gets its own task and its results come back in task order, so a seed
+gives the same table whichever way the replicates run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from mixedmodels.errors import ModelSpecError
+
+__all__ = ["batches", "run_batch", "run_replicates"]
+
+# what a forked worker runs: set before the pool forks, read by _run_forked
+_WORK: Callable[[Any, Any], Any] | None = None
+_SHARED: Any = None
+
+
+def batches(tasks: Sequence[Any], size: int) -> Iterator[list[Any]]:
+    """Consecutive batches of ``size`` tasks."""
+    for start in range(0, len(tasks), size):
+        yield list(tasks[start : start + size])
+
+
+def run_batch(work: Callable[[Any, Any], Any], shared: Any, batch: list[Any]) -> list[Any]:
+    """``work(shared, task)`` for each task of a batch, with one BLAS thread (the
+    replicates run side by side on the cores)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return [work(shared, task) for task in batch]
+
+
+def _run_forked(batch: list[Any]) -> list[Any]:
+    assert _WORK is not None
+    return run_batch(_WORK, _SHARED, batch)
+
+
+def run_replicates(
+    work: Callable[[Any, Any], Any],
+    shared: Any,
+    tasks: Sequence[Any],
+    *,
+    n_jobs: int = 1,
+    client: Any = None,
+    bar: Any = None,
+    batch_size: int | None = None,
+) -> list[Any]:
+    """``[work(shared, task) for task in tasks]``, spread over processes or a cluster.
+
+    Parameters
+    ----------
+    work : callable
+        A module-level function (it is sent to other processes by reference).
+    shared : object
+        What every replicate reads (a fit, the simulation settings); sent once to each
+        process.
+    tasks : sequence
+        One item per replicate (typically its ``numpy.random.SeedSequence``).
+    n_jobs : int
+        Forked worker processes (-1: one per core); ignored when ``client`` is given.
+    client : dask.distributed.Client, optional
+        Run the replicates on its workers.
+    bar : tqdm progress bar, optional
+        Updated as replicates finish.
+    batch_size : int, optional
+        Replicates per task sent to a worker.
+    """
+    global _WORK, _SHARED
+    if client is not None:
+        if not (hasattr(client, "scatter") and hasattr(client, "map")):
+            raise ModelSpecError(
+                f"client= must be a dask.distributed.Client, not {type(client).__name__}"
+            )
+        from mixedmodels.daskfit.replicates import run_on_client
+
+        return run_on_client(work, shared, tasks, client, bar, batch_size)
+    jobs = (os.cpu_count() or 1) if n_jobs == -1 else max(1, int(n_jobs))
+    out: list[Any] = []
+    if jobs == 1:
+        for task in tasks:
+            out.append(work(shared, task))
+            if bar is not None:
+                bar.update(1)
+        return out
+    size = batch_size or max(1, min(25, len(tasks) // (4 * jobs) or 1))
+    _WORK, _SHARED = work, shared
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            for part in pool.map(_run_forked, batches(tasks, size)):
+                out.extend(part)
+                if bar is not None:
+                    bar.update(len(part))
+    finally:
+        _WORK, _SHARED = None, None
+    return out
