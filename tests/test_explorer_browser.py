@@ -12,6 +12,7 @@ import base64
 import io
 import os
 import statistics
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,6 +80,16 @@ def _pooled(J: int, n: float, su: float, se: float, sizes: str, seed: int) -> pd
         return mm.pooling(data).table.sort_values("n", kind="stable")
 
 
+def _transition_ms(page: Page, ident: str) -> float:
+    return float(
+        page.evaluate(
+            "id => { const t = document.querySelector('#' + id + ' .js-plotly-plot')"
+            ".layout.transition; return t && t.duration ? t.duration : 0; }",
+            ident,
+        )
+    )
+
+
 def _slider(page: Page, name: str) -> Any:
     return page.get_by_role("slider", name=name)
 
@@ -112,6 +123,8 @@ def test_moving_J_by_keyboard_redraws_and_updates_the_url(page: Page, base_url: 
     page.keyboard.press("ArrowRight")
     wait_for_clusters(page, "shrink-graph", 18)
     page.wait_for_function("() => location.search.includes('J=18')")
+    # new data are drawn at once (a transition would hold the redraw back)
+    assert _transition_ms(page, "shrink-graph") == 0
     expected = _pooled(18, 8, 1.5, 2.0, "poisson", 1)
     partial = estimates(page, "shrink-graph")
     np.testing.assert_allclose(partial["y"], expected["partial_pooling"], atol=1e-12)
@@ -145,6 +158,8 @@ def test_url_state_views_truth_and_new_sample(page: Page, base_url: str) -> None
     )
     est = estimates(page, "shrink-graph")
     assert np.ptp(est["y"]) == 0
+    # a change of view is animated (the points glide to their new values)
+    assert _transition_ms(page, "shrink-graph") > 0
     assert est["y"][0] == pytest.approx(expected["complete_pooling"].iloc[0], abs=1e-12)
     # a new sample is the next seed
     page.get_by_role("button", name="New sample").click()
@@ -431,7 +446,9 @@ def test_redraw_latency(page: Page, base_url: str) -> None:
             "",
             "From a key press on the J slider to the redrawn figure, measured in headless",
             "Chromium by `MIXEDMODELS_BENCH_EXPLORER=1 python -m pytest",
-            "tests/test_explorer_browser.py -k redraw -s` (server and browser on one machine).",
+            "tests/test_explorer_browser.py -k redraw -s` (server and browser on one machine,",
+            f"{os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}). Each move refits the model",
+            "(mm.pooling) and redraws the figures and tables of the page.",
             "",
             "| clusters J | moves | median ms | max ms |",
             "|---:|---:|---:|---:|",

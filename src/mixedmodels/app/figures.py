@@ -90,13 +90,16 @@ def pooling_figure(
     show_truth: bool,
     value_label: str = "cluster mean",
     title: str = "",
+    animate: bool = False,
 ) -> go.Figure:
     """Each cluster's estimate under ``view`` ("complete", "none", "partial" or "all"),
     clusters ordered by size, the grand mean dashed; in the partial and "all" views dashed
     segments run from each cluster's own mean to its partially pooled estimate.
 
     ``table`` is :attr:`mixedmodels.PoolingResult.table` (``true_mean`` is drawn when
-    present and ``show_truth``).
+    present and ``show_truth``). With ``animate`` the change from the previous figure is
+    drawn as a transition (for a change of view: Plotly delays the redraw until a
+    transition ends, too slow for slider moves).
     """
     t = table.sort_values("n", kind="stable")
     x = np.arange(len(t))
@@ -193,7 +196,7 @@ def pooling_figure(
     if not contraction:
         fig.data[1].update(visible=False)
     _base_layout(
-        fig, title or f"{VIEW_NAMES[view].capitalize()}: {len(t)} clusters", 440, animate=True
+        fig, title or f"{VIEW_NAMES[view].capitalize()}: {len(t)} clusters", 440, animate=animate
     )
     ticks = [f"{name}<br>n={n:g}" for name, n in zip(names, t["n"], strict=True)]
     step = max(1, len(t) // 20)

@@ -198,7 +198,9 @@ def register(app: Dash) -> None:
         state["truth"] = "1" if values[-1] else "0"
         data, result = _compute(state)
         table_ = result.table
-        fig = pooling_figure(table_, state["view"], state["truth"] == "1")
+        # the points glide when the view changes; new data are drawn at once
+        animate = ctx.triggered_id in (f"{PAGE}-view", f"{PAGE}-truth")
+        fig = pooling_figure(table_, state["view"], state["truth"] == "1", animate=animate)
         grid = np.linspace(max(0.5, table_["n"].min() * 0.8), table_["n"].max() * 1.1, 60)
         curve = pd.DataFrame(
             {"n": grid, "alpha": shrinkage_factor(grid, result.sigma_u, result.sigma_e)}

@@ -7,7 +7,7 @@ import warnings
 from typing import Any
 
 import pandas as pd
-from dash import Dash, Input, Output, State, dcc, html, no_update
+from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from mixedmodels import datasets
 from mixedmodels.app.code import upload_code
@@ -126,7 +126,6 @@ def register(app: Dash) -> None:
         prevent_initial_call=True,
     )
     def load(payload: dict[str, str] | None, example: str | None) -> tuple[Any, ...]:
-        from dash import ctx
 
         if ctx.triggered_id == f"{PAGE}-example" and example in EXAMPLES:
             frame = datasets.load(example)
@@ -194,6 +193,7 @@ def register(app: Dash) -> None:
             False,
             value_label=response,
             title=f"{stored['name']}: {response} by {group}",
+            animate=ctx.triggered_id == f"{PAGE}-view",  # glide between views only
         )
         data, columns = records(t.rename_axis(group))
         status = (
