@@ -282,3 +282,29 @@ def test_cli_explore_reports_a_busy_port(capsys: pytest.CaptureFixture[str]) -> 
         assert main(["explore", "--port", str(port)]) == 2
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
     assert main(["explore", "--port", "70000"]) == 2
+
+
+def test_explore_shows_the_app_inline_in_a_notebook() -> None:
+    """A real Jupyter kernel runs mm.explore(): the cell shows an iframe of the served app."""
+    import nbclient
+    import nbformat
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell(f"import mixedmodels as mm\nexplorer = mm.explore(port={port})"),
+        nbformat.v4.new_code_cell(
+            "import urllib.request\n"
+            "with urllib.request.urlopen(explorer.url, timeout=10) as reply:\n"
+            "    print(reply.status, b'mixedmodels explorer' in reply.read())"
+        ),
+    ]
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    shown = [o for o in notebook.cells[0].outputs if o.get("output_type") == "display_data"]
+    assert shown, notebook.cells[0].outputs
+    html = shown[0]["data"]["text/html"]
+    assert "<iframe" in html and f'src="http://127.0.0.1:{port}/"' in html
+    printed = "".join(o.get("text", "") for o in notebook.cells[1].outputs)
+    assert printed.strip() == "200 True"
