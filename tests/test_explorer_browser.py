@@ -194,6 +194,12 @@ def test_sigma_u_preset_collapses_onto_the_grand_mean(page: Page, base_url: str)
     # every partial estimate sits near the grand mean: within a quarter of the spread of
     # the clusters' own means around it
     assert np.max(np.abs(partial - grand)) <= 0.25 * np.max(np.abs(own - grand))
+    # on this sample sigma_u is estimated as zero, and the page says so in plain words
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        note = mm.pooling(mm.simulate_clusters(16, 8, 0.2, 2.0, seed=1)).note
+    assert "estimated as zero" in note
+    assert wait_for_text(page, "#shrink-note", "estimated as zero") == note
 
 
 def test_replications_table_equals_pooling_study(page: Page, base_url: str) -> None:
