@@ -232,26 +232,24 @@ def test_shown_code_for_hospitals_and_uploads() -> None:
 
 
 def test_pooling_figure_keeps_its_traces_across_views() -> None:
+    import plotly.graph_objects as go
+
     table = _quiet_pooling(mm.simulate_clusters(seed=3)).table
-    figures = {v: pooling_figure(table, v, True) for v in ("complete", "none", "partial", "all")}
-    names = {v: [t.name for t in f.data] for v, f in figures.items()}
-    assert {len(n) for n in names.values()} == {6}
+    views = ("complete", "none", "partial", "all")
+    figures = {v: pooling_figure(table, v, True) for v in views}
+    assert {len(f["data"]) for f in figures.values()} == {6}
     ordered = table.sort_values("n", kind="stable")
-    for view, column in (
-        ("complete", "complete_pooling"),
-        ("none", "no_pooling"),
-        ("partial", "partial_pooling"),
-    ):
-        np.testing.assert_array_equal(figures[view].data[5].y, ordered[column])
-    assert figures["partial"].data[1].visible and not figures["none"].data[1].visible
+    columns = ("complete_pooling", "no_pooling", "partial_pooling")
+    for view, column in zip(views[:3], columns, strict=True):
+        np.testing.assert_array_equal(figures[view]["data"][5]["y"], ordered[column])
+    assert figures["partial"]["data"][1]["visible"] and not figures["none"]["data"][1]["visible"]
     colours = set()
     for fig in figures.values():
-        for t in fig.data:
-            marker = getattr(t, "marker", None)
-            if marker is not None and isinstance(marker.color, str):
-                colours.add(marker.color.upper())
-            if t.line is not None and isinstance(t.line.color, str):
-                colours.add(t.line.color.upper())
+        go.Figure(fig)  # the plain dicts are valid Plotly figures
+        for t in fig["data"]:
+            for part in (t.get("marker", {}), t.get("line", {})):
+                if isinstance(part.get("color"), str):
+                    colours.add(part["color"].upper())
     assert colours <= {c.upper() for c in OKABE_ITO}
 
 

@@ -65,23 +65,40 @@ TRANSITION = {"duration": 450, "easing": "cubic-in-out"}
 FONT = {"family": "system-ui, sans-serif", "size": 13}
 
 
-def _base_layout(fig: go.Figure, title: str, height: int, animate: bool = False) -> None:
-    """Shared look; ``animate`` for figures whose traces keep their structure (Plotly's
-    transitions fail on subplots and on axes that a new figure adds)."""
-    fig.update_layout(
-        title={"text": title, "x": 0.01, "font": {"size": 15}},
-        height=height,
-        margin={"l": 60, "r": 20, "t": 50, "b": 60},
-        font=FONT,
-        plot_bgcolor="white",
-        paper_bgcolor="white",
-        legend={"orientation": "h", "y": -0.18, "x": 0},
-        hoverlabel={"bgcolor": "white"},
-    )
+Figure = dict[str, Any]
+AXIS = {"showline": True, "linecolor": "#444", "gridcolor": "#eee", "zeroline": False}
+
+
+def _layout(title: str, height: int, animate: bool = False) -> dict[str, Any]:
+    """The shared look, as a plain layout dict; ``animate`` for figures whose traces keep
+    their structure (Plotly's transitions fail on subplots and on axes a new figure adds)."""
+    layout: dict[str, Any] = {
+        "title": {"text": title, "x": 0.01, "font": {"size": 15}},
+        "height": height,
+        "margin": {"l": 60, "r": 20, "t": 50, "b": 60},
+        "font": FONT,
+        "plot_bgcolor": "white",
+        "paper_bgcolor": "white",
+        "legend": {"orientation": "h", "y": -0.18, "x": 0},
+        "hoverlabel": {"bgcolor": "white"},
+        "xaxis": dict(AXIS),
+        "yaxis": dict(AXIS),
+    }
     if animate:
-        fig.update_layout(transition=TRANSITION)
-    fig.update_xaxes(showline=True, linecolor="#444", gridcolor="#eee")
-    fig.update_yaxes(showline=True, linecolor="#444", gridcolor="#eee", zeroline=False)
+        layout["transition"] = TRANSITION
+    return layout
+
+
+def _base_layout(fig: go.Figure, title: str, height: int) -> None:
+    """The shared look on a plotly Figure (for the figures off the slider path)."""
+    layout = _layout(title, height)
+    fig.update_layout({k: v for k, v in layout.items() if k not in ("xaxis", "yaxis")})
+    fig.update_xaxes(AXIS)
+    fig.update_yaxes(AXIS)
+
+
+def _scatter(**trace: Any) -> dict[str, Any]:
+    return {"type": "scatter", **trace}
 
 
 def pooling_figure(
@@ -91,15 +108,18 @@ def pooling_figure(
     value_label: str = "cluster mean",
     title: str = "",
     animate: bool = False,
-) -> go.Figure:
+    percent: bool = False,
+) -> Figure:
     """Each cluster's estimate under ``view`` ("complete", "none", "partial" or "all"),
-    clusters ordered by size, the grand mean dashed; in the partial and "all" views dashed
+    clusters ordered by size, the grand mean dashed; in the partial and "all" views dotted
     segments run from each cluster's own mean to its partially pooled estimate.
 
     ``table`` is :attr:`mixedmodels.PoolingResult.table` (``true_mean`` is drawn when
     present and ``show_truth``). With ``animate`` the change from the previous figure is
     drawn as a transition (for a change of view: Plotly delays the redraw until a
-    transition ends, too slow for slider moves).
+    transition ends, too slow for slider moves). ``percent`` formats the values as
+    percentages. The figure is a plain dict (Plotly's figure objects validate every
+    property, which took ~40 ms of each slider move).
     """
     t = table.sort_values("n", kind="stable")
     x = np.arange(len(t))
@@ -108,134 +128,130 @@ def pooling_figure(
     own = t["no_pooling"].to_numpy(float)
     partial = t["partial_pooling"].to_numpy(float)
     column = VIEW_COLUMN[view]
-    shown = t[column].to_numpy(float)
+    has_truth = "true_mean" in t
+    truth = t["true_mean"].to_numpy(float) if has_truth else np.full(len(t), np.nan)
     hover = [
         f"<b>{name}</b><br>n = {n:g}<br>own mean {o:.3f}<br>partial pooling {p:.3f}"
-        f"<br>α = {a:.3f}" + (f"<br>true mean {m:.3f}" if has else "")
-        for name, n, o, p, a, m, has in zip(
-            names,
-            t["n"],
-            own,
-            partial,
-            t["alpha"],
-            t["true_mean"] if "true_mean" in t else np.zeros(len(t)),
-            ["true_mean" in t] * len(t),
-            strict=True,
-        )
+        f"<br>α = {a:.3f}" + (f"<br>true mean {m:.3f}" if has_truth else "")
+        for name, n, o, p, a, m in zip(names, t["n"], own, partial, t["alpha"], truth, strict=True)
     ]
     seg_x = np.repeat(x, 3).astype(float)
-    seg_y = np.column_stack([own, partial, np.full(len(t), np.nan)]).ravel()
     seg_x[2::3] = np.nan
+    seg_y = np.column_stack([own, partial, np.full(len(t), np.nan)]).ravel()
     contraction = view in ("partial", "all")
-    fig = go.Figure()
-    fig.add_scatter(
-        x=[-0.5, len(t) - 0.5],
-        y=[grand, grand],
-        mode="lines",
-        line={"dash": "dash", "color": COLOURS["complete_pooling"], "width": 2},
-        name=f"grand mean {grand:.3f}",
-        hoverinfo="skip",
-    )
-    fig.add_scatter(
-        x=seg_x,
-        y=seg_y,
-        mode="lines",
-        line={"dash": "dot", "color": COLOURS["grey"], "width": 1.5},
-        name="contraction toward the grand mean",
-        hoverinfo="skip",
-        visible=contraction,
-    )
-    truth = t["true_mean"].to_numpy(float) if "true_mean" in t else np.full(len(t), np.nan)
-    fig.add_scatter(
-        x=x,
-        y=truth,
-        mode="markers",
-        marker={"symbol": "x-thin", "size": 11, "line": {"width": 2, "color": "#000000"}},
-        name="true cluster mean",
-        hoverinfo="skip",
-        visible=show_truth and "true_mean" in t,
-    )
-    fig.add_scatter(
-        x=x,
-        y=own,
-        mode="markers",
-        marker={
-            "symbol": "circle-open" if view == "partial" else "circle",
-            "size": 9,
-            "color": COLOURS["no_pooling"],
-            "line": {"width": 1.5, "color": COLOURS["no_pooling"]},
-        },
-        name="no pooling (own mean)",
-        hoverinfo="skip",
-        visible=view in ("partial", "all"),
-    )
-    fig.add_scatter(
-        x=x,
-        y=np.full(len(t), grand),
-        mode="markers",
-        marker={"symbol": "square", "size": 8, "color": COLOURS["complete_pooling"]},
-        name="complete pooling",
-        hoverinfo="skip",
-        visible=view == "all",
-    )
-    fig.add_scatter(
-        x=x,
-        y=shown,
-        mode="markers",
-        marker={
-            "symbol": SYMBOLS[column],
-            "size": 11,
-            "color": COLOURS[column],
-            "line": {"width": 1, "color": "#000000"},
-        },
-        name=VIEW_NAMES[view] if view != "all" else "partial pooling",
-        text=hover,
-        hovertemplate="%{text}<extra></extra>",
-        customdata=np.column_stack([t["n"].to_numpy(float), t["alpha"].to_numpy(float)]),
-    )
-    if not contraction:
-        fig.data[1].update(visible=False)
-    _base_layout(
-        fig, title or f"{VIEW_NAMES[view].capitalize()}: {len(t)} clusters", 440, animate=animate
+    data = [
+        _scatter(
+            x=[-0.5, len(t) - 0.5],
+            y=[grand, grand],
+            mode="lines",
+            line={"dash": "dash", "color": COLOURS["complete_pooling"], "width": 2},
+            name=f"grand mean {grand:.3f}",
+            hoverinfo="skip",
+        ),
+        _scatter(
+            x=seg_x,
+            y=seg_y,
+            mode="lines",
+            line={"dash": "dot", "color": COLOURS["grey"], "width": 1.5},
+            name="contraction toward the grand mean",
+            hoverinfo="skip",
+            visible=contraction,
+        ),
+        _scatter(
+            x=x,
+            y=truth,
+            mode="markers",
+            marker={"symbol": "x-thin", "size": 11, "line": {"width": 2, "color": "#000000"}},
+            name="true cluster mean",
+            hoverinfo="skip",
+            visible=bool(show_truth and has_truth),
+        ),
+        _scatter(
+            x=x,
+            y=own,
+            mode="markers",
+            marker={
+                "symbol": "circle-open" if view == "partial" else "circle",
+                "size": 9,
+                "color": COLOURS["no_pooling"],
+                "line": {"width": 1.5, "color": COLOURS["no_pooling"]},
+            },
+            name="no pooling (own mean)",
+            hoverinfo="skip",
+            visible=contraction,
+        ),
+        _scatter(
+            x=x,
+            y=np.full(len(t), grand),
+            mode="markers",
+            marker={"symbol": "square", "size": 8, "color": COLOURS["complete_pooling"]},
+            name="complete pooling",
+            hoverinfo="skip",
+            visible=view == "all",
+        ),
+        _scatter(
+            x=x,
+            y=t[column].to_numpy(float),
+            mode="markers",
+            marker={
+                "symbol": SYMBOLS[column],
+                "size": 11,
+                "color": COLOURS[column],
+                "line": {"width": 1, "color": "#000000"},
+            },
+            name=VIEW_NAMES[view] if view != "all" else "partial pooling",
+            text=hover,
+            hovertemplate="%{text}<extra></extra>",
+        ),
+    ]
+    layout = _layout(
+        title or f"{VIEW_NAMES[view].capitalize()}: {len(t)} clusters", 440, animate=animate
     )
     ticks = [f"{name}<br>n={n:g}" for name, n in zip(names, t["n"], strict=True)]
     step = max(1, len(t) // 20)
-    fig.update_xaxes(
+    layout["xaxis"].update(
         tickvals=x[::step],
         ticktext=ticks[::step],
-        title="clusters, from the smallest to the largest",
+        title={"text": "clusters, from the smallest to the largest"},
         range=[-0.7, len(t) - 0.3],
     )
-    fig.update_yaxes(title=value_label)
-    return fig
-
-
-def alpha_figure(table: pd.DataFrame, curve: pd.DataFrame | None) -> go.Figure:
-    """α_j against n_j (points), with the curve α(n) when given (columns ``n, alpha``)."""
-    fig = go.Figure()
-    if curve is not None:
-        fig.add_scatter(
-            x=curve["n"],
-            y=curve["alpha"],
-            mode="lines",
-            line={"color": COLOURS["grey"], "width": 1.5},
-            name="α(n) at the estimates",
-            hoverinfo="skip",
-        )
-    fig.add_scatter(
-        x=table["n"],
-        y=table["alpha"],
-        mode="markers",
-        marker={"color": COLOURS["partial_pooling"], "size": 8, "symbol": "diamond"},
-        name="clusters",
-        text=[str(i) for i in table.index],
-        hovertemplate="<b>%{text}</b><br>n = %{x}<br>α = %{y:.3f}<extra></extra>",
+    layout["yaxis"].update(
+        title={"text": value_label}, **({"tickformat": ".0%"} if percent else {})
     )
-    _base_layout(fig, "Weight on the cluster's own mean, α_j", 300)
-    fig.update_layout(showlegend=False, margin={"l": 50, "r": 10, "t": 40, "b": 45})
-    fig.update_xaxes(title="cluster size n_j", rangemode="tozero")
-    fig.update_yaxes(title="α_j", range=[0, 1.02])
-    return fig
+    return {"data": data, "layout": layout}
+
+
+def alpha_figure(table: pd.DataFrame, curve: pd.DataFrame | None) -> Figure:
+    """α_j against n_j (points), with the curve α(n) when given (columns ``n, alpha``);
+    a plain dict, as :func:`pooling_figure`."""
+    data = []
+    if curve is not None:
+        data.append(
+            _scatter(
+                x=curve["n"].to_numpy(float),
+                y=curve["alpha"].to_numpy(float),
+                mode="lines",
+                line={"color": COLOURS["grey"], "width": 1.5},
+                name="α(n) at the estimates",
+                hoverinfo="skip",
+            )
+        )
+    data.append(
+        _scatter(
+            x=table["n"].to_numpy(float),
+            y=table["alpha"].to_numpy(float),
+            mode="markers",
+            marker={"color": COLOURS["partial_pooling"], "size": 8, "symbol": "diamond"},
+            name="clusters",
+            text=[str(i) for i in table.index],
+            hovertemplate="<b>%{text}</b><br>n = %{x}<br>α = %{y:.3f}<extra></extra>",
+        )
+    )
+    layout = _layout("Weight on the cluster's own mean, α_j", 300)
+    layout.update(showlegend=False, margin={"l": 50, "r": 10, "t": 40, "b": 45})
+    layout["xaxis"].update(title={"text": "cluster size n_j"}, rangemode="tozero")
+    layout["yaxis"].update(title={"text": "α_j"}, range=[0, 1.02])
+    return {"data": data, "layout": layout}
 
 
 def rejection_figure(table: pd.DataFrame, nominal: float) -> go.Figure:

@@ -186,8 +186,8 @@ def register(app: Dash) -> None:
             False,
             value_label="mortality rate",
             title="Mortality: own rate → partially pooled rate",
+            percent=True,
         )
-        fig.update_yaxes(tickformat=".0%")
         shown = t.rename(
             columns={
                 "n": "patients",
