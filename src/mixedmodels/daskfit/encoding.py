@@ -20,7 +20,7 @@ from mixedmodels.daskfit.levels import LevelsSummary, kept_rows, ordered_levels
 from mixedmodels.daskfit.plan import ModelPlan
 from mixedmodels.design.crossproducts import ZTerm
 from mixedmodels.design.frame import RandomEffectsTerm
-from mixedmodels.design.grouping import GroupingFactor
+from mixedmodels.design.grouping import GroupingFactor, radix_digits
 from mixedmodels.design.materialize import encode, encode_new
 from mixedmodels.design.response import read_response
 from mixedmodels.errors import DataError, FormulaError
@@ -275,12 +275,7 @@ def factor_lookups(plan: ModelPlan, summary: LevelsSummary) -> dict[str, FactorL
         ]
         sizes = [len(i) for i in index]
         present = np.unique(_mixed_radix(parts, sizes))
-        digits = []
-        rest = present
-        for size in reversed(sizes):
-            digits.append(rest % size)
-            rest = rest // size
-        digits.reverse()
+        digits = radix_digits(present, sizes)
         labels = tuple(
             ":".join(str(v[i]) for v, i in zip(ordered, combo, strict=True))
             for combo in zip(*digits, strict=True)

@@ -3,7 +3,6 @@ then the same optimizer and result as in memory."""
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import replace
 from typing import Any
 
@@ -31,11 +30,11 @@ from mixedmodels.daskfit.limits import (
 )
 from mixedmodels.daskfit.plan import ModelPlan, plan_model
 from mixedmodels.daskfit.rows import DaskRows, _shared
-from mixedmodels.design.fixed import independent_columns
+from mixedmodels.design.fixed import aliased_columns, independent_columns
 from mixedmodels.design.frame import ModelFrame, check_terms, lme4_term_order, unique_names
 from mixedmodels.design.materialize import INTERCEPT, encode
 from mixedmodels.design.response import read_response
-from mixedmodels.errors import DataError, RankDeficiencyWarning
+from mixedmodels.errors import DataError
 from mixedmodels.lmm.covariance import covariance_layout
 from mixedmodels.lmm.fit import build_result, estimate
 from mixedmodels.lmm.optimize import OptimizerSettings
@@ -197,14 +196,7 @@ def lmm_dask(
     total = compute(tree_reduce(partial, combine_blocks), show)
 
     keep = independent_columns(total.r)
-    aliased = tuple(n for i, n in enumerate(fixed_names) if i not in set(keep.tolist()))
-    if aliased:
-        warnings.warn(
-            "the fixed-effects model matrix is rank deficient: dropped "
-            f"{len(aliased)} column(s) that are combinations of others: {', '.join(aliased)}",
-            RankDeficiencyWarning,
-            stacklevel=3,
-        )
+    aliased = aliased_columns(list(fixed_names), keep, stacklevel=3)
     products = select_fixed_columns(total.products, keep)
     frame = replace(
         skeleton,

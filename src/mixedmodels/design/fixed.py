@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.linalg
 
-__all__ = ["independent_columns"]
+from mixedmodels.errors import RankDeficiencyWarning
+
+__all__ = ["aliased_columns", "independent_columns"]
 
 #: Relative size below which a column counts as a combination of earlier ones
 #: (the tolerance of R's ``qr``, so the same columns are dropped as in lme4).
@@ -31,3 +35,18 @@ def independent_columns(X: np.ndarray) -> np.ndarray:
             break
         keep = np.delete(keep, bad[0])
     return keep
+
+
+def aliased_columns(fixed_names: list[str], keep: np.ndarray, stacklevel: int) -> tuple[str, ...]:
+    """The names of the columns not in ``keep``, with a RankDeficiencyWarning naming them
+    (``stacklevel`` as for :func:`warnings.warn`, counted from the caller)."""
+    kept = set(keep.tolist())
+    aliased = tuple(n for i, n in enumerate(fixed_names) if i not in kept)
+    if aliased:
+        warnings.warn(
+            "the fixed-effects model matrix is rank deficient: dropped "
+            f"{len(aliased)} column(s) that are combinations of others: {', '.join(aliased)}",
+            RankDeficiencyWarning,
+            stacklevel=stacklevel + 1,
+        )
+    return aliased

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -11,11 +10,11 @@ import numpy as np
 import pandas as pd
 
 from mixedmodels._data import as_dataframe, unknown_column_error
-from mixedmodels.design.fixed import independent_columns
+from mixedmodels.design.fixed import aliased_columns, independent_columns
 from mixedmodels.design.grouping import GroupingFactor, grouping_factor
 from mixedmodels.design.materialize import encode, required_columns
 from mixedmodels.design.response import read_response, response_expressions
-from mixedmodels.errors import DataError, FormulaError, ModelSpecError, RankDeficiencyWarning
+from mixedmodels.errors import DataError, FormulaError, ModelSpecError
 from mixedmodels.formula import MixedFormula, RandomTermSpec, parse_formula
 
 __all__ = [
@@ -322,14 +321,8 @@ def model_frame(
     X, fixed_names, fixed_encoding = encode(parsed.fixed, subset, "the fixed part")
     n_fixed = X.shape[1]
     keep_cols = independent_columns(X)
-    aliased = tuple(n for i, n in enumerate(fixed_names) if i not in set(keep_cols.tolist()))
+    aliased = aliased_columns(fixed_names, keep_cols, stacklevel=3)
     if aliased:
-        warnings.warn(
-            "the fixed-effects model matrix is rank deficient: dropped "
-            f"{len(aliased)} column(s) that are combinations of others: {', '.join(aliased)}",
-            RankDeficiencyWarning,
-            stacklevel=3,
-        )
         X = np.ascontiguousarray(X[:, keep_cols])
         fixed_names = [fixed_names[i] for i in keep_cols]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["GroupingFactor", "grouping_factor"]
+__all__ = ["GroupingFactor", "grouping_factor", "radix_digits"]
 
 
 @dataclass(frozen=True)
@@ -66,14 +66,21 @@ def grouping_factor(data: pd.DataFrame, factors: Sequence[str]) -> GroupingFacto
         compact = remap[codes]
     else:
         present, compact = np.unique(codes, return_inverse=True)
-    digits = []
-    rest = present
-    for size in reversed(sizes):
-        digits.append(rest % size)
-        rest = rest // size
-    digits.reverse()
+    digits = radix_digits(present, sizes)
     names = tuple(
         ":".join(labels[i] for (_, labels), i in zip(parts, combo, strict=True))
         for combo in zip(*digits, strict=True)
     )
     return GroupingFactor(":".join(factors), compact.astype(np.int32), names)
+
+
+def radix_digits(codes: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
+    """The per-factor level codes of combined codes ``sum_i d_i * prod(sizes[i+1:])``
+    (an interaction's code split back into one code per factor)."""
+    digits = []
+    rest = codes
+    for size in reversed(sizes):
+        digits.append(rest % size)
+        rest = rest // size
+    digits.reverse()
+    return digits
