@@ -272,6 +272,8 @@ def test_explore_serves_on_localhost_and_stops() -> None:
             assert b"mixedmodels explorer" in reply.read()
     finally:
         explorer.stop()
+    with pytest.raises(mm.ModelSpecError, match="port must be"):
+        mm.explore(port=70000)
 
 
 def test_cli_explore_reports_a_busy_port(capsys: pytest.CaptureFixture[str]) -> None:

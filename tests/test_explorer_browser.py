@@ -8,8 +8,6 @@ benchmarks/explorer_redraw.md (timings are reported, never asserted).
 
 from __future__ import annotations
 
-import base64
-import io
 import os
 import statistics
 import time
@@ -21,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
 
 import mixedmodels as mm
 from explorer_harness import (
@@ -36,9 +35,6 @@ from explorer_harness import (
 from mixedmodels.app.figures import OKABE_ITO
 from mixedmodels.app.server import create_app
 from mixedmodels.app.upload import MAX_UPLOAD_BYTES
-
-playwright = pytest.importorskip  # noqa: F841  (the import below fails loudly if missing)
-from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -464,10 +460,3 @@ def test_redraw_latency(page: Page, base_url: str) -> None:
         (ROOT / "benchmarks" / "explorer_redraw.md").write_text("\n".join(lines))
         print("\n".join(lines))
     assert all(n == moves for _, n, _, _ in rows)
-
-
-def _decode(data_url: str) -> bytes:  # pragma: no cover - kept for debugging uploads
-    return base64.b64decode(data_url.partition(",")[2])
-
-
-_ = io

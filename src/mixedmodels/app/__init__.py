@@ -69,6 +69,10 @@ def explore(
     Explorer
         Its ``url``, the Dash ``app`` and ``stop()``.
     """
+    if not (isinstance(port, int) and 0 <= port < 65536):
+        from mixedmodels.errors import ModelSpecError
+
+        raise ModelSpecError(f"port must be a whole number from 0 to 65535, not {port!r}")
     app = create_app()
     if _in_notebook():
         app.run(jupyter_mode=mode, jupyter_height=height, port=port, host=host)

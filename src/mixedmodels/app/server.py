@@ -26,13 +26,14 @@ NAV = (
 
 
 def _page(path: str, query: str) -> Any:
-    state = state_from_query(path, query)
+    """The page at ``path`` with its controls set from the query (any other path is the
+    shrinkage page)."""
     if path == "/hospitals":
         return hospitals.layout(query)
     if path == "/ignoring":
-        return ignoring.layout(state)
+        return ignoring.layout(state_from_query(path, query))
     if path == "/data":
-        return yourdata.layout(state)
+        return yourdata.layout(state_from_query(path, query))
     return shrinkage.layout(state_from_query("/", query))
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import pandas as pd
-from dash import Dash, Input, Output, State, html
+from dash import Dash, Input, Output, State, ctx, html, no_update
 
 from mixedmodels import datasets
 from mixedmodels.app.code import hospitals_code
@@ -139,8 +139,6 @@ def register(app: Dash) -> None:
         prevent_initial_call=True,
     )
     def edit_rows(add: int | None, reset: int | None, rows: list[dict[str, Any]]) -> Any:
-        from dash import ctx
-
         if ctx.triggered_id == f"{PAGE}-reset":
             return course_hospitals()
         taken = {str(r.get("hospital")) for r in rows}
@@ -165,7 +163,7 @@ def register(app: Dash) -> None:
     def refit(rows: list[dict[str, Any]]) -> tuple[Any, ...]:
         frame, error = validate(rows or [])
         if frame is None:
-            return (*(_keep() for _ in range(4)), error, _keep(), _keep())
+            return (no_update,) * 4 + (error, no_update, no_update)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -173,12 +171,8 @@ def register(app: Dash) -> None:
                     frame, response="deaths", group="hospital", family="binomial", trials="patients"
                 )
         except MixedModelsError as exc:
-            return (
-                *(_keep() for _ in range(4)),
-                f"The model could not be fitted: {exc}",
-                _keep(),
-                _keep(),
-            )
+            failed = f"The model could not be fitted: {exc}"
+            return (no_update,) * 4 + (failed, no_update, no_update)
         t = result.table
         fig = pooling_figure(
             t,
@@ -214,9 +208,3 @@ def register(app: Dash) -> None:
         query = "?" + urlencode({"h": encode_hospitals(records_)})
         code = f"```python\n{hospitals_code(records_)}\n```"
         return fig, data, columns, answer, "", code, query
-
-
-def _keep() -> Any:
-    from dash import no_update
-
-    return no_update
