@@ -31,6 +31,10 @@ __all__ = ["BoundaryCheck", "check_boundary", "BOUNDARY_TOLERANCE"]
 
 #: A diagonal element of a term's factor below this counts as on the boundary.
 BOUNDARY_TOLERANCE = 1e-4
+#: Sizes of the trial steps away from a point that fails the conditions (in units of
+#: theta along the gradient, of variance relative to sigma^2 along a zero-variance
+#: direction).
+STEP_SIZES: tuple[float, ...] = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 0.3, 1.0)
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,7 @@ def check_boundary(
         grad = float(np.max(np.abs(G)))
         worst_gradient = max(worst_gradient, grad)
         if grad > 0:
-            for size in (1e-3, 1e-2, 0.1, 0.3, 1.0):
+            for size in STEP_SIZES:
                 trial_value, trial = at(T - (size / grad) * G)
                 if trial_value < value:
                     proposals.append((trial_value, trial))
@@ -166,7 +170,15 @@ def check_boundary(
         worst_curvature = min(worst_curvature, float(eigenvalues[0]))
         if eigenvalues[0] < 0:
             v = null @ vectors[:, 0]
-            for size in (1e-3, 1e-2, 0.1, 0.5, 1.0):
+            # f(Sigma + s vv') ~ f + d s + q s^2: the quadratic's minimum, and a range of
+            # sizes around it (an optimum just inside the boundary is close to it)
+            d1 = (along(v, 1e-4)[0] - value) / 1e-4
+            d2 = (along(v, 2e-4)[0] - value) / 2e-4
+            quadratic = (d2 - d1) / 1e-4
+            sizes: list[float] = list(STEP_SIZES)
+            if quadratic > 0:
+                sizes.append(-float(eigenvalues[0]) / (2.0 * quadratic))
+            for size in sizes:
                 trial_value, trial = along(v, size)
                 if trial_value < value:
                     proposals.append((trial_value, trial))

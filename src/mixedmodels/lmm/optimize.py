@@ -204,7 +204,11 @@ def minimize_theta(
     theta, success, message, name = run(start, initial_radius)
     boundary = None
     if terms is not None:
-        theta, boundary = _move_off_false_boundary(counted, theta, terms, run)
+
+        def near(x0: np.ndarray, radius: float) -> np.ndarray:
+            return _run_cobyqa(counted, x0, lower, settings, radius, np.ones_like(x0))[0]
+
+        theta, boundary = _move_off_false_boundary(counted, theta, terms, run, near)
     if gradient is not None:
         theta = newton_polish(gradient, theta, lower)
     return _finish(
@@ -227,8 +231,16 @@ def _move_off_false_boundary(
     theta: np.ndarray,
     terms: list[np.ndarray],
     run: Callable[[np.ndarray, float], tuple[np.ndarray, bool, str, str]],
+    near: Callable[[np.ndarray, float], np.ndarray],
 ) -> tuple[np.ndarray, BoundaryCheck | None]:
-    """Restart from a lower point while a boundary optimum fails the conditions."""
+    """Restart from a lower point while a boundary optimum fails the conditions.
+
+    ``run`` is the fit's optimizer; ``near`` a derivative-free search that starts with a
+    small trust region. When the optimum lies just inside the boundary, a gradient
+    method started next to it can step back onto the bound (where the criterion, even in
+    the diagonal element, is stationary again); the search from the lower point itself
+    then finds it.
+    """
     restarts = 0
     result: BoundaryCheck | None = None
     for _ in range(MAX_RESTARTS + 1):
@@ -238,9 +250,13 @@ def _move_off_false_boundary(
             break
         moved = False
         for proposal in proposals[:2]:
-            candidate = run(proposal, 0.1)[0]
-            if counted(candidate) < value - 1e-10 * max(1.0, abs(value)):
-                theta, moved = candidate, True
+            candidates = [run(proposal, 0.1)[0], proposal]
+            if counted(candidates[0]) >= counted(proposal):
+                step = float(np.max(np.abs(proposal - theta)))
+                candidates.insert(0, near(proposal, max(0.25 * step, 1e-3)))
+            best = min(candidates, key=counted)
+            if counted(best) < value - 1e-12 * max(1.0, abs(value)):
+                theta, moved = best, True
                 break
         if not moved:
             break
