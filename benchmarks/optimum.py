@@ -636,6 +636,7 @@ def main(argv: list[str] | None = None) -> int:
                 records[key]["multistart"] = fits
         timings["multistart"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_start
+    loads = os.getloadavg()  # 1, 5 and 15 minutes: other programs slow the timings down
 
     ordered = [records[k] for k in tasks]
     for rec in ordered:
@@ -652,6 +653,8 @@ def main(argv: list[str] | None = None) -> int:
         "random_starts": 0 if args.no_multistart else args.starts,
         "versions": versions,
         "seconds": {k: round(v, 1) for k, v in timings.items()},
+        "jobs": args.jobs,
+        "load": " / ".join(f"{x:.2f}" for x in loads),
         "peers": [p for p, off in (("lme4", args.no_lme4), ("mixedlm", args.no_mixedlm)) if not off]
         + ([] if args.no_multistart else ["multi-start"]),
     }
@@ -683,10 +686,20 @@ def write_reports(
         f"{v.get('lme4_lme4', '-')}, numpy {v.get('numpy')}, scipy {v.get('scipy')}.",
         "",
         f"The best criterion of a data set is the lowest of {best_of}"
-        " (lme4: default lmer, a bobyqa refit with rhoend 1e-10 and a Nelder-Mead restart; "
-        f"multi-start: mm.lmm(start=...) from lme4's and mixedlm's theta and "
-        f"{meta['random_starts']} random thetas). REML criterion for REML fits, deviance "
-        "for ML fits (one seed in four).",
+        + (
+            " (lme4: default lmer, a bobyqa refit with rhoend 1e-10 and a Nelder-Mead restart)"
+            if "lme4" in meta["peers"]
+            else ""
+        )
+        + (
+            "; the multi-start refits ours with mm.lmm(start=...) from lme4's and mixedlm's "
+            f"theta and {meta['random_starts']} random thetas around them"
+            if "multi-start" in meta["peers"]
+            else "; no multi-start"
+        )
+        + ". REML criterion for REML fits, deviance for ML fits (one seed in four). Fits "
+        f"run in {meta['jobs']} processes at once; the machine's load average was "
+        f"{meta['load']} (1, 5 and 15 minutes) when it ended.",
         "",
         markdown_table(summary),
         "",
@@ -713,38 +726,51 @@ def write_reports(
 
 
 def _round(value: Any, digits: int = 10) -> Any:
-    """Numbers to ``digits`` significant digits (keeps the results file small)."""
+    """Numbers to ``digits`` significant digits (keeps the results file small), criteria
+    to 13."""
     if isinstance(value, float):
         return float(f"{value:.{digits}g}") if math.isfinite(value) else str(value)
     if isinstance(value, list):
         return [_round(v, digits) for v in value]
     if isinstance(value, dict):
-        return {k: _round(v, digits) for k, v in value.items()}
+        return {k: _round(v, 13 if k in CRITERION_KEYS else digits) for k, v in value.items()}
     return value
 
 
-FIT_KEYS = ("criterion", "theta", "singular", "seconds", "converged", "evaluations", "error")
+VERDICT_KEYS = (
+    "best",
+    "best_source",
+    "best_external",
+    "excess",
+    "above",
+    "best_min_diag",
+    "false_singular",
+    "ours_error",
+)
+#: Criteria keep 13 significant digits (the test is on 1e-6 relative differences), the rest 8.
+CRITERION_KEYS = ("criterion", "best", "best_external", "excess")
 
 
 def compact(rec: dict[str, Any]) -> dict[str, Any]:
-    """What the results file keeps of one data set: each fit's criterion, theta, singularity,
-    time and warnings, and of the multi-start its lowest fit."""
+    """What the results file keeps of one data set (thetas to 8 digits): our
+    fit, mixedlm's, lme4's default and best, the multi-start's lowest, and the verdict."""
 
-    def fit(f: dict[str, Any] | None, extra: tuple[str, ...] = ()) -> dict[str, Any] | None:
+    def fit(f: dict[str, Any] | None, keys: tuple[str, ...]) -> dict[str, Any] | None:
         if not f:
             return None
-        out = {k: f[k] for k in FIT_KEYS + extra if k in f and f[k] is not None}
-        if f.get("warnings"):
-            out["warnings"] = f["warnings"]
-        return out
+        return {k: f[k] for k in keys + ("error",) if f.get(k) is not None}
 
-    out: dict[str, Any] = {"design": rec["design"], "seed": rec["seed"], "blocks": rec["blocks"]}
-    out["ours"] = fit(
-        rec["ours"], ("optimizer", "message") if rec["ours"].get("converged") is False else ()
-    )
-    out["mixedlm"] = fit(rec.get("mixedlm"))
+    ours = rec["ours"]
+    out: dict[str, Any] = {"design": rec["design"], "seed": rec["seed"]}
+    keys = ("criterion", "theta", "singular", "seconds", "evaluations")
+    out["ours"] = fit(ours, keys + (() if ours.get("converged", True) else ("message",)))
+    out["mixedlm"] = fit(rec.get("mixedlm"), ("criterion", "singular", "seconds"))
     lme4 = rec.get("lme4") or {}
-    out["lme4"] = {k: fit(lme4.get(k)) for k in ("default", "bobyqa", "restart") if lme4.get(k)}
+    if lme4:
+        out["lme4"] = {
+            "default": fit(lme4.get("default"), ("criterion", "singular", "seconds")),
+            "lowest": fit(lme4.get("best"), ("fit", "criterion", "theta")),
+        }
     starts = rec.get("multistart")
     if starts:
         ok = [f for f in starts if f.get("criterion") is not None]
@@ -752,10 +778,13 @@ def compact(rec: dict[str, Any]) -> dict[str, Any]:
         out["multistart"] = {
             "starts": len(starts),
             "failed": len(starts) - len(ok),
-            "lowest": None if low is None else {**fit(low), "label": low["label"]},  # type: ignore[dict-item]
+            "lowest": fit(low, ("label", "criterion", "theta")),
         }
-    out["verdict"] = rec["verdict"]
-    return _round(out)  # type: ignore[no-any-return]
+    out["verdict"] = {k: v for k, v in rec["verdict"].items() if k in VERDICT_KEYS}
+    for f in (out["ours"], out["mixedlm"], (out.get("lme4") or {}).get("default")):
+        if f and "seconds" in f:
+            f["seconds"] = float(f"{f['seconds']:.3g}")
+    return _round(out, 8)  # type: ignore[no-any-return]
 
 
 if __name__ == "__main__":
