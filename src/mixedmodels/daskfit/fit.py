@@ -30,13 +30,14 @@ from mixedmodels.daskfit.limits import (
 )
 from mixedmodels.daskfit.plan import ModelPlan, plan_model
 from mixedmodels.daskfit.rows import DaskRows, _shared
+from mixedmodels.design.conditioning import identity_conditioning
 from mixedmodels.design.fixed import aliased_columns, independent_columns
 from mixedmodels.design.frame import ModelFrame, check_terms, lme4_term_order, unique_names
 from mixedmodels.design.materialize import INTERCEPT, encode
 from mixedmodels.design.response import read_response
 from mixedmodels.errors import DataError
 from mixedmodels.lmm.covariance import covariance_layout
-from mixedmodels.lmm.fit import build_result, estimate
+from mixedmodels.lmm.fit import build_result, estimate, make_model
 from mixedmodels.lmm.optimize import OptimizerSettings
 from mixedmodels.lmm.result import LmmResult
 
@@ -205,13 +206,15 @@ def lmm_dask(
         aliased=aliased,
         kept_columns=tuple(int(i) for i in keep),
     )
-    est = estimate(products, shift, frame, layout, reml, settings)
+    # the rows are not at hand to centre and scale: the model keeps the original matrices
+    model = make_model(products, shift, frame, layout, identity_conditioning(frame), reml)
+    est = estimate(model, frame, layout, settings)
     label = f"a Dask DataFrame ({ddf.npartitions} partitions)"
     return build_result(
         est,
         frame,
         layout,
-        products,
+        model,
         np.empty(0),
         np.empty(0),
         pd.RangeIndex(0),

@@ -19,6 +19,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from mixedmodels._data import is_dask_dataframe
+from mixedmodels.design.conditioning import Conditioning, conditioning
 from mixedmodels.design.frame import ModelFrame, model_frame
 from mixedmodels.errors import (
     ConvergenceWarning,
@@ -32,9 +33,11 @@ from mixedmodels.glmm.family import family as get_family
 from mixedmodels.glmm.pirls import GlmmProblem, PirlsError, PirlsState, gauss_hermite
 from mixedmodels.glmm.result import GlmmResult
 from mixedmodels.lmm.covariance import covariance_layout
+from mixedmodels.lmm.fit import term_slots
 from mixedmodels.lmm.optimize import OptimizerSettings, derivatives, minimize_theta
 from mixedmodels.lmm.solution import conditional_covariances
 from mixedmodels.lmm.tables import (
+    modes_by_block,
     random_columns,
     ranef_table,
     singular_terms,
@@ -205,16 +208,20 @@ def glmm(
     )
     _check_response(frame, fam)
     layout = covariance_layout(frame)
+    # fitted on centred and scaled matrices, reported in the original ones
+    cond = conditioning(frame)
+    cframe = cond.apply(frame)
+    clayout = covariance_layout(cframe) if not cond.is_identity else layout
     if nagq > 1 and (len(frame.terms) != 1 or frame.terms[0].n_columns != 1):
         terms = " + ".join(t.spec.source for t in frame.terms)
         raise ModelSpecError(
             f"nagq = {nagq} (adaptive quadrature) needs a single scalar random-effect term "
             f"such as (1 | g); this model has {terms}. Use nagq=1 (Laplace), as lme4 does."
         )
-    problem = GlmmProblem(frame, layout, fam)
+    problem = GlmmProblem(cframe, clayout, fam)
     # PIRLS makes many small BLAS calls; threaded BLAS only adds contention to them
     with threadpool_limits(limits=1, user_api="blas"):
-        return _fit(frame, layout, problem, fam, nagq, settings, data)
+        return _fit(cframe, clayout, problem, fam, nagq, settings, data, cond, frame)
 
 
 def _fit(
@@ -225,10 +232,14 @@ def _fit(
     nagq: int,
     settings: OptimizerSettings,
     data: Any,
+    cond: Conditioning,
+    original: ModelFrame,
 ) -> GlmmResult:
-    """Stages 1 and 2 of :func:`glmm` and the result."""
+    """Stages 1 and 2 of :func:`glmm` and the result (``frame`` and ``layout`` hold the
+    conditioned matrices, ``cond`` the way back to the original ones)."""
     nodes, node_weights = gauss_hermite(max(nagq, 1))
     n_theta = layout.n_theta
+    terms = term_slots(layout)
 
     # stage 1: theta only, beta inside PIRLS
     def stage1(theta: np.ndarray) -> float:
@@ -238,9 +249,17 @@ def _fit(
             return np.inf
 
     with np.errstate(all="ignore"):
-        # stage 1 only gives stage 2 its start: a coarse optimum is enough
-        coarse = replace(settings, final_radius=STAGE1_RADIUS)
-        theta1, info1 = minimize_theta(stage1, layout.initial(), layout.lower, coarse, check=False)
+        # stage 1 only gives stage 2 its start, where a coarse optimum is enough; with
+        # nagq = 0 it is the fit
+        stage1_settings = settings if nagq == 0 else replace(settings, final_radius=STAGE1_RADIUS)
+        theta1, info1 = minimize_theta(
+            stage1,
+            layout.initial(),
+            layout.lower,
+            stage1_settings,
+            check=False,
+            terms=terms if nagq == 0 else None,
+        )
         try:
             state = problem.pirls(theta1, None)
         except PirlsError as exc:
@@ -281,8 +300,18 @@ def _fit(
                 scale_by_curvature=True,
             )
             params, info = minimize_theta(
-                stage2, start, lower, final, check=False, initial_radius=0.5
+                stage2, start, lower, final, check=False, initial_radius=0.5, terms=terms
             )
+            # lme4's standard errors: the Hessian of the deviance over (theta, beta)
+            # steps of 1e-3 (beta is in units of its stage-1 standard error): PIRLS noise
+            # of ~1e-10 in the deviance then costs ~1e-4 of the Hessian, truncation ~1e-6.
+            # The same differences give Newton steps that take COBYQA's stopping point
+            # (its last trust region is STAGE2_RADIUS wide) to the optimum.
+            u_hat = problem.pirls(params[:n_theta], beta0 + scale * params[n_theta:]).u
+            exact = partial(stage2, exact=True)
+            params, H, polished = _newton_polish(exact, params, layout.lower, n_theta)
+            if polished:
+                info = replace(info, optimizer=info.optimizer + ", then Newton steps")
             theta = params[:n_theta]
             beta = beta0 + scale * params[n_theta:]
             try:
@@ -296,13 +325,6 @@ def _fit(
             objective = (
                 problem.laplace(state) if nagq == 1 else problem.agq(state, nodes, node_weights)
             )
-            # lme4's standard errors: the Hessian of the deviance over (theta, beta)
-            # steps of 1e-3 (beta is in units of its stage-1 standard error): PIRLS noise
-            # of ~1e-10 in the deviance then costs ~1e-4 of the Hessian, truncation ~1e-6
-            free = np.ones(params.size, dtype=bool)
-            u_hat = state.u
-            exact = partial(stage2, exact=True)
-            _, H = derivatives(exact, params, free, exact(params), step=HESSIAN_STEP)
             problem.pirls(theta, beta)  # leave the warm start at the optimum
         vcov, source = _hessian_vcov(H, n_theta, scale)
         if vcov is None:
@@ -318,8 +340,55 @@ def _fit(
         objective = problem.laplace(state)
         vcov, source = state.solution.var_beta_unscaled, "pirls"
     return _result(
-        frame, layout, problem, fam, state, theta, beta, objective, vcov, source, info, nagq, data
+        frame,
+        layout,
+        problem,
+        fam,
+        state,
+        theta,
+        beta,
+        objective,
+        vcov,
+        source,
+        info,
+        nagq,
+        data,
+        cond,
+        original,
     )
+
+
+def _newton_polish(
+    f: Any, params: np.ndarray, theta_lower: np.ndarray, n_theta: int, rounds: int = 3
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Newton steps on the deviance over (theta, beta) with central differences; returns
+    the point, the Hessian there and whether a step was taken. A point on the boundary
+    of theta is left as it is (its Hessian is still returned)."""
+    free = np.ones(params.size, dtype=bool)
+    value = f(params)
+    polished = False
+    for _ in range(rounds):
+        g, H = derivatives(f, params, free, value, step=HESSIAN_STEP)
+        on_bound = bool(np.any((theta_lower == 0.0) & (params[:n_theta] < 1e-4)))
+        if on_bound:
+            return params, H, polished
+        try:
+            if np.any(np.linalg.eigvalsh(H) <= 0):
+                return params, H, polished
+            step = np.linalg.solve(H, g)
+        except np.linalg.LinAlgError:
+            return params, H, polished
+        trial = params - step
+        if np.any(trial[:n_theta] < theta_lower):
+            return params, H, polished
+        trial_value = f(trial)
+        if not trial_value < value - 1e-12 * max(1.0, abs(value)):
+            return params, H, polished
+        params, value, polished = trial, trial_value, True
+        if np.max(np.abs(step)) < 1e-7:
+            break
+    _, H = derivatives(f, params, free, value, step=HESSIAN_STEP)
+    return params, H, polished
 
 
 def _with_note(info: Any, note: str) -> Any:
@@ -352,11 +421,19 @@ def _result(
     info: Any,
     nagq: int,
     data: Any,
+    cond: Conditioning,
+    original: ModelFrame,
 ) -> GlmmResult:
-    templates = layout.factors(theta)
+    blocks = tuple(b.term_columns for b in layout.blocks)
+    theta_map = layout.theta_map()
+    templates = cond.templates_to_original(theta_map.factors(theta), blocks)
+    # the boundary is judged on the conditioned theta, whose scale is the data's own
     covs = term_covariances(layout, frame, templates, 1.0)
     singular = singular_terms(frame, layout, theta, covs)
-    separation = _separation_notes(frame, beta, fam)
+    theta = np.array([templates[b][r, c] for b, r, c in theta_map.position])
+    vcov = cond.vcov(vcov) if vcov.size else vcov
+    beta = cond.beta(beta)
+    separation = _separation_notes(original, beta, fam)
     notes = list(info.warnings) + separation
     for note in info.warnings:
         warnings.warn(f"{frame.formula.text}: {note}", ConvergenceWarning, stacklevel=3)
@@ -370,8 +447,19 @@ def _result(
             SingularFitWarning,
             stacklevel=3,
         )
-    condcov = conditional_covariances(state.workspace, state.factorization)
-    ranef = ranef_table(frame, layout, state.solution, condcov, 1.0, state.workspace._tail_offsets)
+    tail_offsets = state.workspace._tail_offsets
+    condcov = cond.conditional_covariances(
+        conditional_covariances(state.workspace, state.factorization), blocks
+    )
+    modes = cond.modes(modes_by_block(layout, state.solution, tail_offsets), blocks)
+    solution = replace(
+        state.solution,
+        b0=modes[0],
+        b_tail=np.concatenate([m.ravel() for m in modes[1:]])
+        if len(modes) > 1
+        else state.solution.b_tail,
+    )
+    ranef = ranef_table(frame, layout, solution, condcov, 1.0, tail_offsets)
     eta_all = np.full(frame.n_input, np.nan)
     eta_rows = np.empty_like(state.eta)
     eta_rows[problem.order] = state.eta  # PIRLS works on rows sorted by group

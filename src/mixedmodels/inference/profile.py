@@ -23,8 +23,6 @@ import scipy.optimize
 from scipy import stats
 
 from mixedmodels.lmm.result import LmmResult
-from mixedmodels.lmm.solution import solve
-from mixedmodels.lmm.workspace import Workspace
 
 __all__ = ["lme4_order", "profile_intervals", "profile_traces", "variance_parameter_names"]
 
@@ -41,8 +39,8 @@ class _Param:
 class _Profiler:
     def __init__(self, fit: LmmResult) -> None:
         self.fit = fit
-        self.ws = Workspace(fit._products, list(fit._tail_shapes))
-        self.n, self.p = self.ws.n, self.ws.p
+        self.model = fit.model
+        self.n, self.p = self.model.n, self.model.p
         frame = fit._frame
         self.terms = frame.terms
         self.params: list[_Param] = []
@@ -79,10 +77,6 @@ class _Profiler:
         for j, name in enumerate(fit.fixed_names):
             self.params.append(_Param(name, "beta", a=j))
         self.estimate = self._varpar_of(fit)
-        # the blocks were built from y less its mean (fit_frame centres y when there is an
-        # intercept): beta from the blocks differs from the fit's by that shift
-        fac = self.ws.factorize(fit._theta_map.factors(fit.theta))
-        self.beta_shift = fit.beta - solve(self.ws, fac).beta
 
     # -- parametrization: (sds, cors) of every term, then sigma ----------------------------
     def _varpar_of(self, fit: LmmResult) -> np.ndarray:
@@ -125,14 +119,14 @@ class _Profiler:
         if templates is None:
             return None
         try:
-            fac = self.ws.factorize(templates)
+            fac = self.model.factorize(templates)
         except np.linalg.LinAlgError:
             return None
-        sol = solve(self.ws, fac)
+        sol = self.model.solve(fac)
         r2 = sol.rss_penalized
         if beta_j is not None:
             j, value = beta_j
-            r2 += (value - self.beta_shift[j] - sol.beta[j]) ** 2 / sol.var_beta_unscaled[j, j]
+            r2 += (value - sol.beta[j]) ** 2 / sol.var_beta_unscaled[j, j]
         return fac.logdet_z, r2
 
     def deviance(self, varpar: np.ndarray, beta_j: tuple[int, float] | None = None) -> float:
@@ -143,7 +137,7 @@ class _Profiler:
         logdet, r2 = parts
         s2 = varpar[self.n_var] ** 2
         dev = logdet + self.n * np.log(2 * np.pi * s2) + r2 / s2
-        return float(dev - self.ws.products.sum_log_weights)
+        return float(dev - self.model.sum_log_weights)
 
     def profiled_beta(self, j: int, value: float, start: np.ndarray) -> tuple[float, np.ndarray]:
         """min over the variance parameters with beta_j = value (sigma in closed form)."""
@@ -155,9 +149,7 @@ class _Profiler:
                 return np.inf
             logdet, r2 = parts
             return float(
-                logdet
-                + self.n * (1 + np.log(2 * np.pi * r2 / self.n))
-                - self.ws.products.sum_log_weights
+                logdet + self.n * (1 + np.log(2 * np.pi * r2 / self.n)) - self.model.sum_log_weights
             )
 
         rel = start[: self.n_var].copy()

@@ -18,7 +18,6 @@ from scipy import stats
 
 from mixedmodels.errors import ModelSpecError
 from mixedmodels.lmm.result import LmmResult
-from mixedmodels.lmm.workspace import Workspace
 
 __all__ = ["VarianceTest", "variance_test"]
 
@@ -46,8 +45,7 @@ class VarianceTest:
 
 
 def _criterion_at_zero(fit: LmmResult) -> float:
-    ws = Workspace(fit._products, list(fit._tail_shapes))
-    return ws.objective(ws.factorize(fit._theta_map.factors(np.zeros_like(fit.theta))), fit.reml)
+    return fit.model.objective(np.zeros_like(fit.theta))
 
 
 def variance_test(fit: LmmResult, n_sim: int = 1000, seed: int | None = None) -> VarianceTest:

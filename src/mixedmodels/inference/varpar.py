@@ -10,8 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from mixedmodels.lmm.result import LmmResult
-from mixedmodels.lmm.solution import solve
-from mixedmodels.lmm.workspace import Workspace
 
 __all__ = ["VarianceFunctions"]
 
@@ -26,15 +24,14 @@ class VarianceFunctions:
 
     def __init__(self, fit: LmmResult) -> None:
         self.fit = fit
-        self.ws = Workspace(fit._products, list(fit._tail_shapes))
-        self.n, self.p = self.ws.n, self.ws.p
+        self.model = fit.model
+        self.n, self.p = self.model.n, self.model.p
         self.varpar = np.concatenate([fit.theta, [fit.sigma]])
 
     def _factor(self, theta: np.ndarray) -> tuple[float, float, float, np.ndarray]:
-        fac = self.ws.factorize(self.fit._theta_map.factors(theta))
-        sol = solve(self.ws, fac)
-        logdet_x = 2.0 * float(np.sum(np.log(np.diag(fac.LBB)[: self.p])))
-        return fac.logdet_z, logdet_x, sol.rss_penalized, sol.var_beta_unscaled
+        fac = self.model.factorize(self.fit._theta_map.factors(theta))
+        sol = self.model.solve(fac)
+        return fac.logdet_z, self.model.logdet_x(fac), sol.rss_penalized, sol.var_beta_unscaled
 
     def deviance(self, varpar: np.ndarray) -> float:
         """-2 log L (ML) or the REML criterion at (theta, sigma), not profiled over sigma."""
@@ -45,7 +42,7 @@ class VarianceFunctions:
         value = logdet_z + dof * np.log(2.0 * np.pi * s2) + r2 / s2
         if self.fit.reml:
             value += logdet_x
-        return float(value - self.ws.products.sum_log_weights)
+        return float(value - self.model.sum_log_weights)
 
     def vcov(self, varpar: np.ndarray) -> np.ndarray:
         """sigma^2 (R_X'R_X)^{-1} at (theta, sigma)."""

@@ -12,12 +12,14 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from mixedmodels._data import is_dask_dataframe
+from mixedmodels.design.conditioning import Conditioning, conditioning
 from mixedmodels.design.crossproducts import CrossProducts, ZTerm, crossproducts
 from mixedmodels.design.frame import ModelFrame, model_frame
 from mixedmodels.design.materialize import INTERCEPT
-from mixedmodels.errors import ConvergenceWarning, SingularFitWarning
+from mixedmodels.errors import ConvergenceWarning, ModelSpecError, SingularFitWarning
 from mixedmodels.lmm.covariance import CovarianceLayout, covariance_layout
 from mixedmodels.lmm.gradient import objective_gradient
+from mixedmodels.lmm.model import LinearMixedModel
 from mixedmodels.lmm.optimize import OptimizerSettings, OptInfo, minimize_theta
 from mixedmodels.lmm.result import LmmResult
 from mixedmodels.lmm.solution import Solution, conditional_covariances, solve
@@ -29,7 +31,6 @@ from mixedmodels.lmm.tables import (
     term_covariances,
     varcorr_table,
 )
-from mixedmodels.lmm.workspace import Workspace
 
 __all__ = ["lmm"]
 
@@ -42,6 +43,7 @@ def lmm(
     weights: Any = None,
     offset: Any = None,
     settings: OptimizerSettings | None = None,
+    start: Any = None,
     progress: bool | None = None,
     max_block_bytes: int | None = None,
 ) -> LmmResult:
@@ -65,6 +67,10 @@ def lmm(
     offset : str or array-like, optional
         A known term added to the linear predictor.
     settings : OptimizerSettings, optional
+    start : array-like, optional
+        Starting theta, in lme4's order and parametrization (``fit.theta_names``);
+        default lme4's start (1 on the diagonal of each term's factor, 0 elsewhere,
+        here on the centred and scaled matrices of :mod:`mixedmodels.design.conditioning`).
     progress : bool, optional
         Dask data only: show Dask's progress bar during the passes (default: when stderr
         is a terminal).
@@ -86,6 +92,9 @@ def lmm(
     if is_dask_dataframe(data):
         from mixedmodels.daskfit.fit import lmm_dask
 
+        if start is not None:
+            raise ModelSpecError("start= is not supported for Dask data")
+
         return lmm_dask(
             formula,
             data,
@@ -100,7 +109,51 @@ def lmm(
     frame = model_frame(formula, data, weights=weights, offset=offset)
     index = data.index if isinstance(data, pd.DataFrame) else pd.RangeIndex(frame.n_input)
     label = data.attrs.get("name", "data") if isinstance(data, pd.DataFrame) else "data"
-    return fit_frame(frame, covariance_layout(frame), reml, settings, index, label)
+    layout = covariance_layout(frame)
+    theta0 = None if start is None else _start_theta(start, layout)
+    return fit_frame(frame, layout, reml, settings, index, label, start=theta0)
+
+
+def _start_theta(start: Any, layout: CovarianceLayout) -> np.ndarray:
+    """Check a user's starting theta against the model's theta."""
+    try:
+        theta = np.asarray(start, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        raise ModelSpecError(f"start must be {layout.n_theta} numbers, not {start!r}") from None
+    if theta.size != layout.n_theta or not np.all(np.isfinite(theta)):
+        raise ModelSpecError(
+            f"start must be {layout.n_theta} finite numbers, one per theta "
+            f"({', '.join(layout.names)}); got {start!r}"
+        )
+    if np.any(theta < layout.lower):
+        raise ModelSpecError(
+            "start must have non-negative diagonal elements ("
+            + ", ".join(n for n, lo in zip(layout.names, layout.lower, strict=True) if lo == 0.0)
+            + f"); got {start!r}"
+        )
+    return theta
+
+
+def make_model(
+    products: CrossProducts,
+    shift: float,
+    frame: ModelFrame,
+    layout: CovarianceLayout,
+    cond: Conditioning,
+    reml: bool,
+) -> LinearMixedModel:
+    """The model object of a design's blocks (``layout`` of the conditioned matrices)."""
+    intercept = frame.fixed_names.index(INTERCEPT) if INTERCEPT in frame.fixed_names else None
+    return LinearMixedModel(
+        products=products,
+        tail_shapes=tuple((b.n_levels, b.k) for b in layout.blocks[1:]),
+        theta_map=layout.theta_map(),
+        block_columns=tuple(b.term_columns for b in layout.blocks),
+        conditioning=cond,
+        reml=reml,
+        shift=shift,
+        intercept=intercept,
+    )
 
 
 def fit_frame(
@@ -110,17 +163,26 @@ def fit_frame(
     settings: OptimizerSettings,
     index: pd.Index,
     label: str,
+    start: np.ndarray | None = None,
 ) -> LmmResult:
-    """Fit the model of a ModelFrame (the steps of :func:`lmm` after reading the data)."""
-    products, shift = frame_crossproducts(frame, layout)
-    est = estimate(products, shift, frame, layout, reml, settings)
-    fitted_rows = fitted_values(frame, layout, est.solution, est.tail_offsets)
+    """Fit the model of a ModelFrame (the steps of :func:`lmm` after reading the data).
+
+    The fit runs on the centred and scaled matrices (:mod:`mixedmodels.design.conditioning`)
+    and reports in the original ones; ``start`` is lme4's theta."""
+    cond = conditioning(frame)
+    cframe = cond.apply(frame)
+    clayout = covariance_layout(cframe) if not cond.is_identity else layout
+    products, shift = frame_crossproducts(cframe, clayout)
+    model = make_model(products, shift, frame, clayout, cond, reml)
+    est = estimate(model, frame, layout, settings, start)
+    # per-row values from the conditioned matrices, which carry more digits
+    fitted_rows = fitted_values(cframe, clayout, est.internal_solution, est.tail_offsets)
     fitted_all = np.full(frame.n_input, np.nan)
     fitted_all[frame.rows] = fitted_rows
     resid_all = np.full(frame.n_input, np.nan)
     resid_all[frame.rows] = frame.y - fitted_rows
     return build_result(
-        est, frame, layout, products, fitted_all, resid_all, index, label, frame.n_dropped
+        est, frame, layout, model, fitted_all, resid_all, index, label, frame.n_dropped
     )
 
 
@@ -142,13 +204,18 @@ def frame_crossproducts(frame: ModelFrame, layout: CovarianceLayout) -> tuple[Cr
 
 @dataclass(frozen=True)
 class Estimates:
-    """What the optimizer and the final factorization give, before any per-row values."""
+    """What the optimizer and the final factorization give, before any per-row values.
+
+    Everything is in the original matrices' parametrization except ``internal_solution``
+    (the conditioned matrices', with the response shift added to the intercept), from
+    which per-row values are computed."""
 
     reml: bool
     theta: np.ndarray
     info: OptInfo
     templates: list[np.ndarray]
     solution: Solution
+    internal_solution: Solution
     sigma: float
     objective: float
     covariances: list[np.ndarray]
@@ -158,59 +225,71 @@ class Estimates:
 
 
 def estimate(
-    products: CrossProducts,
-    shift: float,
+    model: LinearMixedModel,
     frame: ModelFrame,
     layout: CovarianceLayout,
-    reml: bool,
     settings: OptimizerSettings,
+    start: np.ndarray | None = None,
 ) -> Estimates:
-    """Minimize the profiled criterion over theta from the blocks alone.
+    """Minimize the profiled criterion over theta from the model's blocks alone.
 
-    ``frame`` is read for names and grouping factors only (it may hold no rows, as for
-    Dask data); ``shift`` is what was taken off the response (it is added back to the
-    intercept).
+    ``frame`` and ``layout`` (of the original matrices) are read for names and grouping
+    factors only (``frame`` may hold no rows, as for Dask data); ``start`` is lme4's theta.
     """
-    ws = Workspace(products, [(b.n_levels, b.k) for b in layout.blocks[1:]])
+    ws = model.workspace
+    reml = model.reml
+    theta_map = model.theta_map
 
     def objective(theta: np.ndarray) -> float:
         try:
-            return ws.objective(ws.factorize(layout.factors(theta)), reml)
+            return ws.objective(ws.factorize(theta_map.factors(theta)), reml)
         except (np.linalg.LinAlgError, ValueError, FloatingPointError):
             return np.inf
 
     def objective_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
         try:
-            fac = ws.factorize(layout.factors(theta))
-            grad = objective_gradient(ws, fac, solve(ws, fac), layout.position, reml)
+            fac = ws.factorize(theta_map.factors(theta))
+            grad = objective_gradient(ws, fac, solve(ws, fac), theta_map.position, reml)
             return ws.objective(fac, reml), grad
         except (np.linalg.LinAlgError, ValueError, FloatingPointError):
             return np.inf, np.zeros_like(theta)
 
     # one grouping factor: the analytic gradient (lmm/gradient.py) lets L-BFGS-B converge
     # in a fraction of COBYQA's evaluations
-    gradient = objective_and_gradient if len(layout.blocks) == 1 else None
+    gradient = objective_and_gradient if len(model.block_columns) == 1 else None
+    start_c = layout.initial() if start is None else model.internal_theta(start)
     # Our own two threads and a multi-threaded BLAS oversubscribe two cores (a crossed
     # fit then ran 10x slower whenever another program was busy): one BLAS thread here.
     blas = threadpool_limits(limits=1, user_api="blas") if ws.uses_threads else nullcontext()
     with np.errstate(all="ignore"), blas:
         check = settings.check_convergence
         if check is None:
-            check = products.n < settings.check_max_nobs
-        theta, info = minimize_theta(
-            objective, layout.initial(), layout.lower, settings, check, gradient=gradient
+            check = model.products.n < settings.check_max_nobs
+        theta_c, info = minimize_theta(
+            objective,
+            start_c,
+            layout.lower,
+            settings,
+            check,
+            gradient=gradient,
+            terms=term_slots(layout),
         )
-    templates = layout.factors(theta)
-    fac = ws.factorize(templates)
-    sol = solve(ws, fac)
-    if INTERCEPT in frame.fixed_names:
-        beta = sol.beta.copy()
-        beta[frame.fixed_names.index(INTERCEPT)] += shift
-        sol = replace(sol, beta=beta)
+    fac = ws.factorize(theta_map.factors(theta_c))
+    internal = solve(ws, fac)
+    sol = model.to_original(internal)
+    if model.intercept is not None:
+        beta_c = internal.beta.copy()
+        beta_c[model.intercept] += model.shift
+        internal = replace(internal, beta=beta_c)
+    theta = model.original_theta(theta_c)
+    templates = theta_map.factors(theta)
     n, p = ws.n, ws.p
     sigma = float(np.sqrt(sol.rss_penalized / (n - p if reml else n)))
     covs = term_covariances(layout, frame, templates, sigma)
-    singular = singular_terms(frame, layout, theta, covs)
+    # the boundary is judged on the conditioned theta, whose scale is the data's own
+    singular = singular_terms(frame, layout, theta_c, covs)
+    objective_value = model.criterion(fac)
+    info = replace(info, objective=objective_value)
     for note in info.warnings:
         warnings.warn(f"{frame.formula.text}: {note}", ConvergenceWarning, stacklevel=3)
     if singular:
@@ -222,26 +301,46 @@ def estimate(
             SingularFitWarning,
             stacklevel=3,
         )
+    condcov = model.conditioning.conditional_covariances(
+        conditional_covariances(ws, fac), model.block_columns
+    )
     return Estimates(
         reml=reml,
         theta=theta,
         info=info,
         templates=templates,
         solution=sol,
+        internal_solution=internal,
         sigma=sigma,
-        objective=ws.objective(fac, reml),
+        objective=objective_value,
         covariances=covs,
         singular=singular,
-        conditional_covariances=conditional_covariances(ws, fac),
+        conditional_covariances=condcov,
         tail_offsets=ws._tail_offsets,
     )
+
+
+def term_slots(layout: CovarianceLayout) -> list[np.ndarray]:
+    """For every random-effects term, the indices of its theta elements in column-major
+    lower-triangle order (so that they fill the term's k x k factor)."""
+    out: list[list[int]] = []
+    where: dict[tuple[int, int], int] = {}
+    for b, block in enumerate(layout.blocks):
+        for term_index, start, k in block.term_columns:
+            for col in range(start, start + k):
+                where[(b, col)] = term_index
+    slots: dict[int, list[int]] = {}
+    for i, (b, _, col) in enumerate(layout.position):
+        slots.setdefault(where[(int(b), int(col))], []).append(i)
+    out = [slots[t] for t in sorted(slots)]
+    return [np.asarray(s, dtype=np.int64) for s in out]
 
 
 def build_result(
     est: Estimates,
     frame: ModelFrame,
     layout: CovarianceLayout,
-    products: CrossProducts,
+    model: LinearMixedModel,
     fitted: np.ndarray,
     residuals: np.ndarray,
     index: pd.Index,
@@ -265,7 +364,7 @@ def build_result(
         theta_names=layout.names,
         sigma=sigma,
         objective=est.objective,
-        nobs=products.n,
+        nobs=model.n,
         n_dropped=n_dropped,
         ngroups={b.factor.name: b.n_levels for b in layout.blocks},
         is_singular=bool(est.singular),
@@ -281,7 +380,7 @@ def build_result(
         _residuals=residuals,
         _index=index,
         _random_columns=random_columns(frame, layout),
-        _products=products,
+        model=model,
         _tail_shapes=tuple((b.n_levels, b.k) for b in layout.blocks[1:]),
         _theta_map=layout.theta_map(),
         _frame=frame,

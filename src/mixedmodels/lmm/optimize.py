@@ -9,10 +9,12 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.optimize
+
+from mixedmodels.lmm.boundary import BoundaryCheck, check_boundary
 
 __all__ = ["OptInfo", "OptimizerSettings", "minimize_theta"]
 
@@ -63,6 +65,10 @@ class OptInfo:
         ``max |H^{-1} g|`` over interior parameters at the optimum; None if not checked.
     warnings : tuple of str
     seconds : float
+    boundary : BoundaryCheck or None
+        At an optimum on the boundary (a rank-deficient covariance): the optimality
+        conditions there and how often the fit moved on from a point that failed them;
+        None for an interior optimum.
     """
 
     optimizer: str
@@ -73,6 +79,7 @@ class OptInfo:
     scaled_gradient: float | None
     warnings: tuple[str, ...] = field(default=())
     seconds: float = 0.0
+    boundary: BoundaryCheck | None = None
 
 
 def derivatives(
@@ -134,6 +141,10 @@ def curvature_scale(
     return clipped
 
 
+#: How often a fit may move on from a boundary point that fails the optimality conditions.
+MAX_RESTARTS = 6
+
+
 def minimize_theta(
     f: Callable[[np.ndarray], float],
     start: np.ndarray,
@@ -142,13 +153,17 @@ def minimize_theta(
     check: bool,
     initial_radius: float = 0.2,
     gradient: Callable[[np.ndarray], tuple[float, np.ndarray]] | None = None,
+    terms: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, OptInfo]:
     """Minimize ``f`` over theta within its bounds; return theta and an :class:`OptInfo`.
 
     ``check`` asks for the finite-difference check of the optimum; ``initial_radius`` is
     COBYQA's first trust-region radius (smaller when the start is already close). With
     ``gradient`` (a function returning the objective and its gradient) the optimizer is
-    L-BFGS-B instead, which then needs a fraction of the evaluations.
+    L-BFGS-B instead, which then needs a fraction of the evaluations. With ``terms`` (the
+    theta indices of each random-effects term, see :func:`check_boundary`) an optimum on
+    the boundary is checked against the optimality conditions on each term's covariance
+    matrix, and the optimizer restarts from a lower point while they fail.
     """
     count = 0
     t0 = time.perf_counter()
@@ -160,15 +175,91 @@ def minimize_theta(
         return value if np.isfinite(value) else 1e300
 
     if gradient is not None:
-        return _minimize_with_gradient(
-            counted, gradient, start, lower, settings, check, t0, lambda: count
-        )
-    # COBYQA's trust region is round: rescale each coordinate by the curvature at the start
-    # so that one unit moves the objective about as much in every direction
-    scale = curvature_scale(counted, start) if settings.scale_by_curvature else None
-    if scale is None:
-        scale = np.ones_like(start)
+        extra = 0
 
+        def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            nonlocal extra
+            extra += 1
+            value, grad = gradient(theta)
+            if not np.isfinite(value):
+                return 1e300, np.zeros_like(theta)
+            return value, grad
+
+        def run(x0: np.ndarray, radius: float) -> tuple[np.ndarray, bool, str, str]:
+            return _run_lbfgsb(counted, fun, x0, lower, settings)
+
+        evaluations: Callable[[], int] = lambda: count + extra  # noqa: E731
+    else:
+        # COBYQA's trust region is round: rescale each coordinate by the curvature at the
+        # start so that one unit moves the objective about as much in every direction
+        scale = curvature_scale(counted, start) if settings.scale_by_curvature else None
+        if scale is None:
+            scale = np.ones_like(start)
+
+        def run(x0: np.ndarray, radius: float) -> tuple[np.ndarray, bool, str, str]:
+            return _run_cobyqa(counted, x0, lower, settings, radius, scale)
+
+        evaluations = lambda: count  # noqa: E731
+
+    theta, success, message, name = run(start, initial_radius)
+    boundary = None
+    if terms is not None:
+        theta, boundary = _move_off_false_boundary(counted, theta, terms, run)
+    if gradient is not None:
+        theta = newton_polish(gradient, theta, lower)
+    return _finish(
+        counted,
+        theta,
+        lower,
+        check,
+        settings,
+        name,
+        success,
+        message,
+        t0,
+        evaluations,
+        boundary,
+    )
+
+
+def _move_off_false_boundary(
+    counted: Callable[[np.ndarray], float],
+    theta: np.ndarray,
+    terms: list[np.ndarray],
+    run: Callable[[np.ndarray, float], tuple[np.ndarray, bool, str, str]],
+) -> tuple[np.ndarray, BoundaryCheck | None]:
+    """Restart from a lower point while a boundary optimum fails the conditions."""
+    restarts = 0
+    result: BoundaryCheck | None = None
+    for _ in range(MAX_RESTARTS + 1):
+        value = counted(theta)
+        result, proposals = check_boundary(counted, theta, terms, value)
+        if result is None or not proposals or restarts == MAX_RESTARTS:
+            break
+        moved = False
+        for proposal in proposals[:2]:
+            candidate = run(proposal, 0.1)[0]
+            if counted(candidate) < value - 1e-10 * max(1.0, abs(value)):
+                theta, moved = candidate, True
+                break
+        if not moved:
+            break
+        restarts += 1
+    if result is not None:
+        result = replace(result, restarts=restarts)
+    elif restarts:
+        result = BoundaryCheck((), 0.0, 0.0, restarts)
+    return theta, result
+
+
+def _run_cobyqa(
+    counted: Callable[[np.ndarray], float],
+    start: np.ndarray,
+    lower: np.ndarray,
+    settings: OptimizerSettings,
+    radius: float,
+    scale: np.ndarray,
+) -> tuple[np.ndarray, bool, str, str]:
     def in_scaled(z: np.ndarray) -> float:
         return counted(start + scale * z)
 
@@ -184,44 +275,20 @@ def minimize_theta(
             options={
                 "final_tr_radius": settings.final_radius,
                 "maxfev": settings.max_evaluations,
-                "initial_tr_radius": initial_radius,
+                "initial_tr_radius": radius,
             },
         )
     theta = np.maximum(start + scale * np.asarray(result.x, dtype=np.float64), lower)
-    return _finish(
-        counted,
-        theta,
-        lower,
-        check,
-        settings,
-        "COBYQA (scipy.optimize)",
-        bool(result.success),
-        str(result.message),
-        t0,
-        lambda: count,
-    )
+    return theta, bool(result.success), str(result.message), "COBYQA (scipy.optimize)"
 
 
-def _minimize_with_gradient(
+def _run_lbfgsb(
     counted: Callable[[np.ndarray], float],
-    gradient: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    fun: Callable[[np.ndarray], tuple[float, np.ndarray]],
     start: np.ndarray,
     lower: np.ndarray,
     settings: OptimizerSettings,
-    check: bool,
-    t0: float,
-    count: Callable[[], int],
-) -> tuple[np.ndarray, OptInfo]:
-    extra = 0
-
-    def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        nonlocal extra
-        extra += 1
-        value, grad = gradient(theta)
-        if not np.isfinite(value):
-            return 1e300, np.zeros_like(theta)
-        return value, grad
-
+) -> tuple[np.ndarray, bool, str, str]:
     bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -240,40 +307,14 @@ def _minimize_with_gradient(
         )
     theta = np.maximum(np.asarray(result.x, dtype=np.float64), lower)
     name = "L-BFGS-B with the analytic gradient (scipy.optimize)"
-    # A diagonal theta of 0 is always a stationary point (the objective is even in each
-    # column of Lambda), so L-BFGS-B can stop there on a local maximum; and its line
-    # search can give up short of the optimum. Either way COBYQA, which looks around
-    # without derivatives, takes over.
-    at_bound = bool(np.any((lower == 0.0) & (theta < 1e-4)))
-    if not result.success or at_bound:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            result = scipy.optimize.minimize(
-                counted,
-                theta,
-                method="COBYQA",
-                bounds=scipy.optimize.Bounds(lower, np.full_like(lower, np.inf)),
-                options={
-                    "final_tr_radius": settings.final_radius,
-                    "maxfev": settings.max_evaluations,
-                    "initial_tr_radius": 0.3 if at_bound else 0.1,
-                },
-            )
-        theta = np.maximum(np.asarray(result.x, dtype=np.float64), lower)
-        name = "L-BFGS-B with the analytic gradient, then COBYQA (scipy.optimize)"
-    theta = newton_polish(gradient, theta, lower)
-    return _finish(
-        counted,
-        theta,
-        lower,
-        check,
-        settings,
-        name,
-        bool(result.success),
-        str(result.message),
-        t0,
-        lambda: count() + extra,
+    if result.success:
+        return theta, True, str(result.message), name
+    # the line search can give up short of the optimum: COBYQA, which looks around
+    # without derivatives, takes over from there
+    theta, success, message, _ = _run_cobyqa(
+        counted, theta, lower, settings, 0.1, np.ones_like(theta)
     )
+    return theta, success, message, name + ", then COBYQA"
 
 
 def newton_polish(
@@ -334,6 +375,7 @@ def _finish(
     message: str,
     t0: float,
     count: Callable[[], int],
+    boundary: BoundaryCheck | None = None,
 ) -> tuple[np.ndarray, OptInfo]:
     """Evaluate the optimum, check it if asked and describe the run."""
     value = counted(theta)
@@ -358,7 +400,12 @@ def _finish(
                 f"the scaled gradient at the optimum is {scaled:.2g}, above "
                 f"{settings.gradient_tolerance}: the optimizer may have stopped early"
             )
-    converged = success and not any("gradient" in n for n in notes)
+    if boundary is not None and boundary.terms and not boundary.passed(abs(value)):
+        notes.append(
+            f"at the boundary the optimality conditions fail (gradient {boundary.gradient:.2g}, "
+            f"curvature {boundary.curvature:.2g}): the optimizer may have stopped early"
+        )
+    converged = success and not any("stopped early" in n for n in notes)
     if not success:
         notes.append(f"the optimizer stopped: {message}")
     info = OptInfo(
@@ -370,5 +417,6 @@ def _finish(
         scaled_gradient=scaled,
         warnings=tuple(notes),
         seconds=time.perf_counter() - t0,
+        boundary=boundary,
     )
     return theta, info

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 
 from mixedmodels._result import FitTables, frozen_array
-from mixedmodels.design.crossproducts import CrossProducts
 from mixedmodels.design.frame import ModelFrame
 from mixedmodels.errors import ModelSpecError
 from mixedmodels.lmm.covariance import CovarianceLayout, ThetaMap
+from mixedmodels.lmm.model import LinearMixedModel
 from mixedmodels.lmm.optimize import OptInfo
 
 __all__ = ["LmmResult"]
@@ -71,8 +71,9 @@ class LmmResult(FitTables):
     _residuals: np.ndarray
     _index: pd.Index
     _random_columns: dict[str, tuple[str, ...]]
-    # what inference needs to re-evaluate the model at other parameters (no rows)
-    _products: CrossProducts
+    model: LinearMixedModel
+    """The model at any theta (objective, factorization, solutions): what inference,
+    refits and the variance tests evaluate."""
     _tail_shapes: tuple[tuple[int, int], ...]
     _theta_map: ThetaMap
     # the design (rows used), for simulation and refits with a new response
