@@ -16,7 +16,9 @@ from lme4's theta, mixedlm's theta and ``--starts`` random thetas around them.
 The best criterion of a data set is the lowest of lme4's, mixedlm's and the multi-start's
 (REML criterion for REML fits, deviance for ML fits). Our fit is *above the optimum* when
 ``ours - best > 1e-6 * |best|``. A *false singular* fit is one we report singular although
-the best optimum is interior (its smallest diagonal entry of Lambda above 1e-3). The table
+the best optimum is interior: the smallest diagonal entry of its Lambda, with each term's
+covariates centred and scaled to root mean square 1, is above 1e-3 (that scaling makes the
+test the same for ``x`` and ``x + 2010``; lme4's ``isSingular`` reads the raw theta). The table
 goes to stdout, ``optimum_results.md`` and ``optimum_results.json`` (every data set's
 numbers). ``--write-fixture`` also writes the best external criterion (lme4 and mixedlm
 only) per data set for ``tests/test_optimum.py``.
@@ -187,6 +189,11 @@ def fit_task(design: str, seed: int, use_mixedlm: bool) -> dict[str, Any]:
     df, formula, reml = od.make(design, seed)
     ours = _ours_fit(df, formula, reml)
     out: dict[str, Any] = {"design": design, "seed": seed, "ours": ours}
+    terms = od.theta_terms(formula, df)
+    if ours.get("terms") is not None:
+        keys = [_group_key(g, cols) for g, cols in ours["terms"]]
+        if keys != [_group_key(g, cols) for g, cols in terms]:
+            raise RuntimeError(f"{design} seed {seed}: our terms {ours['terms']} != {terms}")
     if use_mixedlm:
         out["mixedlm"] = _mixedlm_fit(df, formula, reml, ours.get("terms"))
     return out
@@ -285,22 +292,26 @@ def run_lme4(tasks: list[tuple[str, int]], jobs: int, rscript: str) -> dict[str,
 def analyse(rec: dict[str, Any]) -> dict[str, Any]:
     """The verdict on one data set: best criterion, where it came from, our excess."""
     ours = rec["ours"]
-    blocks = rec.get("blocks")
+    df, formula, _ = od.make(rec["design"], rec["seed"])
+    terms = od.theta_terms(formula, df)
     candidates: dict[str, tuple[float, float | None]] = {}  # source -> (criterion, min diag)
 
-    def add(source: str, fit: dict[str, Any] | None, min_diag: float | None = None) -> None:
+    def diag(theta: list[float] | None) -> float | None:
+        """How close a theta is to the boundary, in units that do not depend on the data's."""
+        return None if theta is None else od.standardized_min_diagonal(theta, terms, df)
+
+    def add(source: str, fit: dict[str, Any] | None, fallback: float | None = None) -> None:
         if not fit or fit.get("criterion") is None or not math.isfinite(fit["criterion"]):
             return
-        if min_diag is None and fit.get("theta") is not None and blocks:
-            min_diag = od.min_diagonal(fit["theta"], blocks)
-        candidates[source] = (float(fit["criterion"]), min_diag)
+        min_diag = diag(fit.get("theta"))
+        candidates[source] = (float(fit["criterion"]), fallback if min_diag is None else min_diag)
 
     lme4 = rec.get("lme4") or {}
     for name in ("default", "bobyqa", "restart"):
         add(f"lme4 {name}", lme4.get(name))
     ml = rec.get("mixedlm")
     if ml and "error" not in ml:
-        add("mixedlm", ml, ml.get("min_diag"))
+        add("mixedlm", ml, ml.get("min_diag"))  # its own units when its terms did not match
     external = {k: v for k, v in candidates.items()}
     for fit in rec.get("multistart") or []:
         add(f"multi-start {fit['label']}", fit)
@@ -318,7 +329,7 @@ def analyse(rec: dict[str, Any]) -> dict[str, Any]:
     if "error" in ours:
         out["ours_error"] = ours["error"]
         return out
-    ours_diag = od.min_diagonal(ours["theta"], blocks) if blocks else None
+    ours_diag = diag(ours["theta"])
     # the best optimum's theta: ours when nothing else is lower
     if ours["criterion"] <= best:
         best_diag = ours_diag
@@ -500,7 +511,9 @@ def write_fixture(path: Path, records: list[dict[str, Any]], meta: dict[str, Any
             "every simulated data set of benchmarks/optimum_designs.py: the lowest of lme4's "
             "default lmer fit, its two tight refits (tests/reference/optimum_lme4.R) and "
             "mixedlm's lmer. min_diag is the smallest diagonal entry of Lambda at that fit "
-            "(below 1e-4: on the boundary), blocks the coefficients per term in theta's "
+            "with each term's covariates centred and scaled to RMS 1 "
+            "(optimum_designs.standardized_min_diagonal; below 1e-4: on the boundary, above "
+            "1e-3: interior), blocks the coefficients per term in theta's "
             "order, lme4_theta the theta of lme4's best fit, nrows and ysum a fingerprint "
             "of the data, which the test regenerates from design and seed."
         ),
@@ -608,7 +621,10 @@ def main(argv: list[str] | None = None) -> int:
         fits = lme4["fits"].get(f"{design}-{seed}")
         rec["lme4"] = fits
         lower = (fits or {}).get("lower")
-        rec["blocks"] = od.blocks_from_lower(lower) if lower else rec["ours"].get("blocks")
+        df, formula, _ = od.make(design, seed)
+        rec["blocks"] = [len(cols) for _, cols in od.theta_terms(formula, df)]
+        if lower and od.blocks_from_lower(lower) != rec["blocks"]:
+            raise RuntimeError(f"{design} seed {seed}: lme4's theta has other terms ({lower})")
 
     if not args.no_multistart:
         t0 = time.perf_counter()
@@ -705,10 +721,14 @@ def write_reports(
         "",
         "- **above**: data sets where ours - best > 1e-6 |best|.",
         "- **worst excess**: the largest ours - best (relative excess in brackets).",
-        "- **false sing.**: we report a singular fit, but the best optimum's smallest diagonal "
-        "entry of Lambda exceeds 1e-3 (interior).",
+        "- **false sing.**: we report a singular fit, but the best optimum is interior: the "
+        "smallest diagonal entry of its Lambda exceeds 1e-3, with each term's covariates "
+        "centred and scaled to root mean square 1 (so that `x` and `x + 2010` are judged "
+        "alike; lme4's `isSingular` reads the raw theta, which for `x * 1e3` or years is "
+        "small or large because of the units).",
         "- **true sing. / best sing.**: we report singular and the best optimum is singular "
-        "(smallest diagonal < 1e-4, lme4's rule) / data sets whose best optimum is singular.",
+        "(that smallest diagonal < 1e-4, lme4's tolerance) / data sets whose best optimum is "
+        "singular.",
         "- **missed sing.**: the best optimum is singular, our fit is not reported so.",
         "- **lme4 above**, **mixedlm above**: the same test for lme4's default fit and mixedlm.",
         "- **ms**: median seconds x 1000 of one fit (lme4: the default lmer call, timed in R).",
@@ -764,7 +784,7 @@ def compact(rec: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"design": rec["design"], "seed": rec["seed"]}
     keys = ("criterion", "theta", "singular", "seconds", "evaluations")
     out["ours"] = fit(ours, keys + (() if ours.get("converged", True) else ("message",)))
-    out["mixedlm"] = fit(rec.get("mixedlm"), ("criterion", "singular", "seconds"))
+    out["mixedlm"] = fit(rec.get("mixedlm"), ("criterion", "theta", "singular", "seconds"))
     lme4 = rec.get("lme4") or {}
     if lme4:
         out["lme4"] = {

@@ -22,11 +22,14 @@ Designs (``DESIGNS``), each meant to be run for 200 seeds or more:
   years (2010 + 0..m-1), ``z * 1e3``, ``z * 1e-3 + 100``, uniform on 1..10,000.
 
 Helpers shared by ``optimum.py`` and ``tests/test_optimum.py``: ``blocks_from_lower``,
-``min_diagonal``, ``theta_from_cov`` and ``random_starts``.
+``min_diagonal``, ``standardized_min_diagonal``, ``theta_terms``, ``theta_from_cov`` and
+``random_starts``.
 """
 
 from __future__ import annotations
 
+import math
+import re
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,7 +45,10 @@ __all__ = [
     "make",
     "min_diagonal",
     "random_starts",
+    "random_terms",
+    "standardized_min_diagonal",
     "theta_from_cov",
+    "theta_terms",
 ]
 
 #: Largest number of rows a data set may have (lme4 then fits in a few hundredths of a second).
@@ -69,14 +75,35 @@ def theta_from_cov(cov: Any, sigma: float = 1.0) -> list[float]:
     return [float(chol[i, j]) for j in range(k) for i in range(j, k)]
 
 
-def cov_from_theta(theta: Sequence[float], k: int) -> np.ndarray:
-    """The relative covariance ``Lambda Lambda'`` of one term from its theta."""
+def lower_factor(a: Any) -> np.ndarray:
+    """The lower-triangular L with a non-negative diagonal and ``L L' = A A'``, from a QR
+    decomposition of ``A'`` (no covariance is formed, so a nearly singular ``A A'`` keeps
+    its small diagonal entries: forming it loses them to rounding)."""
+    r = np.linalg.qr(np.asarray(a, dtype=float).T, mode="r")
+    signs = np.where(np.diag(r) < 0, -1.0, 1.0)
+    return np.asarray((signs[:, None] * r).T)
+
+
+def theta_of_factor(lam: np.ndarray) -> list[float]:
+    """lme4's theta (column by column) of a lower-triangular factor."""
+    k = lam.shape[0]
+    return [float(lam[i, j]) for j in range(k) for i in range(j, k)]
+
+
+def lambda_of_theta(theta: Sequence[float], k: int) -> np.ndarray:
+    """The lower-triangular factor of one term from its theta."""
     lam = np.zeros((k, k))
     pos = 0
     for j in range(k):
         for i in range(j, k):
             lam[i, j] = theta[pos]
             pos += 1
+    return lam
+
+
+def cov_from_theta(theta: Sequence[float], k: int) -> np.ndarray:
+    """The relative covariance ``Lambda Lambda'`` of one term from its theta."""
+    lam = lambda_of_theta(theta, k)
     return np.asarray(lam @ lam.T)
 
 
@@ -151,6 +178,61 @@ def random_starts(
             pos += size
         starts.append(theta)
     return starts
+
+
+def random_terms(formula: str) -> list[tuple[str, list[str]]]:
+    """The random-effects terms of one of these designs' formulas, as written: (grouping
+    factor, column names) each. ``(1 | a/b)`` is ``(1 | a) + (1 | a:b)``. Only the simple
+    forms the designs use are understood (``1``, ``0``, covariate names, ``+``)."""
+    terms: list[tuple[str, list[str]]] = []
+    for lhs, group in re.findall(r"\(([^()|]+)\|([^()|]+)\)", formula):
+        parts = [p.strip() for p in lhs.split("+")]
+        cols = [] if "0" in parts else ["(Intercept)"]
+        cols += [p for p in parts if p not in ("0", "1")]
+        factors = [f.strip() for f in group.split("/")]
+        for depth in range(1, len(factors) + 1):
+            terms.append((":".join(factors[:depth]), cols))
+    return terms
+
+
+def theta_terms(formula: str, df: pd.DataFrame) -> list[tuple[str, list[str]]]:
+    """The random-effects terms in theta's order: lme4 puts them in decreasing order of their
+    factor's number of levels when the formula's order is not that already (mkReTrms)."""
+    terms = random_terms(formula)
+    levels = [len(df.groupby(g.split(":"), observed=True)) for g, _ in terms]
+    if any(b > a for a, b in zip(levels, levels[1:], strict=False)):
+        order = np.argsort(levels, kind="stable")[::-1]
+        terms = [terms[i] for i in order]
+    return terms
+
+
+def standardized_min_diagonal(
+    theta: Sequence[float], terms: Sequence[tuple[str, list[str]]], df: pd.DataFrame
+) -> float:
+    """The smallest diagonal entry of Lambda once each term's covariates are centred (in a term
+    with an intercept) and scaled to root mean square 1: how close the fit is to the boundary
+    in a way that does not depend on the covariates' units (``x + 2010``, ``x * 1e3``),
+    unlike lme4's ``isSingular``, which reads theta as it is."""
+    theta = np.asarray(theta, dtype=float)
+    pos, out = 0, math.inf
+    for _, cols in terms:
+        k = len(cols)
+        lam = lambda_of_theta(theta[pos : pos + k * (k + 1) // 2], k)
+        pos += k * (k + 1) // 2
+        # Z_c = Z M with Z_c's covariate columns (x - m) / s: then Lambda_c = M^-1 Lambda
+        m_inv = np.eye(k)
+        has_intercept = cols[0] == "(Intercept)"
+        for j, col in enumerate(cols):
+            if col == "(Intercept)":
+                continue
+            x = df[col].to_numpy(dtype=float)
+            mean = float(x.mean()) if has_intercept else 0.0
+            scale = float(np.sqrt(np.mean((x - mean) ** 2)))
+            m_inv[j, j] = scale
+            if has_intercept:
+                m_inv[0, j] = mean
+        out = min(out, float(np.diag(lower_factor(m_inv @ lam)).min()))
+    return out
 
 
 def random_correlation(k: int, rng: np.random.Generator) -> np.ndarray:
@@ -434,6 +516,8 @@ def _build_uncentred(
     cov_x = t @ cov_z @ t.T
     sd_x = np.sqrt(np.diag(cov_x))
     corr_x = cov_x / np.outer(sd_x, sd_x)
+    # theta from the transformed factor: cov_x itself has lost the small Schur complement
+    theta_x = theta_of_factor(lower_factor(t @ lambda_of_theta(theta_from_cov(cov_z), 2)))
     beta_x = [beta[0] - beta[1] * shift / scale, beta[1] / scale]
     truth = {
         "sigma": 1.0,
@@ -441,7 +525,7 @@ def _build_uncentred(
         "kind": kind,
         "shift": shift,
         "scale": scale,
-        "terms": {"g": _term(sd_x, corr_x)},
+        "terms": {"g": {**_term(sd_x, corr_x), "theta": theta_x}},
         "terms_unit_scale": {"g": _term(sd, corr)},
     }
     return df, "y ~ x + (1 + x | g)", truth
