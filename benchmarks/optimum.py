@@ -569,6 +569,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rscript", default="Rscript")
     p.add_argument("--out-dir", type=Path, default=BENCH_DIR)
     p.add_argument("--write-fixture", type=Path, default=None, metavar="PATH")
+    p.add_argument(
+        "--markdown-from",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="only rewrite optimum_results.md (in --out-dir) from a results file",
+    )
     args = p.parse_args(argv)
     args.designs = [d.strip() for d in args.designs.split(",") if d.strip()]
     unknown = [d for d in args.designs if d not in od.DESIGNS]
@@ -581,6 +588,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.markdown_from:
+        saved = json.loads(args.markdown_from.read_text())
+        text = markdown_report(saved["summary"], saved["records"], saved["meta"])
+        (args.out_dir / "optimum_results.md").write_text(text)
+        return 0
     for var in THREAD_VARS:  # one BLAS thread per process: --jobs processes share the cores
         os.environ.setdefault(var, "1")
     if not args.no_multistart and not start_supported():
@@ -688,9 +700,21 @@ def main(argv: list[str] | None = None) -> int:
 def write_reports(
     out_dir: Path, summary: dict[str, Any], records: list[dict[str, Any]], meta: dict[str, Any]
 ) -> None:
+    """optimum_results.md and optimum_results.json."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "optimum_results.md").write_text(markdown_report(summary, records, meta))
+    payload = {"meta": meta, "summary": summary, "records": [compact(r) for r in records]}
+    text = json.dumps(payload, indent=None, separators=(",", ":"), default=float)
+    (out_dir / "optimum_results.json").write_text(text + "\n")
+
+
+def markdown_report(
+    summary: dict[str, Any], records: list[dict[str, Any]], meta: dict[str, Any]
+) -> str:
+    """The report: how it was made, the table, the definitions, the worst and failed fits.
+    ``records`` may be full or as ``compact`` keeps them."""
     v = meta["versions"]
-    best_of = " and ".join(meta["peers"]) or "nothing (ours only)"
+    best_of = ", ".join(meta["peers"]) or "nothing (ours only)"
     md = [
         "# Do mixedmodels' fits reach the optimum?",
         "",
@@ -739,10 +763,17 @@ def write_reports(
     ]
     if worst:
         md += ["## Furthest above the optimum", ""] + [f"- {line}" for line in worst] + [""]
-    (out_dir / "optimum_results.md").write_text("\n".join(md))
-    payload = {"meta": meta, "summary": summary, "records": [compact(r) for r in records]}
-    text = json.dumps(payload, indent=None, separators=(",", ":"), default=float)
-    (out_dir / "optimum_results.json").write_text(text + "\n")
+    failed = [r for r in records if r["ours"].get("error")]
+    if failed:
+        md += ["## Fits that failed", ""]
+        for r in failed:
+            _, formula, reml = od.make(r["design"], r["seed"])
+            md.append(
+                f"- `{r['design']}` seed {r['seed']} ({formula}, {'REML' if reml else 'ML'}): "
+                f"{r['ours']['error']}"
+            )
+        md.append("")
+    return "\n".join(md)
 
 
 def _round(value: Any, digits: int = 10) -> Any:
