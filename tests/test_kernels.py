@@ -66,9 +66,30 @@ def test_weighted_gram_matches_dense(rows: int, cols: int, seed: int, threaded: 
         gram = WeightedGram(Z)
     finally:
         weightedgram.THREAD_MIN_NNZ = saved
-    for _ in range(2):  # the second call reuses the symbolic pattern
-        w = rng.random(cols)
-        dense = Z.toarray()
+    dense = Z.toarray()
+    # the later calls reuse the symbolic pattern; weights of exactly 0 (a variance at its
+    # bound), all zeros, and values that cancel leave entries of the product out, which
+    # must not shift the others
+    cancelling = np.where(rng.random(cols) < 0.5, 1.0, -1.0)
+    weights = [
+        rng.random(cols),
+        np.where(rng.random(cols) < 0.5, 0.0, rng.random(cols)),
+        np.zeros(cols),
+        rng.random(cols),
+        cancelling,
+        np.ones(cols),
+    ]
+    for w in weights:
+        np.testing.assert_allclose(gram.product(w), (dense * w) @ dense.T, atol=1e-12)
+
+
+def test_weighted_gram_with_a_pattern_that_cancels() -> None:
+    # Z diag(w) Z' has an entry whose terms cancel exactly for w = 1 (the pattern-fixing
+    # run) but not for other weights, and entries that vanish for zero weights
+    Z = sp.csr_matrix(np.array([[1.0, 1.0, 0.0], [1.0, -1.0, 2.0], [0.0, 3.0, 1.0]]))
+    gram = WeightedGram(Z)
+    dense = Z.toarray()
+    for w in (np.array([2.0, 0.5, 1.0]), np.array([0.0, 1.0, 0.0]), np.zeros(3), np.ones(3)):
         np.testing.assert_allclose(gram.product(w), (dense * w) @ dense.T, atol=1e-12)
 
 

@@ -55,16 +55,18 @@ class _RowSlab:
         self.Bp = Zt.indptr.astype(idx)
         self.Bj = Zt.indices.astype(idx)
         self.Bx = Zt.data
+        self.start = start
         nnz = _kernels.csr_matmat_maxnnz(n_rows, n_cols, self.Ap, self.Aj, self.Bp, self.Bj)
+        # full-size buffers for every run: the kernel leaves out entries whose sum is
+        # exactly 0 (a zero weight, or values that cancel), so a run may store fewer
+        # entries, in other places, than the run that fixed the pattern
         self.Cp = np.empty(n_rows + 1, dtype=idx)
         self.Cj = np.empty(nnz, dtype=idx)
         self.Cx = np.empty(nnz)
         self.run(np.ones(Z.shape[1]))
-        used = int(self.Cp[-1])
-        self.Cj = self.Cj[:used].copy()
-        self.Cx = self.Cx[:used].copy()
-        rows = np.repeat(np.arange(start, stop), np.diff(self.Cp))
-        self.flat = rows * n_cols + self.Cj
+        self.used = int(self.Cp[-1])
+        self.pattern = self.Cj[: self.used].copy()
+        self.flat = self._flat()
 
     def run(self, w: np.ndarray) -> None:
         n_rows, n_cols = self.shape
@@ -81,6 +83,20 @@ class _RowSlab:
             self.Cj,
             self.Cx,
         )
+
+    def _flat(self) -> np.ndarray:
+        """Positions in the dense result of the entries the last run stored."""
+        n_rows, n_cols = self.shape
+        rows = np.repeat(np.arange(self.start, self.start + n_rows), np.diff(self.Cp))
+        flat: np.ndarray = rows * n_cols + self.Cj[: int(self.Cp[-1])]
+        return flat
+
+    def entries(self) -> tuple[np.ndarray, np.ndarray]:
+        """Where the last run's entries go in the dense result, and their values."""
+        used = int(self.Cp[-1])
+        if used == self.used and np.array_equal(self.Cj[:used], self.pattern):
+            return self.flat, self.Cx[:used]
+        return self._flat(), self.Cx[:used]
 
 
 class WeightedGram:
@@ -138,7 +154,8 @@ class WeightedGram:
         out: np.ndarray = np.array(dense, dtype=np.float64, copy=True)
         flat = out.reshape(-1)
         for slab in self._slabs:
-            flat[slab.flat] -= slab.Cx
+            where, values = slab.entries()
+            flat[where] -= values
         return out
 
     def product(self, w: np.ndarray) -> np.ndarray:
