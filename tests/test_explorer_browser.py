@@ -296,6 +296,8 @@ def test_hospitals_page(page: Page, base_url: str) -> None:
     page.goto(base_url + "/hospitals")
     wait_for_text(page, "#hosp-answer", "B:")
     hospitals = mm.datasets.load("hospitals")
+    # the answer's text can arrive before Plotly has drawn the figure's traces
+    wait_for_clusters(page, "hosp-graph", len(hospitals))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = mm.pooling(
