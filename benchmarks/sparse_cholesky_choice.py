@@ -31,6 +31,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -561,6 +562,71 @@ PLAN: dict[str, list[str]] = {
 }
 
 
+# --------------------------------------------------------------------------- orderings
+
+
+def _amd_cvxopt(A: sp.spmatrix) -> np.ndarray:
+    import cvxopt
+    import cvxopt.amd
+
+    return np.array(cvxopt.amd.order(_cvx_lower(sp.csc_matrix(A)))).ravel().astype(np.int64)
+
+
+def orderings(d: Design, big: bool) -> dict[str, dict[str, Any]]:
+    """Fill (nnz(L), flops, largest front) of each elimination order, from the symbolic phase."""
+    from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+    M = d.M(THETA)
+    M.sort_indices()
+    C = d.C()
+    CtC = C.T @ C
+    S, n_items = d.S, d.I
+    deg = np.diff(M.indptr) - 1
+    orders: dict[str, Callable[[], np.ndarray]] = {
+        "AMD on M (cvxopt.amd, CHOLMOD's default)": lambda: _amd_cvxopt(M),
+        "our minimum degree on M": lambda: _ordering.minimum_degree(M, slack=1.0),
+        "subjects first, items by AMD on C'C": lambda: np.concatenate(
+            [np.arange(S), S + _amd_cvxopt(CtC)]
+        ),
+        "subjects first, items by our MD on C'C": lambda: nested_perm(d, M),
+        "all by degree in M (static)": lambda: np.argsort(deg, kind="stable"),
+    }
+    if not big:
+        orders["items first, subjects by degree"] = lambda: np.concatenate(
+            [S + np.arange(n_items), np.argsort(deg[:S], kind="stable")]
+        )
+        orders["reverse Cuthill-McKee"] = lambda: reverse_cuthill_mckee(
+            M.tocsr(), symmetric_mode=True
+        ).astype(np.int64)
+    out: dict[str, dict[str, Any]] = {}
+    for name, make in orders.items():
+        if name.startswith(("AMD", "subjects first, items by AMD")) and not _has("cvxopt"):
+            continue
+        t0 = time.perf_counter()
+        perm = make()
+        t_order = time.perf_counter() - t0
+        sym = mf.analyse(M, perm)
+        info = _sym_info(sym)
+        out[name] = {
+            "order_s": t_order,
+            "nnz_l": sym.nnz_l_exact,
+            "gflop": info["GFlop"],
+            "largest_front": info["largest front"],
+        }
+    # Today's layout: every subject in closed form, the item block dense.
+    out["subjects first, item block dense (today)"] = {
+        "order_s": 0.0,
+        "nnz_l": int(S + C.nnz + n_items * (n_items + 1) // 2),
+        "gflop": round((n_items**3 / 3 + float(np.sum(np.diff(C.indptr) ** 2))) / 1e9, 2),
+        "largest_front": n_items,
+    }
+    return out
+
+
+def _has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
 # --------------------------------------------------------------------------- one measurement
 
 
@@ -574,6 +640,8 @@ def _status(key: str) -> float:
 
 def child(design_path: Path, cand_name: str, reps: int) -> dict[str, Any]:
     d = Design(design_path)
+    if cand_name == "orderings":
+        return {"orderings": orderings(d, big=d.q > 60_000)}
     cand = CANDIDATES[cand_name]()
     M0 = d.M(THETA)
     B0 = d.B(THETA)
@@ -779,6 +847,24 @@ def table(design: str, stats: dict[str, Any], results: dict[str, dict[str, Any]]
     return lines
 
 
+def order_table(orders: dict[str, Any]) -> list[str]:
+    if "error" in orders:
+        return [f"Orderings: {orders['error']}"]
+    lines = [
+        "Fill of each elimination order (symbolic phase of our multifrontal; nnz(L) counts "
+        "the fundamental supernodes, as CHOLMOD does):",
+        "",
+        "| order | ordering s | nnz(L) | GFlop per factorization | largest front |",
+        "|---|---|---|---|---|",
+    ]
+    for name, o in orders.items():
+        lines.append(
+            f"| {name} | {fmt_s(o['order_s'])} | {o['nnz_l'] / 1e6:.2f}M | {o['gflop']:,} "
+            f"| {o['largest_front']:,} |"
+        )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--designs", default=",".join(DESIGNS))
@@ -787,6 +873,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--timeout", type=float, default=1800.0)
     ap.add_argument("--mem-gb", type=float, default=20.0, help="address-space limit per run")
     ap.add_argument("--wait-idle", type=float, default=0.0, help="seconds to wait for quiet")
+    ap.add_argument("--no-orderings", action="store_true", help="skip the fill table")
     ap.add_argument("--bench-kit", type=Path, default=DEFAULT_KIT)
     ap.add_argument("--data-dir", type=Path, default=BENCH_DIR / "data")
     ap.add_argument("--out", type=Path, default=BENCH_DIR / "sparse_cholesky_choice.md")
@@ -807,6 +894,10 @@ def main(argv: list[str] | None = None) -> None:
         stats = design_stats(path)
         entry = everything.setdefault(design, {"stats": stats, "results": {}})
         entry["stats"] = stats
+        if not args.no_orderings:
+            res = run_one(path, "orderings", 0, args.timeout, args.mem_gb)
+            entry["orderings"] = res.get("orderings", res)
+            print(f"{design:14s} orderings: {json.dumps(entry['orderings'])[:300]}", flush=True)
         for cand in wanted or PLAN[design]:
             missing = [m for m in CANDIDATES[cand].needs if importlib.util.find_spec(m) is None]
             if missing:
@@ -843,6 +934,8 @@ def write_md(path: Path, everything: dict[str, Any]) -> None:
     ]
     for design, entry in everything.items():
         lines += table(design, entry["stats"], entry["results"]) + [""]
+        if "orderings" in entry:
+            lines += order_table(entry["orderings"]) + [""]
     path.write_text(head + "\n".join(lines))
 
 
