@@ -49,8 +49,9 @@ import crossed_longtail  # noqa: E402
 DEFAULT_KIT = BENCH_DIR.parents[1] / "shared" / "bench"
 TAG = "CHOL-RESULT "
 THETA = (0.8, 0.5)
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 #: Numeric factorizations are timed at these thetas (the pattern never changes).
-REP_THETAS = [(0.8, 0.5), (0.6, 0.7), (1.1, 0.3), (0.9, 0.45), (0.7, 0.55)]
+REP_THETAS = [THETA, (0.6, 0.7), (1.1, 0.3), (0.9, 0.45), (0.7, 0.55)]
 
 DESIGNS: dict[str, tuple[int, int, int]] = {
     "uniform": (500_000, 10_000, 1_000),  # sim_crossed of the shared kit
@@ -645,19 +646,21 @@ def child(design_path: Path, cand_name: str, reps: int) -> dict[str, Any]:
     cand = CANDIDATES[cand_name]()
     M0 = d.M(THETA)
     B0 = d.B(THETA)
-    mats = [d.M(t) for t in REP_THETAS[: max(1, reps)]]
+    # The last factorization is at THETA: its log det and solves are the ones reported.
+    thetas = [*REP_THETAS[1 : max(1, reps)], THETA]
+    mats = [d.M(t) for t in thetas]
     base = _status("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
     t0 = time.perf_counter()
     cand.analyse(d, M0)
     t_sym = time.perf_counter() - t0
-    times = []
-    for theta, M in zip(REP_THETAS, mats, strict=False):
-        t0 = time.perf_counter()
+    times, cpu = [], []
+    for theta, M in zip(thetas, mats, strict=True):
+        t0, c0 = time.perf_counter(), time.process_time()
         cand.factor(d, M, theta)
         times.append(time.perf_counter() - t0)
-    cand.factor(d, M0, THETA)  # the reported values are at THETA
+        cpu.append(time.process_time() - c0)
     ld = cand.logdet()
     t0 = time.perf_counter()
     gram = cand.solve(B0)
@@ -666,6 +669,7 @@ def child(design_path: Path, cand_name: str, reps: int) -> dict[str, Any]:
     out = {
         "symbolic_s": t_sym,
         "numeric_s": times,
+        "numeric_cpu_s": cpu,
         "solve_s": t_solve,
         "logdet": ld,
         "gram": np.asarray(gram).tolist(),
@@ -684,7 +688,7 @@ def _cpu_jiffies() -> float:
 
 
 def run_one(
-    design_path: Path, cand: str, reps: int, timeout: float, mem_gb: float
+    design_path: Path, cand: str, reps: int, timeout: float, mem_gb: float, threads: int = 1
 ) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--child", str(design_path), cand, str(reps)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -696,7 +700,12 @@ def run_one(
 
     try:
         proc = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=timeout, preexec_fn=limit
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            preexec_fn=limit,
+            env={**os.environ, **{v: str(threads) for v in THREAD_VARS}},
         )
     except subprocess.TimeoutExpired:
         return {"error": f"timeout after {timeout:.0f} s"}
@@ -809,14 +818,14 @@ def table(design: str, stats: dict[str, Any], results: dict[str, dict[str, Any]]
         f"the most popular item has {stats['subjects_per_item_max']:,} subjects.  "
         f"Errors are relative to `{ref_name}`.",
         "",
-        "| candidate | symbolic s | numeric s / theta | solve s (3 rhs) | log det M | "
+        "| candidate | symbolic s | numeric s / theta | its CPU s | solve s (3 rhs) | log det M | "
         "log det rel err | B'M⁻¹B rel err | nnz(L) | peak +MB | notes |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in results.items():
         label = CANDIDATES[name].label
         if "error" in r:
-            lines.append(f"| {label} | | | | | | | | | {r['error'][:160]} |")
+            lines.append(f"| {label} | | | | | | | | | | {r['error'][:160]} |")
             continue
         num = r["numeric_s"]
         num_s = fmt_s(min(num)) + (
@@ -841,7 +850,8 @@ def table(design: str, stats: dict[str, Any], results: dict[str, dict[str, Any]]
         nnz = f"{r['nnz_l'] / 1e6:.2f}M" if r["nnz_l"] else "-"
         ld_s = f"{ld:.6f}" if np.isfinite(ld) else "n/a"
         lines.append(
-            f"| {label} | {fmt_s(r['symbolic_s'])} | {num_s} | {fmt_s(r['solve_s'])} | {ld_s} "
+            f"| {label} | {fmt_s(r['symbolic_s'])} | {num_s} "
+            f"| {fmt_s(r['numeric_cpu_s'][int(np.argmin(num))])} | {fmt_s(r['solve_s'])} | {ld_s} "
             f"| {e_ld} | {e_g} | {nnz} | {r['peak_mb']:.0f} | {'; '.join(notes)} |"
         )
     return lines
@@ -873,6 +883,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--timeout", type=float, default=1800.0)
     ap.add_argument("--mem-gb", type=float, default=20.0, help="address-space limit per run")
     ap.add_argument("--wait-idle", type=float, default=0.0, help="seconds to wait for quiet")
+    ap.add_argument(
+        "--threads", type=int, default=1, help="BLAS threads per run (default 1: see the .md)"
+    )
     ap.add_argument("--no-orderings", action="store_true", help="skip the fill table")
     ap.add_argument("--bench-kit", type=Path, default=DEFAULT_KIT)
     ap.add_argument("--data-dir", type=Path, default=BENCH_DIR / "data")
@@ -895,7 +908,7 @@ def main(argv: list[str] | None = None) -> None:
         entry = everything.setdefault(design, {"stats": stats, "results": {}})
         entry["stats"] = stats
         if not args.no_orderings:
-            res = run_one(path, "orderings", 0, args.timeout, args.mem_gb)
+            res = run_one(path, "orderings", 0, args.timeout, args.mem_gb, args.threads)
             entry["orderings"] = res.get("orderings", res)
             print(f"{design:14s} orderings: {json.dumps(entry['orderings'])[:300]}", flush=True)
         for cand in wanted or PLAN[design]:
@@ -905,7 +918,8 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             if args.wait_idle:
                 wait_idle(args.wait_idle)
-            res = run_one(path, cand, args.reps, args.timeout, args.mem_gb)
+            res = run_one(path, cand, args.reps, args.timeout, args.mem_gb, args.threads)
+            res["threads"] = args.threads
             entry["results"][cand] = res
             shown = res.get("error") or (
                 f"sym {res['symbolic_s']:.2f}s num {min(res['numeric_s']):.2f}s "
@@ -917,10 +931,10 @@ def main(argv: list[str] | None = None) -> None:
                     {"machine": machine(), "versions": versions(), "designs": everything}, indent=1
                 )
             )
-    write_md(args.out, everything)
+    write_md(args.out, everything, args.threads)
 
 
-def write_md(path: Path, everything: dict[str, Any]) -> None:
+def write_md(path: Path, everything: dict[str, Any], threads: int) -> None:
     """Regenerate the tables below the marker; the text above it is kept as written."""
     marker = "<!-- generated tables below: do not edit by hand -->"
     head = path.read_text().split(marker, 1)[0] if path.exists() else "# Sparse Cholesky\n\n"
@@ -929,7 +943,7 @@ def write_md(path: Path, everything: dict[str, Any]) -> None:
         "",
         f"Machine: {machine()}.  Versions: "
         + ", ".join(f"{k} {v}" for k, v in versions().items())
-        + ".",
+        + f".  Every run: {threads} BLAS thread(s).",
         "",
     ]
     for design, entry in everything.items():
