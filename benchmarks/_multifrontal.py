@@ -80,7 +80,6 @@ class Symbolic:
     parent: np.ndarray  # parent supernode, -1 for a root
     children: list[list[int]]
     child_rel: list[list[np.ndarray]]  # positions of each child's rows in the front
-    child_runs: list[list[np.ndarray | None]]  # their runs, where slices beat a gather
     a_src: list[np.ndarray]  # entries of Ap-lower data assembled into front s ...
     a_dst: list[np.ndarray]  # ... at these flat (column-major) positions
     nnz_l: int  # entries of L including the zeros of relaxed supernodes
@@ -173,14 +172,6 @@ def analyse(
             children[gparent[g]].append(g)
     fronts = [np.concatenate([np.arange(firsts[g], firsts[g + 1]), grows[g]]) for g in range(ng)]
     child_rel = [[np.searchsorted(fronts[g], grows[c]) for c in children[g]] for g in range(ng)]
-    child_runs: list[list[np.ndarray | None]] = []
-    for g in range(ng):
-        row: list[np.ndarray | None] = []
-        for rel in child_rel[g]:
-            r = contiguous_runs(rel)
-            # ~1 us per slice against ~10 ns per gathered entry
-            row.append(r if r.shape[0] ** 2 < rel.size**2 / 200 else None)
-        child_runs.append(row)
     # Assembly maps: the lower entries of columns first..last go to (local row, local col).
     a_src, a_dst = [], []
     flops = 0.0
@@ -205,7 +196,6 @@ def analyse(
         parent=gparent,
         children=children,
         child_rel=child_rel,
-        child_runs=child_runs,
         a_src=a_src,
         a_dst=a_dst,
         nnz_l=nnz_l,
@@ -214,27 +204,45 @@ def analyse(
     )
 
 
-def contiguous_runs(rel: np.ndarray) -> np.ndarray:
-    """Split sorted positions into runs of consecutive values: ``(start_in_rel, stop_in_rel)``."""
-    breaks = np.flatnonzero(np.diff(rel) != 1) + 1
-    return np.stack([np.concatenate([[0], breaks]), np.concatenate([breaks, [rel.size]])], 1)
+#: Children with at least this many rows are added column by column (a gather per column
+#: is ~10x faster than one 2-D fancy index on a large update); smaller ones in one go.
+COLUMNWISE = 64
 
 
-def extend_add(F: np.ndarray, U: np.ndarray, rel: np.ndarray, runs: np.ndarray | None) -> None:
-    """``F[rel, rel] += U`` on the lower triangle (U's upper triangle is not read).
+def extend_add(P: np.ndarray, T: np.ndarray | None, U: np.ndarray, rel: np.ndarray, k: int) -> None:
+    """Add a child's update ``U`` (positions ``rel`` in the front) to the panel and the tail.
 
-    With few runs of consecutive positions the update goes in as slices (no gather/scatter
-    copies of a large U); otherwise as one fancy-indexed add.
+    The front is kept as two arrays: ``P`` (its first ``k`` columns: the supernode's panel,
+    all ``m`` rows) and ``T`` (the trailing ``b x b`` block that becomes this supernode's own
+    update matrix), so that LAPACK works on both in place.  Only the lower triangle of
+    ``U`` is meaningful, and only the lower triangles of ``P`` and ``T`` are written.
     """
-    if runs is None:
-        F[np.ix_(rel, rel)] += U
+    r = rel.size
+    n_p = int(np.searchsorted(rel, k))
+    if r < COLUMNWISE:
+        if n_p:
+            P[np.ix_(rel, rel[:n_p])] += U[:, :n_p]
+        if n_p < r:
+            assert T is not None
+            t = rel[n_p:] - k
+            T[np.ix_(t, t)] += U[n_p:, n_p:]
         return
-    for a, b in runs:
-        ca = rel[a]
-        cb = ca + (b - a)
-        for c, d in runs[runs[:, 0] >= a]:
-            ra = rel[c]
-            F[ra : ra + (d - c), ca:cb] += U[c:d, a:b]
+    if rel[-1] - rel[0] + 1 == r:  # one block of consecutive positions: slices
+        a = int(rel[0])
+        if n_p:
+            P[a : a + r, a : a + n_p] += U[:, :n_p]
+        if n_p < r:
+            assert T is not None
+            a2 = a + n_p - k
+            T[a2 : a2 + r - n_p, a2 : a2 + r - n_p] += U[n_p:, n_p:]
+        return
+    for j in range(n_p):
+        P[rel[j:], rel[j]] += U[j:, j]
+    if n_p < r:
+        assert T is not None
+        t = rel - k
+        for j in range(n_p, r):
+            T[t[j:], t[j]] += U[j:, j]
 
 
 def factorize(sym: Symbolic, data: np.ndarray) -> list[np.ndarray]:
@@ -243,7 +251,6 @@ def factorize(sym: Symbolic, data: np.ndarray) -> list[np.ndarray]:
     ``data`` is ``A.data`` of a matrix with the pattern given to :func:`analyse`.
     """
     low = data[sym.data_map]
-    runs = sym.child_runs
     panels: list[np.ndarray] = []
     updates: dict[int, np.ndarray] = {}
     first = sym.first
@@ -251,22 +258,25 @@ def factorize(sym: Symbolic, data: np.ndarray) -> list[np.ndarray]:
         k = int(first[g + 1] - first[g])
         b = sym.rows[g].size
         m = k + b
-        F = np.zeros((m, m), order="F")
-        F.ravel(order="F")[sym.a_dst[g]] = low[sym.a_src[g]]
+        P = np.zeros((m, k), order="F")
+        P.ravel(order="F")[sym.a_dst[g]] = low[sym.a_src[g]]
+        T = np.zeros((b, b), order="F") if b else None
         for ci, rel in enumerate(sym.child_rel[g]):
             c = sym.children[g][ci]
-            extend_add(F, updates.pop(c), rel, runs[g][ci] if runs[g] else None)
-        L11, info = lapack.dpotrf(F[:k, :k], lower=1, clean=0, overwrite_a=1)
+            extend_add(P, T, updates.pop(c), rel, k)
+        if b == 0:  # P is k x k and contiguous: factor in place
+            L11, info = lapack.dpotrf(P, lower=1, clean=0, overwrite_a=1)
+            P = L11
+        else:
+            L11, info = lapack.dpotrf(P[:k], lower=1, clean=0, overwrite_a=1)
         if info != 0:
             raise np.linalg.LinAlgError(f"not positive definite (supernode {g}, info {info})")
-        panel = np.empty((m, k), order="F")
-        panel[:k] = L11
         if b:
-            L21 = blas.dtrsm(1.0, L11, F[k:, :k], side=1, lower=1, trans_a=1)
-            panel[k:] = L21
-            if sym.parent[g] >= 0:
-                updates[g] = blas.dsyrk(-1.0, L21, beta=1.0, c=F[k:, k:], lower=1, trans=0)
-        panels.append(panel)
+            P[:k] = L11
+            L21 = blas.dtrsm(1.0, L11, P[k:], side=1, lower=1, trans_a=1)
+            P[k:] = L21
+            updates[g] = blas.dsyrk(-1.0, L21, beta=1.0, c=T, lower=1, trans=0, overwrite_c=1)
+        panels.append(P)
     return panels
 
 
