@@ -586,7 +586,7 @@ PLAN: dict[str, list[str]] = {
         "mf_hybrid",
         "mf_nested",
     ],
-    "longtail_2m": ["cholmod", "cholmod_nested", "mf_hybrid"],
+    "longtail_2m": ["cholmod", "cholmod_nested", "mf_hybrid", "mf_nested"],
 }
 
 
