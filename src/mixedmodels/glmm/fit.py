@@ -33,8 +33,7 @@ from mixedmodels.glmm.family import family as get_family
 from mixedmodels.glmm.pirls import GlmmProblem, PirlsError, PirlsState, gauss_hermite
 from mixedmodels.glmm.result import GlmmResult
 from mixedmodels.lmm.covariance import covariance_layout
-from mixedmodels.lmm.fit import term_slots
-from mixedmodels.lmm.optimize import OptimizerSettings, derivatives, minimize_theta
+from mixedmodels.lmm.optimize import OptimizerSettings, minimize_theta, newton_steps
 from mixedmodels.lmm.solution import conditional_covariances
 from mixedmodels.lmm.tables import (
     modes_by_block,
@@ -239,7 +238,7 @@ def _fit(
     conditioned matrices, ``cond`` the way back to the original ones)."""
     nodes, node_weights = gauss_hermite(max(nagq, 1))
     n_theta = layout.n_theta
-    terms = term_slots(layout)
+    terms = layout.term_slots()
 
     # stage 1: theta only, beta inside PIRLS
     def stage1(theta: np.ndarray) -> float:
@@ -309,7 +308,7 @@ def _fit(
             # (its last trust region is STAGE2_RADIUS wide) to the optimum.
             u_hat = problem.pirls(params[:n_theta], beta0 + scale * params[n_theta:]).u
             exact = partial(stage2, exact=True)
-            params, H, polished = _newton_polish(exact, params, layout.lower, n_theta)
+            params, H, polished = newton_steps(exact, params, layout.lower, n_theta, HESSIAN_STEP)
             if polished:
                 info = replace(info, optimizer=info.optimizer + ", then Newton steps")
             theta = params[:n_theta]
@@ -358,39 +357,6 @@ def _fit(
     )
 
 
-def _newton_polish(
-    f: Any, params: np.ndarray, theta_lower: np.ndarray, n_theta: int, rounds: int = 3
-) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Newton steps on the deviance over (theta, beta) with central differences; returns
-    the point, the Hessian there and whether a step was taken. A point on the boundary
-    of theta is left as it is (its Hessian is still returned)."""
-    free = np.ones(params.size, dtype=bool)
-    value = f(params)
-    polished = False
-    for _ in range(rounds):
-        g, H = derivatives(f, params, free, value, step=HESSIAN_STEP)
-        on_bound = bool(np.any((theta_lower == 0.0) & (params[:n_theta] < 1e-4)))
-        if on_bound:
-            return params, H, polished
-        try:
-            if np.any(np.linalg.eigvalsh(H) <= 0):
-                return params, H, polished
-            step = np.linalg.solve(H, g)
-        except np.linalg.LinAlgError:
-            return params, H, polished
-        trial = params - step
-        if np.any(trial[:n_theta] < theta_lower):
-            return params, H, polished
-        trial_value = f(trial)
-        if not trial_value < value - 1e-12 * max(1.0, abs(value)):
-            return params, H, polished
-        params, value, polished = trial, trial_value, True
-        if np.max(np.abs(step)) < 1e-7:
-            break
-    _, H = derivatives(f, params, free, value, step=HESSIAN_STEP)
-    return params, H, polished
-
-
 def _with_note(info: Any, note: str) -> Any:
     return replace(info, warnings=tuple(info.warnings) + (note,))
 
@@ -430,7 +396,7 @@ def _result(
     # the boundary is judged on the conditioned theta, whose scale is the data's own
     covs = term_covariances(layout, frame, templates, 1.0)
     singular = singular_terms(frame, layout, theta, covs)
-    theta = np.array([templates[b][r, c] for b, r, c in theta_map.position])
+    theta = theta_map.theta_of(templates)
     vcov = cond.vcov(vcov) if vcov.size else vcov
     beta = cond.beta(beta)
     separation = _separation_notes(original, beta, fam)

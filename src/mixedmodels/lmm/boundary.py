@@ -150,11 +150,16 @@ def check_boundary(
         def along(v: np.ndarray, size: float, T: np.ndarray = T) -> tuple[float, np.ndarray]:
             return at(np.column_stack([T, np.sqrt(size) * v]))
 
+        def quotients(v: np.ndarray) -> tuple[float, float]:
+            # (f(Sigma + s vv') - f(Sigma)) / s at s = 1e-4 and 2e-4
+            return (
+                (along(v, 1e-4)[0] - value) / 1e-4,
+                (along(v, 2e-4)[0] - value) / 2e-4,
+            )
+
         def slope(v: np.ndarray) -> float:
-            # (f(Sigma + s vv') - f(Sigma)) / s at s and 2s, extrapolated to s -> 0
-            d1 = (along(v, 1e-4)[0] - value) / 1e-4
-            d2 = (along(v, 2e-4)[0] - value) / 2e-4
-            return 2.0 * d1 - d2
+            d1, d2 = quotients(v)
+            return 2.0 * d1 - d2  # extrapolated to s -> 0
 
         d = null.shape[1]
         if d == 0:
@@ -172,8 +177,7 @@ def check_boundary(
             v = null @ vectors[:, 0]
             # f(Sigma + s vv') ~ f + d s + q s^2: the quadratic's minimum, and a range of
             # sizes around it (an optimum just inside the boundary is close to it)
-            d1 = (along(v, 1e-4)[0] - value) / 1e-4
-            d2 = (along(v, 2e-4)[0] - value) / 2e-4
+            d1, d2 = quotients(v)
             quadratic = (d2 - d1) / 1e-4
             sizes: list[float] = list(STEP_SIZES)
             if quadratic > 0:

@@ -83,6 +83,19 @@ class CovarianceLayout:
         """The part of the layout that maps theta to templates, without the data."""
         return ThetaMap(self.position, tuple(b.k for b in self.blocks))
 
+    def term_slots(self) -> list[np.ndarray]:
+        """For every random-effects term, the indices of its theta elements in column-major
+        lower-triangle order (so that they fill the term's k x k factor)."""
+        term_of: dict[tuple[int, int], int] = {}
+        for b, block in enumerate(self.blocks):
+            for term_index, start, k in block.term_columns:
+                for col in range(start, start + k):
+                    term_of[(b, col)] = term_index
+        slots: dict[int, list[int]] = {}
+        for i, (b, _, col) in enumerate(self.position):
+            slots.setdefault(term_of[(int(b), int(col))], []).append(i)
+        return [np.asarray(slots[t], dtype=np.int64) for t in sorted(slots)]
+
 
 @dataclass(frozen=True)
 class ThetaMap:
@@ -98,6 +111,10 @@ class ThetaMap:
         for value, (block, row, col) in zip(theta, self.position, strict=True):
             out[block][row, col] = value
         return out
+
+    def theta_of(self, templates: list[np.ndarray]) -> np.ndarray:
+        """The theta that fills ``templates`` (the inverse of :meth:`factors`)."""
+        return np.array([templates[b][r, c] for b, r, c in self.position])
 
 
 def _term_theta(term: RandomEffectsTerm) -> list[tuple[int, int, str]]:

@@ -272,7 +272,7 @@ def estimate(
             settings,
             check,
             gradient=gradient,
-            terms=term_slots(layout),
+            terms=layout.term_slots(),
         )
     fac = ws.factorize(theta_map.factors(theta_c))
     internal = solve(ws, fac)
@@ -318,22 +318,6 @@ def estimate(
         conditional_covariances=condcov,
         tail_offsets=ws._tail_offsets,
     )
-
-
-def term_slots(layout: CovarianceLayout) -> list[np.ndarray]:
-    """For every random-effects term, the indices of its theta elements in column-major
-    lower-triangle order (so that they fill the term's k x k factor)."""
-    out: list[list[int]] = []
-    where: dict[tuple[int, int], int] = {}
-    for b, block in enumerate(layout.blocks):
-        for term_index, start, k in block.term_columns:
-            for col in range(start, start + k):
-                where[(b, col)] = term_index
-    slots: dict[int, list[int]] = {}
-    for i, (b, _, col) in enumerate(layout.position):
-        slots.setdefault(where[(int(b), int(col))], []).append(i)
-    out = [slots[t] for t in sorted(slots)]
-    return [np.asarray(s, dtype=np.int64) for s in out]
 
 
 def build_result(

@@ -87,17 +87,13 @@ class LinearMixedModel:
         """Lambda of the original matrices for conditioned ``templates``."""
         return self.conditioning.templates_to_original(templates, self.block_columns)
 
-    def theta_of(self, templates: list[np.ndarray]) -> np.ndarray:
-        """The theta vector that fills ``templates``."""
-        return np.array([templates[b][r, c] for b, r, c in self.theta_map.position])
-
     def internal_theta(self, theta: np.ndarray) -> np.ndarray:
         """theta of the conditioned matrices for lme4's theta."""
-        return self.theta_of(self.internal_templates(self.theta_map.factors(theta)))
+        return self.theta_map.theta_of(self.internal_templates(self.theta_map.factors(theta)))
 
     def original_theta(self, theta_c: np.ndarray) -> np.ndarray:
         """lme4's theta for theta of the conditioned matrices."""
-        return self.theta_of(self.original_templates(self.theta_map.factors(theta_c)))
+        return self.theta_map.theta_of(self.original_templates(self.theta_map.factors(theta_c)))
 
     # -- evaluations ------------------------------------------------------------------------
     def factorize(self, templates: list[np.ndarray]) -> Factorization:

@@ -117,6 +117,45 @@ def derivatives(
     return g, H
 
 
+def newton_steps(
+    f: Callable[[np.ndarray], float],
+    params: np.ndarray,
+    theta_lower: np.ndarray,
+    n_theta: int,
+    step: float,
+    rounds: int = 3,
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Newton steps on ``f`` over (theta, then other parameters) with the central-difference
+    gradient and Hessian of :func:`derivatives` (steps of ``step``); returns the point, the
+    Hessian there and whether a step was taken. A point with theta on its boundary is
+    left as it is (its Hessian is still returned)."""
+    free = np.ones(params.size, dtype=bool)
+    value = f(params)
+    polished = False
+    for _ in range(rounds):
+        g, H = derivatives(f, params, free, value, step=step)
+        on_bound = bool(np.any((theta_lower == 0.0) & (params[:n_theta] < 1e-4)))
+        if on_bound:
+            return params, H, polished
+        try:
+            if np.any(np.linalg.eigvalsh(H) <= 0):
+                return params, H, polished
+            newton = np.linalg.solve(H, g)
+        except np.linalg.LinAlgError:
+            return params, H, polished
+        trial = params - newton
+        if np.any(trial[:n_theta] < theta_lower):
+            return params, H, polished
+        trial_value = f(trial)
+        if not trial_value < value - 1e-12 * max(1.0, abs(value)):
+            return params, H, polished
+        params, value, polished = trial, trial_value, True
+        if np.max(np.abs(newton)) < 1e-7:
+            break
+    _, H = derivatives(f, params, free, value, step=step)
+    return params, H, polished
+
+
 def curvature_scale(
     f: Callable[[np.ndarray], float], x: np.ndarray, step: float = 1e-3
 ) -> np.ndarray | None:
