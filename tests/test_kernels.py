@@ -202,28 +202,53 @@ def test_solution_and_conditional_covariance_match_dense(shapes, slab, monkeypat
         start += t.n_levels * t.k
 
 
-@pytest.mark.parametrize("k", [1, 2, 3])
+GRADIENT_SHAPES = [
+    [(12, 1)],
+    [(12, 2)],
+    [(9, 3)],
+    [(20, 1), (6, 1)],  # crossed scalars
+    [(14, 2), (5, 1)],  # vector first factor, scalar tail
+    [(16, 1), (7, 2), (3, 1)],  # several tail factors, one vector-valued
+    [(15, 3), (6, 2)],
+    [(30, 1), (9, 1), (4, 1)],
+]
+
+
+def theta_positions(shapes: list[tuple[int, int]]) -> np.ndarray:
+    """(block, row, column) of every theta element, column-major per block as lme4."""
+    return np.array(
+        [(b, r, c) for b, (_, k) in enumerate(shapes) for c in range(k) for r in range(c, k)]
+    )
+
+
+@pytest.mark.parametrize("shapes", GRADIENT_SHAPES)
 @pytest.mark.parametrize("reml", [True, False])
-def test_analytic_gradient_matches_finite_differences(k: int, reml: bool) -> None:
+@pytest.mark.parametrize("at_boundary", [False, True])
+def test_analytic_gradient_matches_finite_differences(
+    shapes: list[tuple[int, int]], reml: bool, at_boundary: bool
+) -> None:
     from mixedmodels.lmm.gradient import objective_gradient
     from mixedmodels.lmm.solution import solve
 
-    rng = np.random.default_rng(10 * k + reml)
-    n, p = 150, 3
-    terms, B = dense_problem(rng, [(12, k)], n, p)
+    rng = np.random.default_rng(len(shapes) * 10 + shapes[0][1] + reml)
+    n, p = 160, 3
+    terms, B = dense_problem(rng, shapes, n, p)
     w = rng.uniform(0.5, 2.0, n)
-    ws = Workspace(crossproducts(terms, B, w), [])
-    rows, cols = np.tril_indices(k)
-    order = np.lexsort((rows, cols))  # column-major, as lme4 orders theta
-    position = np.column_stack([np.zeros(rows.size, dtype=int), rows[order], cols[order]])
+    ws = Workspace(crossproducts(terms, B, w), shapes[1:])
+    position = theta_positions(shapes)
 
     def templates(theta: np.ndarray) -> list[np.ndarray]:
-        T = np.zeros((k, k))
-        T[position[:, 1], position[:, 2]] = theta
-        return [T]
+        out = [np.zeros((k, k)) for _, k in shapes]
+        for value, (b, r, c) in zip(theta, position, strict=True):
+            out[b][r, c] = value
+        return out
 
-    theta = rng.uniform(0.3, 1.2, rows.size) * np.where(position[:, 1] == position[:, 2], 1, -1)
-    fac = ws.factorize(templates(theta))
+    diagonal = position[:, 1] == position[:, 2]
+    theta = rng.uniform(0.3, 1.2, len(position)) * np.where(diagonal, 1, -1)
+    if at_boundary:
+        # a singular Lambda (a zero on a diagonal): the gradient must not need its inverse
+        theta[np.flatnonzero(diagonal)[-1]] = 0.0
+    fac = ws.factorize(templates(theta), keep_schur=True)
     grad = objective_gradient(ws, fac, solve(ws, fac), position, reml)
     h = 1e-6
     for i in range(theta.size):
@@ -232,3 +257,25 @@ def test_analytic_gradient_matches_finite_differences(k: int, reml: bool) -> Non
         up = ws.objective(ws.factorize(templates(theta + e)), reml)
         down = ws.objective(ws.factorize(templates(theta - e)), reml)
         assert grad[i] == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-6)
+
+
+def test_gradient_level_pairs_in_slabs_match_one_piece(monkeypatch) -> None:
+    """The quadratic forms equal their definition however the levels are split into slabs,
+    and read only the lower triangle of H."""
+    from mixedmodels.lmm import gradient
+
+    rng = np.random.default_rng(5)
+    m0, k0 = 25, 2
+    terms, B = dense_problem(rng, [(m0, k0), (8, 1)], 200, 2)
+    A = crossproducts(terms, B, None)
+    H = rng.normal(size=(8, 8))
+    H = H @ H.T
+    whole = gradient.LevelPairs(A.zt0, m0, k0).quadratic_forms(np.tril(H))
+    monkeypatch.setattr(gradient, "PAIR_SLAB", 7)
+    pieces = gradient.LevelPairs(A.zt0, m0, k0)
+    assert len(pieces.slabs) > 3 and pieces._cache is None
+    np.testing.assert_allclose(pieces.quadratic_forms(H), whole, rtol=1e-12)
+    Z = A.zt0.toarray()
+    for level in range(m0):
+        cols = Z[:, k0 * level : k0 * level + k0]
+        np.testing.assert_allclose(whole[:, :, level], cols.T @ H @ cols, rtol=1e-10)

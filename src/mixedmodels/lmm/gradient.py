@@ -1,27 +1,192 @@
-"""The analytic gradient of the profiled objective for a model with one grouping factor.
+"""The analytic gradient of the profiled criterion, for any number of grouping factors.
 
-With one factor, every quantity is a stack of small per-level blocks, so the gradient
-costs a few block products. For theta_i, the element (r, c) of the template T, with
-``M = T'AT + I`` per level (A = Z'WZ), ``u`` the spherical modes, ``c = Z'W(y - X beta)
-- A T u`` the per-level score and ``S = R_X'R_X``:
+Write ``A`` for Z'WZ, ``B`` for Z'WX, ``M = Lambda'A Lambda + I`` (so that L L' = M),
+``u`` for the spherical modes, ``b = Lambda u``, ``c = Z'W(y - X beta) - A b`` for the
+score of the modes and ``V = (R_X'R_X)^{-1}``. A theta element is the entry (r, c) of one
+block's template, so ``d Lambda`` is ``E_rc`` in every level of that block, and each
+derivative is the entry ``[c, r]`` of a ``k x k`` sum over the block's levels:
 
-* d log|L|^2 = 2 sum_l (M^{-1} T'A)[c, r]
-* d r^2 = -2 sum_l c[r] u[c] (the envelope theorem: beta and u are optimal)
-* d log|R_X|^2 = -2 sum_l ((Q S^{-1} B')[c, r] - (Q S^{-1} Q' T'A)[c, r]), where
-  ``B = Z'WX`` and ``Q = M^{-1} T'B``.
+* ``d log|L|^2 = 2 sum_l (M^{-1} Lambda'A)_ll``;
+* ``d r^2 = -2 sum_l c_l u_l'`` (entry ``[r, c]``; beta and u are optimal, so only the
+  explicit dependence on Lambda counts);
+* ``d log|R_X|^2 = -2 sum_l (Q V (B - A Lambda Q)')_ll`` with ``Q = M^{-1} Lambda'B``.
 
-ML: d(objective) = d log|L|^2 + n d r^2 / r^2. REML adds d log|R_X|^2 and uses n - p.
+ML: the derivative of the criterion is ``d log|L|^2 + n d r^2 / r^2``; REML adds
+``d log|R_X|^2`` and uses ``n - p``.
+
+Only diagonal blocks of ``M^{-1} Lambda'A`` are needed. With the first factor's
+per-level blocks ``M00``, the tail's Schur complement ``S`` (``L_TT L_TT'``) and its
+unscaled form ``E = A_TT - A_T0 W A_0T`` (``W = T0 M00^{-1} T0'`` per level), block
+elimination gives, with ``H = S^{-1}`` and ``P_l = A_T0,l' Lambda_T H Lambda_T' A_T0,l``:
+
+* first factor: ``(M^{-1} Lambda'A)_ll = M00_l^{-1} T0' (A00_l - P_l (I - W_l A00_l))``;
+* tail: the diagonal blocks of ``H Lambda_T' E``.
+
+``P_l`` needs ``H`` only where two tail levels meet the same first-factor level, so it
+is gathered over those pairs; the rest is dense work on the tail, of the order of its
+Cholesky factorization.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass
 
-from mixedmodels.linalg.smallblocks import inverse_lower_blocks, multiply_blocks
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+from scipy.linalg import lapack
+
+from mixedmodels.linalg.smallblocks import (
+    inverse_lower_blocks,
+    multiply_blocks,
+    to_component_major,
+)
 from mixedmodels.lmm.solution import Solution
 from mixedmodels.lmm.workspace import Factorization, Workspace
 
-__all__ = ["objective_gradient"]
+__all__ = ["Derivatives", "LevelPairs", "criterion_derivatives", "objective_gradient"]
+
+#: Most pairs of tail rows gathered at once (bounds the temporary memory to a few
+#: hundred MB whatever the design).
+PAIR_SLAB = 4_000_000
+
+
+class LevelPairs:
+    """The quadratic forms ``P_l = A_T0,l' H A_T0,l`` as one sparse map of ``H``.
+
+    An entry is a (tail row, first-factor level) with a non-zero coefficient in any of
+    the level's ``k0`` columns. ``P_l[a, b]`` sums ``H[i, j] v_a v_b`` over the pairs of
+    entries of level l, so all of them are one sparse matrix (rows: ``(a, b, l)``;
+    columns: the flat index of ``(i, j)`` in H) applied to ``H.ravel()``. Each unordered
+    pair is stored once, on H's lower triangle, so only that triangle is read.
+
+    Parameters
+    ----------
+    zt0 : scipy.sparse.csr_matrix
+        ``(q_T, m0 k0)``: Z_T'WZ0.
+    m0, k0 : int
+        Levels and coefficients of the first factor.
+    """
+
+    def __init__(self, zt0: sp.csr_matrix, m0: int, k0: int) -> None:
+        coo = zt0.tocoo()
+        keep = coo.data != 0.0
+        rows, cols, data = coo.row[keep], coo.col[keep], coo.data[keep]
+        q_t = zt0.shape[0]
+        key = (cols // k0).astype(np.int64) * q_t + rows
+        uniq, inverse = np.unique(key, return_inverse=True)
+        self.q_t = q_t
+        self.k0 = k0
+        self.m0 = m0
+        self.level = (uniq // q_t).astype(np.int64)
+        self.row = (uniq % q_t).astype(np.int64)
+        self.values = np.zeros((uniq.size, k0))
+        np.add.at(self.values, (inverse, cols % k0), data)
+        counts = np.bincount(self.level, minlength=m0).astype(np.int64)
+        self.counts = counts
+        self.starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        # levels with the same number of entries share one triangle of index pairs, so
+        # the levels are taken grouped by their count; slabs of at most PAIR_SLAB pairs
+        self.order = np.argsort(counts, kind="stable")
+        sizes = (counts * (counts + 1) // 2)[self.order]
+        total = np.concatenate([[0], np.cumsum(sizes)])
+        self.slabs: list[tuple[int, int]] = []
+        start = 0
+        while start < m0:
+            stop = int(np.searchsorted(total, total[start] + PAIR_SLAB, side="right")) - 1
+            stop = min(max(stop, start + 1), m0)
+            self.slabs.append((start, stop))
+            start = stop
+        self._cache: list[sp.csr_matrix] | None = None
+        if total[-1] <= 2 * PAIR_SLAB:
+            self._cache = [self._forms(a, b) for a, b in self.slabs]
+
+    def _forms(self, first: int, stop: int) -> sp.csr_matrix:
+        """The map ``H.ravel() -> P_l`` for the levels ``order[first:stop]``, rows
+        ``(a*k0 + b) * (stop - first) + position``."""
+        levels = self.order[first:stop]
+        counts = self.counts[levels]
+        e1_parts, e2_parts = [], []
+        for c in np.unique(counts):
+            same = np.flatnonzero(counts == c)  # consecutive: the levels are sorted by count
+            iu, ju = np.triu_indices(int(c))  # each unordered pair once
+            base = self.starts[levels[same]][:, None]
+            e1_parts.append((base + iu).ravel())
+            e2_parts.append((base + ju).ravel())
+        e1 = np.concatenate(e1_parts) if e1_parts else np.zeros(0, dtype=np.int64)
+        e2 = np.concatenate(e2_parts) if e2_parts else np.zeros(0, dtype=np.int64)
+        r1, r2 = self.row[e1], self.row[e2]
+        flat = np.maximum(r1, r2) * self.q_t + np.minimum(r1, r2)  # H's lower triangle
+        twice = e1 != e2  # (e1, e2) and (e2, e1)
+        v1, v2 = self.values[e1], self.values[e2]
+        k0 = self.k0
+        # every row (a, b, level) is one contiguous run of pairs
+        per_level = np.concatenate([[0], np.cumsum(counts * (counts + 1) // 2)])
+        n_pairs = int(per_level[-1])
+        weights = []
+        for a in range(k0):
+            for b in range(k0):
+                w = v1[:, a] * v2[:, b]
+                weights.append(np.where(twice, w + v2[:, a] * v1[:, b], w))
+        indptr = np.concatenate([[0]] + [per_level[1:] + n_pairs * ab for ab in range(k0 * k0)])
+        index_type = np.int32 if self.q_t * self.q_t < 2**31 else np.int64
+        return sp.csr_matrix(
+            (np.concatenate(weights), np.tile(flat.astype(index_type), k0 * k0), indptr),
+            shape=(k0 * k0 * (stop - first), self.q_t * self.q_t),
+        )
+
+    def quadratic_forms(self, H: np.ndarray) -> np.ndarray:
+        """``P_l`` for every level, ``(k0, k0, m0)``, reading H's lower triangle only."""
+        flat_h = H.reshape(-1)
+        forms = self._cache or (self._forms(a, b) for a, b in self.slabs)
+        out = np.empty((self.k0, self.k0, self.m0))
+        for part, (first, stop) in zip(forms, self.slabs, strict=True):
+            out[:, :, self.order[first:stop]] = (part @ flat_h).reshape(
+                self.k0, self.k0, stop - first
+            )
+        return out
+
+
+def _level_pairs(ws: Workspace) -> LevelPairs:
+    """The workspace's LevelPairs, built on first use."""
+    cached = ws.__dict__.get("_level_pairs")
+    if cached is None:
+        k0, _, m0 = ws._zz0.shape
+        cached = LevelPairs(ws._zt0, m0, k0)
+        ws.__dict__["_level_pairs"] = cached
+    return cached
+
+
+def _tail_rows(ws: Workspace) -> list[tuple[slice, int, int]]:
+    """Row slice, levels and k of every tail block."""
+    return [
+        (slice(int(start), int(start) + m * k), m, k)
+        for (m, k), start in zip(ws.tail_shapes, ws._tail_offsets[:-1], strict=True)
+    ]
+
+
+def _lambda_t(ws: Workspace, templates: tuple[np.ndarray, ...], M: np.ndarray) -> np.ndarray:
+    """``Lambda_T M`` (the workspace's own method applies ``Lambda_T'``)."""
+    return ws._lambda_t_left(tuple(T.T for T in templates), M)
+
+
+@dataclass(frozen=True)
+class Derivatives:
+    """The derivatives over theta of the pieces of the profiled criterion.
+
+    Attributes
+    ----------
+    logdet_z : numpy.ndarray
+        Of ``log|L_Z|^2``.
+    r2 : numpy.ndarray
+        Of the penalized residual sum of squares ``r^2`` (at fixed beta and u).
+    logdet_x : numpy.ndarray or None
+        Of ``log|R_X|^2`` (None unless asked for).
+    """
+
+    logdet_z: np.ndarray
+    r2: np.ndarray
+    logdet_x: np.ndarray | None
 
 
 def objective_gradient(
@@ -31,39 +196,161 @@ def objective_gradient(
     position: np.ndarray,
     reml: bool,
 ) -> np.ndarray:
-    """Gradient of :meth:`Workspace.objective` over theta (one grouping factor only).
+    """Gradient of :meth:`Workspace.objective` over theta.
 
     Parameters
     ----------
+    fac : Factorization
+        From ``ws.factorize(templates, keep_schur=True)`` when the model has more than
+        one grouping factor.
+    sol : Solution
+        ``solve(ws, fac)``, in the workspace's own parametrization.
     position : numpy.ndarray
-        ``(n_theta, 3)``: block (always 0 here), row and column of each theta element.
+        ``(n_theta, 3)``: block, row and column of each theta element.
     """
-    if fac.LTT is not None:
-        raise ValueError("the analytic gradient covers models with one grouping factor")
-    n, p = ws.n, ws.p
-    T = fac.templates[0]
-    A = ws._zz0  # (k, k, m)
-    Bx = ws._bz0[:, :p, :]  # (k, p, m)
-    by = ws._bz0[:, p, :]  # (k, m)
+    parts = criterion_derivatives(ws, fac, sol, position, reml)
+    dof = ws.n - ws.p if reml else ws.n
+    grad = parts.logdet_z + dof * parts.r2 / sol.rss_penalized
+    if parts.logdet_x is not None:
+        grad = grad + parts.logdet_x
+    return grad
+
+
+def criterion_derivatives(
+    ws: Workspace,
+    fac: Factorization,
+    sol: Solution,
+    position: np.ndarray,
+    with_logdet_x: bool,
+) -> Derivatives:
+    """The derivatives of ``log|L_Z|^2``, ``r^2`` and (if asked) ``log|R_X|^2`` over
+    theta, with the arguments of :func:`objective_gradient`."""
+    p = ws.p
+    T0 = fac.templates[0]
+    tail = fac.LTT is not None
+    if tail and fac.schur is None:
+        raise ValueError("the gradient of a model with several factors needs keep_schur=True")
+    A00 = ws._zz0  # (k0, k0, m0)
+    k0, _, m0 = A00.shape
+    Bx0 = ws._bz0[:, :p, :]  # (k0, p, m0)
+    beta = sol.beta
+    b0 = sol.b0.T  # (k0, m0)
+    u0 = sol.u0.T
     Linv = inverse_lower_blocks(fac.L0)
     Minv = multiply_blocks(Linv, Linv, transpose_a=True)
-    TA = np.tensordot(T.T, A, axes=([1], [0]))  # (k, k, m): T'A
-    MTA = multiply_blocks(Minv, TA)
-    u = sol.u0.T  # (k, m)
-    b = T @ u  # (k, m)
-    score = by - np.tensordot(sol.beta, Bx, axes=([0], [1])) - np.einsum("abm,bm->am", A, b)
-    r2 = sol.rss_penalized
-    rows, cols = position[:, 1], position[:, 2]
-    d_logdet = 2.0 * MTA[cols, rows].sum(axis=-1)
-    d_r2 = -2.0 * np.einsum("im,im->i", score[rows], u[cols])
-    dof = n - p if reml else n
-    grad = d_logdet + dof * d_r2 / r2
-    if reml and p:
-        P = np.tensordot(T.T, Bx, axes=([1], [0]))  # (k, p, m): T'B
-        Q = multiply_blocks(Minv, P)  # (k, p, m)
-        QS = np.tensordot(Q, sol.var_beta_unscaled, axes=([1], [0])).transpose(0, 2, 1)
-        QSB = multiply_blocks(QS, Bx, transpose_b=True)  # (k, k, m)
-        W = multiply_blocks(QS, Q, transpose_b=True)  # (k, k, m)
-        WTA = multiply_blocks(W, TA)
-        grad = grad - 2.0 * (QSB[cols, rows] - WTA[cols, rows]).sum(axis=-1)
-    return np.asarray(grad, dtype=np.float64)
+    MinvT0t = np.einsum("abm,cb->acm", Minv, T0)  # M00^{-1} T0'
+
+    # the score c = Z'W(y - X beta) - A b, block by block
+    c0 = ws._bz0[:, p, :] - np.tensordot(beta, Bx0, axes=([0], [1])) - _blocks_times(A00, b0)
+    tail_sums: list[np.ndarray] = []
+    tail_r2: list[np.ndarray] = []
+    coupled = np.zeros((k0, k0))
+    if tail:
+        assert fac.LTT is not None and fac.LBT is not None and fac.schur is not None
+        tail_templates = fac.templates[1:]
+        A = ws.products
+        assert A.bzt is not None and A.ztt is not None
+        b_tail = sol.b_tail
+        c0 = c0 - (ws._zt0_t @ b_tail).reshape(m0, k0).T
+        cT = A.bzt[:, p] - A.bzt[:, :p] @ beta - ws._zt0 @ sol.b0.ravel() - A.ztt @ b_tail
+        H = _symmetric_inverse(fac.LTT)
+        scale = ws.tail_scale(tail_templates)
+        # first factor: P_l from Lambda_T H Lambda_T' (lower triangle read)
+        if scale is not None:
+            Ht = H * scale[:, None]
+            Ht *= scale[None, :]
+        else:
+            Ht = _lambda_t(
+                ws, tail_templates, np.ascontiguousarray(_lambda_t(ws, tail_templates, H).T)
+            )
+        P = _level_pairs(ws).quadratic_forms(Ht)
+        W = multiply_blocks(fac.G, fac.G, transpose_b=True)
+        WA = multiply_blocks(W, A00)
+        for a in range(k0):
+            WA[a, a] -= 1.0
+        # sum_l M00_l^{-1} T0' P_l (W_l A00_l - I)
+        coupled = multiply_blocks(multiply_blocks(MinvT0t, P), WA).sum(axis=-1)
+        # tail: diagonal blocks of H Lambda_T' E = sum over g of (H Lambda_T')[a, g] E[b, g]
+        E = fac.schur
+        uT = sol.u_tail
+        for rows, m, k in _tail_rows(ws):
+            if scale is not None:
+                tail_sums.append(np.array([[np.einsum("ag,ag,g->", H[rows], E[rows], scale)]]))
+            else:
+                HL = _lambda_t(ws, tail_templates, np.ascontiguousarray(H[:, rows])).T
+                tail_sums.append(
+                    np.einsum("lag,lbg->ab", HL.reshape(m, k, -1), E[rows].reshape(m, k, -1))
+                )
+            tail_r2.append(cT[rows].reshape(m, k).T @ uT[rows].reshape(m, k))
+    N0 = multiply_blocks(MinvT0t, A00).sum(axis=-1) + coupled
+    sums = [N0, *tail_sums]
+    r2_terms = [c0 @ u0.T, *tail_r2]
+
+    blk, rows_i, cols_i = position[:, 0], position[:, 1], position[:, 2]
+    d_logdet = np.array([2.0 * sums[b][c, r] for b, r, c in zip(blk, rows_i, cols_i, strict=True)])
+    d_r2 = np.array([-2.0 * r2_terms[b][r, c] for b, r, c in zip(blk, rows_i, cols_i, strict=True)])
+    d_logdet_x = None
+    if with_logdet_x:
+        d_logdet_x = np.zeros_like(d_logdet)
+        if p:
+            reml_terms = _reml_terms(ws, fac, sol, MinvT0t, Bx0)
+            d_logdet_x = np.array(
+                [-2.0 * reml_terms[b][c, r] for b, r, c in zip(blk, rows_i, cols_i, strict=True)]
+            )
+    return Derivatives(d_logdet.reshape(-1), d_r2.reshape(-1), d_logdet_x)
+
+
+def _symmetric_inverse(L: np.ndarray) -> np.ndarray:
+    """``(L L')^{-1}`` from a lower Cholesky factor, both triangles filled."""
+    inv, info = lapack.dpotri(L, lower=1)
+    if info != 0:
+        raise np.linalg.LinAlgError("the tail factor is singular")
+    lower = np.tril(inv)  # dpotri fills the lower triangle only
+    full: np.ndarray = lower + lower.T
+    full[np.diag_indices_from(full)] -= np.diagonal(lower)
+    return full
+
+
+def _blocks_times(blocks: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``blocks_l v_l`` for a ``(k, k, m)`` stack and a ``(k, m)`` array."""
+    out: np.ndarray = np.einsum("abm,bm->am", blocks, v)
+    return out
+
+
+def _reml_terms(
+    ws: Workspace,
+    fac: Factorization,
+    sol: Solution,
+    MinvT0t: np.ndarray,
+    Bx0: np.ndarray,
+) -> list[np.ndarray]:
+    """``sum_l (Q V (B - A Lambda Q)')_ll`` for every block."""
+    p = ws.p
+    T0 = fac.templates[0]
+    A00 = ws._zz0
+    k0, _, m0 = A00.shape
+    V = sol.var_beta_unscaled
+    if fac.LTT is None:
+        Q0 = multiply_blocks(MinvT0t, Bx0)  # (k0, p, m0)
+        LQ0 = np.tensordot(T0, Q0, axes=([1], [0]))
+        R0 = Bx0 - multiply_blocks(A00, LQ0)
+        return [np.einsum("apm,pq,bqm->ab", Q0, V, R0)]
+    assert fac.LBT is not None
+    A = ws.products
+    assert A.bzt is not None and A.ztt is not None
+    tail_templates = fac.templates[1:]
+    QT = scipy.linalg.solve_triangular(
+        fac.LTT, np.ascontiguousarray(fac.LBT[:p].T), lower=True, trans="T", check_finite=False
+    )
+    LQT = _lambda_t(ws, tail_templates, QT)  # (q_T, p)
+    coupling = to_component_major((ws._zt0_t @ LQT).reshape(m0, k0, p))
+    Q0 = multiply_blocks(MinvT0t, Bx0 - coupling)
+    LQ0 = np.tensordot(T0, Q0, axes=([1], [0]))  # (k0, p, m0)
+    R0 = Bx0 - multiply_blocks(A00, LQ0) - coupling
+    LQ0_rows = np.ascontiguousarray(LQ0.transpose(2, 0, 1)).reshape(m0 * k0, p)
+    RT = A.bzt[:, :p] - ws._zt0 @ LQ0_rows - A.ztt @ LQT
+    terms = [np.einsum("apm,pq,bqm->ab", Q0, V, R0)]
+    for rows, m, k in _tail_rows(ws):
+        Qr = QT[rows].reshape(m, k, p)
+        terms.append(np.einsum("lap,pq,lbq->ab", Qr, V, RT[rows].reshape(m, k, p)))
+    return terms

@@ -8,7 +8,8 @@ number of levels, never on the number of rows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.linalg
@@ -47,6 +48,9 @@ class Factorization:
     LBT: np.ndarray | None
     LBB: np.ndarray
     logdet_z: float
+    schur: np.ndarray | None = None
+    """When asked for: ``Z_T'WZ_T - Z_T'WZ0 blockdiag(G G') Z0'WZ_T`` before Lambda_T
+    scales it (the analytic gradient reads it)."""
 
 
 class Workspace:
@@ -82,13 +86,41 @@ class Workspace:
             self._zt0_t = zt0.T.tocsr()
             self._gram = WeightedGram(zt0) if k0 == 1 else None
 
+    def with_fixed_columns(self, columns: np.ndarray) -> Workspace:
+        """The workspace of ``[X y] C`` in place of ``[X y]`` (the last column of the
+        ``(p + 1) x (p' + 1)`` matrix C gives the new response), sharing everything
+        that involves Z alone."""
+        A = self.products
+        products = replace(
+            A,
+            bz0=A.bz0 @ columns,
+            bzt=None if A.bzt is None else A.bzt @ columns,
+            bb=columns.T @ A.bb @ columns,
+        )
+        out = copy.copy(self)
+        out.products = products
+        out.p = columns.shape[1] - 1
+        out._bz0 = to_component_major(products.bz0)
+        return out
+
     # -- Lambda_T, the tail's relative covariance factor --------------------------------
+    def tail_scale(self, templates: tuple[np.ndarray, ...]) -> np.ndarray | None:
+        """Lambda_T's diagonal when every tail factor is scalar (Lambda_T is then
+        diagonal), else None."""
+        if any(k != 1 for _, k in self.tail_shapes):
+            return None
+        return np.repeat([T[0, 0] for T in templates], [m for m, _ in self.tail_shapes])
+
     def _lambda_t_left(self, templates: tuple[np.ndarray, ...], M: np.ndarray) -> np.ndarray:
         """Lambda_T' M for a dense M with q_T rows."""
-        out = np.empty_like(M)
         if len(self.tail_shapes) == 1 and self.tail_shapes[0][1] == 1:
             scaled: np.ndarray = templates[0][0, 0] * M
             return scaled
+        scale = self.tail_scale(templates)
+        if scale is not None:
+            by_row: np.ndarray = M * scale[:, None]
+            return by_row
+        out = np.empty_like(M)
         for (m, k), T, start in zip(
             self.tail_shapes, templates, self._tail_offsets[:-1], strict=True
         ):
@@ -100,6 +132,16 @@ class Workspace:
                 out[rows] = np.einsum("ka,lkc->lac", T, block).reshape(m * k, -1)
         return out
 
+    def _congruence_t(self, templates: tuple[np.ndarray, ...], D: np.ndarray) -> np.ndarray:
+        """Lambda_T' D Lambda_T for a symmetric dense D, as a new array."""
+        scale = self.tail_scale(templates)
+        if scale is None:
+            D = self._lambda_t_left(templates, D)
+            return self._lambda_t_left(templates, np.ascontiguousarray(D.T))
+        out: np.ndarray = D * scale[:, None]
+        out *= scale[None, :]
+        return out
+
     def _lambda_t_right(self, templates: tuple[np.ndarray, ...], v: np.ndarray) -> np.ndarray:
         """Lambda_T v for a vector v of length q_T."""
         out = np.empty_like(v)
@@ -109,6 +151,11 @@ class Workspace:
             rows = slice(int(start), int(start) + m * k)
             out[rows] = (v[rows].reshape(m, k) @ T.T).ravel()
         return out
+
+    @property
+    def tail_size(self) -> int:
+        """q_T, the order of the dense tail block (0 with one grouping factor)."""
+        return int(self._tail_offsets[-1])
 
     @property
     def uses_threads(self) -> bool:
@@ -128,8 +175,9 @@ class Workspace:
         ).ravel()
         return sp.csr_matrix((data, indices, indptr), shape=(m * k, m * k))
 
-    def factorize(self, templates: list[np.ndarray]) -> Factorization:
-        """Blocked Cholesky factor for the covariance templates ``T_b`` of each factor."""
+    def factorize(self, templates: list[np.ndarray], keep_schur: bool = False) -> Factorization:
+        """Blocked Cholesky factor for the covariance templates ``T_b`` of each factor;
+        ``keep_schur`` keeps the tail's Schur complement before scaling (for the gradient)."""
         A = self.products
         T0 = templates[0]
         k0 = T0.shape[0]
@@ -149,7 +197,7 @@ class Workspace:
         LB0 = multiply_blocks(self._bz0, G, transpose_a=True)  # (p+1, k0, m0)
         flat = LB0.reshape(p1, -1)
         BB = A.bb - flat @ flat.T
-        LTT = LBT = None
+        LTT = LBT = schur = None
         if A.zt0 is not None:
             tail_templates = tuple(templates[1:])
             if k0 == 1:
@@ -161,8 +209,8 @@ class Workspace:
                 W = multiply_blocks(G, G, transpose_b=True)
                 D = A.ztt - (self._zt0 @ self.blockdiag(W) @ self._zt0_t).toarray()
                 W_bz0 = to_level_major(multiply_blocks(W, self._bz0)).reshape(-1, p1)
-            D = self._lambda_t_left(tail_templates, D)
-            D = self._lambda_t_left(tail_templates, np.ascontiguousarray(D.T))
+            schur = D if keep_schur else None
+            D = self._congruence_t(tail_templates, D)
             D[np.diag_indices_from(D)] += 1.0
             LTT = scipy.linalg.cholesky(D, lower=True, check_finite=False)
             logdet_z += 2.0 * float(np.sum(np.log(np.diag(LTT))))
@@ -171,7 +219,7 @@ class Workspace:
             LBT = scipy.linalg.solve_triangular(LTT, R, lower=True, check_finite=False).T
             BB = BB - LBT @ LBT.T
         LBB = scipy.linalg.cholesky(BB, lower=True, check_finite=False)
-        return Factorization(tuple(templates), L0, G, LB0, LTT, LBT, LBB, logdet_z)
+        return Factorization(tuple(templates), L0, G, LB0, LTT, LBT, LBB, logdet_z, schur)
 
     def objective(self, fac: Factorization, reml: bool) -> float:
         """lme4's profiled deviance (ML) or REML criterion at this factorization."""
