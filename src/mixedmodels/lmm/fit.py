@@ -34,6 +34,9 @@ from mixedmodels.lmm.tables import (
 
 __all__ = ["lmm"]
 
+#: Dense tails with fewer levels than this are factorized on one BLAS thread.
+SMALL_TAIL = 4000
+
 
 def lmm(
     formula: str,
@@ -248,19 +251,22 @@ def estimate(
 
     def objective_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
         try:
-            fac = ws.factorize(theta_map.factors(theta))
+            fac = ws.factorize(theta_map.factors(theta), keep_schur=True)
             grad = objective_gradient(ws, fac, solve(ws, fac), theta_map.position, reml)
             return ws.objective(fac, reml), grad
         except (np.linalg.LinAlgError, ValueError, FloatingPointError):
             return np.inf, np.zeros_like(theta)
 
-    # one grouping factor: the analytic gradient (lmm/gradient.py) lets L-BFGS-B converge
-    # in a fraction of COBYQA's evaluations
-    gradient = objective_and_gradient if len(model.block_columns) == 1 else None
+    # the analytic gradient (lmm/gradient.py) lets L-BFGS-B converge in a fraction of
+    # COBYQA's evaluations; COBYQA remains the fallback of minimize_theta
     start_c = layout.initial() if start is None else model.internal_theta(start)
     # Our own two threads and a multi-threaded BLAS oversubscribe two cores (a crossed
-    # fit then ran 10x slower whenever another program was busy): one BLAS thread here.
-    blas = threadpool_limits(limits=1, user_api="blas") if ws.uses_threads else nullcontext()
+    # fit then ran 10x slower whenever another program was busy), and on a dense tail of
+    # a few thousand levels a second BLAS thread gains little when the machine is quiet
+    # but costs 10-20x when it is not (InstEval's 1,142: 35 ms a factorization on one
+    # thread, 0.7 s on two beside two other busy processes): one BLAS thread then.
+    one_thread = ws.uses_threads or 0 < ws.tail_size < SMALL_TAIL
+    blas = threadpool_limits(limits=1, user_api="blas") if one_thread else nullcontext()
     with np.errstate(all="ignore"), blas:
         check = settings.check_convergence
         if check is None:
@@ -271,7 +277,7 @@ def estimate(
             layout.lower,
             settings,
             check,
-            gradient=gradient,
+            gradient=objective_and_gradient,
             terms=layout.term_slots(),
         )
     fac = ws.factorize(theta_map.factors(theta_c))

@@ -380,7 +380,7 @@ def newton_polish(
     step_size: float = 1e-5,
 ) -> np.ndarray:
     """Newton steps from L-BFGS-B's stopping point, with the Hessian from central
-    differences of the analytic gradient (``2 n_theta`` gradients per step).
+    differences of the analytic gradient (``2 n_theta`` gradients, once).
 
     L-BFGS-B stops when its progress is small, leaving theta about 1e-8 from the optimum;
     a Newton step or two takes it to rounding level, so fits of the same rows summed in
@@ -392,13 +392,15 @@ def newton_polish(
         return theta
     eye = np.eye(theta.size)
     value, grad = gradient(theta)
+    # one Hessian serves every step: near the optimum it changes far less than the
+    # gradient, so the later steps (one gradient each) still shrink the error by orders
+    # of magnitude
+    columns = [
+        (gradient(theta + step_size * e)[1] - gradient(theta - step_size * e)[1]) / (2 * step_size)
+        for e in eye
+    ]
+    H = np.column_stack(columns)
     for _ in range(steps):
-        columns = [
-            (gradient(theta + step_size * e)[1] - gradient(theta - step_size * e)[1])
-            / (2 * step_size)
-            for e in eye
-        ]
-        H = np.column_stack(columns)
         try:
             step = np.linalg.solve(0.5 * (H + H.T), grad)
         except np.linalg.LinAlgError:
