@@ -212,3 +212,35 @@ def test_lrt_refuses_fits_to_different_responses() -> None:
     )
     with pytest.raises(mm.ModelSpecError, match="different responses"):
         mm.anova(a, b)
+
+
+@pytest.mark.parametrize(
+    ("dataset", "formula"),
+    [
+        ("sleepstudy", "Reaction ~ Days + (Days | Subject)"),  # centred and scaled slope
+        ("Penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)"),
+        ("Oxboys", "height ~ age + (age + I(age**2) | Subject)"),
+    ],
+)
+def test_profile_map_and_its_jacobian_match_the_conditioned_theta(dataset, formula) -> None:
+    """The closed-form map from (SDs, correlations, sigma) to the model's own theta, and
+    its Jacobian, against the conditioning's map and its central differences."""
+    from mixedmodels.inference.profile import _Profiler
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = mm.lmm(formula, mm.datasets.load(dataset), reml=False)
+    prof = _Profiler(fit)
+    rng = np.random.default_rng(3)
+    varpar = prof.estimate * rng.uniform(0.8, 1.2, prof.estimate.size)
+    theta_c, J = prof._theta_c_and_jacobian(varpar)
+    np.testing.assert_allclose(theta_c, prof._theta_c(varpar), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(J, prof._jacobian(varpar, theta_c), rtol=1e-5, atol=1e-7)
+    # and the deviance's gradient against its own central differences
+    dev, grad = prof.deviance(varpar)
+    for k in range(varpar.size):
+        h = 1e-6 * max(abs(varpar[k]), 1e-2)
+        e = np.zeros_like(varpar)
+        e[k] = h
+        numeric = (prof.deviance(varpar + e)[0] - prof.deviance(varpar - e)[0]) / (2 * h)
+        assert grad[k] == pytest.approx(numeric, rel=1e-5, abs=1e-5)
