@@ -117,6 +117,16 @@ MODELS: dict[str, Model] = {
             factors=("subj", "item"),
             peers=("lme4", "mixedlm"),  # statsmodels cannot express crossed effects
         ),
+        # lme4's InstEval (exported by ensure_insteval): three crossed scalar terms, the
+        # multi-factor case MixedModels.jl documents
+        Model(
+            key="insteval",
+            label="InstEval (73k rows, 3 crossed terms)",
+            csv="InstEval.csv",
+            formula="y ~ 1 + service + (1 | s) + (1 | d) + (1 | dept)",
+            factors=("s", "d", "dept", "service"),
+            peers=("lme4", "mixedlm"),
+        ),
         # GLMM, Laplace (nAGQ = 1): lme4 via `lme4_perf.R CSV glmer FORMULA binomial`,
         # mixedlm via `mixedlm.glmer`; statsmodels has no frequentist GLMM.
         Model(
@@ -138,6 +148,7 @@ MODEL_GROUPS = {
     "nested": ("nested", "nested100k"),
     "nested100k": ("nested100k",),
     "crossed": ("crossed",),
+    "insteval": ("insteval",),
     "logistic": ("logistic",),
 }
 WARMUP = MODELS["sleepstudy"]
@@ -703,6 +714,29 @@ def ensure_sim_data(data_dir: Path, kit: Path) -> None:
             os.replace(Path(tmp) / name, data_dir / name)
 
 
+#: Writes lme4's InstEval with letter-prefixed codes, so every program reads the grouping
+#: columns (and the two-level ``service``) as factors, not numbers.
+INSTEVAL_EXPORT = r"""
+data("InstEval", package = "lme4")
+d <- InstEval
+out <- data.frame(s = paste0("s", d$s), d = paste0("d", d$d), dept = paste0("dept", d$dept),
+                  service = paste0("service", d$service), y = d$y)
+write.csv(out, commandArgs(trailingOnly = TRUE)[1], row.names = FALSE)
+"""
+
+
+def ensure_insteval(data_dir: Path) -> None:
+    """Export lme4's InstEval to CSV with Rscript unless it is there."""
+    path = data_dir / "InstEval.csv"
+    if path.exists() or shutil.which("Rscript") is None:
+        return
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=data_dir, prefix=".gen-") as tmp:
+        part = Path(tmp) / "InstEval.csv"
+        subprocess.run(["Rscript", "-e", INSTEVAL_EXPORT, str(part)], check=True)
+        os.replace(part, path)
+
+
 def ensure_sleepstudy(data_dir: Path) -> None:
     """Export ``mm.datasets.load("sleepstudy")`` to CSV so every program reads the same file."""
     path = data_dir / "sleepstudy.csv"
@@ -997,8 +1031,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         blas_threads=args.blas_threads,
     )
     ensure_sleepstudy(ctx.data_dir)
-    if any(m.key != "sleepstudy" for m in models):
+    if any(m.csv in SIM_FILES for m in models):
         ensure_sim_data(ctx.data_dir, kit)
+    if any(m.key == "insteval" for m in models):
+        ensure_insteval(ctx.data_dir)
     source = source_state()
     with pinned_source(not args.no_pin_source) as pin:
         ctx.pythonpath = pin
