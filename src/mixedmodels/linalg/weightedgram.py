@@ -56,6 +56,7 @@ class _RowSlab:
         self.Bj = Zt.indices.astype(idx)
         self.Bx = Zt.data
         self.start = start
+        self.span = (int(Z.indptr[start]), int(Z.indptr[stop]))
         nnz = _kernels.csr_matmat_maxnnz(n_rows, n_cols, self.Ap, self.Aj, self.Bp, self.Bj)
         # full-size buffers for every run: the kernel leaves out entries whose sum is
         # exactly 0 (a zero weight, or values that cancel), so a run may store fewer
@@ -68,17 +69,23 @@ class _RowSlab:
         self.pattern = self.Cj[: self.used].copy()
         self.flat = self._flat()
 
-    def run(self, w: np.ndarray) -> None:
+    def run(self, w: np.ndarray, values: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """The numeric phase; ``values`` replace Z's stored values (in Z's and in Z''s
+        order)."""
         n_rows, n_cols = self.shape
+        if values is None:
+            data, Bx = self.data, self.Bx
+        else:
+            data, Bx = values[0][self.span[0] : self.span[1]], values[1]
         _kernels.csr_matmat(
             n_rows,
             n_cols,
             self.Ap,
             self.Aj,
-            self.data * w[self.cols],
+            data * w[self.cols],
             self.Bp,
             self.Bj,
-            self.Bx,
+            Bx,
             self.Cp,
             self.Cj,
             self.Cx,
@@ -113,6 +120,12 @@ class WeightedGram:
         self.Z.sum_duplicates()
         self.Zt = self.Z.T.tocsr()
         self.shape = (self.Z.shape[0], self.Z.shape[0])
+        # where each stored value of Z' comes from in Z's storage
+        order = sp.csr_matrix(
+            (np.arange(self.Z.nnz, dtype=np.float64), self.Z.indices, self.Z.indptr),
+            shape=self.Z.shape,
+        )
+        self._transpose_order = order.T.tocsr().data.astype(np.int64)
         self._slabs: list[_RowSlab] = []
         if _HAVE_KERNELS:
             r = self.Z.shape[0]
@@ -142,15 +155,30 @@ class WeightedGram:
         cut = int(np.searchsorted(work, work[-1] / 2)) + 1
         return [0, min(max(cut, 1), r - 1), r]
 
-    def subtract_from(self, dense: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """``dense - Z diag(w) Z'`` as a new dense array."""
+    def transposed_values(self, values: np.ndarray) -> np.ndarray:
+        """Stored values of Z' for a Z with this pattern and stored ``values``."""
+        out: np.ndarray = values[self._transpose_order]
+        return out
+
+    def subtract_from(
+        self, dense: np.ndarray, w: np.ndarray, values: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``dense - Z diag(w) Z'`` as a new dense array.
+
+        ``values``, when given, replace the stored values of Z (same pattern, in Z's
+        storage order): the product is then that of the reweighted Z.
+        """
         if not self._slabs:
-            product = self.Z.multiply(w[None, :]).tocsr() @ self.Zt
+            Z = self.Z
+            if values is not None:
+                Z = sp.csr_matrix((values, Z.indices, Z.indptr), shape=Z.shape)
+            product = Z.multiply(w[None, :]).tocsr() @ Z.T.tocsr()
             return np.asarray(dense - product.toarray(), dtype=np.float64)
+        pair = None if values is None else (values, self.transposed_values(values))
         if len(self._slabs) > 1:
-            list(_pool().map(lambda slab: slab.run(w), self._slabs))
+            list(_pool().map(lambda slab: slab.run(w, pair), self._slabs))
         else:
-            self._slabs[0].run(w)
+            self._slabs[0].run(w, pair)
         out: np.ndarray = np.array(dense, dtype=np.float64, copy=True)
         flat = out.reshape(-1)
         for slab in self._slabs:

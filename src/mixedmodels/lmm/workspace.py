@@ -8,6 +8,7 @@ number of levels, never on the number of rows.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +50,15 @@ class Factorization:
     logdet_z: float
 
 
+def _same_pattern(a: sp.csr_matrix, b: sp.csr_matrix) -> bool:
+    """Whether two CSR matrices store the same positions in the same order."""
+    if a.shape != b.shape or a.nnz != b.nnz:
+        return False
+    if a.indices is b.indices and a.indptr is b.indptr:
+        return True
+    return bool(np.array_equal(a.indptr, b.indptr) and np.array_equal(a.indices, b.indices))
+
+
 class Workspace:
     """The mutable state of one LMM fit: A's blocks and the tail layout.
 
@@ -81,6 +91,45 @@ class Workspace:
             self._zt0_col = zt0.indices
             self._zt0_t = zt0.T.tocsr()
             self._gram = WeightedGram(zt0) if k0 == 1 else None
+        self._gram_values: np.ndarray | None = None  # Z_T'WZ0's values when reweighted
+
+    def reweighted(self, products: CrossProducts) -> Workspace:
+        """A workspace for new blocks whose Z_T'WZ0 has this one's sparsity pattern (as
+        every result of one :class:`~mixedmodels.design.reweight.Reweighting` has).
+
+        The layout, the transposition of Z_T'WZ0 and the symbolic phase of its weighted
+        Gram product are shared with this workspace, not made again.
+        """
+        ws = copy.copy(self)
+        ws.products = products
+        ws._zz0 = to_component_major(products.zz0)
+        ws._bz0 = to_component_major(products.bz0)
+        if products.zt0 is not None:
+            zt0 = products.zt0
+            if not _same_pattern(zt0, self._zt0):
+                raise ValueError("the new Z_T'WZ0 does not have this workspace's pattern")
+            ws._zt0 = zt0
+            t = self._zt0_t
+            if self._gram is not None:
+                ws._gram_values = zt0.data
+                values = self._gram.transposed_values(zt0.data)
+            else:
+                values = self._transpose_order(zt0.data)
+            ws._zt0_t = sp.csr_matrix((values, t.indices, t.indptr), shape=t.shape)
+        return ws
+
+    def _transpose_order(self, values: np.ndarray) -> np.ndarray:
+        """Stored values of Z_T'WZ0's transpose for new values of Z_T'WZ0 itself."""
+        order = getattr(self, "_zt0_t_order", None)
+        if order is None:
+            z = self._zt0
+            index = sp.csr_matrix(
+                (np.arange(z.nnz, dtype=np.float64), z.indices, z.indptr), shape=z.shape
+            )
+            order = index.T.tocsr().data.astype(np.int64)
+            self._zt0_t_order = order
+        out: np.ndarray = values[order]
+        return out
 
     # -- Lambda_T, the tail's relative covariance factor --------------------------------
     def _lambda_t_left(self, templates: tuple[np.ndarray, ...], M: np.ndarray) -> np.ndarray:
@@ -155,7 +204,7 @@ class Workspace:
             if k0 == 1:
                 w = G[0, 0] ** 2
                 assert self._gram is not None and A.ztt is not None
-                D = self._gram.subtract_from(A.ztt, w)
+                D = self._gram.subtract_from(A.ztt, w, self._gram_values)
                 W_bz0 = (self._bz0[0] * w).T
             else:
                 W = multiply_blocks(G, G, transpose_b=True)
