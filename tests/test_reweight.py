@@ -117,15 +117,17 @@ def test_reweighted_workspace_refuses_another_pattern() -> None:
         base.reweighted(Reweighting(other, X).products(w, r))
 
 
-@pytest.mark.parametrize("threaded", [False, True])
-def test_weighted_gram_with_new_values_matches_dense(threaded: bool, monkeypatch) -> None:
+@pytest.mark.parametrize(("threaded", "as_dense"), [(False, False), (True, False), (False, True)])
+def test_weighted_gram_with_new_values_matches_dense(
+    threaded: bool, as_dense: bool, monkeypatch
+) -> None:
     from mixedmodels.linalg import weightedgram
 
     monkeypatch.setattr(weightedgram, "THREAD_MIN_NNZ", 1 if threaded else 10**9)
     rng = np.random.default_rng(4)
     Z = sp.random(30, 50, density=0.2, format="csr", random_state=rng)
     Z.sum_duplicates()
-    gram = WeightedGram(Z)
+    gram = WeightedGram(Z, dense=as_dense)
     for _ in range(2):
         values = rng.normal(size=Z.nnz)
         w = rng.random(50)

@@ -11,6 +11,7 @@ products and a dot product, with no index arithmetic and no pattern to rebuild.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,7 +19,20 @@ import scipy.sparse as sp
 
 from mixedmodels.design.crossproducts import CrossProducts, ZTerm
 
-__all__ = ["Reweighting"]
+__all__ = ["Reweighting", "with_values"]
+
+
+def with_values(pattern: sp.csr_matrix, values: np.ndarray) -> sp.csr_matrix:
+    """A CSR matrix with ``pattern``'s structure (shared, not copied) and new values.
+
+    A shallow copy: unlike the constructor it checks nothing, which matters when it is
+    done at every PIRLS step.
+    """
+    if values.shape != pattern.data.shape:
+        raise ValueError(f"{values.size} values for a pattern of {pattern.nnz} entries")
+    out = copy.copy(pattern)
+    out.data = values
+    return out
 
 
 class _Entries:
@@ -125,7 +139,7 @@ class Reweighting:
             linear.add(np.full(n, self._bb_r + c), X[:, c])
 
         self._q_t = 0
-        self._zt0_pattern: tuple[np.ndarray, np.ndarray] | None = None
+        self._zt0_pattern: sp.csr_matrix | None = None
         if tail:
             index, columns, q_t = _tail_columns(tail)
             self._q_t = q_t
@@ -135,9 +149,13 @@ class Reweighting:
             unique, inverse = np.unique(keys, return_inverse=True)
             row_of = unique // (m0 * k0)
             indptr = np.concatenate([[0], np.cumsum(np.bincount(row_of, minlength=q_t))])
-            self._zt0_pattern = (
-                (unique % (m0 * k0)).astype(np.int32),
-                indptr.astype(np.int32),
+            self._zt0_pattern = sp.csr_matrix(
+                (
+                    np.zeros(unique.size),
+                    (unique % (m0 * k0)).astype(np.int32),
+                    indptr.astype(np.int32),
+                ),
+                shape=(q_t, m0 * k0),
             )
             self._zt = fixed.block(unique.size)
             values = np.concatenate([z * Z0[:, a] for z in columns for a in range(k0)])
@@ -198,9 +216,7 @@ class Reweighting:
         bzt: np.ndarray | None = None
         if self._zt0_pattern is not None:
             q_t = self._q_t
-            indices, indptr = self._zt0_pattern
-            data = a[self._zt : self._zt + indices.size]
-            zt0 = sp.csr_matrix((data, indices, indptr), shape=(q_t, m0 * k0), copy=False)
+            zt0 = with_values(self._zt0_pattern, a[self._zt : self._zt + self._zt0_pattern.nnz])
             flat = np.zeros(q_t * q_t)
             flat[self._ztt_flat] = a[self._ztt : self._ztt + self._ztt_flat.size]
             ztt = flat.reshape(q_t, q_t)

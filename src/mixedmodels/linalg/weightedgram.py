@@ -29,6 +29,10 @@ except ImportError:  # pragma: no cover - depends on the scipy build
 
 #: Products with fewer stored entries in Z than this run in one piece.
 THREAD_MIN_NNZ = 200_000
+#: A Z that stores at least this share of its entries, and has at most DENSE_MAX_ENTRIES
+#: entries, is multiplied as a dense array (BLAS beats the sparse kernel by far there).
+DENSE_MIN_SHARE = 0.25
+DENSE_MAX_ENTRIES = 2_000_000
 
 _POOL: ThreadPoolExecutor | None = None
 
@@ -113,9 +117,13 @@ class WeightedGram:
     ----------
     Z : scipy.sparse.csr_matrix
         Shape ``(r, c)``.
+    dense : bool, optional
+        Multiply Z as a dense array (True) or with the sparse kernel (False); by default
+        dense when Z stores at least ``DENSE_MIN_SHARE`` of at most ``DENSE_MAX_ENTRIES``
+        entries.
     """
 
-    def __init__(self, Z: sp.csr_matrix) -> None:
+    def __init__(self, Z: sp.csr_matrix, dense: bool | None = None) -> None:
         self.Z = sp.csr_matrix(Z)
         self.Z.sum_duplicates()
         self.Zt = self.Z.T.tocsr()
@@ -127,7 +135,16 @@ class WeightedGram:
         )
         self._transpose_order = order.T.tocsr().data.astype(np.int64)
         self._slabs: list[_RowSlab] = []
-        if _HAVE_KERNELS:
+        r, c = self.Z.shape
+        entries = r * c
+        self._dense_at: np.ndarray | None = None  # where Z's stored values go in dense Z
+        if dense is None:
+            dense = 0 < entries <= DENSE_MAX_ENTRIES and self.Z.nnz >= DENSE_MIN_SHARE * entries
+        if dense:
+            rows = np.repeat(np.arange(r, dtype=np.int64), np.diff(self.Z.indptr))
+            self._dense_at = rows * c + self.Z.indices
+            self._dense = self._densify(self.Z.data)
+        elif _HAVE_KERNELS:
             r = self.Z.shape[0]
             pieces = 2 if self.Z.nnz >= THREAD_MIN_NNZ and (os.cpu_count() or 1) > 1 else 1
             cuts = self._balanced_cuts(pieces)
@@ -155,6 +172,12 @@ class WeightedGram:
         cut = int(np.searchsorted(work, work[-1] / 2)) + 1
         return [0, min(max(cut, 1), r - 1), r]
 
+    def _densify(self, values: np.ndarray) -> np.ndarray:
+        assert self._dense_at is not None
+        flat = np.zeros(self.Z.shape[0] * self.Z.shape[1])
+        flat[self._dense_at] = values
+        return flat.reshape(self.Z.shape)
+
     def transposed_values(self, values: np.ndarray) -> np.ndarray:
         """Stored values of Z' for a Z with this pattern and stored ``values``."""
         out: np.ndarray = values[self._transpose_order]
@@ -168,6 +191,10 @@ class WeightedGram:
         ``values``, when given, replace the stored values of Z (same pattern, in Z's
         storage order): the product is then that of the reweighted Z.
         """
+        if self._dense_at is not None:
+            D = self._dense if values is None else self._densify(values)
+            out: np.ndarray = dense - (D * w) @ D.T
+            return out
         if not self._slabs:
             Z = self.Z
             if values is not None:
@@ -179,7 +206,7 @@ class WeightedGram:
             list(_pool().map(lambda slab: slab.run(w, pair), self._slabs))
         else:
             self._slabs[0].run(w, pair)
-        out: np.ndarray = np.array(dense, dtype=np.float64, copy=True)
+        out = np.array(dense, dtype=np.float64, copy=True)
         flat = out.reshape(-1)
         for slab in self._slabs:
             where, values = slab.entries()

@@ -16,6 +16,7 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from mixedmodels.design.crossproducts import CrossProducts
+from mixedmodels.design.reweight import with_values
 from mixedmodels.linalg.smallblocks import (
     cholesky_blocks,
     congruence,
@@ -115,7 +116,7 @@ class Workspace:
                 values = self._gram.transposed_values(zt0.data)
             else:
                 values = self._transpose_order(zt0.data)
-            ws._zt0_t = sp.csr_matrix((values, t.indices, t.indptr), shape=t.shape)
+            ws._zt0_t = with_values(t, values)
         return ws
 
     def _transpose_order(self, values: np.ndarray) -> np.ndarray:
