@@ -12,11 +12,11 @@ import copy
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
 import scipy.sparse as sp
 
 from mixedmodels.design.crossproducts import CrossProducts
 from mixedmodels.design.reweight import with_values
+from mixedmodels.linalg.dense import cholesky_lower, solve_lower
 from mixedmodels.linalg.smallblocks import (
     cholesky_blocks,
     congruence,
@@ -214,13 +214,13 @@ class Workspace:
             D = self._lambda_t_left(tail_templates, D)
             D = self._lambda_t_left(tail_templates, np.ascontiguousarray(D.T))
             D[np.diag_indices_from(D)] += 1.0
-            LTT = scipy.linalg.cholesky(D, lower=True, check_finite=False)
+            LTT = cholesky_lower(D)
             logdet_z += 2.0 * float(np.sum(np.log(np.diag(LTT))))
             V = self._zt0 @ W_bz0
             R = self._lambda_t_left(tail_templates, A.bzt - V)
-            LBT = scipy.linalg.solve_triangular(LTT, R, lower=True, check_finite=False).T
+            LBT = solve_lower(LTT, R).T
             BB = BB - LBT @ LBT.T
-        LBB = scipy.linalg.cholesky(BB, lower=True, check_finite=False)
+        LBB = cholesky_lower(BB)
         return Factorization(tuple(templates), L0, G, LB0, LTT, LBT, LBB, logdet_z)
 
     def objective(self, fac: Factorization, reml: bool) -> float:
