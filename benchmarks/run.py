@@ -883,7 +883,7 @@ def preamble(meta: dict[str, Any], results: list[Measurement]) -> list[str]:
         + (", ".join(f"{k}={v}" for k, v in meta["thread_env"].items()) or "none (defaults)"),
         "fit s: wall seconds of the fit call only, data already in memory (Python: "
         "time.perf_counter; lme4: system.time inside R via lme4_perf.R); median of "
-        f"{meta['reps']} fits for sleepstudy, one fit otherwise.",
+        f"{meta['reps']} fits for the small models (sleepstudy, VerbAgg), one fit otherwise.",
         "Each measurement runs in its own fresh process; Python packages do one warm-up fit "
         "on sleepstudy in that process first (for a GLMM: the same GLMM on the first "
         f"{GLMM_WARMUP_ROWS:,} rows), so imports and JIT compilation are not timed.",
