@@ -71,6 +71,10 @@ class Model:
     statsmodels: tuple[str, str, str] | None = None  # (fixed formula, groups, re_formula)
     #: (package, reason) pairs listed in the table as "n/a" instead of being run
     unsupported: tuple[tuple[str, str], ...] = ()
+    #: the same model as mixedlm's parser accepts it (None: ``formula``)
+    mixedlm_formula: str | None = None
+    #: a factor response's success level: mixedlm is given the 0/1 column instead
+    success_level: str | None = None
 
     @property
     def criterion_kind(self) -> str:
@@ -140,6 +144,22 @@ MODELS: dict[str, Model] = {
             family="binomial",
             unsupported=(("statsmodels", "no frequentist GLMM"),),
         ),
+        # lme4's VerbAgg, crossed Bernoulli: exported by export_verbagg.R; mixedlm's parser
+        # takes the fixed part without its parentheses and needs r2 as 0/1
+        Model(
+            key="verbagg",
+            label="VerbAgg (7,584 rows, crossed binomial)",
+            csv="VerbAgg.csv",
+            formula="r2 ~ (Anger + Gender + btype + situ) + (1 | id) + (1 | item)",
+            factors=("Gender", "item", "resp", "id", "btype", "situ", "mode", "r2"),
+            peers=("lme4", "mixedlm"),
+            small=True,
+            glmm=True,
+            family="binomial",
+            unsupported=(("statsmodels", "no frequentist GLMM"),),
+            mixedlm_formula="r2 ~ Anger + Gender + btype + situ + (1 | id) + (1 | item)",
+            success_level="Y",
+        ),
     )
 }
 #: What each ``--models`` name expands to (nested brings its 100k-row statsmodels comparison).
@@ -150,6 +170,7 @@ MODEL_GROUPS = {
     "crossed": ("crossed",),
     "insteval": ("insteval",),
     "logistic": ("logistic",),
+    "verbagg": ("verbagg",),
 }
 WARMUP = MODELS["sleepstudy"]
 
@@ -309,7 +330,8 @@ def _fit_mixedlm(model: Model, df: Any) -> Any:
 
     if model.glmm:
         families = {"binomial": mixedlm.families.Binomial, "poisson": mixedlm.families.Poisson}
-        return mixedlm.glmer(model.formula, df, family=families[model.family]())
+        formula = model.mixedlm_formula or model.formula
+        return mixedlm.glmer(formula, df, family=families[model.family]())
     return mixedlm.lmer(model.formula, df, REML=True)
 
 
@@ -353,6 +375,19 @@ def _describe_statsmodels(model: Model, fit: Any) -> dict[str, Any]:
     return {"criterion": float(-2.0 * fit.llf), "theta": theta, "converged": bool(fit.converged)}
 
 
+def _prepare_mixedlm(model: Model, df: Any) -> Any:
+    """mixedlm's GLMM wants a 0/1 response: the factor's success level becomes 1."""
+    if model.success_level is None:
+        return df
+    response = model.formula.split("~")[0].strip()
+    out = df.copy()
+    out[response] = (out[response] == model.success_level).astype(int)
+    return out
+
+
+#: Per package, what its data frame needs before the (untimed) warm-up and the fits.
+PREPARE: dict[str, Callable[[Model, Any], Any]] = {"mixedlm": _prepare_mixedlm}
+
 FITTERS: dict[str, tuple[Callable[[Model, Any], Any], Callable[[Model, Any], dict[str, Any]]]] = {
     "mixedmodels": (_fit_mixedmodels, _describe_mixedmodels),
     "mixedlm": (_fit_mixedlm, _describe_mixedlm),
@@ -388,11 +423,12 @@ def python_worker(package: str, model: Model, data_dir: Path, reps: int) -> Meas
     """Run inside a fresh process: load, warm up, measure memory and time the fit."""
     fit_fn, describe = FITTERS[package]
     out = Measurement(model.key, package, criterion_kind=model.criterion_kind)
-    df = _load_frame(data_dir / model.csv, model)
+    prepare = PREPARE.get(package, lambda _model, frame: frame)
+    df = prepare(model, _load_frame(data_dir / model.csv, model))
     warm = warmup_model(model)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit_fn(warm, _load_frame(data_dir / warm.csv, warm))
+        fit_fn(warm, prepare(warm, _load_frame(data_dir / warm.csv, warm)))
     out.module = getattr(sys.modules.get(package), "__file__", None)
     gc.collect()
     out.baseline_mb, out.load_peak_mb = _status_mb("VmRSS"), _peak_rss_mb()
@@ -714,27 +750,22 @@ def ensure_sim_data(data_dir: Path, kit: Path) -> None:
             os.replace(Path(tmp) / name, data_dir / name)
 
 
-#: Writes lme4's InstEval with letter-prefixed codes, so every program reads the grouping
-#: columns (and the two-level ``service``) as factors, not numbers.
-INSTEVAL_EXPORT = r"""
-data("InstEval", package = "lme4")
-d <- InstEval
-out <- data.frame(s = paste0("s", d$s), d = paste0("d", d$d), dept = paste0("dept", d$dept),
-                  service = paste0("service", d$service), y = d$y)
-write.csv(out, commandArgs(trailingOnly = TRUE)[1], row.names = FALSE)
-"""
-
-
 def ensure_insteval(data_dir: Path) -> None:
-    """Export lme4's InstEval to CSV with Rscript unless it is there."""
+    """Export lme4's InstEval with ``export_insteval.R`` unless the CSV is present."""
     path = data_dir / "InstEval.csv"
-    if path.exists() or shutil.which("Rscript") is None:
+    if path.exists():
         return
     data_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=data_dir, prefix=".gen-") as tmp:
-        part = Path(tmp) / "InstEval.csv"
-        subprocess.run(["Rscript", "-e", INSTEVAL_EXPORT, str(part)], check=True)
-        os.replace(part, path)
+    subprocess.run(["Rscript", str(BENCH_DIR / "export_insteval.R"), str(path)], check=True)
+
+
+def ensure_verbagg(data_dir: Path) -> None:
+    """Export lme4's VerbAgg with ``export_verbagg.R`` unless the CSV is present."""
+    path = data_dir / "VerbAgg.csv"
+    if path.exists():
+        return
+    data_dir.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["Rscript", str(BENCH_DIR / "export_verbagg.R"), str(path)], check=True)
 
 
 def ensure_sleepstudy(data_dir: Path) -> None:
@@ -872,7 +903,7 @@ def preamble(meta: dict[str, Any], results: list[Measurement]) -> list[str]:
         + (", ".join(f"{k}={v}" for k, v in meta["thread_env"].items()) or "none (defaults)"),
         "fit s: wall seconds of the fit call only, data already in memory (Python: "
         "time.perf_counter; lme4: system.time inside R via lme4_perf.R); median of "
-        f"{meta['reps']} fits for sleepstudy, one fit otherwise.",
+        f"{meta['reps']} fits for the small models (sleepstudy, VerbAgg), one fit otherwise.",
         "Each measurement runs in its own fresh process; Python packages do one warm-up fit "
         "on sleepstudy in that process first (for a GLMM: the same GLMM on the first "
         f"{GLMM_WARMUP_ROWS:,} rows), so imports and JIT compilation are not timed.",
@@ -972,7 +1003,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument(
         "--models",
-        default="sleepstudy,nested,crossed,logistic",
+        default="sleepstudy,nested,crossed,logistic,verbagg",
         help="comma-separated: " + ", ".join(MODEL_GROUPS),
     )
     p.add_argument("--reps", type=int, default=10, help="fits per small model (median)")
@@ -1035,6 +1066,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ensure_sim_data(ctx.data_dir, kit)
     if any(m.key == "insteval" for m in models):
         ensure_insteval(ctx.data_dir)
+    if any(m.key == "verbagg" for m in models):
+        ensure_verbagg(ctx.data_dir)
     source = source_state()
     with pinned_source(not args.no_pin_source) as pin:
         ctx.pythonpath = pin

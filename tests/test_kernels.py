@@ -83,11 +83,12 @@ def test_weighted_gram_matches_dense(rows: int, cols: int, seed: int, threaded: 
         np.testing.assert_allclose(gram.product(w), (dense * w) @ dense.T, atol=1e-12)
 
 
-def test_weighted_gram_with_a_pattern_that_cancels() -> None:
+@pytest.mark.parametrize("as_dense", [False, True])
+def test_weighted_gram_with_a_pattern_that_cancels(as_dense: bool) -> None:
     # Z diag(w) Z' has an entry whose terms cancel exactly for w = 1 (the pattern-fixing
     # run) but not for other weights, and entries that vanish for zero weights
     Z = sp.csr_matrix(np.array([[1.0, 1.0, 0.0], [1.0, -1.0, 2.0], [0.0, 3.0, 1.0]]))
-    gram = WeightedGram(Z)
+    gram = WeightedGram(Z, dense=as_dense)
     dense = Z.toarray()
     for w in (np.array([2.0, 0.5, 1.0]), np.array([0.0, 1.0, 0.0]), np.zeros(3), np.ones(3)):
         np.testing.assert_allclose(gram.product(w), (dense * w) @ dense.T, atol=1e-12)

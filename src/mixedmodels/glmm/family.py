@@ -45,26 +45,39 @@ class Family:
             return np.asarray(np.log(-np.log1p(-mu)))
         return np.asarray(np.log(mu))
 
-    def linkinv(self, eta: np.ndarray) -> np.ndarray:
-        """mu = g^{-1}(eta), kept inside the open parameter space."""
-        if self.link == "logit":
-            return np.asarray(np.clip(special.expit(eta), _EPS, 1 - _EPS))
+    def linkinv(self, eta: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """mu = g^{-1}(eta), kept inside the open parameter space (into ``out`` if given,
+        which may not be ``eta``)."""
+        if self.link == "logit":  # 1 / (1 + exp(-eta)), as special.expit, in one buffer
+            mu = np.negative(eta, out=out)
+            np.exp(mu, out=mu)
+            mu += 1.0
+            np.divide(1.0, mu, out=mu)
+            clipped: np.ndarray = np.clip(mu, _EPS, 1 - _EPS, out=mu)
+            return clipped
         if self.link == "probit":
-            return np.asarray(np.clip(special.ndtr(eta), _EPS, 1 - _EPS))
-        if self.link == "cloglog":
-            return np.asarray(np.clip(-np.expm1(-np.exp(np.minimum(eta, 700.0))), _EPS, 1 - _EPS))
-        return np.asarray(np.maximum(np.exp(np.minimum(eta, 700.0)), _EPS))
+            value = np.clip(special.ndtr(eta), _EPS, 1 - _EPS)
+        elif self.link == "cloglog":
+            value = np.clip(-np.expm1(-np.exp(np.minimum(eta, 700.0))), _EPS, 1 - _EPS)
+        else:
+            value = np.maximum(np.exp(np.minimum(eta, 700.0)), _EPS)
+        return _into(value, out)
 
-    def mu_eta(self, eta: np.ndarray, mu: np.ndarray) -> np.ndarray:
-        """d mu / d eta."""
+    def mu_eta(self, eta: np.ndarray, mu: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """d mu / d eta (into ``out`` if given, which may not be ``mu``)."""
         if self.link == "logit":
-            return np.asarray(np.maximum(mu * (1.0 - mu), _EPS))
+            d = np.subtract(1.0, mu, out=out)
+            d *= mu
+            floored: np.ndarray = np.maximum(d, _EPS, out=d)
+            return floored
         if self.link == "probit":
-            return np.asarray(np.maximum(stats.norm.pdf(eta), _EPS))
-        if self.link == "cloglog":
+            value = np.maximum(stats.norm.pdf(eta), _EPS)
+        elif self.link == "cloglog":
             e = np.exp(np.minimum(eta, 700.0))
-            return np.asarray(np.maximum(e * np.exp(-e), _EPS))
-        return np.asarray(np.maximum(mu, _EPS))
+            value = np.maximum(e * np.exp(-e), _EPS)
+        else:
+            value = np.maximum(mu, _EPS)
+        return _into(value, out)
 
     # -- distribution ------------------------------------------------------------------
     def variance(self, mu: np.ndarray) -> np.ndarray:
@@ -110,6 +123,14 @@ class Family:
             n = np.round(w)
             return np.asarray(stats.binom.logpmf(k, n, mu))
         return np.asarray(w * (special.xlogy(y, mu) - mu - special.gammaln(y + 1.0)))
+
+
+def _into(value: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """``value`` as an array, copied into ``out`` when one is given."""
+    if out is None:
+        return np.asarray(value)
+    out[...] = value
+    return out
 
 
 _LINKS = {"binomial": ("logit", "probit", "cloglog"), "poisson": ("log",)}

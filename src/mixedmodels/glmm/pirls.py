@@ -11,16 +11,18 @@ not lower the penalized deviance.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy import special
 
-from mixedmodels.design.crossproducts import ZTerm, crossproducts
+from mixedmodels.design.crossproducts import ZTerm
 from mixedmodels.design.frame import ModelFrame
+from mixedmodels.design.reweight import Reweighting
 from mixedmodels.errors import MixedModelsError
 from mixedmodels.glmm.family import Family
 from mixedmodels.lmm.covariance import CovarianceLayout
-from mixedmodels.lmm.solution import Solution, solve
+from mixedmodels.lmm.solution import Solution, modes, solve
 from mixedmodels.lmm.workspace import Factorization, Workspace
 
 __all__ = ["GlmmProblem", "PirlsState", "PirlsError"]
@@ -51,8 +53,35 @@ class PirlsState:
     eta: np.ndarray
     workspace: Workspace
     factorization: Factorization
-    solution: Solution
     iterations: int
+
+    @cached_property
+    def solution(self) -> Solution:
+        """beta, the modes and beta's unscaled variances at the state's factor."""
+        return solve(self.workspace, self.factorization)
+
+
+class _Iterate:
+    """Per-row values at one iterate: the random part Z Lambda u, eta and mu."""
+
+    def __init__(self, n: int) -> None:
+        self.zb = np.empty(n)
+        self.eta = np.empty(n)
+        self.mu = np.empty(n)
+
+
+class _Rows:
+    """The per-row arrays of PIRLS, allocated once: the current iterate, a trial step,
+    the weights' pieces and a scratch buffer (fresh arrays of this size each step cost
+    more in page faults than the arithmetic on them)."""
+
+    def __init__(self, n: int) -> None:
+        self.now = _Iterate(n)
+        self.trial = _Iterate(n)
+        self.d = np.empty(n)
+        self.w = np.empty(n)
+        self.r = np.empty(n)
+        self.scratch = np.empty(n)
 
 
 class GlmmProblem:
@@ -104,59 +133,117 @@ class GlmmProblem:
         self.saturated_kernel = float(np.sum(sat))
         # 0/1 outcomes: the binomial kernel needs one logarithm, not two
         self._binary = family.name == "binomial" and bool(np.all((y == 0) | (y == 1)))
-        self._is_one = y == 1
+        # ... which is log(mu) at y = 1 and log(1 - mu) at y = 0: log(a + s mu)
+        self._a = 1.0 - y
+        self._s = 2.0 * y - 1.0
         self.normalizer_total = float(np.sum(self.normalizer))
-
-    # -- Z Lambda u ---------------------------------------------------------------------
-    def random_part(self, templates: list[np.ndarray], u: np.ndarray) -> np.ndarray:
-        """Z Lambda u, one value per row."""
-        out = np.zeros(self.n)
-        start = 0
-        for i, (block, T, size) in enumerate(zip(self.blocks, templates, self.sizes, strict=True)):
-            uu = u[start : start + size].reshape(block.n_levels, block.k)
-            b = uu @ T.T
-            codes, matrix = self.codes[i], self.matrices[i]
-            if block.k == 1:
-                out += matrix[:, 0] * b[codes, 0]
-            else:
-                out += np.einsum("ik,ik->i", matrix, b[codes])
-            start += size
-        return out
-
-    def spherical(self, sol: Solution) -> np.ndarray:
-        """u as one vector, in storage order."""
-        return np.concatenate([sol.u0.ravel(), sol.u_tail])
-
-    # -- the weighted LMM step ------------------------------------------------------------
-    def _irls_weights(self, eta: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        d = self.family.mu_eta(eta, mu)
-        if self.canonical:  # d mu / d eta is the variance function: w = prior * d
-            return self.prior * d, d
-        w = self.prior * d * d / np.maximum(self.family.variance(mu), 1e-300)
-        return w, d
-
-    def _factor(
-        self, templates: list[np.ndarray], w: np.ndarray, B: np.ndarray
-    ) -> tuple[Workspace, Factorization, Solution]:
-        zterms = [
+        self._unit_prior = bool(np.all(self.prior == 1.0))
+        # scalar terms whose column is all ones: Z Lambda u is a gather of their modes
+        self._intercepts = [
+            b.k == 1 and bool(np.all(m == 1.0))
+            for b, m in zip(self.blocks, self.matrices, strict=True)
+        ]
+        self._zterms = [
             ZTerm(codes, matrix, b.n_levels, self.starts if i == 0 else None)
             for i, (codes, matrix, b) in enumerate(
                 zip(self.codes, self.matrices, self.blocks, strict=True)
             )
         ]
-        ws = Workspace(crossproducts(zterms, B, w), self.tail_shapes)
-        fac = ws.factorize(templates)
-        return ws, fac, solve(ws, fac)
+        # per mode (beta inside PIRLS or not): the blocks' index maps and the workspace
+        # whose layout every PIRLS step reuses
+        self._reweightings: dict[bool, Reweighting] = {}
+        self._workspaces: dict[bool, Workspace] = {}
+        self._row_buffers: _Rows | None = None
 
-    def kernel_sum(self, mu: np.ndarray) -> float:
-        """Sum over rows of the family's log-density kernel at mu."""
+    # -- Z Lambda u ---------------------------------------------------------------------
+    def random_part(
+        self, templates: list[np.ndarray], u: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Z Lambda u, one value per row (into ``out`` if given)."""
+        out = np.empty(self.n) if out is None else out
+        start = 0
+        for i, (block, T, size) in enumerate(zip(self.blocks, templates, self.sizes, strict=True)):
+            codes, matrix = self.codes[i], self.matrices[i]
+            if block.k == 1:
+                b = T[0, 0] * u[start : start + size]
+                if i == 0:
+                    # (mode="clip": the codes are valid, and the default checks cost 3x)
+                    np.take(b, codes, out=out, mode="clip")
+                    if not self._intercepts[i]:
+                        out *= matrix[:, 0]
+                elif self._intercepts[i]:
+                    out += b[codes]
+                else:
+                    out += b[codes] * matrix[:, 0]
+            else:
+                uu = u[start : start + size].reshape(block.n_levels, block.k)
+                part = np.einsum("ik,ik->i", matrix, (uu @ T.T)[codes])
+                if i == 0:
+                    out[...] = part
+                else:
+                    out += part
+            start += size
+        return out
+
+    # -- the weighted LMM step ------------------------------------------------------------
+    def _working(
+        self,
+        rows: _Rows,
+        eta: np.ndarray,
+        mu: np.ndarray,
+        zb: np.ndarray,
+        estimate_beta: bool,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The IRLS weights and working response at (eta, mu), in ``rows``' buffers.
+
+        The response is the working response less the offset, or, with beta fixed, less
+        the whole fixed part as well (``zb = eta - fixed`` is the random part).
+        """
+        d = self.family.mu_eta(eta, mu, out=rows.d)
+        if self.canonical:  # d mu / d eta is the variance function: w = prior * d
+            w = d if self._unit_prior else np.multiply(self.prior, d, out=rows.w)
+        else:
+            w = self.prior * d * d / np.maximum(self.family.variance(mu), 1e-300)
+        r = np.subtract(self.y, mu, out=rows.r)
+        r /= d
+        if estimate_beta:
+            r += eta
+            r -= self.offset
+        else:
+            r += zb
+        return w, r
+
+    def _factor(
+        self, templates: list[np.ndarray], w: np.ndarray, r: np.ndarray, estimate_beta: bool
+    ) -> tuple[Workspace, Factorization]:
+        """The factor of the weighted system for B = [X r] (beta estimated) or B = r."""
+        reweighting = self._reweightings.get(estimate_beta)
+        if reweighting is None:
+            X = self.X if estimate_beta else self.X[:, :0]
+            reweighting = self._reweightings[estimate_beta] = Reweighting(self._zterms, X)
+        products = reweighting.products(w, r, log_weights=False)
+        base = self._workspaces.get(estimate_beta)
+        if base is None:
+            ws = self._workspaces[estimate_beta] = Workspace(products, self.tail_shapes)
+        else:
+            ws = base.reweighted(products)
+        return ws, ws.factorize(templates)
+
+    def kernel_sum(self, mu: np.ndarray, scratch: np.ndarray | None = None) -> float:
+        """Sum over rows of the family's log-density kernel at mu (``scratch``: a buffer of
+        n values it may overwrite)."""
         if self._binary:
-            return float(self.prior @ np.log(np.where(self._is_one, mu, 1.0 - mu)))
+            p = np.multiply(self._s, mu, out=scratch)
+            p += self._a
+            np.log(p, out=p)
+            return float(np.sum(p)) if self._unit_prior else float(self.prior @ p)
         return float(np.sum(self.family.kernel(self.y, mu, self.prior)))
 
-    def penalized_deviance(self, mu: np.ndarray, u: np.ndarray) -> float:
+    def penalized_deviance(
+        self, mu: np.ndarray, u: np.ndarray, scratch: np.ndarray | None = None
+    ) -> float:
         """Sum of the deviance residuals plus ||u||^2."""
-        return 2.0 * (self.saturated_kernel - self.kernel_sum(mu)) + float(u @ u)
+        return 2.0 * (self.saturated_kernel - self.kernel_sum(mu, scratch)) + float(u @ u)
 
     def pirls(
         self,
@@ -180,30 +267,31 @@ class GlmmProblem:
         estimate_beta = beta is None
         b = self._beta_start.copy() if beta is None else beta
         u = (self._u_start if u_start is None else u_start).copy()
+        rows = self._rows()
+        now, trial = rows.now, rows.trial
         fixed = self.offset + self.X @ b
-        eta = fixed + self.random_part(templates, u)
-        mu = self.family.linkinv(eta)
-        pdev = self.penalized_deviance(mu, u)
+        self.random_part(templates, u, out=now.zb)
+        np.add(fixed, now.zb, out=now.eta)
+        self.family.linkinv(now.eta, out=now.mu)
+        pdev = self.penalized_deviance(now.mu, u, rows.scratch)
         history: list[float] = [pdev]
-        final: tuple[Workspace, Factorization, Solution] | None = None
+        final: tuple[Workspace, Factorization] | None = None
         for iteration in range(1, PIRLS_MAX_ITERATIONS + 1):
-            w, d = self._irls_weights(eta, mu)
-            working = eta - self.offset + (self.y - mu) / d
-            if estimate_beta:
-                B = np.column_stack([self.X, working])
-            else:
-                B = (working - (fixed - self.offset))[:, None]
-            ws, fac, sol = self._factor(templates, w, B)
-            u_new = self.spherical(sol)
-            b_new = sol.beta if estimate_beta else b
+            w, r = self._working(rows, now.eta, now.mu, now.zb, estimate_beta)
+            ws, fac = self._factor(templates, w, r, estimate_beta)
+            b_new, u0, u_tail = modes(ws, fac)
+            u_new = np.concatenate([u0.ravel(), u_tail])
+            if not estimate_beta:
+                b_new = b
             step = 1.0
             for _ in range(PIRLS_MAX_HALVINGS + 1):
                 u_try = u + step * (u_new - u)
                 b_try = b + step * (b_new - b)
                 fixed_try = self.offset + self.X @ b_try if estimate_beta else fixed
-                eta_try = fixed_try + self.random_part(templates, u_try)
-                mu_try = self.family.linkinv(eta_try)
-                pdev_try = self.penalized_deviance(mu_try, u_try)
+                self.random_part(templates, u_try, out=trial.zb)
+                np.add(fixed_try, trial.zb, out=trial.eta)
+                self.family.linkinv(trial.eta, out=trial.mu)
+                pdev_try = self.penalized_deviance(trial.mu, u_try, rows.scratch)
                 if np.isfinite(pdev_try) and pdev_try <= pdev * (1 + 1e-12) + 1e-12:
                     break
                 step /= 2.0
@@ -217,7 +305,8 @@ class GlmmProblem:
             moved = float(np.max(np.abs(u_try - u), initial=0.0))
             if estimate_beta:
                 moved = max(moved, float(np.max(np.abs(b_try - b), initial=0.0)))
-            u, b, fixed, eta, mu, pdev = u_try, b_try, fixed_try, eta_try, mu_try, pdev_try
+            u, b, fixed, pdev = u_try, b_try, fixed_try, pdev_try
+            now, trial = trial, now
             history.append(pdev)
             # Fisher scoring converges only linearly for non-canonical links, so the modes
             # themselves must have settled, not just the deviance (which is flat there)
@@ -226,7 +315,7 @@ class GlmmProblem:
             if perfect or (abs(change) < PIRLS_TOLERANCE * (abs(pdev) + 1.0) and settled):
                 # a full step that moved the modes by < 1e-9: the factor just made (at the
                 # weights one step back) is the factor at the modes to that precision
-                final = (ws, fac, sol) if step == 1.0 and settled and not exact else None
+                final = (ws, fac) if step == 1.0 and settled and not exact else None
                 break
         else:
             raise PirlsError(
@@ -235,19 +324,19 @@ class GlmmProblem:
                 f"{', '.join(f'{h:.6g}' for h in history[-3:])})"
             )
         if final is None:  # the factor at the modes themselves, for the log-determinant
-            w, d = self._irls_weights(eta, mu)
-            working = eta - self.offset + (self.y - mu) / d
-            B = (
-                np.column_stack([self.X, working])
-                if estimate_beta
-                else (working - (fixed - self.offset))[:, None]
-            )
-            final = self._factor(templates, w, B)
-        ws, fac, sol = final
+            w, r = self._working(rows, now.eta, now.mu, now.zb, estimate_beta)
+            final = self._factor(templates, w, r, estimate_beta)
+        ws, fac = final
         self._u_start = u
         if estimate_beta:
             self._beta_start = b
-        return PirlsState(theta, b, u, mu, eta, ws, fac, sol, iteration)
+        return PirlsState(theta, b, u, now.mu.copy(), now.eta.copy(), ws, fac, iteration)
+
+    def _rows(self) -> _Rows:
+        """The per-row buffers PIRLS works in, made once per problem."""
+        if self._row_buffers is None:
+            self._row_buffers = _Rows(self.n)
+        return self._row_buffers
 
     # -- deviances -------------------------------------------------------------------
     def log_likelihood_rows(self, mu: np.ndarray) -> np.ndarray:

@@ -29,6 +29,10 @@ except ImportError:  # pragma: no cover - depends on the scipy build
 
 #: Products with fewer stored entries in Z than this run in one piece.
 THREAD_MIN_NNZ = 200_000
+#: A Z that stores at least this share of its entries, and has at most DENSE_MAX_ENTRIES
+#: entries, is multiplied as a dense array (BLAS beats the sparse kernel by far there).
+DENSE_MIN_SHARE = 0.25
+DENSE_MAX_ENTRIES = 2_000_000
 
 _POOL: ThreadPoolExecutor | None = None
 
@@ -56,6 +60,7 @@ class _RowSlab:
         self.Bj = Zt.indices.astype(idx)
         self.Bx = Zt.data
         self.start = start
+        self.span = (int(Z.indptr[start]), int(Z.indptr[stop]))
         nnz = _kernels.csr_matmat_maxnnz(n_rows, n_cols, self.Ap, self.Aj, self.Bp, self.Bj)
         # full-size buffers for every run: the kernel leaves out entries whose sum is
         # exactly 0 (a zero weight, or values that cancel), so a run may store fewer
@@ -68,17 +73,23 @@ class _RowSlab:
         self.pattern = self.Cj[: self.used].copy()
         self.flat = self._flat()
 
-    def run(self, w: np.ndarray) -> None:
+    def run(self, w: np.ndarray, values: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """The numeric phase; ``values`` replace Z's stored values (in Z's and in Z''s
+        order)."""
         n_rows, n_cols = self.shape
+        if values is None:
+            data, Bx = self.data, self.Bx
+        else:
+            data, Bx = values[0][self.span[0] : self.span[1]], values[1]
         _kernels.csr_matmat(
             n_rows,
             n_cols,
             self.Ap,
             self.Aj,
-            self.data * w[self.cols],
+            data * w[self.cols],
             self.Bp,
             self.Bj,
-            self.Bx,
+            Bx,
             self.Cp,
             self.Cj,
             self.Cx,
@@ -106,15 +117,34 @@ class WeightedGram:
     ----------
     Z : scipy.sparse.csr_matrix
         Shape ``(r, c)``.
+    dense : bool, optional
+        Multiply Z as a dense array (True) or with the sparse kernel (False); by default
+        dense when Z stores at least ``DENSE_MIN_SHARE`` of at most ``DENSE_MAX_ENTRIES``
+        entries.
     """
 
-    def __init__(self, Z: sp.csr_matrix) -> None:
+    def __init__(self, Z: sp.csr_matrix, dense: bool | None = None) -> None:
         self.Z = sp.csr_matrix(Z)
         self.Z.sum_duplicates()
         self.Zt = self.Z.T.tocsr()
         self.shape = (self.Z.shape[0], self.Z.shape[0])
+        # where each stored value of Z' comes from in Z's storage
+        order = sp.csr_matrix(
+            (np.arange(self.Z.nnz, dtype=np.float64), self.Z.indices, self.Z.indptr),
+            shape=self.Z.shape,
+        )
+        self._transpose_order = order.T.tocsr().data.astype(np.int64)
         self._slabs: list[_RowSlab] = []
-        if _HAVE_KERNELS:
+        r, c = self.Z.shape
+        entries = r * c
+        self._dense_at: np.ndarray | None = None  # where Z's stored values go in dense Z
+        if dense is None:
+            dense = 0 < entries <= DENSE_MAX_ENTRIES and self.Z.nnz >= DENSE_MIN_SHARE * entries
+        if dense:
+            rows = np.repeat(np.arange(r, dtype=np.int64), np.diff(self.Z.indptr))
+            self._dense_at = rows * c + self.Z.indices
+            self._dense = self._densify(self.Z.data)
+        elif _HAVE_KERNELS:
             r = self.Z.shape[0]
             pieces = 2 if self.Z.nnz >= THREAD_MIN_NNZ and (os.cpu_count() or 1) > 1 else 1
             cuts = self._balanced_cuts(pieces)
@@ -142,16 +172,41 @@ class WeightedGram:
         cut = int(np.searchsorted(work, work[-1] / 2)) + 1
         return [0, min(max(cut, 1), r - 1), r]
 
-    def subtract_from(self, dense: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """``dense - Z diag(w) Z'`` as a new dense array."""
+    def _densify(self, values: np.ndarray) -> np.ndarray:
+        assert self._dense_at is not None
+        flat = np.zeros(self.Z.shape[0] * self.Z.shape[1])
+        flat[self._dense_at] = values
+        return flat.reshape(self.Z.shape)
+
+    def transposed_values(self, values: np.ndarray) -> np.ndarray:
+        """Stored values of Z' for a Z with this pattern and stored ``values``."""
+        out: np.ndarray = values[self._transpose_order]
+        return out
+
+    def subtract_from(
+        self, dense: np.ndarray, w: np.ndarray, values: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``dense - Z diag(w) Z'`` as a new dense array.
+
+        ``values``, when given, replace the stored values of Z (same pattern, in Z's
+        storage order): the product is then that of the reweighted Z.
+        """
+        if self._dense_at is not None:
+            D = self._dense if values is None else self._densify(values)
+            out: np.ndarray = dense - (D * w) @ D.T
+            return out
         if not self._slabs:
-            product = self.Z.multiply(w[None, :]).tocsr() @ self.Zt
+            Z = self.Z
+            if values is not None:
+                Z = sp.csr_matrix((values, Z.indices, Z.indptr), shape=Z.shape)
+            product = Z.multiply(w[None, :]).tocsr() @ Z.T.tocsr()
             return np.asarray(dense - product.toarray(), dtype=np.float64)
+        pair = None if values is None else (values, self.transposed_values(values))
         if len(self._slabs) > 1:
-            list(_pool().map(lambda slab: slab.run(w), self._slabs))
+            list(_pool().map(lambda slab: slab.run(w, pair), self._slabs))
         else:
-            self._slabs[0].run(w)
-        out: np.ndarray = np.array(dense, dtype=np.float64, copy=True)
+            self._slabs[0].run(w, pair)
+        out = np.array(dense, dtype=np.float64, copy=True)
         flat = out.reshape(-1)
         for slab in self._slabs:
             where, values = slab.entries()

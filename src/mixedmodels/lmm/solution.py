@@ -14,7 +14,7 @@ import scipy.linalg
 from mixedmodels.linalg.smallblocks import inverse_lower_blocks, to_level_major
 from mixedmodels.lmm.workspace import Factorization, Workspace
 
-__all__ = ["Solution", "solve", "conditional_covariances"]
+__all__ = ["Solution", "solve", "modes", "conditional_covariances"]
 
 #: Entries of the dense slab used for conditional variances of the first factor.
 CONDVAR_SLAB_ENTRIES = 2_000_000
@@ -49,25 +49,45 @@ class Solution:
     var_beta_unscaled: np.ndarray
 
 
-def solve(ws: Workspace, fac: Factorization) -> Solution:
-    """Fixed effects and conditional modes at a factorization."""
+def modes(ws: Workspace, fac: Factorization) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """beta and the spherical modes ``u0`` (``(m0, k0)``) and ``u_tail`` at a factorization,
+    without the modes on the scale of b or the fixed effects' variances."""
+    return _back_substitute(ws, fac)[:3]
+
+
+def _back_substitute(
+    ws: Workspace, fac: Factorization
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """beta, u0, u_tail, then d0 (the first factor's right-hand side) and b_tail."""
     p = ws.p
-    LXX = fac.LBB[:p, :p]
-    beta = scipy.linalg.solve_triangular(LXX, fac.LBB[p, :p], lower=True, trans="T")
-    d0 = fac.LB0[p] - np.tensordot(beta, fac.LB0[:p], axes=1)  # (k0, m0)
+    if p:
+        LXX = fac.LBB[:p, :p]
+        beta = scipy.linalg.solve_triangular(LXX, fac.LBB[p, :p], lower=True, trans="T")
+        d0 = fac.LB0[p] - np.tensordot(beta, fac.LB0[:p], axes=1)  # (k0, m0)
+    else:
+        beta = np.zeros(0)
+        d0 = fac.LB0[p]
     b_tail = np.zeros(0)
     uT = np.zeros(0)
     if fac.LTT is not None and fac.LBT is not None:
-        dT = fac.LBT[p, :] - fac.LBT[:p, :].T @ beta
+        dT = fac.LBT[p, :] - fac.LBT[:p, :].T @ beta if p else fac.LBT[p, :]
         uT = scipy.linalg.solve_triangular(fac.LTT, dT, lower=True, trans="T")
         b_tail = ws._lambda_t_right(fac.templates[1:], uT)
         x = (ws._zt0_t @ b_tail).reshape(d0.shape[1], d0.shape[0]).T
         d0 = d0 - np.einsum("abm,am->bm", fac.G, x)
-    b0 = np.einsum("abm,bm->ma", fac.G, d0)
     if d0.shape[0] == 1:
         u0 = (d0[0] / fac.L0[0, 0])[:, None]
     else:
         u0 = np.einsum("bam,bm->ma", inverse_lower_blocks(fac.L0), d0)
+    return beta, u0, uT, d0, b_tail
+
+
+def solve(ws: Workspace, fac: Factorization) -> Solution:
+    """Fixed effects and conditional modes at a factorization."""
+    p = ws.p
+    beta, u0, uT, d0, b_tail = _back_substitute(ws, fac)
+    b0 = np.einsum("abm,bm->ma", fac.G, d0)
+    LXX = fac.LBB[:p, :p]
     inv = scipy.linalg.solve_triangular(LXX, np.eye(p), lower=True)
     return Solution(beta, b0, b_tail, u0, uT, float(fac.LBB[p, p] ** 2), inv.T @ inv)
 

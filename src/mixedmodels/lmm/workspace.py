@@ -12,10 +12,11 @@ import copy
 from dataclasses import dataclass, replace
 
 import numpy as np
-import scipy.linalg
 import scipy.sparse as sp
 
 from mixedmodels.design.crossproducts import CrossProducts
+from mixedmodels.design.reweight import with_values
+from mixedmodels.linalg.dense import cholesky_lower, solve_lower
 from mixedmodels.linalg.smallblocks import (
     cholesky_blocks,
     congruence,
@@ -53,6 +54,15 @@ class Factorization:
     scales it (the analytic gradient reads it)."""
 
 
+def _same_pattern(a: sp.csr_matrix, b: sp.csr_matrix) -> bool:
+    """Whether two CSR matrices store the same positions in the same order."""
+    if a.shape != b.shape or a.nnz != b.nnz:
+        return False
+    if a.indices is b.indices and a.indptr is b.indptr:
+        return True
+    return bool(np.array_equal(a.indptr, b.indptr) and np.array_equal(a.indices, b.indices))
+
+
 class Workspace:
     """The mutable state of one LMM fit: A's blocks and the tail layout.
 
@@ -85,6 +95,45 @@ class Workspace:
             self._zt0_col = zt0.indices
             self._zt0_t = zt0.T.tocsr()
             self._gram = WeightedGram(zt0) if k0 == 1 else None
+        self._gram_values: np.ndarray | None = None  # Z_T'WZ0's values when reweighted
+
+    def reweighted(self, products: CrossProducts) -> Workspace:
+        """A workspace for new blocks whose Z_T'WZ0 has this one's sparsity pattern (as
+        every result of one :class:`~mixedmodels.design.reweight.Reweighting` has).
+
+        The layout, the transposition of Z_T'WZ0 and the symbolic phase of its weighted
+        Gram product are shared with this workspace, not made again.
+        """
+        ws = copy.copy(self)
+        ws.products = products
+        ws._zz0 = to_component_major(products.zz0)
+        ws._bz0 = to_component_major(products.bz0)
+        if products.zt0 is not None:
+            zt0 = products.zt0
+            if not _same_pattern(zt0, self._zt0):
+                raise ValueError("the new Z_T'WZ0 does not have this workspace's pattern")
+            ws._zt0 = zt0
+            t = self._zt0_t
+            if self._gram is not None:
+                ws._gram_values = zt0.data
+                values = self._gram.transposed_values(zt0.data)
+            else:
+                values = self._transpose_order(zt0.data)
+            ws._zt0_t = with_values(t, values)
+        return ws
+
+    def _transpose_order(self, values: np.ndarray) -> np.ndarray:
+        """Stored values of Z_T'WZ0's transpose for new values of Z_T'WZ0 itself."""
+        order = getattr(self, "_zt0_t_order", None)
+        if order is None:
+            z = self._zt0
+            index = sp.csr_matrix(
+                (np.arange(z.nnz, dtype=np.float64), z.indices, z.indptr), shape=z.shape
+            )
+            order = index.T.tocsr().data.astype(np.int64)
+            self._zt0_t_order = order
+        out: np.ndarray = values[order]
+        return out
 
     def with_fixed_columns(self, columns: np.ndarray) -> Workspace:
         """The workspace of ``[X y] C`` in place of ``[X y]`` (the last column of the
@@ -203,7 +252,7 @@ class Workspace:
             if k0 == 1:
                 w = G[0, 0] ** 2
                 assert self._gram is not None and A.ztt is not None
-                D = self._gram.subtract_from(A.ztt, w)
+                D = self._gram.subtract_from(A.ztt, w, self._gram_values)
                 W_bz0 = (self._bz0[0] * w).T
             else:
                 W = multiply_blocks(G, G, transpose_b=True)
@@ -212,13 +261,13 @@ class Workspace:
             schur = D if keep_schur else None
             D = self._congruence_t(tail_templates, D)
             D[np.diag_indices_from(D)] += 1.0
-            LTT = scipy.linalg.cholesky(D, lower=True, check_finite=False)
+            LTT = cholesky_lower(D)
             logdet_z += 2.0 * float(np.sum(np.log(np.diag(LTT))))
             V = self._zt0 @ W_bz0
             R = self._lambda_t_left(tail_templates, A.bzt - V)
-            LBT = scipy.linalg.solve_triangular(LTT, R, lower=True, check_finite=False).T
+            LBT = solve_lower(LTT, R).T
             BB = BB - LBT @ LBT.T
-        LBB = scipy.linalg.cholesky(BB, lower=True, check_finite=False)
+        LBB = cholesky_lower(BB)
         return Factorization(tuple(templates), L0, G, LB0, LTT, LBT, LBB, logdet_z, schur)
 
     def objective(self, fac: Factorization, reml: bool) -> float:
