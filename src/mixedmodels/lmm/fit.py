@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from mixedmodels._data import is_dask_dataframe
+from mixedmodels._threads import one_blas_thread
 from mixedmodels.design.conditioning import Conditioning, conditioning
 from mixedmodels.design.crossproducts import CrossProducts, ZTerm, crossproducts
 from mixedmodels.design.frame import ModelFrame, model_frame
@@ -259,8 +259,10 @@ def estimate(
     gradient = objective_and_gradient if len(model.block_columns) == 1 else None
     start_c = layout.initial() if start is None else model.internal_theta(start)
     # Our own two threads and a multi-threaded BLAS oversubscribe two cores (a crossed
-    # fit then ran 10x slower whenever another program was busy): one BLAS thread here.
-    blas = threadpool_limits(limits=1, user_api="blas") if ws.uses_threads else nullcontext()
+    # fit then ran 10x slower whenever another program was busy), and the small blocks of
+    # most models gain nothing from a BLAS thread pool: one BLAS thread here, unless the
+    # dense tail is large enough for BLAS to share out.
+    blas = one_blas_thread() if ws.uses_threads or ws.small else nullcontext()
     with np.errstate(all="ignore"), blas:
         check = settings.check_convergence
         if check is None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mixedmodels.linalg.smallblocks import inverse_lower_blocks, multiply_blocks
+from mixedmodels.linalg.smallblocks import inverse_lower_blocks, to_level_major
 from mixedmodels.lmm.solution import Solution
 from mixedmodels.lmm.workspace import Factorization, Workspace
 
@@ -42,28 +42,27 @@ def objective_gradient(
         raise ValueError("the analytic gradient covers models with one grouping factor")
     n, p = ws.n, ws.p
     T = fac.templates[0]
-    A = ws._zz0  # (k, k, m)
-    Bx = ws._bz0[:, :p, :]  # (k, p, m)
-    by = ws._bz0[:, p, :]  # (k, m)
-    Linv = inverse_lower_blocks(fac.L0)
-    Minv = multiply_blocks(Linv, Linv, transpose_a=True)
-    TA = np.tensordot(T.T, A, axes=([1], [0]))  # (k, k, m): T'A
-    MTA = multiply_blocks(Minv, TA)
-    u = sol.u0.T  # (k, m)
-    b = T @ u  # (k, m)
-    score = by - np.tensordot(sol.beta, Bx, axes=([0], [1])) - np.einsum("abm,bm->am", A, b)
+    # level-major (m, k, k) stacks: a handful of batched products, whatever k
+    A = ws.zz0_levels  # (m, k, k)
+    Bx = ws.bz0_levels[:, :, :p]  # (m, k, p)
+    by = ws.bz0_levels[:, :, p]  # (m, k)
+    Linv = to_level_major(inverse_lower_blocks(fac.L0))  # (m, k, k)
+    Minv = np.matmul(Linv.transpose(0, 2, 1), Linv)
+    TA = np.matmul(T.T, A)  # T'A
+    MTA = np.matmul(Minv, TA)
+    u = sol.u0  # (m, k)
+    b = u @ T.T  # (m, k)
+    score = by - Bx @ sol.beta - np.matmul(A, b[:, :, None])[:, :, 0]
     r2 = sol.rss_penalized
     rows, cols = position[:, 1], position[:, 2]
-    d_logdet = 2.0 * MTA[cols, rows].sum(axis=-1)
-    d_r2 = -2.0 * np.einsum("im,im->i", score[rows], u[cols])
+    d_logdet = 2.0 * MTA[:, cols, rows].sum(axis=0)
+    d_r2 = -2.0 * np.einsum("mi,mi->i", score[:, rows], u[:, cols])
     dof = n - p if reml else n
     grad = d_logdet + dof * d_r2 / r2
     if reml and p:
-        P = np.tensordot(T.T, Bx, axes=([1], [0]))  # (k, p, m): T'B
-        Q = multiply_blocks(Minv, P)  # (k, p, m)
-        QS = np.tensordot(Q, sol.var_beta_unscaled, axes=([1], [0])).transpose(0, 2, 1)
-        QSB = multiply_blocks(QS, Bx, transpose_b=True)  # (k, k, m)
-        W = multiply_blocks(QS, Q, transpose_b=True)  # (k, k, m)
-        WTA = multiply_blocks(W, TA)
-        grad = grad - 2.0 * (QSB[cols, rows] - WTA[cols, rows]).sum(axis=-1)
+        Q = np.matmul(Minv, np.matmul(T.T, Bx))  # (m, k, p): M^{-1} T'B
+        QS = Q @ sol.var_beta_unscaled  # S^{-1} is symmetric
+        QSB = np.matmul(QS, Bx.transpose(0, 2, 1))  # (m, k, k)
+        WTA = np.matmul(np.matmul(QS, Q.transpose(0, 2, 1)), TA)
+        grad = grad - 2.0 * (QSB - WTA)[:, cols, rows].sum(axis=0)
     return np.asarray(grad, dtype=np.float64)

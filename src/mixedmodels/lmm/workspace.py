@@ -15,9 +15,8 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from mixedmodels.design.crossproducts import CrossProducts
+from mixedmodels.linalg.dense import cholesky_lower
 from mixedmodels.linalg.smallblocks import (
-    cholesky_blocks,
-    congruence,
     inverse_lower_blocks,
     multiply_blocks,
     to_component_major,
@@ -26,6 +25,10 @@ from mixedmodels.linalg.smallblocks import (
 from mixedmodels.linalg.weightedgram import WeightedGram
 
 __all__ = ["Workspace", "Factorization"]
+
+#: Largest dense tail (and number of fixed effects) counted as small, see
+#: :attr:`Workspace.small`.
+SMALL_DENSE = 256
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ class Workspace:
         self.n = products.n
         self.p = products.bb.shape[0] - 1
         m0, k0, _ = products.zz0.shape
+        self.zz0_levels = np.ascontiguousarray(products.zz0)  # (m0, k0, k0)
+        self.bz0_levels = np.ascontiguousarray(products.bz0)  # (m0, k0, p+1)
         self._zz0 = to_component_major(products.zz0)  # (k0, k0, m0)
         self._bz0 = to_component_major(products.bz0)  # (k0, p+1, m0)
         self._bd_indptr = np.arange(0, m0 * k0 * k0 + 1, k0)
@@ -111,6 +116,13 @@ class Workspace:
         return out
 
     @property
+    def small(self) -> bool:
+        """True when every dense block is small (a tail of at most ``SMALL_DENSE`` columns
+        and as many fixed effects): a BLAS thread pool only costs time then."""
+        q_t = 0 if self.products.ztt is None else self.products.ztt.shape[0]
+        return q_t <= SMALL_DENSE and self.p <= SMALL_DENSE
+
+    @property
     def uses_threads(self) -> bool:
         """True when each factorization runs part of its work on a thread pool."""
         gram = getattr(self, "_gram", None)
@@ -138,15 +150,20 @@ class Workspace:
             t = T0[0, 0]
             L0 = np.sqrt(t * t * self._zz0 + 1.0)
             G = t / L0
+            logdet_z = 2.0 * float(np.sum(np.log(L0[0, 0])))
+            LB0 = multiply_blocks(self._bz0, G, transpose_a=True)  # (p+1, 1, m0)
         else:
-            M0 = congruence(T0, self._zz0)
-            for a in range(k0):
-                M0[a, a] += 1.0
-            L0 = cholesky_blocks(M0)
-            Linv = inverse_lower_blocks(L0)
-            G = np.ascontiguousarray(np.tensordot(T0, Linv.transpose(1, 0, 2), axes=([1], [0])))
-        logdet_z = 2.0 * float(sum(np.sum(np.log(L0[a, a])) for a in range(k0)))
-        LB0 = multiply_blocks(self._bz0, G, transpose_a=True)  # (p+1, k0, m0)
+            # level-major (m0, k0, k0) stacks here: a few batched products
+            M0 = np.matmul(np.matmul(T0.T, self.zz0_levels), T0)
+            M0 += np.eye(k0)
+            L0_levels = np.linalg.cholesky(M0)
+            L0 = to_component_major(L0_levels)
+            Linv = to_level_major(inverse_lower_blocks(L0))
+            G_levels = np.matmul(T0, Linv.transpose(0, 2, 1))  # T0 L0^{-T}
+            G = to_component_major(G_levels)
+            logdet_z = 2.0 * float(np.sum(np.log(np.diagonal(L0_levels, axis1=1, axis2=2))))
+            LB0_levels = np.matmul(self.bz0_levels.transpose(0, 2, 1), G_levels)  # (m0, p+1, k0)
+            LB0 = np.ascontiguousarray(LB0_levels.transpose(1, 2, 0))  # (p+1, k0, m0)
         flat = LB0.reshape(p1, -1)
         BB = A.bb - flat @ flat.T
         LTT = LBT = None
@@ -170,7 +187,7 @@ class Workspace:
             R = self._lambda_t_left(tail_templates, A.bzt - V)
             LBT = scipy.linalg.solve_triangular(LTT, R, lower=True, check_finite=False).T
             BB = BB - LBT @ LBT.T
-        LBB = scipy.linalg.cholesky(BB, lower=True, check_finite=False)
+        LBB = cholesky_lower(BB)
         return Factorization(tuple(templates), L0, G, LB0, LTT, LBT, LBB, logdet_z)
 
     def objective(self, fac: Factorization, reml: bool) -> float:
