@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from mixedmodels._data import is_dask_dataframe
+from mixedmodels._result import RandomTables
 from mixedmodels._threads import one_blas_thread
 from mixedmodels.design.conditioning import Conditioning, conditioning
 from mixedmodels.design.crossproducts import CrossProducts, ZTerm, crossproducts
@@ -174,6 +175,23 @@ def fit_frame(
     clayout = covariance_layout(cframe) if not cond.is_identity else layout
     products, shift = frame_crossproducts(cframe, clayout)
     model = make_model(products, shift, frame, clayout, cond, reml)
+    return results_of_model(model, frame, layout, cframe, clayout, settings, index, label, start)
+
+
+def results_of_model(
+    model: LinearMixedModel,
+    frame: ModelFrame,
+    layout: CovarianceLayout,
+    cframe: ModelFrame,
+    clayout: CovarianceLayout,
+    settings: OptimizerSettings,
+    index: pd.Index,
+    label: str,
+    start: np.ndarray | None = None,
+) -> LmmResult:
+    """Estimate a model whose blocks are formed and build its result: ``frame`` and
+    ``layout`` are the original design (with the response fitted), ``cframe`` and
+    ``clayout`` the conditioned one, which the per-row values are computed from."""
     est = estimate(model, frame, layout, settings, start)
     # per-row values from the conditioned matrices, which carry more digits
     fitted_rows = fitted_values(cframe, clayout, est.internal_solution, est.tail_offsets)
@@ -182,7 +200,16 @@ def fit_frame(
     resid_all = np.full(frame.n_input, np.nan)
     resid_all[frame.rows] = frame.y - fitted_rows
     return build_result(
-        est, frame, layout, model, fitted_all, resid_all, index, label, frame.n_dropped
+        est,
+        frame,
+        layout,
+        model,
+        fitted_all,
+        resid_all,
+        index,
+        label,
+        frame.n_dropped,
+        settings=settings,
     )
 
 
@@ -333,6 +360,7 @@ def build_result(
     label: str,
     n_dropped: int,
     rows_source: Any = None,
+    settings: OptimizerSettings | None = None,
 ) -> LmmResult:
     """The immutable result from the estimates and the design.
 
@@ -358,9 +386,11 @@ def build_result(
         optinfo=est.info,
         aliased=frame.aliased,
         data_label=label,
-        _varcorr=varcorr_table(frame, est.covariances, sigma),
-        _ranef=ranef_table(
-            frame, layout, sol, est.conditional_covariances, sigma, est.tail_offsets
+        _tables=RandomTables(
+            lambda: varcorr_table(frame, est.covariances, sigma),
+            lambda: ranef_table(
+                frame, layout, sol, est.conditional_covariances, sigma, est.tail_offsets
+            ),
         ),
         _fitted=fitted,
         _residuals=residuals,
@@ -372,4 +402,5 @@ def build_result(
         _frame=frame,
         _layout=layout,
         _rows=rows_source,
+        _settings=settings,
     )

@@ -431,7 +431,8 @@ def newton_polish(
             for e in np.eye(x.size)
         ]
         H = np.column_stack(columns)
-        return 0.5 * (H + H.T)
+        symmetric: np.ndarray = 0.5 * (H + H.T)
+        return symmetric
 
     value, grad = gradient(theta)
     H = hessian(theta)

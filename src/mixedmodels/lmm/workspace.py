@@ -8,6 +8,7 @@ number of levels, never on the number of rows.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,6 +87,17 @@ class Workspace:
             self._zt0_col = zt0.indices
             self._zt0_t = zt0.T.tocsr()
             self._gram = WeightedGram(zt0) if k0 == 1 else None
+
+    def with_products(self, products: CrossProducts) -> Workspace:
+        """The workspace of the same design with other response blocks (``Z'Wy``,
+        ``X'Wy``, ``y'Wy``): what depends on Z and X alone (the sparse tail products, the
+        Gram kernel's symbolic phase) is shared."""
+        new = copy.copy(self)
+        new.products = products
+        new.zz0_levels = self.zz0_levels
+        new.bz0_levels = np.ascontiguousarray(products.bz0)
+        new._bz0 = to_component_major(products.bz0)
+        return new
 
     # -- Lambda_T, the tail's relative covariance factor --------------------------------
     def _lambda_t_left(self, templates: tuple[np.ndarray, ...], M: np.ndarray) -> np.ndarray:
