@@ -39,7 +39,7 @@ def test_refit_recovers_the_fit_on_its_own_response(fit) -> None:
     data = mm.datasets.load("sleepstudy")
     again = fit.refit(data["Reaction"].to_numpy())
     assert again.objective == pytest.approx(fit.objective, abs=1e-7)
-    with pytest.raises(ValueError, match="180 responses"):
+    with pytest.raises(mm.DataError, match="180 responses"):
         fit.refit(np.zeros(5))
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
-from mixedmodels.lmm.tables import coef_tables
-
-__all__ = ["FitTables", "frozen_array"]
+__all__ = ["FitTables", "RandomTables", "frozen_array"]
 
 
 def frozen_array(a: np.ndarray) -> np.ndarray:
@@ -15,6 +15,53 @@ def frozen_array(a: np.ndarray) -> np.ndarray:
     out = np.array(a, dtype=np.float64, copy=True)
     out.setflags(write=False)
     return out
+
+
+class RandomTables:
+    """A fit's variance-component and conditional-mode tables, each built when first read.
+
+    Building the two data frames costs more than fitting a small model, and the refits of
+    a bootstrap or a simulation never read them. Pickling (to other processes) builds
+    them, so only data frames travel.
+
+    Parameters
+    ----------
+    varcorr, ranef : callable or pandas.DataFrame
+        The tables, or functions of no arguments that build them.
+    """
+
+    def __init__(
+        self,
+        varcorr: Callable[[], pd.DataFrame] | pd.DataFrame,
+        ranef: Callable[[], pd.DataFrame] | pd.DataFrame,
+    ) -> None:
+        self._sources: dict[str, Callable[[], pd.DataFrame] | pd.DataFrame] = {
+            "varcorr": varcorr,
+            "ranef": ranef,
+        }
+
+    def _get(self, name: str) -> pd.DataFrame:
+        source = self._sources[name]
+        if not isinstance(source, pd.DataFrame):
+            source = source()
+            self._sources[name] = source
+        return source
+
+    @property
+    def varcorr(self) -> pd.DataFrame:
+        """lme4's ``as.data.frame(VarCorr(m))`` (not to be modified: callers copy it)."""
+        return self._get("varcorr")
+
+    @property
+    def ranef(self) -> pd.DataFrame:
+        """lme4's ``as.data.frame(ranef(m, condVar = TRUE))`` (not to be modified)."""
+        return self._get("ranef")
+
+    def __getstate__(self) -> dict[str, pd.DataFrame]:
+        return {"varcorr": self.varcorr, "ranef": self.ranef}
+
+    def __setstate__(self, state: dict[str, pd.DataFrame]) -> None:
+        self._sources = dict(state)
 
 
 class FitTables:
@@ -28,8 +75,7 @@ class FitTables:
     beta: np.ndarray
     objective: float
     nobs: int
-    _varcorr: pd.DataFrame
-    _ranef: pd.DataFrame
+    _tables: RandomTables
     _random_columns: dict[str, tuple[str, ...]]
 
     @property
@@ -79,13 +125,15 @@ class FitTables:
         rows; correlation rows carry the covariance in ``variance`` and the correlation in
         ``sd_cor``; an LMM's ``Residual`` row is last.
         """
-        return self._varcorr.copy()
+        return self._tables.varcorr.copy()
 
     def ranef(self) -> pd.DataFrame:
         """Conditional modes with conditional SDs: ``group, term, level, value, cond_sd``."""
-        return self._ranef.copy()
+        return self._tables.ranef.copy()
 
     def coef(self) -> dict[str, pd.DataFrame]:
         """Per-level coefficients (fixed effects plus each level's modes), one table per
         grouping factor, as lme4's ``coef``."""
-        return coef_tables(self.beta, self.fixed_names, self._ranef, self._random_columns)
+        from mixedmodels.lmm.tables import coef_tables
+
+        return coef_tables(self.beta, self.fixed_names, self._tables.ranef, self._random_columns)

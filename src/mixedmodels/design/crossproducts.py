@@ -9,12 +9,12 @@ arrives in pieces (files, Dask partitions) reuses the same code.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["ZTerm", "CrossProducts", "chunk_crossproducts", "crossproducts"]
+__all__ = ["ZTerm", "CrossProducts", "chunk_crossproducts", "crossproducts", "with_response"]
 
 #: Rows per chunk when a frame is reduced in pieces (bounds temporary memory).
 CHUNK_ROWS = 1_000_000
@@ -190,3 +190,68 @@ def crossproducts(
         total = part if total is None else total + part
     assert total is not None
     return total
+
+
+def _response_column(
+    terms: Sequence[ZTerm], B: np.ndarray, weights: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """The last column of ``[Z X y]'W[Z X y]`` for one chunk: ``Z0'Wy`` as ``(m0, k0)``,
+    ``Z_T'Wy`` and ``[X y]'Wy``, each sum formed as :func:`chunk_crossproducts` forms it."""
+    first, tail = terms[0], terms[1:]
+    y = B[:, -1]
+    wZ0 = first.matrix if weights is None else first.matrix * weights[:, None]
+    bz0 = np.empty((first.n_levels, first.k))
+    for a in range(first.k):
+        bz0[:, a] = first.level_sums(wZ0[:, a] * y)
+    wy = y if weights is None else y * weights
+    bb = B.T @ wy
+    bzt: np.ndarray | None = None
+    if tail:
+        index, q_t = _tail_index(tail)
+        columns = [t.matrix[:, a] for t in tail for a in range(t.k)]
+        wcols = [c if weights is None else c * weights for c in columns]
+        bzt = np.zeros(q_t)
+        for i, wc in zip(index, wcols, strict=True):
+            bzt += np.bincount(i, wc * y, minlength=q_t)
+    return bz0, bzt, bb
+
+
+def with_response(
+    products: CrossProducts,
+    terms: Sequence[ZTerm],
+    B: np.ndarray,
+    weights: np.ndarray | None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> CrossProducts:
+    """The blocks of a design with a new response: only ``Z'Wy``, ``X'Wy`` and ``y'Wy``
+    are formed (``B`` is ``[X y]`` with the new response last); ``Z'WZ``, ``Z'WX`` and
+    ``X'WX`` are those of ``products``."""
+    n = B.shape[0]
+    bz0 = np.zeros(products.bz0.shape[:2])
+    bzt = None if products.bzt is None else np.zeros(products.bzt.shape[0])
+    bb_col = np.zeros(B.shape[1])
+    for start in range(0, max(n, 1), chunk_rows):
+        stop = min(start + chunk_rows, n)
+        whole = start == 0 and stop == n
+        piece = [
+            ZTerm(
+                t.codes[start:stop], t.matrix[start:stop], t.n_levels, t.starts if whole else None
+            )
+            for t in terms
+        ]
+        w = None if weights is None else weights[start:stop]
+        part0, part_t, part_b = _response_column(piece, B[start:stop], w)
+        bz0 += part0
+        bb_col += part_b
+        if bzt is not None and part_t is not None:
+            bzt += part_t
+    new_bz0 = products.bz0.copy()
+    new_bz0[:, :, -1] = bz0
+    new_bb = products.bb.copy()
+    new_bb[:, -1] = bb_col
+    new_bb[-1, :] = bb_col
+    new_bzt = None
+    if products.bzt is not None and bzt is not None:
+        new_bzt = products.bzt.copy()
+        new_bzt[:, -1] = bzt
+    return replace(products, bz0=new_bz0, bzt=new_bzt, bb=new_bb)

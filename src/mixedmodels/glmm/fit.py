@@ -19,6 +19,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from mixedmodels._data import is_dask_dataframe
+from mixedmodels._result import RandomTables
 from mixedmodels.design.conditioning import Conditioning, conditioning
 from mixedmodels.design.frame import ModelFrame, model_frame
 from mixedmodels.errors import (
@@ -455,8 +456,7 @@ def _result(
         singular_terms=singular,
         optinfo=info,
         aliased=frame.aliased,
-        _varcorr=varcorr_table(frame, covs, None),
-        _ranef=ranef,
+        _tables=RandomTables(varcorr_table(frame, covs, None), ranef),
         _eta=eta_all,
         _y=y_all,
         _prior=prior_all,

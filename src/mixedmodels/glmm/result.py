@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mixedmodels._result import FitTables, frozen_array
+from mixedmodels._result import FitTables, RandomTables, frozen_array
 from mixedmodels.glmm.family import Family
 from mixedmodels.lmm.optimize import OptInfo
 from mixedmodels.lmm.tables import result_dict
@@ -57,8 +57,7 @@ class GlmmResult(FitTables):
     singular_terms: tuple[str, ...]
     optinfo: OptInfo
     aliased: tuple[str, ...]
-    _varcorr: pd.DataFrame
-    _ranef: pd.DataFrame
+    _tables: RandomTables
     _eta: np.ndarray
     _y: np.ndarray
     _prior: np.ndarray
@@ -158,7 +157,7 @@ class GlmmResult(FitTables):
 
     def _repr_html_(self) -> str:
         table = self.coef_table().to_html(float_format=lambda x: f"{x:.4g}")
-        vc = self._varcorr.to_html(index=False, float_format=lambda x: f"{x:.4g}", na_rep="")
+        vc = self._tables.varcorr.to_html(index=False, float_format=lambda x: f"{x:.4g}", na_rep="")
         return (
             f"<div><p><b>Generalized linear mixed model</b> ({self.family}, {self.link}; "
             f"{self.method}): <code>{self.formula}</code><br>nobs = {self.nobs}; "

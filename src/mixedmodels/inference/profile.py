@@ -22,8 +22,8 @@ import pandas as pd
 import scipy.linalg
 import scipy.optimize
 from scipy import stats
-from threadpoolctl import threadpool_limits
 
+from mixedmodels._threads import one_blas_thread
 from mixedmodels.lmm.gradient import Derivatives, criterion_derivatives
 from mixedmodels.lmm.result import LmmResult
 from mixedmodels.lmm.solution import Solution, solve
@@ -385,7 +385,7 @@ def profile_intervals(
     else:
         ml = fit
     # hundreds of small factorizations: a second BLAS thread only adds waiting
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         return _intervals(ml, level, trace)
 
 

@@ -27,11 +27,20 @@ class VarianceFunctions:
         self.model = fit.model
         self.n, self.p = self.model.n, self.model.p
         self.varpar = np.concatenate([fit.theta, [fit.sigma]])
+        self._factors: dict[bytes, tuple[float, float, float, np.ndarray]] = {}
 
     def _factor(self, theta: np.ndarray) -> tuple[float, float, float, np.ndarray]:
+        # the differences of the Hessian and Jacobian move sigma at a fixed theta: the
+        # factorization depends on theta only, so each theta is factorized once
+        key = np.ascontiguousarray(theta, dtype=np.float64).tobytes()
+        cached = self._factors.get(key)
+        if cached is not None:
+            return cached
         fac = self.model.factorize(self.fit._theta_map.factors(theta))
         sol = self.model.solve(fac)
-        return fac.logdet_z, self.model.logdet_x(fac), sol.rss_penalized, sol.var_beta_unscaled
+        out = (fac.logdet_z, self.model.logdet_x(fac), sol.rss_penalized, sol.var_beta_unscaled)
+        self._factors[key] = out
+        return out
 
     def deviance(self, varpar: np.ndarray) -> float:
         """-2 log L (ML) or the REML criterion at (theta, sigma), not profiled over sigma."""

@@ -9,9 +9,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from mixedmodels._data import is_dask_dataframe
+from mixedmodels._result import RandomTables
+from mixedmodels._threads import one_blas_thread
 from mixedmodels.design.conditioning import Conditioning, conditioning
 from mixedmodels.design.crossproducts import CrossProducts, ZTerm, crossproducts
 from mixedmodels.design.frame import ModelFrame, model_frame
@@ -33,9 +34,6 @@ from mixedmodels.lmm.tables import (
 )
 
 __all__ = ["lmm"]
-
-#: Dense tails with fewer levels than this are factorized on one BLAS thread.
-SMALL_TAIL = 4000
 
 
 def lmm(
@@ -177,6 +175,23 @@ def fit_frame(
     clayout = covariance_layout(cframe) if not cond.is_identity else layout
     products, shift = frame_crossproducts(cframe, clayout)
     model = make_model(products, shift, frame, clayout, cond, reml)
+    return results_of_model(model, frame, layout, cframe, clayout, settings, index, label, start)
+
+
+def results_of_model(
+    model: LinearMixedModel,
+    frame: ModelFrame,
+    layout: CovarianceLayout,
+    cframe: ModelFrame,
+    clayout: CovarianceLayout,
+    settings: OptimizerSettings,
+    index: pd.Index,
+    label: str,
+    start: np.ndarray | None = None,
+) -> LmmResult:
+    """Estimate a model whose blocks are formed and build its result: ``frame`` and
+    ``layout`` are the original design (with the response fitted), ``cframe`` and
+    ``clayout`` the conditioned one, which the per-row values are computed from."""
     est = estimate(model, frame, layout, settings, start)
     # per-row values from the conditioned matrices, which carry more digits
     fitted_rows = fitted_values(cframe, clayout, est.internal_solution, est.tail_offsets)
@@ -185,7 +200,16 @@ def fit_frame(
     resid_all = np.full(frame.n_input, np.nan)
     resid_all[frame.rows] = frame.y - fitted_rows
     return build_result(
-        est, frame, layout, model, fitted_all, resid_all, index, label, frame.n_dropped
+        est,
+        frame,
+        layout,
+        model,
+        fitted_all,
+        resid_all,
+        index,
+        label,
+        frame.n_dropped,
+        settings=settings,
     )
 
 
@@ -261,12 +285,10 @@ def estimate(
     # COBYQA's evaluations; COBYQA remains the fallback of minimize_theta
     start_c = layout.initial() if start is None else model.internal_theta(start)
     # Our own two threads and a multi-threaded BLAS oversubscribe two cores (a crossed
-    # fit then ran 10x slower whenever another program was busy), and on a dense tail of
-    # a few thousand levels a second BLAS thread gains little when the machine is quiet
-    # but costs 10-20x when it is not (InstEval's 1,142: 35 ms a factorization on one
-    # thread, 0.7 s on two beside two other busy processes): one BLAS thread then.
-    one_thread = ws.uses_threads or 0 < ws.tail_size < SMALL_TAIL
-    blas = threadpool_limits(limits=1, user_api="blas") if one_thread else nullcontext()
+    # fit then ran 10x slower whenever another program was busy), and the small blocks of
+    # most models gain nothing from a BLAS thread pool: one BLAS thread here, unless the
+    # dense tail is large enough for BLAS to share out (see Workspace.small).
+    blas = one_blas_thread() if ws.uses_threads or ws.small else nullcontext()
     with np.errstate(all="ignore"), blas:
         check = settings.check_convergence
         if check is None:
@@ -337,6 +359,7 @@ def build_result(
     label: str,
     n_dropped: int,
     rows_source: Any = None,
+    settings: OptimizerSettings | None = None,
 ) -> LmmResult:
     """The immutable result from the estimates and the design.
 
@@ -362,9 +385,11 @@ def build_result(
         optinfo=est.info,
         aliased=frame.aliased,
         data_label=label,
-        _varcorr=varcorr_table(frame, est.covariances, sigma),
-        _ranef=ranef_table(
-            frame, layout, sol, est.conditional_covariances, sigma, est.tail_offsets
+        _tables=RandomTables(
+            lambda: varcorr_table(frame, est.covariances, sigma),
+            lambda: ranef_table(
+                frame, layout, sol, est.conditional_covariances, sigma, est.tail_offsets
+            ),
         ),
         _fitted=fitted,
         _residuals=residuals,
@@ -376,4 +401,5 @@ def build_result(
         _frame=frame,
         _layout=layout,
         _rows=rows_source,
+        _settings=settings,
     )

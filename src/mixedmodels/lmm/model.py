@@ -9,6 +9,7 @@ never a result's private fields.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -56,6 +57,15 @@ class LinearMixedModel:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_ws", Workspace(self.products, list(self.tail_shapes)))
+
+    def with_response(self, products: CrossProducts, shift: float) -> LinearMixedModel:
+        """The same model with the response blocks of ``products`` (the other blocks must
+        be this model's) and its response shift; the workspace's design parts are shared."""
+        new = copy.copy(self)
+        object.__setattr__(new, "products", products)
+        object.__setattr__(new, "shift", shift)
+        object.__setattr__(new, "_ws", self.workspace.with_products(products))
+        return new
 
     @property
     def workspace(self) -> Workspace:

@@ -69,6 +69,10 @@ class OptInfo:
         At an optimum on the boundary (a rank-deficient covariance): the optimality
         conditions there and how often the fit moved on from a point that failed them;
         None for an interior optimum.
+    check : str or None
+        How the gradient and Hessian of ``scaled_gradient`` were found: ``"analytic
+        gradient, Hessian from its central differences"`` or ``"central differences of
+        the criterion"``; None if the optimum was not checked.
     """
 
     optimizer: str
@@ -80,6 +84,12 @@ class OptInfo:
     warnings: tuple[str, ...] = field(default=())
     seconds: float = 0.0
     boundary: BoundaryCheck | None = None
+    check: str | None = None
+
+
+#: The two ways of checking an optimum (:attr:`OptInfo.check`).
+ANALYTIC_CHECK = "analytic gradient, Hessian from its central differences"
+DIFFERENCE_CHECK = "central differences of the criterion"
 
 
 def derivatives(
@@ -213,8 +223,8 @@ def minimize_theta(
         value = f(theta)
         return value if np.isfinite(value) else 1e300
 
+    extra = 0  # evaluations of the gradient (each with the criterion)
     if gradient is not None:
-        extra = 0
 
         def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
             nonlocal extra
@@ -248,8 +258,16 @@ def minimize_theta(
             return _run_cobyqa(counted, x0, lower, settings, radius, np.ones_like(x0))[0]
 
         theta, boundary = _move_off_false_boundary(counted, theta, terms, run, near)
+    derivs = None
     if gradient is not None:
-        theta = newton_polish(gradient, theta, lower)
+        full_gradient = gradient
+
+        def graded(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            nonlocal extra
+            extra += 1
+            return full_gradient(theta)
+
+        theta, derivs = newton_polish(graded, theta, lower)
     return _finish(
         counted,
         theta,
@@ -262,6 +280,7 @@ def minimize_theta(
         t0,
         evaluations,
         boundary,
+        derivs,
     )
 
 
@@ -353,8 +372,11 @@ def _run_lbfgsb(
             jac=True,
             method="L-BFGS-B",
             bounds=bounds,
+            # a relative change of 1e-14 is the criterion's own rounding: asking for less
+            # made the line search chase rounding noise (dozens of wasted evaluations) and
+            # give up; the Newton polish takes interior optima the rest of the way
             options={
-                "ftol": 1e-15,
+                "ftol": 1e-14,
                 "gtol": 1e-9,
                 "maxfun": settings.max_evaluations,
                 "maxiter": settings.max_evaluations,
@@ -378,31 +400,46 @@ def newton_polish(
     lower: np.ndarray,
     steps: int = 3,
     step_size: float = 1e-5,
-) -> np.ndarray:
+) -> tuple[np.ndarray, Derivatives | None]:
     """Newton steps from L-BFGS-B's stopping point, with the Hessian from central
-    differences of the analytic gradient (``2 n_theta`` gradients, once).
+    differences of the analytic gradient (``2 n_theta`` gradients).
 
     L-BFGS-B stops when its progress is small, leaving theta about 1e-8 from the optimum;
     a Newton step or two takes it to rounding level, so fits of the same rows summed in
-    another order (row chunks, Dask partitions) agree to far more digits. Only interior
+    another order (row chunks, Dask partitions) agree to far more digits. The Hessian is
+    differenced at the stopping point and again only after a step longer than the
+    differencing step: near the optimum theta moves by about 1e-8, which changes the
+    Hessian far less than the differencing error, and each step with it still shrinks
+    the distance to the optimum by orders of magnitude. Only interior
     optima are polished, and a step is kept only if it stays in bounds, shrinks the
     gradient and does not raise the objective beyond its rounding.
+
+    Returns
+    -------
+    numpy.ndarray
+        The polished theta.
+    Derivatives or None
+        The analytic gradient at the returned theta with the Hessian, for the check of
+        the optimum; None for an optimum on the boundary (not polished).
     """
     if np.any((lower == 0.0) & (theta < 1e-4)):
-        return theta
-    eye = np.eye(theta.size)
+        return theta, None
+
+    def hessian(x: np.ndarray) -> np.ndarray:
+        columns = [
+            (gradient(x + step_size * e)[1] - gradient(x - step_size * e)[1]) / (2 * step_size)
+            for e in np.eye(x.size)
+        ]
+        H = np.column_stack(columns)
+        symmetric: np.ndarray = 0.5 * (H + H.T)
+        return symmetric
+
     value, grad = gradient(theta)
-    # one Hessian serves every step: near the optimum it changes far less than the
-    # gradient, so the later steps (one gradient each) still shrink the error by orders
-    # of magnitude
-    columns = [
-        (gradient(theta + step_size * e)[1] - gradient(theta - step_size * e)[1]) / (2 * step_size)
-        for e in eye
-    ]
-    H = np.column_stack(columns)
+    H = hessian(theta)
+    at = theta
     for _ in range(steps):
         try:
-            step = np.linalg.solve(0.5 * (H + H.T), grad)
+            step = np.linalg.solve(H, grad)
         except np.linalg.LinAlgError:
             break
         trial = theta - step
@@ -418,7 +455,38 @@ def newton_polish(
         theta, value, grad = trial, trial_value, trial_grad
         if np.max(np.abs(step)) < 1e-12:
             break
-    return theta
+        if np.max(np.abs(theta - at)) > step_size:
+            # far from where it was differenced (L-BFGS-B stopped early): again here
+            H, at = hessian(theta), theta
+    moved = float(np.max(np.abs(theta - at), initial=0.0))
+    return theta, Derivatives(grad, H, moved, step_size)
+
+
+@dataclass(frozen=True)
+class Derivatives:
+    """The analytic gradient at a point and a Hessian from differences of it.
+
+    Attributes
+    ----------
+    gradient : numpy.ndarray
+        At the point itself.
+    hessian : numpy.ndarray
+        Central differences of the gradient (symmetrized) at a point ``moved`` away.
+    moved : float
+        Largest coordinate distance between the two points.
+    step : float
+        The differencing step.
+    """
+
+    gradient: np.ndarray
+    hessian: np.ndarray
+    moved: float
+    step: float
+
+    def usable(self) -> bool:
+        """Whether the Hessian stands for the one at the point: it was differenced within
+        one differencing step of it."""
+        return bool(self.moved <= self.step)
 
 
 def _finish(
@@ -433,15 +501,26 @@ def _finish(
     t0: float,
     count: Callable[[], int],
     boundary: BoundaryCheck | None = None,
+    derivs: Derivatives | None = None,
 ) -> tuple[np.ndarray, OptInfo]:
-    """Evaluate the optimum, check it if asked and describe the run."""
+    """Evaluate the optimum, check it if asked and describe the run.
+
+    With ``derivs`` (the analytic gradient at ``theta`` and a Hessian from its differences,
+    usable when every coordinate is free) the check reads them; otherwise it takes central
+    differences of the criterion."""
     value = counted(theta)
     notes: list[str] = []
     scaled: float | None = None
     free = ~((lower == 0.0) & (theta < 1e-4))
     n_free = int(free.sum())
+    method = None
     if check and n_free:
-        g, H = derivatives(counted, theta, free, value)
+        if derivs is not None and derivs.usable() and bool(free.all()):
+            g, H = derivs.gradient, derivs.hessian
+            method = ANALYTIC_CHECK
+        else:
+            g, H = derivatives(counted, theta, free, value)
+            method = DIFFERENCE_CHECK
         try:
             step = np.linalg.solve(H, g)
             scaled = float(np.max(np.abs(step)))
@@ -475,5 +554,6 @@ def _finish(
         warnings=tuple(notes),
         seconds=time.perf_counter() - t0,
         boundary=boundary,
+        check=method,
     )
     return theta, info

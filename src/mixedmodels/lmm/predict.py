@@ -47,7 +47,7 @@ def prediction_model(fit: LmmResult) -> PredictionModel:
     """The :class:`PredictionModel` of a fitted LMM."""
     frame = fit._frame.without_rows()
     layout = covariance_layout(frame)
-    ranef = fit._ranef
+    ranef = fit._tables.ranef
     modes = []
     for block in layout.blocks:
         names = fit._random_columns[block.factor.name]

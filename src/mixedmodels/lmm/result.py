@@ -8,12 +8,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mixedmodels._result import FitTables, frozen_array
+from mixedmodels._result import FitTables, RandomTables, frozen_array
 from mixedmodels.design.frame import ModelFrame
 from mixedmodels.errors import ModelSpecError
 from mixedmodels.lmm.covariance import CovarianceLayout, ThetaMap
 from mixedmodels.lmm.model import LinearMixedModel
-from mixedmodels.lmm.optimize import OptInfo
+from mixedmodels.lmm.optimize import OptimizerSettings, OptInfo
 
 __all__ = ["LmmResult"]
 
@@ -65,8 +65,7 @@ class LmmResult(FitTables):
     optinfo: OptInfo
     aliased: tuple[str, ...]
     data_label: str
-    _varcorr: pd.DataFrame
-    _ranef: pd.DataFrame
+    _tables: RandomTables
     _fitted: np.ndarray
     _residuals: np.ndarray
     _index: pd.Index
@@ -83,6 +82,8 @@ class LmmResult(FitTables):
     # a fit to a Dask DataFrame): then _frame holds the design without rows, and fitted,
     # residuals and predict are lazy Dask series
     _rows: Any = None
+    # the optimizer settings of the fit, which a refit uses again
+    _settings: OptimizerSettings | None = None
 
     def __post_init__(self) -> None:
         for name in ("beta", "vcov_unscaled", "theta", "_fitted", "_residuals"):
@@ -307,24 +308,27 @@ class LmmResult(FitTables):
         self._require_rows("simulate()")
         return simulate_responses(self, n, np.random.default_rng(seed), re)
 
-    def refit(self, y: np.ndarray) -> LmmResult:
-        """The same model fitted to a new response (one value per row used in the fit)."""
-        from dataclasses import replace as replace_field
+    def refit(self, y: Any) -> LmmResult:
+        """The same model fitted to a new response: one value per row used in the fit, in
+        their order (``simulate()`` gives such vectors).
 
-        from mixedmodels.lmm.fit import fit_frame
-        from mixedmodels.lmm.optimize import OptimizerSettings
+        Only the blocks with the response in them (``Z'Wy``, ``X'Wy``, ``y'Wy``) are formed
+        again; the formula, the frame, the weights and offset and the other cross-products
+        are this fit's. The result is the fit that :func:`mixedmodels.lmm` gives on the data
+        with that response (same criterion, start and optimizer settings), except that
+        no warnings are issued: its ``is_singular`` and ``optinfo`` say what they would.
+
+        Raises
+        ------
+        DataError
+            If ``y`` is not ``nobs`` finite numbers.
+        ModelSpecError
+            For a fit to a Dask DataFrame (its rows are not in this process).
+        """
+        from mixedmodels.lmm.refit import check_response, refit_response
 
         self._require_rows("refit()")
-        y = np.asarray(y, dtype=np.float64)
-        if y.shape != (self.nobs,):
-            raise ValueError(f"refit needs {self.nobs} responses, one per row used; got {y.shape}")
-        frame = replace_field(self._frame, y=y)
-        settings = OptimizerSettings(check_convergence=False)
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return fit_frame(frame, self._layout, self.reml, settings, self._index, self.data_label)
+        return refit_response(self, check_response(y, self.nobs, self.n_dropped))
 
     # -- per row -------------------------------------------------------------------------
     @property

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
+from mixedmodels.linalg.dense import inverse_lower, solve_lower
 from mixedmodels.linalg.smallblocks import inverse_lower_blocks, to_level_major
 from mixedmodels.lmm.workspace import Factorization, Workspace
 
@@ -62,7 +63,7 @@ def _back_substitute(
     p = ws.p
     if p:
         LXX = fac.LBB[:p, :p]
-        beta = scipy.linalg.solve_triangular(LXX, fac.LBB[p, :p], lower=True, trans="T")
+        beta = solve_lower(LXX, fac.LBB[p, :p], transpose=True)
         d0 = fac.LB0[p] - np.tensordot(beta, fac.LB0[:p], axes=1)  # (k0, m0)
     else:
         beta = np.zeros(0)
@@ -71,7 +72,7 @@ def _back_substitute(
     uT = np.zeros(0)
     if fac.LTT is not None and fac.LBT is not None:
         dT = fac.LBT[p, :] - fac.LBT[:p, :].T @ beta if p else fac.LBT[p, :]
-        uT = scipy.linalg.solve_triangular(fac.LTT, dT, lower=True, trans="T")
+        uT = solve_lower(fac.LTT, dT, transpose=True)
         b_tail = ws._lambda_t_right(fac.templates[1:], uT)
         x = (ws._zt0_t @ b_tail).reshape(d0.shape[1], d0.shape[0]).T
         d0 = d0 - np.einsum("abm,am->bm", fac.G, x)
@@ -87,8 +88,7 @@ def solve(ws: Workspace, fac: Factorization) -> Solution:
     p = ws.p
     beta, u0, uT, d0, b_tail = _back_substitute(ws, fac)
     b0 = np.einsum("abm,bm->ma", fac.G, d0)
-    LXX = fac.LBB[:p, :p]
-    inv = scipy.linalg.solve_triangular(LXX, np.eye(p), lower=True)
+    inv = inverse_lower(fac.LBB[:p, :p])
     return Solution(beta, b0, b_tail, u0, uT, float(fac.LBB[p, p] ** 2), inv.T @ inv)
 
 

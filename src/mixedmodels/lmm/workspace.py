@@ -18,8 +18,6 @@ from mixedmodels.design.crossproducts import CrossProducts
 from mixedmodels.design.reweight import with_values
 from mixedmodels.linalg.dense import cholesky_lower, solve_lower
 from mixedmodels.linalg.smallblocks import (
-    cholesky_blocks,
-    congruence,
     inverse_lower_blocks,
     multiply_blocks,
     to_component_major,
@@ -28,6 +26,12 @@ from mixedmodels.linalg.smallblocks import (
 from mixedmodels.linalg.weightedgram import WeightedGram
 
 __all__ = ["Workspace", "Factorization"]
+
+#: Most fixed effects counted as small, see
+#: :attr:`Workspace.small`.
+SMALL_DENSE = 256
+#: ... and dense tails of fewer columns than this.
+SMALL_TAIL = 4000
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,8 @@ class Workspace:
         self.n = products.n
         self.p = products.bb.shape[0] - 1
         m0, k0, _ = products.zz0.shape
+        self.zz0_levels = np.ascontiguousarray(products.zz0)  # (m0, k0, k0)
+        self.bz0_levels = np.ascontiguousarray(products.bz0)  # (m0, k0, p+1)
         self._zz0 = to_component_major(products.zz0)  # (k0, k0, m0)
         self._bz0 = to_component_major(products.bz0)  # (k0, p+1, m0)
         self._bd_indptr = np.arange(0, m0 * k0 * k0 + 1, k0)
@@ -104,10 +110,9 @@ class Workspace:
         The layout, the transposition of Z_T'WZ0 and the symbolic phase of its weighted
         Gram product are shared with this workspace, not made again.
         """
-        ws = copy.copy(self)
-        ws.products = products
+        ws = self.with_products(products)
+        ws.zz0_levels = np.ascontiguousarray(products.zz0)
         ws._zz0 = to_component_major(products.zz0)
-        ws._bz0 = to_component_major(products.bz0)
         if products.zt0 is not None:
             zt0 = products.zt0
             if not _same_pattern(zt0, self._zt0):
@@ -146,11 +151,20 @@ class Workspace:
             bzt=None if A.bzt is None else A.bzt @ columns,
             bb=columns.T @ A.bb @ columns,
         )
-        out = copy.copy(self)
-        out.products = products
+        out = self.with_products(products)
         out.p = columns.shape[1] - 1
-        out._bz0 = to_component_major(products.bz0)
         return out
+
+    def with_products(self, products: CrossProducts) -> Workspace:
+        """The workspace of the same design with other response blocks (``Z'Wy``,
+        ``X'Wy``, ``y'Wy``): what depends on Z and X alone (the sparse tail products, the
+        Gram kernel's symbolic phase) is shared."""
+        new = copy.copy(self)
+        new.products = products
+        new.zz0_levels = self.zz0_levels
+        new.bz0_levels = np.ascontiguousarray(products.bz0)
+        new._bz0 = to_component_major(products.bz0)
+        return new
 
     # -- Lambda_T, the tail's relative covariance factor --------------------------------
     def tail_scale(self, templates: tuple[np.ndarray, ...]) -> np.ndarray | None:
@@ -207,6 +221,15 @@ class Workspace:
         return int(self._tail_offsets[-1])
 
     @property
+    def small(self) -> bool:
+        """True when every dense block is small (a tail of fewer than ``SMALL_TAIL``
+        columns, at most ``SMALL_DENSE`` fixed effects): a BLAS thread pool only costs time
+        then. On a dense tail of a few thousand levels a second thread gains little when
+        the machine is quiet and costs 10-20x when it is not (InstEval's 1,142 levels: 35
+        ms a factorization on one thread, 0.7 s on two beside two other busy processes)."""
+        return self.tail_size < SMALL_TAIL and self.p <= SMALL_DENSE
+
+    @property
     def uses_threads(self) -> bool:
         """True when each factorization runs part of its work on a thread pool."""
         gram = getattr(self, "_gram", None)
@@ -235,15 +258,20 @@ class Workspace:
             t = T0[0, 0]
             L0 = np.sqrt(t * t * self._zz0 + 1.0)
             G = t / L0
+            logdet_z = 2.0 * float(np.sum(np.log(L0[0, 0])))
+            LB0 = multiply_blocks(self._bz0, G, transpose_a=True)  # (p+1, 1, m0)
         else:
-            M0 = congruence(T0, self._zz0)
-            for a in range(k0):
-                M0[a, a] += 1.0
-            L0 = cholesky_blocks(M0)
-            Linv = inverse_lower_blocks(L0)
-            G = np.ascontiguousarray(np.tensordot(T0, Linv.transpose(1, 0, 2), axes=([1], [0])))
-        logdet_z = 2.0 * float(sum(np.sum(np.log(L0[a, a])) for a in range(k0)))
-        LB0 = multiply_blocks(self._bz0, G, transpose_a=True)  # (p+1, k0, m0)
+            # level-major (m0, k0, k0) stacks here: a few batched products
+            M0 = np.matmul(np.matmul(T0.T, self.zz0_levels), T0)
+            M0 += np.eye(k0)
+            L0_levels = np.linalg.cholesky(M0)
+            L0 = to_component_major(L0_levels)
+            Linv = to_level_major(inverse_lower_blocks(L0))
+            G_levels = np.matmul(T0, Linv.transpose(0, 2, 1))  # T0 L0^{-T}
+            G = to_component_major(G_levels)
+            logdet_z = 2.0 * float(np.sum(np.log(np.diagonal(L0_levels, axis1=1, axis2=2))))
+            LB0_levels = np.matmul(self.bz0_levels.transpose(0, 2, 1), G_levels)  # (m0, p+1, k0)
+            LB0 = np.ascontiguousarray(LB0_levels.transpose(1, 2, 0))  # (p+1, k0, m0)
         flat = LB0.reshape(p1, -1)
         BB = A.bb - flat @ flat.T
         LTT = LBT = schur = None

@@ -48,15 +48,43 @@ def _ols_p(y: np.ndarray, x: np.ndarray) -> float:
     return float(2 * stats.t.sf(abs(beta[1] / se), dof))
 
 
+#: The first mixed-model fit of each design in this process: the later data sets of the
+#: design (same clusters, new x and y) are refitted from it without reading a formula.
+_TEMPLATES: dict[tuple[int, int], Any] = {}
+
+
+def _lmm_p(y: np.ndarray, x: np.ndarray, g: np.ndarray, key: tuple[int, int]) -> float:
+    """The Satterthwaite p-value of ``x`` in ``y ~ x + (1 | g)``.
+
+    The model is fitted with :func:`mixedmodels.lmm` for the first data set of a design
+    and refitted to the new ``[1, x]`` and ``y`` of the later ones
+    (:func:`mixedmodels.lmm.refit.refit_fixed`, the same steps after the data are read,
+    so the same fit)."""
+    import warnings
+
+    from mixedmodels.lmm import lmm
+    from mixedmodels.lmm.refit import refit_fixed
+
+    template = _TEMPLATES.get(key)
+    fit = None
+    if template is not None:
+        fit = refit_fixed(template, y, np.column_stack([np.ones_like(x), x]))
+    if fit is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = lmm("y ~ x + (1 | g)", {"y": y, "x": x, "g": g})
+        if template is None and fit.fixed_names == ("(Intercept)", "x") and fit.nobs == y.size:
+            _TEMPLATES.clear()
+            _TEMPLATES[key] = fit
+    table = fit.coef_table("satterthwaite")
+    return float(table["p_value"].to_numpy()[list(table.index).index("x")])
+
+
 def _one(
     design: tuple[int, int, float, str, tuple[str, ...]], seq: np.random.SeedSequence
 ) -> list[float]:
     """One simulated data set's p-values: ``design`` is (clusters, size, ICC, covariate,
     methods)."""
-    import warnings
-
-    from mixedmodels.lmm import lmm
-
     n_clusters, size, icc, covariate, methods = design
     rng = np.random.default_rng(seq)
     g = np.repeat(np.arange(n_clusters), size)
@@ -72,11 +100,7 @@ def _one(
             xbar = np.bincount(g, x) / size
             out.append(_ols_p(ybar, xbar))
         else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                fit = lmm("y ~ x + (1 | g)", {"y": y, "x": x, "g": g})
-            table = fit.coef_table("satterthwaite")
-            out.append(float(table["p_value"].to_numpy()[list(table.index).index("x")]))
+            out.append(_lmm_p(y, x, g, (n_clusters, size)))
     return out
 
 
