@@ -8,6 +8,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mixedmodels.core.workspace import Workspace
 from mixedmodels.design.crossproducts import ZTerm, crossproducts
 from mixedmodels.linalg import (
     cholesky_blocks,
@@ -18,7 +19,6 @@ from mixedmodels.linalg import (
     to_level_major,
 )
 from mixedmodels.linalg.weightedgram import WeightedGram
-from mixedmodels.lmm.workspace import Workspace
 
 
 def random_spd_stack(rng: np.random.Generator, m: int, k: int) -> np.ndarray:
@@ -165,8 +165,8 @@ def test_blocked_factor_matches_dense_cholesky(shapes, weighted: bool) -> None:
 @pytest.mark.parametrize("shapes", [[(12, 2)], [(20, 1), (6, 1)], [(14, 2), (5, 1), (3, 2)]])
 @pytest.mark.parametrize("slab", [2_000_000, 7])  # 7 entries: many slabs of levels
 def test_solution_and_conditional_covariance_match_dense(shapes, slab, monkeypatch) -> None:
-    from mixedmodels.lmm import solution
-    from mixedmodels.lmm.solution import conditional_covariances, solve
+    from mixedmodels.core import solution
+    from mixedmodels.core.solution import conditional_covariances, solve
 
     monkeypatch.setattr(solution, "CONDVAR_SLAB_ENTRIES", slab)
 
@@ -228,8 +228,8 @@ def theta_positions(shapes: list[tuple[int, int]]) -> np.ndarray:
 def test_analytic_gradient_matches_finite_differences(
     shapes: list[tuple[int, int]], reml: bool, at_boundary: bool
 ) -> None:
+    from mixedmodels.core.solution import solve
     from mixedmodels.lmm.gradient import objective_gradient
-    from mixedmodels.lmm.solution import solve
 
     rng = np.random.default_rng(len(shapes) * 10 + shapes[0][1] + reml)
     n, p = 160, 3

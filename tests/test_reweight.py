@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from mixedmodels.core.workspace import Workspace
 from mixedmodels.design.crossproducts import CrossProducts, ZTerm, crossproducts
 from mixedmodels.design.reweight import Reweighting
 from mixedmodels.linalg.weightedgram import WeightedGram
-from mixedmodels.lmm.workspace import Workspace
 
 N = 400
 

@@ -16,9 +16,10 @@ from mixedmodels.errors import (
     SeparationWarning,
     SingularFitWarning,
 )
+from mixedmodels.fitting import lmm
 from mixedmodels.glmm import GlmmResult, PirlsError, glmm
 from mixedmodels.inference import BootstrapResult, VarianceTest, anova, bootstrap, variance_test
-from mixedmodels.lmm import LmmResult, OptimizerSettings, OptInfo, lmm
+from mixedmodels.lmm import LmmResult, OptimizerSettings, OptInfo
 from mixedmodels.pooling import (
     PoolingResult,
     PoolingStudy,

@@ -11,7 +11,7 @@ import pandas as pd
 
 from mixedmodels.errors import DataError, FormulaError
 
-__all__ = ["as_dataframe", "is_dask_dataframe", "unknown_column_error"]
+__all__ = ["as_dataframe", "is_dask_dataframe", "shared_in_graph", "unknown_column_error"]
 
 
 def is_dask_dataframe(data: Any) -> bool:
@@ -19,6 +19,15 @@ def is_dask_dataframe(data: Any) -> bool:
     the core install does not need it)."""
     module = type(data).__module__
     return module.split(".")[0] in ("dask", "dask_expr") and hasattr(data, "map_partitions")
+
+
+def shared_in_graph(value: Any) -> Any:
+    """One copy of ``value`` in a Dask task graph, shared by every partition's task."""
+    from uuid import uuid4
+
+    from dask import delayed
+
+    return delayed(value, name=f"mixedmodels-{type(value).__name__}-{uuid4().hex}")
 
 
 def as_dataframe(data: Any) -> pd.DataFrame:

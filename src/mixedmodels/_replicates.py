@@ -78,8 +78,6 @@ def run_replicates(
             raise ModelSpecError(
                 f"client= must be a dask.distributed.Client, not {type(client).__name__}"
             )
-        from mixedmodels.daskfit.replicates import run_on_client
-
         return run_on_client(work, shared, tasks, client, bar, batch_size)
     jobs = (os.cpu_count() or 1) if n_jobs == -1 else max(1, int(n_jobs))
     out: list[Any] = []
@@ -100,4 +98,34 @@ def run_replicates(
                     bar.update(len(part))
     finally:
         _WORK, _SHARED = None, None
+    return out
+
+
+def run_on_client(
+    work: Callable[[Any, Any], Any],
+    shared: Any,
+    tasks: Sequence[Any],
+    client: Any,
+    bar: Any,
+    batch_size: int | None,
+) -> list[Any]:
+    """The ``client`` path of :func:`run_replicates`: the shared object is scattered once
+    to every worker of the Dask cluster, the replicates go out in batches, and results
+    come back in task order."""
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    size = batch_size or max(1, min(25, len(tasks) // (4 * workers) or 1))
+    shared_future = client.scatter(shared, broadcast=True) if shared is not None else None
+    futures = client.map(
+        run_batch,
+        [work] * len(range(0, len(tasks), size)),
+        [shared_future] * len(range(0, len(tasks), size)),
+        list(batches(tasks, size)),
+        pure=False,
+    )
+    out: list[Any] = []
+    for future in futures:
+        part = future.result()
+        out.extend(part)
+        if bar is not None:
+            bar.update(len(part))
     return out

@@ -18,8 +18,9 @@ import pandas as pd
 
 from mixedmodels import datasets
 from mixedmodels.errors import MixedModelsError
+from mixedmodels.fitting import lmm
 from mixedmodels.glmm import GlmmResult, glmm
-from mixedmodels.lmm import LmmResult, lmm
+from mixedmodels.lmm import LmmResult
 
 __all__ = ["main"]
 

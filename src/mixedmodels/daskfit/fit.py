@@ -9,6 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mixedmodels._data import shared_in_graph
+from mixedmodels.core.covariance import covariance_layout
+from mixedmodels.core.optimize import OptimizerSettings
 from mixedmodels.daskfit.blocks import combine_blocks, partition_blocks, select_fixed_columns
 from mixedmodels.daskfit.compute import compute, progress_default, tree_reduce
 from mixedmodels.daskfit.encoding import (
@@ -29,16 +32,14 @@ from mixedmodels.daskfit.limits import (
     level_cap,
 )
 from mixedmodels.daskfit.plan import ModelPlan, plan_model
-from mixedmodels.daskfit.rows import DaskRows, _shared
+from mixedmodels.daskfit.rows import DaskRows
 from mixedmodels.design.conditioning import identity_conditioning
 from mixedmodels.design.fixed import aliased_columns, independent_columns
 from mixedmodels.design.frame import ModelFrame, check_terms, lme4_term_order, unique_names
 from mixedmodels.design.materialize import INTERCEPT, encode
 from mixedmodels.design.response import read_response
 from mixedmodels.errors import DataError
-from mixedmodels.lmm.covariance import covariance_layout
 from mixedmodels.lmm.fit import build_result, estimate, make_model
-from mixedmodels.lmm.optimize import OptimizerSettings
 from mixedmodels.lmm.result import LmmResult
 
 __all__ = ["lmm_dask"]
@@ -189,7 +190,7 @@ def lmm_dask(
         blocks=blocks,
         shift=shift,
     )
-    shared = _shared(encoder)
+    shared = shared_in_graph(encoder)
     partial = [
         delayed(partition_blocks, pure=True)(part, shared, number)
         for number, part in enumerate(parts)

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from uuid import uuid4
 
 import numpy as np
 import pandas as pd
 
+from mixedmodels._data import shared_in_graph
 from mixedmodels.daskfit.encoding import RowEncoder, encode_partition
-from mixedmodels.lmm.predict import PredictionModel, predict_rows, prediction_model
+from mixedmodels.lmm.predict import prediction_model
 
 if TYPE_CHECKING:
     from mixedmodels.lmm.result import LmmResult
 
-__all__ = ["DaskRows", "FittedRows", "predict_lazy"]
+__all__ = ["DaskRows", "FittedRows"]
 
 
 @dataclass(frozen=True)
@@ -48,13 +48,6 @@ def _per_row(
     return pd.Series(out, index=part.index, name=which)
 
 
-def _shared(value: Any) -> Any:
-    """One copy of ``value`` in the task graph, shared by every partition's task."""
-    from dask import delayed
-
-    return delayed(value, name=f"mixedmodels-{type(value).__name__}-{uuid4().hex}")
-
-
 @dataclass(frozen=True)
 class DaskRows:
     """Where the rows of a fit to a Dask DataFrame live: the frame and its encoder."""
@@ -70,7 +63,7 @@ class DaskRows:
             prediction_model(fit).modes,
         )
         meta = pd.Series(dtype=np.float64, name=which)
-        return self.data.map_partitions(_per_row, _shared(model), which, meta=meta)
+        return self.data.map_partitions(_per_row, shared_in_graph(model), which, meta=meta)
 
     def fitted(self, fit: LmmResult) -> Any:
         """``X beta + Z b (+ offset)`` per row (NaN where a row was dropped), lazily."""
@@ -79,17 +72,3 @@ class DaskRows:
     def residuals(self, fit: LmmResult) -> Any:
         """``y - fitted`` per row (NaN where a row was dropped), lazily."""
         return self._series(fit, "residuals")
-
-
-def _predict_partition(
-    part: pd.DataFrame, model: PredictionModel, re: bool, allow_new_levels: bool
-) -> pd.Series:
-    eta = predict_rows(model, part, re, allow_new_levels)
-    return pd.Series(eta, index=part.index, name="predicted")
-
-
-def predict_lazy(fit: LmmResult, newdata: Any, re: bool, allow_new_levels: bool) -> Any:
-    """:meth:`LmmResult.predict` for a Dask DataFrame: a lazy Dask series."""
-    meta = pd.Series(dtype=np.float64, name="predicted")
-    model = _shared(prediction_model(fit))
-    return newdata.map_partitions(_predict_partition, model, re, allow_new_levels, meta=meta)

@@ -103,7 +103,7 @@ class Reweighting:
     :meth:`products` with weights ``w`` and response ``r`` equals
     ``crossproducts(terms, np.column_stack([X, r]), w)`` up to the order of summation.
     The block Z_T'WZ0 keeps one sparsity pattern (that of the rows' level pairs), so
-    every result can share one :class:`~mixedmodels.lmm.workspace.Workspace` layout.
+    every result can share one :class:`~mixedmodels.core.workspace.Workspace` layout.
     """
 
     def __init__(self, terms: Sequence[ZTerm], X: np.ndarray) -> None:

@@ -19,7 +19,18 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from mixedmodels._data import is_dask_dataframe
-from mixedmodels._result import RandomTables
+from mixedmodels.core.covariance import covariance_layout
+from mixedmodels.core.optimize import OptimizerSettings, minimize_theta, newton_steps
+from mixedmodels.core.result import RandomTables
+from mixedmodels.core.solution import conditional_covariances
+from mixedmodels.core.tables import (
+    modes_by_block,
+    random_columns,
+    ranef_table,
+    singular_terms,
+    term_covariances,
+    varcorr_table,
+)
 from mixedmodels.design.conditioning import Conditioning, conditioning
 from mixedmodels.design.frame import ModelFrame, model_frame
 from mixedmodels.errors import (
@@ -33,17 +44,6 @@ from mixedmodels.glmm.family import Family
 from mixedmodels.glmm.family import family as get_family
 from mixedmodels.glmm.pirls import GlmmProblem, PirlsError, PirlsState, gauss_hermite
 from mixedmodels.glmm.result import GlmmResult
-from mixedmodels.lmm.covariance import covariance_layout
-from mixedmodels.lmm.optimize import OptimizerSettings, minimize_theta, newton_steps
-from mixedmodels.lmm.solution import conditional_covariances
-from mixedmodels.lmm.tables import (
-    modes_by_block,
-    random_columns,
-    ranef_table,
-    singular_terms,
-    term_covariances,
-    varcorr_table,
-)
 
 __all__ = ["glmm"]
 

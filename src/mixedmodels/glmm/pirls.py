@@ -16,14 +16,14 @@ from functools import cached_property
 import numpy as np
 from scipy import special
 
+from mixedmodels.core.covariance import CovarianceLayout
+from mixedmodels.core.solution import Solution, modes, solve
+from mixedmodels.core.workspace import Factorization, Workspace
 from mixedmodels.design.crossproducts import ZTerm
 from mixedmodels.design.frame import ModelFrame
 from mixedmodels.design.reweight import Reweighting
 from mixedmodels.errors import MixedModelsError
 from mixedmodels.glmm.family import Family
-from mixedmodels.lmm.covariance import CovarianceLayout
-from mixedmodels.lmm.solution import Solution, modes, solve
-from mixedmodels.lmm.workspace import Factorization, Workspace
 
 __all__ = ["GlmmProblem", "PirlsState", "PirlsError"]
 

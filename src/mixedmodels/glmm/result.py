@@ -9,16 +9,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mixedmodels._result import FitTables, RandomTables, frozen_array
+from mixedmodels.core.result import MixedModelResult, frozen_array
+from mixedmodels.core.tables import result_dict
 from mixedmodels.glmm.family import Family
-from mixedmodels.lmm.optimize import OptInfo
-from mixedmodels.lmm.tables import result_dict
 
 __all__ = ["GlmmResult"]
 
 
 @dataclass(frozen=True, eq=False)
-class GlmmResult(FitTables):
+class GlmmResult(MixedModelResult):
     """A fitted generalized linear mixed model. Build it with :func:`mixedmodels.glmm`.
 
     Attributes
@@ -39,30 +38,14 @@ class GlmmResult(FitTables):
         or ``"pirls"`` (the weighted least-squares factor, when the Hessian is unusable).
     """
 
-    formula: str
     family: str
     link: str
     nagq: int
-    fixed_names: tuple[str, ...]
-    beta: np.ndarray
     vcov_matrix: np.ndarray
     vcov_source: str
-    theta: np.ndarray
-    theta_names: tuple[str, ...]
-    objective: float
-    nobs: int
-    n_dropped: int
-    ngroups: dict[str, int]
-    is_singular: bool
-    singular_terms: tuple[str, ...]
-    optinfo: OptInfo
-    aliased: tuple[str, ...]
-    _tables: RandomTables
     _eta: np.ndarray
     _y: np.ndarray
     _prior: np.ndarray
-    _index: pd.Index
-    _random_columns: dict[str, tuple[str, ...]]
 
     def __post_init__(self) -> None:
         for name in ("beta", "vcov_matrix", "theta", "_eta", "_y", "_prior"):

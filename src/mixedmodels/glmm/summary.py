@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mixedmodels.lmm.summary import (
+from mixedmodels.core.summary import (
     criteria_lines,
     fixed_correlation_lines,
     random_effects_rows,

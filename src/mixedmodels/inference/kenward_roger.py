@@ -116,7 +116,7 @@ class _KR:
 
 
 def _term_covariances(fit: LmmResult) -> list[np.ndarray]:
-    from mixedmodels.lmm.tables import term_covariances
+    from mixedmodels.core.tables import term_covariances
 
     templates = fit._theta_map.factors(fit.theta)
     return term_covariances(fit._layout, fit._frame, templates, fit.sigma)

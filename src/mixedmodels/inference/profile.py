@@ -24,10 +24,10 @@ import scipy.optimize
 from scipy import stats
 
 from mixedmodels._threads import one_blas_thread
+from mixedmodels.core.solution import Solution, solve
+from mixedmodels.core.workspace import Workspace
 from mixedmodels.lmm.gradient import Derivatives, criterion_derivatives
 from mixedmodels.lmm.result import LmmResult
-from mixedmodels.lmm.solution import Solution, solve
-from mixedmodels.lmm.workspace import Workspace
 
 __all__ = ["lme4_order", "profile_intervals", "profile_traces", "variance_parameter_names"]
 
@@ -369,8 +369,8 @@ def profile_intervals(
     """
     fit._require_rows("profile likelihood (confint(method='profile'), profile())")
     if fit.reml:  # lme4 profiles the ML deviance, refitting a REML fit first
+        from mixedmodels.core.optimize import OptimizerSettings
         from mixedmodels.lmm.fit import fit_frame
-        from mixedmodels.lmm.optimize import OptimizerSettings
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -10,21 +10,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mixedmodels._data import is_dask_dataframe
-from mixedmodels._result import RandomTables
 from mixedmodels._threads import one_blas_thread
-from mixedmodels.design.conditioning import Conditioning, conditioning
-from mixedmodels.design.crossproducts import CrossProducts, ZTerm, crossproducts
-from mixedmodels.design.frame import ModelFrame, model_frame
-from mixedmodels.design.materialize import INTERCEPT
-from mixedmodels.errors import ConvergenceWarning, ModelSpecError, SingularFitWarning
-from mixedmodels.lmm.covariance import CovarianceLayout, covariance_layout
-from mixedmodels.lmm.gradient import objective_gradient
-from mixedmodels.lmm.model import LinearMixedModel
-from mixedmodels.lmm.optimize import OptimizerSettings, OptInfo, minimize_theta
-from mixedmodels.lmm.result import LmmResult
-from mixedmodels.lmm.solution import Solution, conditional_covariances, solve
-from mixedmodels.lmm.tables import (
+from mixedmodels.core.covariance import CovarianceLayout, covariance_layout
+from mixedmodels.core.optimize import OptimizerSettings, OptInfo, minimize_theta
+from mixedmodels.core.result import RandomTables
+from mixedmodels.core.solution import Solution, conditional_covariances, solve
+from mixedmodels.core.tables import (
     fitted_values,
     random_columns,
     ranef_table,
@@ -32,6 +23,14 @@ from mixedmodels.lmm.tables import (
     term_covariances,
     varcorr_table,
 )
+from mixedmodels.design.conditioning import Conditioning, conditioning
+from mixedmodels.design.crossproducts import CrossProducts, ZTerm, crossproducts
+from mixedmodels.design.frame import ModelFrame, model_frame
+from mixedmodels.design.materialize import INTERCEPT
+from mixedmodels.errors import ConvergenceWarning, ModelSpecError, SingularFitWarning
+from mixedmodels.lmm.gradient import objective_gradient
+from mixedmodels.lmm.model import LinearMixedModel
+from mixedmodels.lmm.result import LmmResult
 
 __all__ = ["lmm"]
 
@@ -45,67 +44,9 @@ def lmm(
     offset: Any = None,
     settings: OptimizerSettings | None = None,
     start: Any = None,
-    progress: bool | None = None,
-    max_block_bytes: int | None = None,
 ) -> LmmResult:
-    """Fit a linear mixed-effects model, as lme4's ``lmer``.
-
-    The model is ``y = X beta + Z b + e`` with ``b ~ N(0, sigma^2 Lambda Lambda')`` and
-    ``e ~ N(0, sigma^2 W^{-1})``; theta (the entries of Lambda) is found by minimizing the
-    profiled REML criterion (``reml=True``) or deviance (``reml=False``).
-
-    Parameters
-    ----------
-    formula : str
-        lme4 formula, e.g. ``"Reaction ~ Days + (Days | Subject)"``.
-    data : pandas.DataFrame, polars.DataFrame, dict of arrays or dask.dataframe.DataFrame
-        A Dask DataFrame is fitted in two passes over its partitions, bringing only the
-        cross-product blocks to this process (see ``docs/dask.md``); its ``fitted``,
-        ``residuals`` and ``predict`` are then lazy Dask series.
-    reml : bool, default True
-    weights : str or array-like, optional
-        Prior weights (a column name or one value per row).
-    offset : str or array-like, optional
-        A known term added to the linear predictor.
-    settings : OptimizerSettings, optional
-    start : array-like, optional
-        Starting theta, in lme4's order and parametrization (``fit.theta_names``);
-        default lme4's start (1 on the diagonal of each term's factor, 0 elsewhere,
-        here on the centred and scaled matrices of :mod:`mixedmodels.design.conditioning`).
-    progress : bool, optional
-        Dask data only: show Dask's progress bar during the passes (default: when stderr
-        is a terminal).
-    max_block_bytes : int, optional
-        Dask data only: the most client memory the levels and blocks may need (an
-        estimate checked before they are built; default 4 GiB).
-
-    Returns
-    -------
-    LmmResult
-
-    Examples
-    --------
-    >>> import mixedmodels as mm
-    >>> fit = mm.lmm("Reaction ~ Days + (Days | Subject)", mm.datasets.load("sleepstudy"))
-    >>> round(fit.objective, 3)
-    1743.628
-    """
-    if is_dask_dataframe(data):
-        from mixedmodels.daskfit.fit import lmm_dask
-
-        if start is not None:
-            raise ModelSpecError("start= is not supported for Dask data")
-
-        return lmm_dask(
-            formula,
-            data,
-            reml=reml,
-            weights=weights,
-            offset=offset,
-            settings=settings,
-            progress=progress,
-            max_block_bytes=max_block_bytes,
-        )
+    """Fit a linear mixed-effects model to rows in memory; :func:`mixedmodels.lmm` (in
+    :mod:`mixedmodels.fitting`) also takes a Dask DataFrame and documents the arguments."""
     settings = settings or OptimizerSettings()
     frame = model_frame(formula, data, weights=weights, offset=offset)
     index = data.index if isinstance(data, pd.DataFrame) else pd.RangeIndex(frame.n_input)

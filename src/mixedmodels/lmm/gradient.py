@@ -36,13 +36,13 @@ import scipy.linalg
 import scipy.sparse as sp
 from scipy.linalg import lapack
 
+from mixedmodels.core.solution import Solution
+from mixedmodels.core.workspace import Factorization, Workspace
 from mixedmodels.linalg.smallblocks import (
     inverse_lower_blocks,
     multiply_blocks,
     to_component_major,
 )
-from mixedmodels.lmm.solution import Solution
-from mixedmodels.lmm.workspace import Factorization, Workspace
 
 __all__ = ["Derivatives", "LevelPairs", "criterion_derivatives", "objective_gradient"]
 

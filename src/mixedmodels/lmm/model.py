@@ -14,11 +14,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from mixedmodels.core.covariance import ThetaMap
+from mixedmodels.core.solution import Solution, solve
+from mixedmodels.core.workspace import Factorization, Workspace
 from mixedmodels.design.conditioning import Conditioning
 from mixedmodels.design.crossproducts import CrossProducts
-from mixedmodels.lmm.covariance import ThetaMap
-from mixedmodels.lmm.solution import Solution, solve
-from mixedmodels.lmm.workspace import Factorization, Workspace
 
 __all__ = ["LinearMixedModel"]
 

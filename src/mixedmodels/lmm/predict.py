@@ -9,16 +9,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from mixedmodels._data import as_dataframe, unknown_column_error
+from mixedmodels._data import as_dataframe, shared_in_graph, unknown_column_error
+from mixedmodels.core.covariance import CovarianceLayout, covariance_layout
 from mixedmodels.design.frame import ModelFrame
 from mixedmodels.design.materialize import encode_new
 from mixedmodels.errors import DataError
-from mixedmodels.lmm.covariance import CovarianceLayout, covariance_layout
 
 if TYPE_CHECKING:
     from mixedmodels.lmm.result import LmmResult
 
-__all__ = ["PredictionModel", "prediction_model", "predict_new", "predict_rows"]
+__all__ = ["PredictionModel", "prediction_model", "predict_lazy", "predict_new", "predict_rows"]
 
 
 @dataclass(frozen=True)
@@ -116,3 +116,18 @@ def predict_new(fit: LmmResult, newdata: Any, re: bool, allow_new_levels: bool) 
     data = as_dataframe(newdata)
     eta = predict_rows(prediction_model(fit), data, re, allow_new_levels)
     return pd.Series(eta, index=data.index, name="predicted")
+
+
+def _predict_partition(
+    part: pd.DataFrame, model: PredictionModel, re: bool, allow_new_levels: bool
+) -> pd.Series:
+    eta = predict_rows(model, part, re, allow_new_levels)
+    return pd.Series(eta, index=part.index, name="predicted")
+
+
+def predict_lazy(fit: LmmResult, newdata: Any, re: bool, allow_new_levels: bool) -> Any:
+    """:meth:`LmmResult.predict` for a Dask DataFrame: a lazy Dask series, partition by
+    partition, with one copy of the prediction model in the task graph."""
+    meta = pd.Series(dtype=np.float64, name="predicted")
+    model = shared_in_graph(prediction_model(fit))
+    return newdata.map_partitions(_predict_partition, model, re, allow_new_levels, meta=meta)

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mixedmodels.core.covariance import CovarianceLayout, covariance_layout
+from mixedmodels.core.optimize import OptimizerSettings
 from mixedmodels.design.crossproducts import ZTerm, with_response
 from mixedmodels.design.frame import ModelFrame
 from mixedmodels.errors import DataError
-from mixedmodels.lmm.covariance import CovarianceLayout, covariance_layout
-from mixedmodels.lmm.optimize import OptimizerSettings
 
 if TYPE_CHECKING:
     from mixedmodels.lmm.result import LmmResult

@@ -8,18 +8,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mixedmodels._result import FitTables, RandomTables, frozen_array
+from mixedmodels.core.covariance import CovarianceLayout, ThetaMap
+from mixedmodels.core.optimize import OptimizerSettings
+from mixedmodels.core.result import MixedModelResult, frozen_array
 from mixedmodels.design.frame import ModelFrame
 from mixedmodels.errors import ModelSpecError
-from mixedmodels.lmm.covariance import CovarianceLayout, ThetaMap
 from mixedmodels.lmm.model import LinearMixedModel
-from mixedmodels.lmm.optimize import OptimizerSettings, OptInfo
 
 __all__ = ["LmmResult"]
 
 
 @dataclass(frozen=True, eq=False)
-class LmmResult(FitTables):
+class LmmResult(MixedModelResult):
     """A fitted linear mixed model. Build it with :func:`mixedmodels.lmm`.
 
     Attributes
@@ -48,28 +48,12 @@ class LmmResult(FitTables):
         Fixed-effect columns dropped as linear combinations of others.
     """
 
-    formula: str
     reml: bool
-    fixed_names: tuple[str, ...]
-    beta: np.ndarray
     vcov_unscaled: np.ndarray
-    theta: np.ndarray
-    theta_names: tuple[str, ...]
     sigma: float
-    objective: float
-    nobs: int
-    n_dropped: int
-    ngroups: dict[str, int]
-    is_singular: bool
-    singular_terms: tuple[str, ...]
-    optinfo: OptInfo
-    aliased: tuple[str, ...]
     data_label: str
-    _tables: RandomTables
     _fitted: np.ndarray
     _residuals: np.ndarray
-    _index: pd.Index
-    _random_columns: dict[str, tuple[str, ...]]
     model: LinearMixedModel
     """The model at any theta (objective, factorization, solutions): what inference,
     refits and the variance tests evaluate."""
@@ -272,7 +256,7 @@ class LmmResult(FitTables):
                 return self.fitted.rename("predicted")
             newdata = self._frame.data if self._rows is None else self._rows.data
         if is_dask_dataframe(newdata):
-            from mixedmodels.daskfit.rows import predict_lazy
+            from mixedmodels.lmm.predict import predict_lazy
 
             return predict_lazy(self, newdata, re, allow_new_levels)  # type: ignore[no-any-return]
         from mixedmodels.lmm.predict import predict_new
@@ -368,6 +352,6 @@ class LmmResult(FitTables):
 
     def to_dict(self) -> dict[str, Any]:
         """The results as plain JSON-ready Python values."""
-        from mixedmodels.lmm.tables import result_dict
+        from mixedmodels.core.tables import result_dict
 
         return {**result_dict(self), "reml": self.reml, "sigma": self.sigma}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import scipy.optimize
 
-from mixedmodels.lmm.boundary import BoundaryCheck, check_boundary
+from mixedmodels.core.boundary import BoundaryCheck, check_boundary
 
 __all__ = ["OptInfo", "OptimizerSettings", "minimize_theta"]
 

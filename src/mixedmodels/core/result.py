@@ -1,13 +1,17 @@
-"""What LmmResult and GlmmResult share: read-only tables computed from their fields."""
+"""The result base that LmmResult and GlmmResult share, and the read-only tables computed
+from its fields."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["FitTables", "RandomTables", "frozen_array"]
+from mixedmodels.core.optimize import OptInfo
+
+__all__ = ["MixedModelResult", "RandomTables", "frozen_array"]
 
 
 def frozen_array(a: np.ndarray) -> np.ndarray:
@@ -64,18 +68,58 @@ class RandomTables:
         self._sources = dict(state)
 
 
-class FitTables:
-    """Mixin for fitted models: fixed effects, likelihood criteria, random-effect tables.
+@dataclass(frozen=True, eq=False)
+class MixedModelResult:
+    """What every fitted mixed model holds: the fixed and covariance parameters, the
+    criterion, the design's sizes, the optimizer's record, and the tables read from them.
 
-    Subclasses are frozen dataclasses holding these fields and defining ``n_params`` and
-    ``_vcov_array``.
+    Subclasses (:class:`~mixedmodels.lmm.result.LmmResult`,
+    :class:`~mixedmodels.glmm.result.GlmmResult`) add their own fields and define
+    ``n_params`` and ``_vcov_array``.
+
+    Attributes
+    ----------
+    formula : str
+    fixed_names : tuple of str
+        Names of the fixed-effect columns (``beta``'s order).
+    beta : numpy.ndarray
+        Fixed-effect estimates.
+    theta : numpy.ndarray
+        Relative covariance parameters, lme4's order (see ``theta_names``).
+    theta_names : tuple of str
+    objective : float
+        The criterion at the optimum: REML criterion or deviance (-2 log L) for an LMM,
+        -2 log L of the Laplace or quadrature approximation for a GLMM.
+    nobs : int
+        Rows used in the fit.
+    n_dropped : int
+        Input rows dropped for missing values.
+    ngroups : dict
+        Number of levels of each grouping factor.
+    is_singular : bool
+        True when the fit is on the boundary (a zero variance or a +-1 correlation).
+    singular_terms : tuple of str
+        What lies on the boundary, in words.
+    optinfo : OptInfo
+    aliased : tuple of str
+        Fixed-effect columns dropped as linear combinations of others.
     """
 
+    formula: str
     fixed_names: tuple[str, ...]
     beta: np.ndarray
+    theta: np.ndarray
+    theta_names: tuple[str, ...]
     objective: float
     nobs: int
+    n_dropped: int
+    ngroups: dict[str, int]
+    is_singular: bool
+    singular_terms: tuple[str, ...]
+    optinfo: OptInfo
+    aliased: tuple[str, ...]
     _tables: RandomTables
+    _index: pd.Index
     _random_columns: dict[str, tuple[str, ...]]
 
     @property
@@ -134,6 +178,6 @@ class FitTables:
     def coef(self) -> dict[str, pd.DataFrame]:
         """Per-level coefficients (fixed effects plus each level's modes), one table per
         grouping factor, as lme4's ``coef``."""
-        from mixedmodels.lmm.tables import coef_tables
+        from mixedmodels.core.tables import coef_tables
 
         return coef_tables(self.beta, self.fixed_names, self._tables.ranef, self._random_columns)

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mixedmodels.core.covariance import CovarianceLayout
+from mixedmodels.core.solution import Solution
 from mixedmodels.design.frame import ModelFrame
-from mixedmodels.lmm.covariance import CovarianceLayout
-from mixedmodels.lmm.solution import Solution
 
 __all__ = [
     "SINGULAR_TOLERANCE",

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
+from mixedmodels.core.workspace import Factorization, Workspace
 from mixedmodels.linalg.dense import inverse_lower, solve_lower
 from mixedmodels.linalg.smallblocks import inverse_lower_blocks, to_level_major
-from mixedmodels.lmm.workspace import Factorization, Workspace
 
 __all__ = ["Solution", "solve", "modes", "conditional_covariances"]
 
