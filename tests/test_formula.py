@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -87,3 +89,59 @@ def test_parse_round_trip(fixed, bars) -> None:
     assert f.response == "resp"
     assert len(f.random) == expected
     assert all(t.factors for t in f.random)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "1 + Days",
+        "Days",
+        "0 + Days",
+        "x + Days",
+        "Days + x",
+        "x + x",
+        "-1 + x",
+        "x - 1",
+        "1",
+        "0 + x + Days",
+        "y.z",
+        "Days + 1",
+        "x + 0",
+        "0",
+        "0 + 1 + x",
+    ],
+)
+def test_plain_columns_are_built_as_formulaic_builds_them(expression: str) -> None:
+    """Sums of numeric columns skip formulaic: the same matrix, names and ModelSpec."""
+    import pickle
+
+    from formulaic import model_matrix
+
+    from mixedmodels.design.materialize import _plain_columns, encode, encode_new, intercept_name
+
+    rng = np.random.default_rng(1)
+    data = pd.DataFrame({"x": rng.normal(size=8), "Days": np.arange(8), "y.z": rng.normal(size=8)})
+    assert _plain_columns(expression, data) is not None
+    values, names, spec = encode(expression, data, "test")
+    reference = model_matrix(expression, data, na_action="raise")
+    assert names == [intercept_name(str(c)) for c in reference.columns]
+    np.testing.assert_array_equal(values, np.asarray(reference, dtype=float).reshape(8, -1))
+    new = data.iloc[::-1].reset_index(drop=True) * 2
+    np.testing.assert_array_equal(
+        encode_new(spec, new, "test"),
+        encode_new(reference.model_spec, new, "test"),
+    )
+    again = pickle.loads(pickle.dumps(spec))
+    np.testing.assert_array_equal(encode_new(again, new, "test"), encode_new(spec, new, "test"))
+
+
+@pytest.mark.parametrize(
+    "expression", ["b", "g", "x:Days", "I(x**2)", "x - Days", "x + -1", "missing", "x + nan"]
+)
+def test_other_expressions_go_through_formulaic(expression: str) -> None:
+    from mixedmodels.design.materialize import _plain_columns
+
+    data = pd.DataFrame(
+        {"x": [1.0, 2.0], "Days": [1, 2], "b": [True, False], "g": ["a", "b"], "nan": [1.0, np.nan]}
+    )
+    assert _plain_columns(expression, data) is None

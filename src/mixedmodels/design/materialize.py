@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -49,10 +50,94 @@ def readable(data: pd.DataFrame) -> pd.DataFrame:
     return data.assign(**{str(c): data[c].astype(object) for c in text})
 
 
+_TOKEN = re.compile(r"\s*([+-]|[A-Za-z_][A-Za-z0-9_.]*|[0-9]+)\s*")
+
+
+def _plain_columns(expression: str, data: pd.DataFrame) -> tuple[bool, list[str]] | None:
+    """``(intercept, columns)`` when ``expression`` is a sum of plain numeric columns, 1,
+    0 and -1 (what most models' fixed parts, responses and random terms are), else None.
+
+    formulaic's matrix of such an expression is the intercept (unless ``0`` or ``-1``)
+    followed by the columns in order of first appearance, each once, as float64.
+    """
+    tokens: list[str] = []
+    pos = 0
+    while pos < len(expression):
+        match = _TOKEN.match(expression, pos)
+        if match is None:
+            return None
+        tokens.append(match.group(1))
+        pos = match.end()
+    intercept, columns = True, []
+    sign = "+"
+    expect_term = True
+    for token in tokens:
+        if token in "+-":
+            if not expect_term:
+                sign, expect_term = token, True
+                continue
+            if token == "-" and not columns and intercept and tokens[0] == "-":
+                sign = "-"  # a leading minus
+                continue
+            return None
+        if not expect_term:
+            return None
+        expect_term = False
+        if token in ("0", "1"):
+            intercept = (token == "1") == (sign == "+")
+            continue
+        if sign == "-" or token.isdigit() or token in ("True", "False", "None"):
+            return None
+        if token not in data.columns:
+            return None
+        column = data[token]
+        dtype = column.dtype
+        if not isinstance(dtype, np.dtype) or dtype.kind not in "if":
+            return None
+        if not np.all(np.isfinite(column.to_numpy())):
+            return None
+        if token not in columns:
+            columns.append(token)
+    if expect_term:
+        return None
+    return intercept, columns
+
+
+class _LazySpec:
+    """formulaic's ModelSpec of a plain expression, built only when something asks for it
+    (from a row of the data: the spec of numeric columns does not depend on their values)."""
+
+    def __init__(self, expression: str, sample: pd.DataFrame) -> None:
+        self._expression = expression
+        self._sample = sample
+        self._spec: Any = None
+
+    def _built(self) -> Any:
+        if self._spec is None:
+            self._spec = model_matrix(self._expression, self._sample).model_spec
+        return self._spec
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("_expression", "_sample", "_spec"):
+            raise AttributeError(name)
+        return getattr(self._built(), name)
+
+
 def encode(expression: str, data: pd.DataFrame, where: str) -> tuple[np.ndarray, list[str], Any]:
     """Materialize a right-hand side: float64 matrix, column names and formulaic's
-    ModelSpec (which encodes new data exactly like this data)."""
+    ModelSpec (which encodes new data exactly like this data). A sum of plain numeric
+    columns is built directly (the same matrix, names and spec, in a fraction of
+    formulaic's time); everything else goes through formulaic."""
     data = readable(data)
+    plain = _plain_columns(expression, data)
+    if plain is not None:
+        intercept, columns = plain
+        parts = ([np.ones(len(data))] if intercept else []) + [
+            data[c].to_numpy(dtype=np.float64) for c in columns
+        ]
+        values = np.column_stack(parts) if parts else np.zeros((len(data), 0))
+        names = ([INTERCEPT] if intercept else []) + columns
+        return np.ascontiguousarray(values), names, _LazySpec(expression, data.iloc[:1])
     try:
         matrix = model_matrix(expression, data, na_action="raise")
     except Exception as exc:
