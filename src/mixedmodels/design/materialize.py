@@ -68,7 +68,8 @@ def _plain_columns(expression: str, data: pd.DataFrame) -> tuple[bool, list[str]
             return None
         tokens.append(match.group(1))
         pos = match.end()
-    intercept, columns = True, []
+    intercept = True
+    columns: list[str] = []
     sign = "+"
     expect_term = True
     for token in tokens:
