@@ -13,7 +13,7 @@ import scipy.linalg
 
 from mixedmodels.core.workspace import Factorization, Workspace
 from mixedmodels.linalg.dense import inverse_lower, solve_lower
-from mixedmodels.linalg.smallblocks import inverse_lower_blocks, to_level_major
+from mixedmodels.linalg.smallblocks import to_level_major
 
 __all__ = ["Solution", "solve", "modes", "conditional_covariances"]
 
@@ -79,7 +79,7 @@ def _back_substitute(
     if d0.shape[0] == 1:
         u0 = (d0[0] / fac.L0[0, 0])[:, None]
     else:
-        u0 = np.einsum("bam,bm->ma", inverse_lower_blocks(fac.L0), d0)
+        u0 = np.einsum("bam,bm->ma", fac.L0_inverse, d0)
     return beta, u0, uT, d0, b_tail
 
 

@@ -53,6 +53,8 @@ class Factorization:
     LBT: np.ndarray | None
     LBB: np.ndarray
     logdet_z: float
+    L0_inverse: np.ndarray
+    """``L0^{-1}``, blockwise, ``(k0, k0, m0)`` (the solutions and the gradient read it)."""
     schur: np.ndarray | None = None
     """When asked for: ``Z_T'WZ_T - Z_T'WZ0 blockdiag(G G') Z0'WZ_T`` before Lambda_T
     scales it (the analytic gradient reads it)."""
@@ -258,6 +260,7 @@ class Workspace:
             t = T0[0, 0]
             L0 = np.sqrt(t * t * self._zz0 + 1.0)
             G = t / L0
+            L0_inverse = 1.0 / L0
             logdet_z = 2.0 * float(np.sum(np.log(L0[0, 0])))
             LB0 = multiply_blocks(self._bz0, G, transpose_a=True)  # (p+1, 1, m0)
         else:
@@ -266,7 +269,8 @@ class Workspace:
             M0 += np.eye(k0)
             L0_levels = np.linalg.cholesky(M0)
             L0 = to_component_major(L0_levels)
-            Linv = to_level_major(inverse_lower_blocks(L0))
+            L0_inverse = inverse_lower_blocks(L0)
+            Linv = to_level_major(L0_inverse)
             G_levels = np.matmul(T0, Linv.transpose(0, 2, 1))  # T0 L0^{-T}
             G = to_component_major(G_levels)
             logdet_z = 2.0 * float(np.sum(np.log(np.diagonal(L0_levels, axis1=1, axis2=2))))
@@ -296,7 +300,9 @@ class Workspace:
             LBT = solve_lower(LTT, R).T
             BB = BB - LBT @ LBT.T
         LBB = cholesky_lower(BB)
-        return Factorization(tuple(templates), L0, G, LB0, LTT, LBT, LBB, logdet_z, schur)
+        return Factorization(
+            tuple(templates), L0, G, LB0, LTT, LBT, LBB, logdet_z, L0_inverse, schur
+        )
 
     def objective(self, fac: Factorization, reml: bool) -> float:
         """lme4's profiled deviance (ML) or REML criterion at this factorization."""

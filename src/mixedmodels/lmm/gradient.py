@@ -39,7 +39,6 @@ from scipy.linalg import lapack
 from mixedmodels.core.solution import Solution
 from mixedmodels.core.workspace import Factorization, Workspace
 from mixedmodels.linalg.smallblocks import (
-    inverse_lower_blocks,
     multiply_blocks,
     to_component_major,
 )
@@ -236,7 +235,7 @@ def criterion_derivatives(
     beta = sol.beta
     b0 = sol.b0.T  # (k0, m0)
     u0 = sol.u0.T
-    Linv = inverse_lower_blocks(fac.L0)
+    Linv = fac.L0_inverse
     Minv = multiply_blocks(Linv, Linv, transpose_a=True)
     MinvT0t = np.einsum("abm,cb->acm", Minv, T0)  # M00^{-1} T0'
 
