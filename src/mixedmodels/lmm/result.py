@@ -298,9 +298,10 @@ class LmmResult(MixedModelResult):
 
         Only the blocks with the response in them (``Z'Wy``, ``X'Wy``, ``y'Wy``) are formed
         again; the formula, the frame, the weights and offset and the other cross-products
-        are this fit's. The result is the fit that :func:`mixedmodels.lmm` gives on the data
-        with that response (same criterion, start and optimizer settings), except that
-        no warnings are issued: its ``is_singular`` and ``optinfo`` say what they would.
+        are this fit's. The optimizer starts from this fit's theta (as lme4's ``refit``) with
+        this fit's settings, and reaches the optimum that :func:`mixedmodels.lmm` finds on
+        the data with that response, except that no warnings are issued: its
+        ``is_singular`` and ``optinfo`` say what they would.
 
         Raises
         ------
