@@ -134,36 +134,47 @@ def newton_steps(
     n_theta: int,
     step: float,
     rounds: int = 3,
-) -> tuple[np.ndarray, np.ndarray, bool]:
+) -> tuple[np.ndarray, np.ndarray, bool, float]:
     """Newton steps on ``f`` over (theta, then other parameters) with the central-difference
-    gradient and Hessian of :func:`derivatives` (steps of ``step``); returns the point, the
-    Hessian there and whether a step was taken. A point with theta on its boundary is
-    left as it is (its Hessian is still returned)."""
+    gradient and Hessian of :func:`derivatives` (steps of ``step``).
+
+    Returns the point, the Hessian there, whether a step was taken, and the length
+    ``max |H^{-1} g|`` of the Newton step that would follow (inf when the Hessian is not
+    positive definite or theta is on its boundary). A point with theta on its boundary
+    is left as it is (its Hessian is still returned)."""
     free = np.ones(params.size, dtype=bool)
     value = f(params)
     polished = False
-    for _ in range(rounds):
-        g, H = derivatives(f, params, free, value, step=step)
-        on_bound = bool(np.any((theta_lower == 0.0) & (params[:n_theta] < 1e-4)))
-        if on_bound:
-            return params, H, polished
+
+    def on_bound(x: np.ndarray) -> bool:
+        return bool(np.any((theta_lower == 0.0) & (x[:n_theta] < 1e-4)))
+
+    def newton_step(g: np.ndarray, H: np.ndarray) -> np.ndarray | None:
         try:
             if np.any(np.linalg.eigvalsh(H) <= 0):
-                return params, H, polished
-            newton = np.linalg.solve(H, g)
+                return None
+            out: np.ndarray = np.linalg.solve(H, g)
+            return out
         except np.linalg.LinAlgError:
-            return params, H, polished
+            return None
+
+    for _ in range(rounds):
+        g, H = derivatives(f, params, free, value, step=step)
+        newton = None if on_bound(params) else newton_step(g, H)
+        if newton is None:
+            return params, H, polished, np.inf
         trial = params - newton
         if np.any(trial[:n_theta] < theta_lower):
-            return params, H, polished
+            return params, H, polished, float(np.max(np.abs(newton)))
         trial_value = f(trial)
         if not trial_value < value - 1e-12 * max(1.0, abs(value)):
-            return params, H, polished
+            return params, H, polished, float(np.max(np.abs(newton)))
         params, value, polished = trial, trial_value, True
         if np.max(np.abs(newton)) < 1e-7:
             break
-    _, H = derivatives(f, params, free, value, step=step)
-    return params, H, polished
+    g, H = derivatives(f, params, free, value, step=step)
+    last = None if on_bound(params) else newton_step(g, H)
+    return params, H, polished, np.inf if last is None else float(np.max(np.abs(last)))
 
 
 def curvature_scale(

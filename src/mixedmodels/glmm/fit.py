@@ -9,7 +9,9 @@ lme4, the fixed effects' covariance comes from the Hessian of the deviance over
 
 from __future__ import annotations
 
+import time
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -20,7 +22,7 @@ from threadpoolctl import threadpool_limits
 
 from mixedmodels._data import is_dask_dataframe
 from mixedmodels.core.covariance import covariance_layout
-from mixedmodels.core.optimize import OptimizerSettings, minimize_theta, newton_steps
+from mixedmodels.core.optimize import OptimizerSettings, OptInfo, minimize_theta, newton_steps
 from mixedmodels.core.result import RandomTables
 from mixedmodels.core.solution import conditional_covariances
 from mixedmodels.core.tables import (
@@ -57,8 +59,30 @@ STAGE2_RADIUS = 3e-4
 #: Relative finite-difference step of the Hessian over (theta, beta).
 HESSIAN_STEP = 1e-3
 
+#: Stage 2 is Newton's method from the nAGQ = 0 fit for at most this many parameters
+#: (a round costs n^2 + n deviances; COBYQA needs about 15 n), in at most NEWTON_ROUNDS
+#: rounds, accepted when the next Newton step would be shorter than NEWTON_SETTLED (theta
+#: and beta in units of their stage-1 standard errors: far inside the 1e-3 tolerances).
+NEWTON_FIRST_MAX_PARAMS = 6
+NEWTON_ROUNDS = 4
+NEWTON_SETTLED = 1e-4
+
 #: |beta_j| times the SD of its column above this, on the link scale, flags separation.
 SEPARATION_EFFECT = 10.0
+
+
+class _Counted:
+    """A function that counts its calls and keeps its last value."""
+
+    def __init__(self, f: Callable[[np.ndarray], float]) -> None:
+        self.f = f
+        self.count = 0
+        self.last = np.inf
+
+    def __call__(self, x: np.ndarray) -> float:
+        self.count += 1
+        self.last = self.f(x)
+        return self.last
 
 
 def _check_response(frame: ModelFrame, fam: Family) -> None:
@@ -291,27 +315,56 @@ def _fit(
         u_hat: np.ndarray | None = None
         start = np.concatenate([theta1, np.zeros(len(beta0))])
         lower = np.concatenate([layout.lower, np.full(len(beta0), -np.inf)])
+        exact = partial(stage2, exact=True)
+        n_params = start.size
         with np.errstate(all="ignore"):
-            # theta's curvature can exceed beta's (in SE units) by 1e4: COBYQA needs the
-            # parameters rescaled (on sim_logistic: 36 evaluations instead of 126)
-            final = replace(
-                settings,
-                final_radius=max(settings.final_radius, STAGE2_RADIUS),
-                scale_by_curvature=True,
-            )
-            params, info = minimize_theta(
-                stage2, start, lower, final, check=False, initial_radius=0.5, terms=terms
-            )
-            # lme4's standard errors: the Hessian of the deviance over (theta, beta)
-            # steps of 1e-3 (beta is in units of its stage-1 standard error): PIRLS noise
-            # of ~1e-10 in the deviance then costs ~1e-4 of the Hessian, truncation ~1e-6.
-            # The same differences give Newton steps that take COBYQA's stopping point
-            # (its last trust region is STAGE2_RADIUS wide) to the optimum.
-            u_hat = problem.pirls(params[:n_theta], beta0 + scale * params[n_theta:]).u
-            exact = partial(stage2, exact=True)
-            params, H, polished = newton_steps(exact, params, layout.lower, n_theta, HESSIAN_STEP)
-            if polished:
-                info = replace(info, optimizer=info.optimizer + ", then Newton steps")
+            # lme4's standard errors need the Hessian of the deviance over (theta, beta)
+            # anyway (steps of 1e-3, beta in units of its stage-1 standard error: PIRLS
+            # noise of ~1e-10 in the deviance then costs ~1e-4 of the Hessian, truncation
+            # ~1e-6), and the same differences give Newton steps. With few parameters
+            # (a round costs n^2 + n evaluations) Newton's method from the nAGQ = 0 fit
+            # is the optimizer; where it does not settle (a boundary, an indefinite
+            # Hessian, many parameters) COBYQA runs first and Newton polishes.
+            settled = False
+            if n_params <= NEWTON_FIRST_MAX_PARAMS:
+                t_newton = time.perf_counter()
+                counter = _Counted(exact)
+                u_hat = problem.pirls(theta1, beta0).u
+                params, H, polished, last = newton_steps(
+                    counter, start, layout.lower, n_theta, HESSIAN_STEP, rounds=NEWTON_ROUNDS
+                )
+                settled = last < NEWTON_SETTLED
+                if settled:
+                    info = OptInfo(
+                        optimizer="Newton's method with a finite-difference Hessian, from "
+                        "the nAGQ = 0 fit",
+                        n_evaluations=counter.count,
+                        converged=True,
+                        message=f"the next Newton step is {last:.1g} long",
+                        objective=float(counter.last),
+                        scaled_gradient=last,
+                        seconds=time.perf_counter() - t_newton,
+                    )
+            if not settled:
+                u_hat = None
+                # theta's curvature can exceed beta's (in SE units) by 1e4: COBYQA needs
+                # the parameters rescaled (on sim_logistic: 36 evaluations instead of 126)
+                final = replace(
+                    settings,
+                    final_radius=max(settings.final_radius, STAGE2_RADIUS),
+                    scale_by_curvature=True,
+                )
+                params, info = minimize_theta(
+                    stage2, start, lower, final, check=False, initial_radius=0.5, terms=terms
+                )
+                # Newton steps take COBYQA's stopping point (its last trust region is
+                # STAGE2_RADIUS wide) to the optimum
+                u_hat = problem.pirls(params[:n_theta], beta0 + scale * params[n_theta:]).u
+                params, H, polished, _ = newton_steps(
+                    exact, params, layout.lower, n_theta, HESSIAN_STEP
+                )
+                if polished:
+                    info = replace(info, optimizer=info.optimizer + ", then Newton steps")
             theta = params[:n_theta]
             beta = beta0 + scale * params[n_theta:]
             try:
