@@ -111,6 +111,9 @@ def check_boundary(
         Points with a lower criterion than ``theta``, best first (empty when the
         conditions hold).
     """
+    # a proposal must be lower by more than the criterion's rounding (as a restart must
+    # be to be kept): points lower by rounding alone only cost restarts
+    lower_than = value - 1e-12 * max(1.0, abs(value))
     on_boundary = []
     worst_gradient = 0.0
     worst_curvature = np.inf
@@ -141,7 +144,7 @@ def check_boundary(
         if grad > 0:
             for size in STEP_SIZES:
                 trial_value, trial = at(T - (size / grad) * G)
-                if trial_value < value:
+                if trial_value < lower_than:
                     proposals.append((trial_value, trial))
         # condition 2: one-sided derivatives along the directions of zero variance
         U, s, _ = np.linalg.svd(T)
@@ -184,7 +187,7 @@ def check_boundary(
                 sizes.append(-float(eigenvalues[0]) / (2.0 * quadratic))
             for size in sizes:
                 trial_value, trial = along(v, size)
-                if trial_value < value:
+                if trial_value < lower_than:
                     proposals.append((trial_value, trial))
     if not on_boundary:
         return None, []
