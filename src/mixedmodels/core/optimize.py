@@ -246,24 +246,7 @@ def minimize_theta(
             return value, grad
 
         def run(x0: np.ndarray, radius: float) -> tuple[np.ndarray, bool, str, str]:
-            if terms is None:
-                return _run_lbfgsb(counted, fun, x0, lower, settings)
-            # The criterion depends on each term's factor T only through T T', which is
-            # unchanged when a column of T changes sign: the bound at 0 on the diagonal only
-            # picks one of equal points. Bounded, a line search projected onto the bound
-            # lands where the criterion is stationary again (its derivative in a diagonal
-            # element vanishes at 0) and stops there, far from the optimum; unbounded, it
-            # goes on, and the columns are turned to a non-negative diagonal afterwards.
-            # L-BFGS-B's first step has unit length along the gradient: from lme4's start
-            # of 1 it lands on a diagonal element's 0 exactly (in one dimension always),
-            # where that element's derivative vanishes and the search stops; in units of
-            # half a theta no coordinate of that step can reach 0.
-            free = np.full_like(lower, -np.inf)
-            theta, ok, message, name = _run_lbfgsb(
-                counted, fun, x0, free, settings, scale=FREE_SCALE
-            )
-            theta = _snap_to_boundary(counted, _canonical(theta, terms), terms)
-            return theta, ok, message, name
+            return _run_lbfgsb(counted, fun, x0, lower, settings)
 
         evaluations: Callable[[], int] = lambda: count + extra  # noqa: E731
     else:
@@ -310,52 +293,6 @@ def minimize_theta(
         boundary,
         derivs,
     )
-
-
-def _columns(slot: np.ndarray) -> list[np.ndarray]:
-    """A term's theta indices (column-major lower triangle) split by column of its factor."""
-    k = int(round((np.sqrt(8 * slot.size + 1) - 1) / 2))
-    out, start = [], 0
-    for c in range(k):
-        out.append(slot[start : start + k - c])
-        start += k - c
-    return out
-
-
-def _canonical(theta: np.ndarray, terms: list[np.ndarray]) -> np.ndarray:
-    """theta with every column of every term's factor turned to a non-negative diagonal
-    (the same T T', so the same criterion)."""
-    out = theta.copy()
-    for slot in terms:
-        for column in _columns(slot):
-            if out[column[0]] < 0:
-                out[column] = -out[column]
-    return out
-
-
-#: A diagonal element of theta this close to 0 is tried at 0 exactly.
-SNAP = 1e-4
-#: The unbounded search works on ``FREE_SCALE * theta`` (see ``minimize_theta``).
-FREE_SCALE = 2.0
-
-
-def _snap_to_boundary(
-    f: Callable[[np.ndarray], float], theta: np.ndarray, terms: list[np.ndarray]
-) -> np.ndarray:
-    """Set diagonal elements within SNAP of 0 to 0 where that does not raise the criterion
-    beyond its rounding: an unbounded search approaches a boundary optimum (where the
-    criterion is flat to first order) without reaching it."""
-    value = f(theta)
-    for slot in terms:
-        for column in _columns(slot):
-            d = column[0]
-            if 0.0 < theta[d] < SNAP:
-                trial = theta.copy()
-                trial[d] = 0.0
-                trial_value = f(trial)
-                if trial_value <= value + 1e-12 * max(1.0, abs(value)):
-                    theta, value = trial, min(value, trial_value)
-    return theta
 
 
 def _move_off_false_boundary(
@@ -436,20 +373,13 @@ def _run_lbfgsb(
     start: np.ndarray,
     lower: np.ndarray,
     settings: OptimizerSettings,
-    scale: float = 1.0,
 ) -> tuple[np.ndarray, bool, str, str]:
-    """L-BFGS-B over ``x = scale * theta`` (then COBYQA if its line search gives up)."""
-    bounds = [(scale * lo if np.isfinite(lo) else None, None) for lo in lower]
-
-    def scaled(x: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grad = fun(x / scale)
-        return value, grad / scale
-
+    bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         result = scipy.optimize.minimize(
-            scaled,
-            scale * start,
+            fun,
+            start,
             jac=True,
             method="L-BFGS-B",
             bounds=bounds,
@@ -463,7 +393,7 @@ def _run_lbfgsb(
                 "maxiter": settings.max_evaluations,
             },
         )
-    theta = np.maximum(np.asarray(result.x, dtype=np.float64) / scale, lower)
+    theta = np.maximum(np.asarray(result.x, dtype=np.float64), lower)
     name = "L-BFGS-B with the analytic gradient (scipy.optimize)"
     if result.success:
         return theta, True, str(result.message), name
