@@ -258,25 +258,3 @@ def test_analytic_gradient_matches_finite_differences(
         up = ws.objective(ws.factorize(templates(theta + e)), reml)
         down = ws.objective(ws.factorize(templates(theta - e)), reml)
         assert grad[i] == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-6)
-
-
-def test_gradient_level_pairs_in_slabs_match_one_piece(monkeypatch) -> None:
-    """The quadratic forms equal their definition however the levels are split into slabs,
-    and read only the lower triangle of H."""
-    from mixedmodels.lmm import gradient
-
-    rng = np.random.default_rng(5)
-    m0, k0 = 25, 2
-    terms, B = dense_problem(rng, [(m0, k0), (8, 1)], 200, 2)
-    A = crossproducts(terms, B, None)
-    H = rng.normal(size=(8, 8))
-    H = H @ H.T
-    whole = gradient.LevelPairs(A.zt0, m0, k0).quadratic_forms(np.tril(H))
-    monkeypatch.setattr(gradient, "PAIR_SLAB", 7)
-    pieces = gradient.LevelPairs(A.zt0, m0, k0)
-    assert len(pieces.slabs) > 3 and pieces._cache is None
-    np.testing.assert_allclose(pieces.quadratic_forms(H), whole, rtol=1e-12)
-    Z = A.zt0.toarray()
-    for level in range(m0):
-        cols = Z[:, k0 * level : k0 * level + k0]
-        np.testing.assert_allclose(whole[:, :, level], cols.T @ H @ cols, rtol=1e-10)

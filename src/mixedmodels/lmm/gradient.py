@@ -22,9 +22,10 @@ elimination gives, with ``H = S^{-1}`` and ``P_l = A_T0,l' Lambda_T H Lambda_T' 
 * first factor: ``(M^{-1} Lambda'A)_ll = M00_l^{-1} T0' (A00_l - P_l (I - W_l A00_l))``;
 * tail: the diagonal blocks of ``H Lambda_T' E``.
 
-``P_l`` needs ``H`` only where two tail levels meet the same first-factor level, so it
-is gathered over those pairs; the rest is dense work on the tail, of the order of its
-Cholesky factorization.
+The first factor's part sums ``M00_l^{-1} T0' P_l (W_l A00_l - I)`` over the levels,
+which is ``<Lambda_T H Lambda_T', A_T0 blockdiag(D) A_0T>`` for the right per-level blocks D:
+one weighted Gram product of the fixed ``A_T0``, as the factorization forms its own. The
+rest is dense work on the tail, of the order of its Cholesky factorization.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
-import scipy.sparse as sp
 from scipy.linalg import lapack
 
 from mixedmodels.core.solution import Solution
@@ -43,117 +43,7 @@ from mixedmodels.linalg.smallblocks import (
     to_component_major,
 )
 
-__all__ = ["Derivatives", "LevelPairs", "criterion_derivatives", "objective_gradient"]
-
-#: Most pairs of tail rows gathered at once (bounds the temporary memory to a few
-#: hundred MB whatever the design).
-PAIR_SLAB = 4_000_000
-
-
-class LevelPairs:
-    """The quadratic forms ``P_l = A_T0,l' H A_T0,l`` as one sparse map of ``H``.
-
-    An entry is a (tail row, first-factor level) with a non-zero coefficient in any of
-    the level's ``k0`` columns. ``P_l[a, b]`` sums ``H[i, j] v_a v_b`` over the pairs of
-    entries of level l, so all of them are one sparse matrix (rows: ``(a, b, l)``;
-    columns: the flat index of ``(i, j)`` in H) applied to ``H.ravel()``. Each unordered
-    pair is stored once, on H's lower triangle, so only that triangle is read.
-
-    Parameters
-    ----------
-    zt0 : scipy.sparse.csr_matrix
-        ``(q_T, m0 k0)``: Z_T'WZ0.
-    m0, k0 : int
-        Levels and coefficients of the first factor.
-    """
-
-    def __init__(self, zt0: sp.csr_matrix, m0: int, k0: int) -> None:
-        coo = zt0.tocoo()
-        keep = coo.data != 0.0
-        rows, cols, data = coo.row[keep], coo.col[keep], coo.data[keep]
-        q_t = zt0.shape[0]
-        key = (cols // k0).astype(np.int64) * q_t + rows
-        uniq, inverse = np.unique(key, return_inverse=True)
-        self.q_t = q_t
-        self.k0 = k0
-        self.m0 = m0
-        self.level = (uniq // q_t).astype(np.int64)
-        self.row = (uniq % q_t).astype(np.int64)
-        self.values = np.zeros((uniq.size, k0))
-        np.add.at(self.values, (inverse, cols % k0), data)
-        counts = np.bincount(self.level, minlength=m0).astype(np.int64)
-        self.counts = counts
-        self.starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-        # levels with the same number of entries share one triangle of index pairs, so
-        # the levels are taken grouped by their count; slabs of at most PAIR_SLAB pairs
-        self.order = np.argsort(counts, kind="stable")
-        sizes = (counts * (counts + 1) // 2)[self.order]
-        total = np.concatenate([[0], np.cumsum(sizes)])
-        self.slabs: list[tuple[int, int]] = []
-        start = 0
-        while start < m0:
-            stop = int(np.searchsorted(total, total[start] + PAIR_SLAB, side="right")) - 1
-            stop = min(max(stop, start + 1), m0)
-            self.slabs.append((start, stop))
-            start = stop
-        self._cache: list[sp.csr_matrix] | None = None
-        if total[-1] <= 2 * PAIR_SLAB:
-            self._cache = [self._forms(a, b) for a, b in self.slabs]
-
-    def _forms(self, first: int, stop: int) -> sp.csr_matrix:
-        """The map ``H.ravel() -> P_l`` for the levels ``order[first:stop]``, rows
-        ``(a*k0 + b) * (stop - first) + position``."""
-        levels = self.order[first:stop]
-        counts = self.counts[levels]
-        e1_parts, e2_parts = [], []
-        for c in np.unique(counts):
-            same = np.flatnonzero(counts == c)  # consecutive: the levels are sorted by count
-            iu, ju = np.triu_indices(int(c))  # each unordered pair once
-            base = self.starts[levels[same]][:, None]
-            e1_parts.append((base + iu).ravel())
-            e2_parts.append((base + ju).ravel())
-        e1 = np.concatenate(e1_parts) if e1_parts else np.zeros(0, dtype=np.int64)
-        e2 = np.concatenate(e2_parts) if e2_parts else np.zeros(0, dtype=np.int64)
-        r1, r2 = self.row[e1], self.row[e2]
-        flat = np.maximum(r1, r2) * self.q_t + np.minimum(r1, r2)  # H's lower triangle
-        twice = e1 != e2  # (e1, e2) and (e2, e1)
-        v1, v2 = self.values[e1], self.values[e2]
-        k0 = self.k0
-        # every row (a, b, level) is one contiguous run of pairs
-        per_level = np.concatenate([[0], np.cumsum(counts * (counts + 1) // 2)])
-        n_pairs = int(per_level[-1])
-        weights = []
-        for a in range(k0):
-            for b in range(k0):
-                w = v1[:, a] * v2[:, b]
-                weights.append(np.where(twice, w + v2[:, a] * v1[:, b], w))
-        indptr = np.concatenate([[0]] + [per_level[1:] + n_pairs * ab for ab in range(k0 * k0)])
-        index_type = np.int32 if self.q_t * self.q_t < 2**31 else np.int64
-        return sp.csr_matrix(
-            (np.concatenate(weights), np.tile(flat.astype(index_type), k0 * k0), indptr),
-            shape=(k0 * k0 * (stop - first), self.q_t * self.q_t),
-        )
-
-    def quadratic_forms(self, H: np.ndarray) -> np.ndarray:
-        """``P_l`` for every level, ``(k0, k0, m0)``, reading H's lower triangle only."""
-        flat_h = H.reshape(-1)
-        forms = self._cache or (self._forms(a, b) for a, b in self.slabs)
-        out = np.empty((self.k0, self.k0, self.m0))
-        for part, (first, stop) in zip(forms, self.slabs, strict=True):
-            out[:, :, self.order[first:stop]] = (part @ flat_h).reshape(
-                self.k0, self.k0, stop - first
-            )
-        return out
-
-
-def _level_pairs(ws: Workspace) -> LevelPairs:
-    """The workspace's LevelPairs, built on first use."""
-    cached = ws.__dict__.get("_level_pairs")
-    if cached is None:
-        k0, _, m0 = ws._zz0.shape
-        cached = LevelPairs(ws._zt0, m0, k0)
-        ws.__dict__["_level_pairs"] = cached
-    return cached
+__all__ = ["Derivatives", "criterion_derivatives", "objective_gradient"]
 
 
 def _tail_rows(ws: Workspace) -> list[tuple[slice, int, int]]:
@@ -262,13 +152,12 @@ def criterion_derivatives(
             Ht = _lambda_t(
                 ws, tail_templates, np.ascontiguousarray(_lambda_t(ws, tail_templates, H).T)
             )
-        P = _level_pairs(ws).quadratic_forms(Ht)
         W = multiply_blocks(fac.G, fac.G, transpose_b=True)
         WA = multiply_blocks(W, A00)
         for a in range(k0):
             WA[a, a] -= 1.0
         # sum_l M00_l^{-1} T0' P_l (W_l A00_l - I)
-        coupled = multiply_blocks(multiply_blocks(MinvT0t, P), WA).sum(axis=-1)
+        coupled = _coupled_sum(ws, Ht, MinvT0t, WA)
         # tail: diagonal blocks of H Lambda_T' E = sum over g of (H Lambda_T')[a, g] E[b, g]
         E = fac.schur
         uT = sol.u_tail
@@ -297,6 +186,28 @@ def criterion_derivatives(
                 [-2.0 * reml_terms[b][c, r] for b, r, c in zip(blk, rows_i, cols_i, strict=True)]
             )
     return Derivatives(d_logdet.reshape(-1), d_r2.reshape(-1), d_logdet_x)
+
+
+def _coupled_sum(ws: Workspace, Ht: np.ndarray, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """``sum_l X_l P_l Y_l`` with ``P_l = A_T0,l' Ht A_T0,l``, ``(k0, k0)``.
+
+    Entry ``[c, r]`` is ``<Ht, A_T0 blockdiag(D) A_0T>`` with ``D_l[a, b] = X_l[c, a]
+    Y_l[b, r]``: a weighted Gram product of the fixed sparse ``A_T0``, formed as the
+    factorization forms its own (the Gram kernel for a scalar first factor, a sparse
+    product otherwise), at the cost of one such product per entry."""
+    k0 = X.shape[0]
+    out = np.zeros((k0, k0))
+    for c in range(k0):
+        for r in range(k0):
+            D = np.einsum("am,bm->abm", X[c], Y[:, r])  # D_l[a, b] = X_l[c, a] Y_l[b, r]
+            if k0 == 1 and ws._gram is not None:
+                # Z diag(w) Z' comes out negated: subtract_from(0) = -Z diag(w) Z'
+                negated = ws._gram.subtract_from(np.zeros_like(Ht), D[0, 0], ws._gram_values)
+                out[c, r] = -float(np.vdot(Ht, negated))
+            else:
+                product = (ws._zt0 @ ws.blockdiag(D) @ ws._zt0_t).tocoo()
+                out[c, r] = float(np.dot(product.data, Ht[product.row, product.col]))
+    return out
 
 
 def _symmetric_inverse(L: np.ndarray) -> np.ndarray:
