@@ -1003,7 +1003,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument(
         "--models",
-        default="sleepstudy,nested,crossed,logistic,verbagg",
+        default="sleepstudy,nested,crossed,insteval,logistic,verbagg",
         help="comma-separated: " + ", ".join(MODEL_GROUPS),
     )
     p.add_argument("--reps", type=int, default=10, help="fits per small model (median)")
