@@ -32,129 +32,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
-import scipy.sparse as sp
-from scipy.linalg import lapack
 
 from mixedmodels.linalg.smallblocks import (
     inverse_lower_blocks,
     multiply_blocks,
     to_component_major,
 )
+from mixedmodels.lmm.levelpairs import tail_inverse_pairs
 from mixedmodels.lmm.solution import Solution
 from mixedmodels.lmm.workspace import Factorization, Workspace
 
-__all__ = ["Derivatives", "LevelPairs", "criterion_derivatives", "objective_gradient"]
-
-#: Most pairs of tail rows gathered at once (bounds the temporary memory to a few
-#: hundred MB whatever the design).
-PAIR_SLAB = 4_000_000
-
-
-class LevelPairs:
-    """The quadratic forms ``P_l = A_T0,l' H A_T0,l`` as one sparse map of ``H``.
-
-    An entry is a (tail row, first-factor level) with a non-zero coefficient in any of
-    the level's ``k0`` columns. ``P_l[a, b]`` sums ``H[i, j] v_a v_b`` over the pairs of
-    entries of level l, so all of them are one sparse matrix (rows: ``(a, b, l)``;
-    columns: the flat index of ``(i, j)`` in H) applied to ``H.ravel()``. Each unordered
-    pair is stored once, on H's lower triangle, so only that triangle is read.
-
-    Parameters
-    ----------
-    zt0 : scipy.sparse.csr_matrix
-        ``(q_T, m0 k0)``: Z_T'WZ0.
-    m0, k0 : int
-        Levels and coefficients of the first factor.
-    """
-
-    def __init__(self, zt0: sp.csr_matrix, m0: int, k0: int) -> None:
-        coo = zt0.tocoo()
-        keep = coo.data != 0.0
-        rows, cols, data = coo.row[keep], coo.col[keep], coo.data[keep]
-        q_t = zt0.shape[0]
-        key = (cols // k0).astype(np.int64) * q_t + rows
-        uniq, inverse = np.unique(key, return_inverse=True)
-        self.q_t = q_t
-        self.k0 = k0
-        self.m0 = m0
-        self.level = (uniq // q_t).astype(np.int64)
-        self.row = (uniq % q_t).astype(np.int64)
-        self.values = np.zeros((uniq.size, k0))
-        np.add.at(self.values, (inverse, cols % k0), data)
-        counts = np.bincount(self.level, minlength=m0).astype(np.int64)
-        self.counts = counts
-        self.starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-        # levels with the same number of entries share one triangle of index pairs, so
-        # the levels are taken grouped by their count; slabs of at most PAIR_SLAB pairs
-        self.order = np.argsort(counts, kind="stable")
-        sizes = (counts * (counts + 1) // 2)[self.order]
-        total = np.concatenate([[0], np.cumsum(sizes)])
-        self.slabs: list[tuple[int, int]] = []
-        start = 0
-        while start < m0:
-            stop = int(np.searchsorted(total, total[start] + PAIR_SLAB, side="right")) - 1
-            stop = min(max(stop, start + 1), m0)
-            self.slabs.append((start, stop))
-            start = stop
-        self._cache: list[sp.csr_matrix] | None = None
-        if total[-1] <= 2 * PAIR_SLAB:
-            self._cache = [self._forms(a, b) for a, b in self.slabs]
-
-    def _forms(self, first: int, stop: int) -> sp.csr_matrix:
-        """The map ``H.ravel() -> P_l`` for the levels ``order[first:stop]``, rows
-        ``(a*k0 + b) * (stop - first) + position``."""
-        levels = self.order[first:stop]
-        counts = self.counts[levels]
-        e1_parts, e2_parts = [], []
-        for c in np.unique(counts):
-            same = np.flatnonzero(counts == c)  # consecutive: the levels are sorted by count
-            iu, ju = np.triu_indices(int(c))  # each unordered pair once
-            base = self.starts[levels[same]][:, None]
-            e1_parts.append((base + iu).ravel())
-            e2_parts.append((base + ju).ravel())
-        e1 = np.concatenate(e1_parts) if e1_parts else np.zeros(0, dtype=np.int64)
-        e2 = np.concatenate(e2_parts) if e2_parts else np.zeros(0, dtype=np.int64)
-        r1, r2 = self.row[e1], self.row[e2]
-        flat = np.maximum(r1, r2) * self.q_t + np.minimum(r1, r2)  # H's lower triangle
-        twice = e1 != e2  # (e1, e2) and (e2, e1)
-        v1, v2 = self.values[e1], self.values[e2]
-        k0 = self.k0
-        # every row (a, b, level) is one contiguous run of pairs
-        per_level = np.concatenate([[0], np.cumsum(counts * (counts + 1) // 2)])
-        n_pairs = int(per_level[-1])
-        weights = []
-        for a in range(k0):
-            for b in range(k0):
-                w = v1[:, a] * v2[:, b]
-                weights.append(np.where(twice, w + v2[:, a] * v1[:, b], w))
-        indptr = np.concatenate([[0]] + [per_level[1:] + n_pairs * ab for ab in range(k0 * k0)])
-        index_type = np.int32 if self.q_t * self.q_t < 2**31 else np.int64
-        return sp.csr_matrix(
-            (np.concatenate(weights), np.tile(flat.astype(index_type), k0 * k0), indptr),
-            shape=(k0 * k0 * (stop - first), self.q_t * self.q_t),
-        )
-
-    def quadratic_forms(self, H: np.ndarray) -> np.ndarray:
-        """``P_l`` for every level, ``(k0, k0, m0)``, reading H's lower triangle only."""
-        flat_h = H.reshape(-1)
-        forms = self._cache or (self._forms(a, b) for a, b in self.slabs)
-        out = np.empty((self.k0, self.k0, self.m0))
-        for part, (first, stop) in zip(forms, self.slabs, strict=True):
-            out[:, :, self.order[first:stop]] = (part @ flat_h).reshape(
-                self.k0, self.k0, stop - first
-            )
-        return out
-
-
-def _level_pairs(ws: Workspace) -> LevelPairs:
-    """The workspace's LevelPairs, built on first use."""
-    cached = ws.__dict__.get("_level_pairs")
-    if cached is None:
-        k0, _, m0 = ws._zz0.shape
-        cached = LevelPairs(ws._zt0, m0, k0)
-        ws.__dict__["_level_pairs"] = cached
-    return cached
+__all__ = ["Derivatives", "criterion_derivatives", "objective_gradient"]
 
 
 def _tail_rows(ws: Workspace) -> list[tuple[slice, int, int]]:
@@ -227,7 +115,7 @@ def criterion_derivatives(
     theta, with the arguments of :func:`objective_gradient`."""
     p = ws.p
     T0 = fac.templates[0]
-    tail = fac.LTT is not None
+    tail = fac.tail is not None
     if tail and fac.schur is None:
         raise ValueError("the gradient of a model with several factors needs keep_schur=True")
     A00 = ws._zz0  # (k0, k0, m0)
@@ -246,24 +134,18 @@ def criterion_derivatives(
     tail_r2: list[np.ndarray] = []
     coupled = np.zeros((k0, k0))
     if tail:
-        assert fac.LTT is not None and fac.LBT is not None and fac.schur is not None
+        assert fac.tail is not None and fac.LBT is not None and fac.schur is not None
         tail_templates = fac.templates[1:]
         A = ws.products
         assert A.bzt is not None and A.ztt is not None
         b_tail = sol.b_tail
         c0 = c0 - (ws._zt0_t @ b_tail).reshape(m0, k0).T
         cT = A.bzt[:, p] - A.bzt[:, :p] @ beta - ws._zt0 @ sol.b0.ravel() - A.ztt @ b_tail
-        H = _symmetric_inverse(fac.LTT)
+        inverse = fac.tail.inverse()
         scale = ws.tail_scale(tail_templates)
-        # first factor: P_l from Lambda_T H Lambda_T' (lower triangle read)
-        if scale is not None:
-            Ht = H * scale[:, None]
-            Ht *= scale[None, :]
-        else:
-            Ht = _lambda_t(
-                ws, tail_templates, np.ascontiguousarray(_lambda_t(ws, tail_templates, H).T)
-            )
-        P = _level_pairs(ws).quadratic_forms(Ht)
+        # first factor: P_l from the entries of Lambda_T H Lambda_T' it needs
+        pairs, h = tail_inverse_pairs(ws, fac, inverse)
+        P = pairs.quadratic_forms(h)
         W = multiply_blocks(fac.G, fac.G, transpose_b=True)
         WA = multiply_blocks(W, A00)
         for a in range(k0):
@@ -273,10 +155,13 @@ def criterion_derivatives(
         # tail: diagonal blocks of H Lambda_T' E = sum over g of (H Lambda_T')[a, g] E[b, g]
         E = fac.schur
         uT = sol.u_tail
+        traces = inverse.row_traces(E, scale) if scale is not None else None
+        H = inverse.dense() if scale is None else None
         for rows, m, k in _tail_rows(ws):
-            if scale is not None:
-                tail_sums.append(np.array([[np.einsum("ag,ag,g->", H[rows], E[rows], scale)]]))
+            if traces is not None:
+                tail_sums.append(np.array([[traces[rows].sum()]]))
             else:
+                assert H is not None
                 HL = _lambda_t(ws, tail_templates, np.ascontiguousarray(H[:, rows])).T
                 tail_sums.append(
                     np.einsum("lag,lbg->ab", HL.reshape(m, k, -1), E[rows].reshape(m, k, -1))
@@ -300,17 +185,6 @@ def criterion_derivatives(
     return Derivatives(d_logdet.reshape(-1), d_r2.reshape(-1), d_logdet_x)
 
 
-def _symmetric_inverse(L: np.ndarray) -> np.ndarray:
-    """``(L L')^{-1}`` from a lower Cholesky factor, both triangles filled."""
-    inv, info = lapack.dpotri(L, lower=1)
-    if info != 0:
-        raise np.linalg.LinAlgError("the tail factor is singular")
-    lower = np.tril(inv)  # dpotri fills the lower triangle only
-    full: np.ndarray = lower + lower.T
-    full[np.diag_indices_from(full)] -= np.diagonal(lower)
-    return full
-
-
 def _blocks_times(blocks: np.ndarray, v: np.ndarray) -> np.ndarray:
     """``blocks_l v_l`` for a ``(k, k, m)`` stack and a ``(k, m)`` array."""
     out: np.ndarray = np.einsum("abm,bm->am", blocks, v)
@@ -330,7 +204,7 @@ def _reml_terms(
     A00 = ws._zz0
     k0, _, m0 = A00.shape
     V = sol.var_beta_unscaled
-    if fac.LTT is None:
+    if fac.tail is None:
         Q0 = multiply_blocks(MinvT0t, Bx0)  # (k0, p, m0)
         LQ0 = np.tensordot(T0, Q0, axes=([1], [0]))
         R0 = Bx0 - multiply_blocks(A00, LQ0)
@@ -339,9 +213,8 @@ def _reml_terms(
     A = ws.products
     assert A.bzt is not None and A.ztt is not None
     tail_templates = fac.templates[1:]
-    QT = scipy.linalg.solve_triangular(
-        fac.LTT, np.ascontiguousarray(fac.LBT[:p].T), lower=True, trans="T", check_finite=False
-    )
+    assert fac.tail is not None
+    QT = fac.tail.solve_upper(np.ascontiguousarray(fac.LBT[:p].T))
     LQT = _lambda_t(ws, tail_templates, QT)  # (q_T, p)
     coupling = to_component_major((ws._zt0_t @ LQT).reshape(m0, k0, p))
     Q0 = multiply_blocks(MinvT0t, Bx0 - coupling)
