@@ -51,21 +51,18 @@ def selected_inverse(factor: SupernodalFactor) -> SupernodalFactor:
         k = P.shape[1]
         b = P.shape[0] - k
         L11 = np.asfortranarray(P[:k])
-        inv11, info = lapack.dtrtri(L11, lower=1)
+        # (L11 L11')^{-1}, lower triangle (the upper one keeps L11's zeros)
+        Hcc, info = lapack.dpotri(L11, lower=1, overwrite_c=0)
         if info != 0:
             raise np.linalg.LinAlgError(f"a singular diagonal block (supernode {s})")
-        inv11 = np.tril(inv11)
         Hs = inverse.panel(s)
-        Hcc = inv11.T @ inv11
         if b:
             Hrr = np.empty((b, b), order="F")
             for a, stop, t, rel, cols in _runs(sym, s):
                 Hrr[a:, a:stop] = inverse.panel(t)[np.ix_(rel, cols)]
-            Hrr = np.tril(Hrr)
-            Hrr = Hrr + np.tril(Hrr, -1).T
-            U = blas.dtrmm(1.0, inv11, np.asfortranarray(P[k:]), side=1, lower=1)
-            Hrc = -(Hrr @ U)
-            Hcc = Hcc - U.T @ Hrc
+            U = blas.dtrsm(1.0, L11, np.asfortranarray(P[k:]), side=1, lower=1)  # L21 L11^-1
+            Hrc = blas.dsymm(-1.0, Hrr, U, side=0, lower=1)  # reads Hrr's lower triangle
+            Hcc = np.tril(Hcc) - blas.dgemm(1.0, U, Hrc, trans_a=1)
             Hs[k:] = Hrc
-        Hs[:k] = np.tril(Hcc)
+        Hs[:k] = np.tril(Hcc) if b else Hcc
     return inverse
