@@ -215,7 +215,7 @@ class Workspace:
 
     @property
     def tail_size(self) -> int:
-        """q_T, the order of the dense tail block (0 with one grouping factor)."""
+        """q_T, the order of the tail block (0 with one grouping factor)."""
         return int(self._tail_offsets[-1])
 
     @property
