@@ -163,12 +163,12 @@ def test_blocked_factor_matches_dense_cholesky(shapes, weighted: bool) -> None:
 
 
 @pytest.mark.parametrize("shapes", [[(12, 2)], [(20, 1), (6, 1)], [(14, 2), (5, 1), (3, 2)]])
-@pytest.mark.parametrize("slab", [2_000_000, 7])  # 7 entries: many slabs of levels
+@pytest.mark.parametrize("slab", [4_000_000, 7])  # 7 pairs: many slabs of levels
 def test_solution_and_conditional_covariance_match_dense(shapes, slab, monkeypatch) -> None:
-    from mixedmodels.core import solution
+    from mixedmodels.core import levelpairs
     from mixedmodels.core.solution import conditional_covariances, solve
 
-    monkeypatch.setattr(solution, "CONDVAR_SLAB_ENTRIES", slab)
+    monkeypatch.setattr(levelpairs, "PAIR_SLAB", slab)
 
     rng = np.random.default_rng(3)
     n, p = 100, 2
@@ -258,3 +258,29 @@ def test_analytic_gradient_matches_finite_differences(
         up = ws.objective(ws.factorize(templates(theta + e)), reml)
         down = ws.objective(ws.factorize(templates(theta - e)), reml)
         assert grad[i] == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-6)
+
+
+def test_level_pairs_in_slabs_match_one_piece(monkeypatch) -> None:
+    """The quadratic forms equal their definition however the levels are split into slabs,
+    and read only the lower triangle of H."""
+    from mixedmodels.core import levelpairs
+
+    rng = np.random.default_rng(5)
+    m0, k0 = 25, 2
+    terms, B = dense_problem(rng, [(m0, k0), (8, 1)], 200, 2)
+    A = crossproducts(terms, B, None)
+    H = rng.normal(size=(8, 8))
+    H = H @ H.T
+    one = levelpairs.LevelPairs(A.zt0, m0, k0)
+    assert np.all(one.pair_rows >= one.pair_cols)  # the lower triangle only
+    whole = one.quadratic_forms(H[one.pair_rows, one.pair_cols])
+    monkeypatch.setattr(levelpairs, "PAIR_SLAB", 7)
+    pieces = levelpairs.LevelPairs(A.zt0, m0, k0)
+    assert len(pieces.slabs) > 3 and pieces._cache is None
+    np.testing.assert_allclose(
+        pieces.quadratic_forms(H[pieces.pair_rows, pieces.pair_cols]), whole, rtol=1e-12
+    )
+    Z = A.zt0.toarray()
+    for level in range(m0):
+        cols = Z[:, k0 * level : k0 * level + k0]
+        np.testing.assert_allclose(whole[:, :, level], cols.T @ H @ cols, rtol=1e-10)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from mixedmodels.core.tailstorage import DenseTailFactor
 from mixedmodels.core.workspace import Workspace
 from mixedmodels.design.crossproducts import CrossProducts, ZTerm, crossproducts
 from mixedmodels.design.reweight import Reweighting
@@ -101,9 +102,10 @@ def test_reweighted_workspace_factors_as_a_fresh_one(kind: str) -> None:
         assert a.logdet_z == pytest.approx(b.logdet_z, rel=1e-11)
         np.testing.assert_allclose(a.LBB, b.LBB, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(a.LB0, b.LB0, rtol=1e-10, atol=1e-12)
-        if b.LTT is not None:
-            assert a.LTT is not None and a.LBT is not None and b.LBT is not None
-            np.testing.assert_allclose(a.LTT, b.LTT, rtol=1e-10, atol=1e-12)
+        if b.tail is not None:
+            assert isinstance(a.tail, DenseTailFactor) and isinstance(b.tail, DenseTailFactor)
+            assert a.LBT is not None and b.LBT is not None
+            np.testing.assert_allclose(a.tail.L, b.tail.L, rtol=1e-10, atol=1e-12)
             np.testing.assert_allclose(a.LBT, b.LBT, rtol=1e-10, atol=1e-12)
             np.testing.assert_allclose(ws._zt0_t.toarray(), fresh._zt0.toarray().T)
 

@@ -10,6 +10,7 @@ __all__ = [
     "FormulaError",
     "DataError",
     "ModelSpecError",
+    "ModelTooLargeError",
     "ConvergenceWarning",
     "SingularFitWarning",
     "RankDeficiencyWarning",
@@ -52,3 +53,7 @@ class MissingDataWarning(UserWarning):
 
 class SeparationWarning(UserWarning):
     """A fixed effect separates the binary outcomes: its estimate diverges."""
+
+
+class ModelTooLargeError(ModelSpecError):
+    """A model whose factorization would need more memory than the fit may use."""

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
+from mixedmodels.core.levelpairs import tail_inverse_pairs
+from mixedmodels.core.tailstorage import DenseTailFactor
 from mixedmodels.core.workspace import Factorization, Workspace
 from mixedmodels.linalg.dense import inverse_lower, solve_lower
 from mixedmodels.linalg.smallblocks import to_level_major
@@ -70,9 +72,9 @@ def _back_substitute(
         d0 = fac.LB0[p]
     b_tail = np.zeros(0)
     uT = np.zeros(0)
-    if fac.LTT is not None and fac.LBT is not None:
+    if fac.tail is not None and fac.LBT is not None:
         dT = fac.LBT[p, :] - fac.LBT[:p, :].T @ beta if p else fac.LBT[p, :]
-        uT = solve_lower(fac.LTT, dT, transpose=True)
+        uT = fac.tail.solve_upper(np.ascontiguousarray(dT))
         b_tail = ws._lambda_t_right(fac.templates[1:], uT)
         x = (ws._zt0_t @ b_tail).reshape(d0.shape[1], d0.shape[0]).T
         d0 = d0 - np.einsum("abm,am->bm", fac.G, x)
@@ -102,14 +104,40 @@ def conditional_covariances(ws: Workspace, fac: Factorization) -> list[np.ndarra
     Wc = np.einsum("abm,cbm->acm", G, G)
     W = to_level_major(Wc)
     out = [W]
-    if fac.LTT is None:
+    if fac.tail is None:
         return out
+    if isinstance(fac.tail, DenseTailFactor):
+        return _dense_tail_covariances(ws, fac, fac.tail.L, W, Wc)
+    # The first factor's blocks gain W_l A_0T,l Lambda_T S^{-1} Lambda_T' A_T0,l W_l:
+    # the quadratic forms P_l of the gradient, from the entries of S^{-1} they read.
+    inverse = fac.tail.inverse()
+    pairs, h = tail_inverse_pairs(ws, fac, inverse)
+    P = pairs.quadratic_forms(h)
+    extra = np.einsum("abm,bcm,cdm->mad", Wc, P, Wc)
+    out[0] = W + extra
+    for (m, k), T, start in zip(
+        ws.tail_shapes, fac.templates[1:], ws._tail_offsets[:-1], strict=True
+    ):
+        idx = int(start) + np.arange(m * k).reshape(m, k)
+        i = np.repeat(idx, k, axis=1).ravel()
+        j = np.tile(idx, (1, k)).ravel()
+        inner = inverse.entries(i, j).reshape(m, k, k)
+        out.append(np.einsum("ia,lab,jb->lij", T, inner, T))
+    return out
+
+
+def _dense_tail_covariances(
+    ws: Workspace, fac: Factorization, LTT: np.ndarray, W: np.ndarray, Wc: np.ndarray
+) -> list[np.ndarray]:
+    """:func:`conditional_covariances` with a dense tail factor: by triangular solves on
+    slabs of levels (level-3 BLAS), which on a densely crossed design (sim_crossed: 12M
+    pairs of tail rows meeting in a subject) beats gathering the quadratic forms."""
     templates = fac.templates[1:]
     m0, k0, _ = W.shape
     # U = L_TT^{-1} Lambda_T' Z_T'WZ0 blockdiag(W): its column blocks add U_l'U_l to each
     # level's block. Taken a slab of levels at a time so no q_T x q_0 array is formed.
     extra = np.zeros_like(W)
-    slab = max(1, CONDVAR_SLAB_ENTRIES // max(fac.LTT.shape[0] * k0, 1))
+    slab = max(1, CONDVAR_SLAB_ENTRIES // max(LTT.shape[0] * k0, 1))
     zt0_csc = ws._zt0.tocsc()
     for start in range(0, m0, slab):
         stop = min(start + slab, m0)
@@ -117,11 +145,11 @@ def conditional_covariances(ws: Workspace, fac: Factorization) -> list[np.ndarra
         Wsp = ws.blockdiag(np.ascontiguousarray(Wc[:, :, start:stop]))
         ZW = (slab_cols @ Wsp).toarray()
         U = scipy.linalg.solve_triangular(
-            fac.LTT, ws._lambda_t_left(templates, ZW), lower=True, check_finite=False
+            LTT, ws._lambda_t_left(templates, ZW), lower=True, check_finite=False
         ).reshape(-1, stop - start, k0)
         extra[start:stop] = np.einsum("qla,qlb->lab", U, U)
-    out[0] = W + extra
-    Linv = scipy.linalg.solve_triangular(fac.LTT, np.eye(fac.LTT.shape[0]), lower=True)
+    out = [W + extra]
+    Linv = scipy.linalg.solve_triangular(LTT, np.eye(LTT.shape[0]), lower=True)
     for (m, k), T, start in zip(ws.tail_shapes, templates, ws._tail_offsets[:-1], strict=True):
         cols = Linv[:, int(start) : int(start) + m * k].reshape(-1, m, k)
         inner = np.einsum("qla,qlb->lab", cols, cols)

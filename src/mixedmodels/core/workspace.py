@@ -1,7 +1,8 @@
 """Workspace: the blocked Cholesky factor L of Lambda'Z'WZ Lambda + I, updated for each theta.
 
 Layout (Bates et al. 2015, with MixedModels.jl's block types): the first grouping factor's
-diagonal block is an ``(m, k, k)`` stack; the remaining factors form one dense block; the
+diagonal block is an ``(m, k, k)`` stack; the remaining factors form one block, stored as
+:mod:`mixedmodels.core.tailstorage` chooses (dense, or sparse supernodal); the
 fixed-effects-and-response block ``[X y]`` is dense. The work per theta depends on the
 number of levels, never on the number of rows.
 """
@@ -14,9 +15,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 import scipy.sparse as sp
 
+from mixedmodels.core.tailstorage import TailFactor, TailKind, choose_tail
 from mixedmodels.design.crossproducts import CrossProducts
 from mixedmodels.design.reweight import with_values
-from mixedmodels.linalg.dense import cholesky_lower, solve_lower
+from mixedmodels.linalg.dense import cholesky_lower
 from mixedmodels.linalg.smallblocks import (
     inverse_lower_blocks,
     multiply_blocks,
@@ -41,15 +43,16 @@ class Factorization:
     ``L0`` (the first factor's Cholesky blocks) and ``G = T0 L0^{-T}`` are ``(k0, k0, m0)``
     component-major stacks; ``LB0``, the rows of ``[X y]`` below them, is
     ``(p + 1, k0, m0)``. L's block below ``L0`` is ``Lambda_T' Z_T'WZ0 blockdiag(G)``,
-    kept implicit. ``LTT`` is the dense tail factor, ``LBT`` the rows of ``[X y]`` below
-    it and ``LBB`` the factor of ``[X y]``'s own block.
+    kept implicit. ``tail`` is the tail's factor (of the workspace's storage kind),
+    ``LBT`` the rows of ``[X y]`` below it (in the tail factor's own order) and ``LBB``
+    the factor of ``[X y]``'s own block.
     """
 
     templates: tuple[np.ndarray, ...]
     L0: np.ndarray
     G: np.ndarray
     LB0: np.ndarray
-    LTT: np.ndarray | None
+    tail: TailFactor | None
     LBT: np.ndarray | None
     LBB: np.ndarray
     logdet_z: float
@@ -57,7 +60,7 @@ class Factorization:
     """``L0^{-1}``, blockwise, ``(k0, k0, m0)`` (the solutions and the gradient read it)."""
     schur: np.ndarray | None = None
     """When asked for: ``Z_T'WZ_T - Z_T'WZ0 blockdiag(G G') Z0'WZ_T`` before Lambda_T
-    scales it (the analytic gradient reads it)."""
+    scales it (the analytic gradient reads it), dense or on the sparse kind's pattern."""
 
 
 def _same_pattern(a: sp.csr_matrix, b: sp.csr_matrix) -> bool:
@@ -77,6 +80,11 @@ class Workspace:
     products : CrossProducts
     tail_shapes : list of (m, k)
         Levels and coefficients of the tail factors, in order.
+
+    Raises
+    ------
+    ModelTooLargeError
+        When the tail's factorization would need more memory than a fit may use.
     """
 
     def __init__(self, products: CrossProducts, tail_shapes: list[tuple[int, int]]) -> None:
@@ -103,6 +111,10 @@ class Workspace:
             self._zt0_col = zt0.indices
             self._zt0_t = zt0.T.tocsr()
             self._gram = WeightedGram(zt0) if k0 == 1 else None
+            assert products.ztt is not None
+            self.tail_kind: TailKind | None = choose_tail(products.ztt, zt0, tail_shapes)
+        else:
+            self.tail_kind = None
         self._gram_values: np.ndarray | None = None  # Z_T'WZ0's values when reweighted
 
     def reweighted(self, products: CrossProducts) -> Workspace:
@@ -219,7 +231,7 @@ class Workspace:
 
     @property
     def tail_size(self) -> int:
-        """q_T, the order of the dense tail block (0 with one grouping factor)."""
+        """q_T, the order of the tail block (0 with one grouping factor)."""
         return int(self._tail_offsets[-1])
 
     @property
@@ -278,30 +290,34 @@ class Workspace:
             LB0 = np.ascontiguousarray(LB0_levels.transpose(1, 2, 0))  # (p+1, k0, m0)
         flat = LB0.reshape(p1, -1)
         BB = A.bb - flat @ flat.T
-        LTT = LBT = schur = None
+        tail = LBT = schur = None
         if A.zt0 is not None:
+            kind = self.tail_kind
+            assert kind is not None and A.ztt is not None
             tail_templates = tuple(templates[1:])
             if k0 == 1:
                 w = G[0, 0] ** 2
-                assert self._gram is not None and A.ztt is not None
-                D = self._gram.subtract_from(A.ztt, w, self._gram_values)
+                assert self._gram is not None
+                D = kind.schur_gram(A.ztt, self._gram, w, self._gram_values)
                 W_bz0 = (self._bz0[0] * w).T
             else:
                 W = multiply_blocks(G, G, transpose_b=True)
-                D = A.ztt - (self._zt0 @ self.blockdiag(W) @ self._zt0_t).toarray()
+                D = kind.schur_product(A.ztt, self._zt0 @ self.blockdiag(W) @ self._zt0_t)
                 W_bz0 = to_level_major(multiply_blocks(W, self._bz0)).reshape(-1, p1)
             schur = D if keep_schur else None
-            D = self._congruence_t(tail_templates, D)
-            D[np.diag_indices_from(D)] += 1.0
-            LTT = cholesky_lower(D)
-            logdet_z += 2.0 * float(np.sum(np.log(np.diag(LTT))))
+
+            def lambda_congruence(D: np.ndarray) -> np.ndarray:
+                return self._congruence_t(tail_templates, D)
+
+            tail = kind.factor(D, lambda_congruence, self.tail_scale(tail_templates))
+            logdet_z += tail.logdet()
             V = self._zt0 @ W_bz0
             R = self._lambda_t_left(tail_templates, A.bzt - V)
-            LBT = solve_lower(LTT, R).T
+            LBT = tail.solve_lower(R).T
             BB = BB - LBT @ LBT.T
         LBB = cholesky_lower(BB)
         return Factorization(
-            tuple(templates), L0, G, LB0, LTT, LBT, LBB, logdet_z, L0_inverse, schur
+            tuple(templates), L0, G, LB0, tail, LBT, LBB, logdet_z, L0_inverse, schur
         )
 
     def objective(self, fac: Factorization, reml: bool) -> float:

@@ -18,6 +18,8 @@ __all__ = ["ZTerm", "CrossProducts", "chunk_crossproducts", "crossproducts", "wi
 
 #: Rows per chunk when a frame is reduced in pieces (bounds temporary memory).
 CHUNK_ROWS = 1_000_000
+#: Z_T'WZ_T is kept sparse (CSR) when it would have more entries than this dense.
+DENSE_TAIL_ENTRIES = 25_000_000
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,9 @@ class CrossProducts:
         ``(m0, k0, p + 1)``: Z0'W[X y].
     zt0 : scipy.sparse.csr_matrix or None
         ``(qT, m0 k0)``: Z_T'WZ0.
-    ztt : numpy.ndarray or None
-        ``(qT, qT)``: Z_T'WZ_T, dense.
+    ztt : numpy.ndarray or scipy.sparse.csr_matrix or None
+        ``(qT, qT)``: Z_T'WZ_T, dense unless it has more than ``DENSE_TAIL_ENTRIES``
+        entries.
     bzt : numpy.ndarray or None
         ``(qT, p + 1)``: Z_T'W[X y].
     bb : numpy.ndarray
@@ -69,7 +72,7 @@ class CrossProducts:
     zz0: np.ndarray
     bz0: np.ndarray
     zt0: sp.csr_matrix | None
-    ztt: np.ndarray | None
+    ztt: np.ndarray | sp.csr_matrix | None
     bzt: np.ndarray | None
     bb: np.ndarray
     n: int
@@ -134,7 +137,7 @@ def chunk_crossproducts(
             bz0[:, a, c] = first.level_sums(wZ0[:, a] * B[:, c])
     bb = B.T @ wB
     zt0: sp.csr_matrix | None = None
-    ztt: np.ndarray | None = None
+    ztt: np.ndarray | sp.csr_matrix | None = None
     bzt: np.ndarray | None = None
     if tail:
         index, q_t = _tail_index(tail)
@@ -152,7 +155,13 @@ def chunk_crossproducts(
         vals = np.concatenate([wc * first.matrix[:, a] for wc in wcols for a in range(k0)])
         zt0 = sp.csr_matrix((vals, (rows, cols)), shape=(q_t, m0 * k0))
         zt0.sum_duplicates()
-        if q_t * q_t <= 4 * n * len(index) ** 2 + 1_000_000:
+        if q_t * q_t > DENSE_TAIL_ENTRIES:
+            r = np.concatenate([i for i in index for _ in index])
+            s = np.concatenate([j for _ in index for j in index])
+            v = np.concatenate([wc * col for wc in wcols for col in columns])
+            ztt = sp.csr_matrix((v, (r, s)), shape=(q_t, q_t))
+            ztt.sum_duplicates()
+        elif q_t * q_t <= 4 * n * len(index) ** 2 + 1_000_000:
             flat = np.zeros(q_t * q_t)
             for i, wc in zip(index, wcols, strict=True):
                 for j, col in zip(index, columns, strict=True):

@@ -213,6 +213,28 @@ class WeightedGram:
             flat[where] -= values
         return out
 
+    def entries(
+        self, w: np.ndarray, values: np.ndarray | None = None
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``Z diag(w) Z'`` as pieces of (flat position ``row * r + col``, value).
+
+        A piece's position array is the same object from call to call while the
+        product's pattern stays the same, so a caller may cache what it derives from it.
+        """
+        if self._slabs:
+            pair = None if values is None else (values, self.transposed_values(values))
+            if len(self._slabs) > 1:
+                list(_pool().map(lambda slab: slab.run(w, pair), self._slabs))
+            else:
+                self._slabs[0].run(w, pair)
+            return [slab.entries() for slab in self._slabs]
+        Z = self.Z
+        if values is not None:
+            Z = sp.csr_matrix((values, Z.indices, Z.indptr), shape=Z.shape)
+        product = sp.coo_matrix(Z.multiply(w[None, :]).tocsr() @ Z.T.tocsr())
+        flat = product.row.astype(np.int64) * self.shape[0] + product.col
+        return [(flat, product.data)]
+
     def product(self, w: np.ndarray) -> np.ndarray:
         """``Z diag(w) Z'`` as a dense array."""
         out: np.ndarray = -self.subtract_from(np.zeros(self.shape), w)

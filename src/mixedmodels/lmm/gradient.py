@@ -33,10 +33,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
-from scipy.linalg import lapack
 
 from mixedmodels.core.solution import Solution
+from mixedmodels.core.tailstorage import DenseInverse, SparseInverse
 from mixedmodels.core.workspace import Factorization, Workspace
 from mixedmodels.linalg.smallblocks import (
     multiply_blocks,
@@ -116,7 +115,7 @@ def criterion_derivatives(
     theta, with the arguments of :func:`objective_gradient`."""
     p = ws.p
     T0 = fac.templates[0]
-    tail = fac.LTT is not None
+    tail = fac.tail is not None
     if tail and fac.schur is None:
         raise ValueError("the gradient of a model with several factors needs keep_schur=True")
     A00 = ws._zz0  # (k0, k0, m0)
@@ -135,36 +134,31 @@ def criterion_derivatives(
     tail_r2: list[np.ndarray] = []
     coupled = np.zeros((k0, k0))
     if tail:
-        assert fac.LTT is not None and fac.LBT is not None and fac.schur is not None
+        assert fac.tail is not None and fac.LBT is not None and fac.schur is not None
         tail_templates = fac.templates[1:]
         A = ws.products
         assert A.bzt is not None and A.ztt is not None
         b_tail = sol.b_tail
         c0 = c0 - (ws._zt0_t @ b_tail).reshape(m0, k0).T
         cT = A.bzt[:, p] - A.bzt[:, :p] @ beta - ws._zt0 @ sol.b0.ravel() - A.ztt @ b_tail
-        H = _symmetric_inverse(fac.LTT)
+        inverse = fac.tail.inverse()
         scale = ws.tail_scale(tail_templates)
-        # first factor: P_l from Lambda_T H Lambda_T' (lower triangle read)
-        if scale is not None:
-            Ht = H * scale[:, None]
-            Ht *= scale[None, :]
-        else:
-            Ht = _lambda_t(
-                ws, tail_templates, np.ascontiguousarray(_lambda_t(ws, tail_templates, H).T)
-            )
         W = multiply_blocks(fac.G, fac.G, transpose_b=True)
         WA = multiply_blocks(W, A00)
         for a in range(k0):
             WA[a, a] -= 1.0
         # sum_l M00_l^{-1} T0' P_l (W_l A00_l - I)
-        coupled = _coupled_sum(ws, Ht, MinvT0t, WA)
+        coupled = _coupled_sum(ws, fac, inverse, MinvT0t, WA)
         # tail: diagonal blocks of H Lambda_T' E = sum over g of (H Lambda_T')[a, g] E[b, g]
         E = fac.schur
         uT = sol.u_tail
+        traces = inverse.row_traces(E, scale) if scale is not None else None
+        H = inverse.dense() if scale is None else None
         for rows, m, k in _tail_rows(ws):
-            if scale is not None:
-                tail_sums.append(np.array([[np.einsum("ag,ag,g->", H[rows], E[rows], scale)]]))
+            if traces is not None:
+                tail_sums.append(np.array([[traces[rows].sum()]]))
             else:
+                assert H is not None
                 HL = _lambda_t(ws, tail_templates, np.ascontiguousarray(H[:, rows])).T
                 tail_sums.append(
                     np.einsum("lag,lbg->ab", HL.reshape(m, k, -1), E[rows].reshape(m, k, -1))
@@ -188,37 +182,70 @@ def criterion_derivatives(
     return Derivatives(d_logdet.reshape(-1), d_r2.reshape(-1), d_logdet_x)
 
 
-def _coupled_sum(ws: Workspace, Ht: np.ndarray, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    """``sum_l X_l P_l Y_l`` with ``P_l = A_T0,l' Ht A_T0,l``, ``(k0, k0)``.
+def _coupled_sum(
+    ws: Workspace,
+    fac: Factorization,
+    inverse: DenseInverse | SparseInverse,
+    X: np.ndarray,
+    Y: np.ndarray,
+) -> np.ndarray:
+    """``sum_l X_l P_l Y_l`` with ``P_l = A_T0,l' Ht A_T0,l`` and ``Ht = Lambda_T S^{-1}
+    Lambda_T'``, ``(k0, k0)``.
 
     Entry ``[c, r]`` is ``<Ht, A_T0 blockdiag(D) A_0T>`` with ``D_l[a, b] = X_l[c, a]
     Y_l[b, r]``: a weighted Gram product of the fixed sparse ``A_T0``, formed as the
     factorization forms its own (the Gram kernel for a scalar first factor, a sparse
-    product otherwise), at the cost of one such product per entry."""
+    product otherwise), read against the entries of ``S^{-1}`` on its pattern, which the
+    tail's storage kind gives (all of them for the dense kind, the selected inverse for the
+    sparse one)."""
     k0 = X.shape[0]
+    q_t = ws.tail_size
+    templates = fac.templates[1:]
+    scale = ws.tail_scale(templates)
+    Ht = None
+    if scale is None:
+        H = inverse.dense()
+        upper = tuple(T.T for T in templates)
+        Ht = ws._lambda_t_left(upper, np.ascontiguousarray(ws._lambda_t_left(upper, H).T))
     out = np.zeros((k0, k0))
     for c in range(k0):
         for r in range(k0):
             D = np.einsum("am,bm->abm", X[c], Y[:, r])  # D_l[a, b] = X_l[c, a] Y_l[b, r]
             if k0 == 1 and ws._gram is not None:
-                # Z diag(w) Z' comes out negated: subtract_from(0) = -Z diag(w) Z'
-                negated = ws._gram.subtract_from(np.zeros_like(Ht), D[0, 0], ws._gram_values)
-                out[c, r] = -float(np.vdot(Ht, negated))
+                pieces = ws._gram.entries(D[0, 0], ws._gram_values)
             else:
                 product = (ws._zt0 @ ws.blockdiag(D) @ ws._zt0_t).tocoo()
-                out[c, r] = float(np.dot(product.data, Ht[product.row, product.col]))
+                pieces = [(product.row.astype(np.int64) * q_t + product.col, product.data)]
+            total = 0.0
+            for flat, values in pieces:
+                i, j = _lower_index(ws, flat, q_t)
+                if Ht is not None:
+                    h = Ht[i, j]
+                else:
+                    assert scale is not None
+                    h = inverse.entries(i, j) * scale[i] * scale[j]
+                total += float(np.dot(values, h))
+            out[c, r] = total
     return out
 
 
-def _symmetric_inverse(L: np.ndarray) -> np.ndarray:
-    """``(L L')^{-1}`` from a lower Cholesky factor, both triangles filled."""
-    inv, info = lapack.dpotri(L, lower=1)
-    if info != 0:
-        raise np.linalg.LinAlgError("the tail factor is singular")
-    lower = np.tril(inv)  # dpotri fills the lower triangle only
-    full: np.ndarray = lower + lower.T
-    full[np.diag_indices_from(full)] -= np.diagonal(lower)
-    return full
+def _lower_index(ws: Workspace, flat: np.ndarray, q_t: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column (row >= column: S^{-1} is symmetric) of flat positions in a
+    ``q_t x q_t`` array, kept while the same position array comes back (the Gram kernel
+    returns the same one while its pattern holds, and the sparse kind caches its lookups
+    by these arrays)."""
+    cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = ws.__dict__.setdefault(
+        "_lower_index", {}
+    )
+    hit = cache.get(id(flat))
+    if hit is not None and hit[0] is flat:
+        return hit[1], hit[2]
+    i, j = np.divmod(flat, q_t)
+    lower = (np.maximum(i, j), np.minimum(i, j))
+    if len(cache) > 8:  # position arrays of sparse products are new each time
+        cache.clear()
+    cache[id(flat)] = (flat, *lower)
+    return lower
 
 
 def _blocks_times(blocks: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -240,7 +267,7 @@ def _reml_terms(
     A00 = ws._zz0
     k0, _, m0 = A00.shape
     V = sol.var_beta_unscaled
-    if fac.LTT is None:
+    if fac.tail is None:
         Q0 = multiply_blocks(MinvT0t, Bx0)  # (k0, p, m0)
         LQ0 = np.tensordot(T0, Q0, axes=([1], [0]))
         R0 = Bx0 - multiply_blocks(A00, LQ0)
@@ -249,9 +276,8 @@ def _reml_terms(
     A = ws.products
     assert A.bzt is not None and A.ztt is not None
     tail_templates = fac.templates[1:]
-    QT = scipy.linalg.solve_triangular(
-        fac.LTT, np.ascontiguousarray(fac.LBT[:p].T), lower=True, trans="T", check_finite=False
-    )
+    assert fac.tail is not None
+    QT = fac.tail.solve_upper(np.ascontiguousarray(fac.LBT[:p].T))
     LQT = _lambda_t(ws, tail_templates, QT)  # (q_T, p)
     coupling = to_component_major((ws._zt0_t @ LQT).reshape(m0, k0, p))
     Q0 = multiply_blocks(MinvT0t, Bx0 - coupling)

@@ -1,0 +1,370 @@
+"""How the tail block of L is stored: dense, or sparse supernodal.
+
+Everything after the first grouping factor (the tail) meets in the Schur complement
+``S = Lambda_T'(A_TT - A_T0 W A_0T) Lambda_T + I``. With few tail levels, or a dense S,
+it is one dense LAPACK block (:class:`DenseTail`). With many levels whose S is sparse (a
+long tail of rarely seen items) it is factored by the supernodal kernel after a
+minimum-degree order (:class:`SparseTail`). The kind is chosen once per fit, from the flop
+count and the memory of each layout (:func:`choose_tail`). Both give the same factor
+interface (:class:`DenseTailFactor`, :class:`SparseTailFactor`): a log-determinant,
+triangular solves and the entries of ``S^{-1}`` that the gradient reads.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.linalg import lapack
+
+from mixedmodels.errors import ModelTooLargeError
+from mixedmodels.linalg.dense import cholesky_lower, solve_lower
+from mixedmodels.linalg.ordering import minimum_degree
+from mixedmodels.linalg.selinv import selected_inverse
+from mixedmodels.linalg.supernodal import SupernodalFactor, Symbolic, analyse, factorize
+from mixedmodels.linalg.weightedgram import WeightedGram
+
+__all__ = [
+    "DenseTail",
+    "SparseTail",
+    "DenseTailFactor",
+    "SparseTailFactor",
+    "TailFactor",
+    "TailKind",
+    "choose_tail",
+]
+
+
+def _memory_cap() -> int:
+    try:
+        return int(0.75 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return 16 * 2**30
+
+
+#: Most bytes the tail's factorization may take (three quarters of the machine's memory).
+MAX_TAIL_BYTES = _memory_cap()
+#: Tails with fewer levels than this stay dense (LAPACK on one block is as fast).
+SPARSE_MIN_LEVELS = 3000
+#: A Schur complement whose pattern fills more than this share of the square stays dense.
+SPARSE_MAX_DENSITY = 0.25
+#: The sparse kind is taken when its flops times this are below the dense block's (its
+#: small fronts run below the speed of one large LAPACK call).
+SPARSE_FLOP_PENALTY = 2.0
+#: ``"dense"`` or ``"sparse"`` imposes that kind (the sparse one where the tail allows
+#: it: scalar terms only); None lets :func:`choose_tail` decide.
+TAIL_KIND: str | None = None
+#: Dense q_T x q_T arrays alive at once in a dense fit (A_TT, S, L, S^{-1}).
+DENSE_COPIES = 4
+
+
+@dataclass(frozen=True)
+class DenseInverse:
+    """``S^{-1}``, dense."""
+
+    H: np.ndarray
+
+    def entries(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """``S^{-1}[i, j]``."""
+        out: np.ndarray = self.H[i, j]
+        return out
+
+    def row_traces(self, E: np.ndarray | None, scale: np.ndarray) -> np.ndarray:
+        """``sum_g S^{-1}[a, g] E[a, g] scale[g]`` for every row ``a``."""
+        assert isinstance(E, np.ndarray)
+        out: np.ndarray = np.einsum("ag,ag,g->a", self.H, E, scale)
+        return out
+
+    def dense(self) -> np.ndarray:
+        """All of ``S^{-1}``."""
+        return self.H
+
+
+@dataclass(frozen=True)
+class DenseTailFactor:
+    """The dense lower Cholesky factor ``L`` of S."""
+
+    L: np.ndarray
+
+    def logdet(self) -> float:
+        """``log det S``."""
+        return 2.0 * float(np.sum(np.log(np.diag(self.L))))
+
+    def solve_lower(self, B: np.ndarray) -> np.ndarray:
+        """``L^{-1} B`` (in the factor's own order, here the original one)."""
+        return solve_lower(self.L, B)
+
+    def solve_upper(self, Y: np.ndarray) -> np.ndarray:
+        """``L^{-T} Y`` in the original order: ``S^{-1} B = solve_upper(solve_lower(B))``."""
+        return solve_lower(self.L, Y, transpose=True)
+
+    def inverse(self) -> DenseInverse:
+        """``S^{-1}``."""
+        inv, info = lapack.dpotri(self.L, lower=1)
+        if info != 0:
+            raise np.linalg.LinAlgError("the tail factor is singular")
+        lower = np.tril(inv)
+        full: np.ndarray = lower + lower.T
+        full[np.diag_indices_from(full)] -= np.diagonal(lower)
+        return DenseInverse(full)
+
+
+class DenseTail:
+    """The tail as one dense block, factored by LAPACK."""
+
+    name = "dense"
+
+    def __init__(self, q: int) -> None:
+        self.q = q
+        self.bytes = DENSE_COPIES * 8 * q * q
+        self._dense_ztt: tuple[object, np.ndarray] | None = None
+
+    def _ztt(self, ztt: np.ndarray | sp.csr_matrix) -> np.ndarray:
+        if isinstance(ztt, np.ndarray):
+            return ztt
+        if self._dense_ztt is None or self._dense_ztt[0] is not ztt:
+            self._dense_ztt = (ztt, ztt.toarray())
+        return self._dense_ztt[1]
+
+    def schur_gram(
+        self,
+        ztt: np.ndarray | sp.csr_matrix,
+        gram: WeightedGram,
+        w: np.ndarray,
+        values: np.ndarray | None,
+    ) -> np.ndarray:
+        """``A_TT - Z diag(w) Z'`` for the first factor's scalar weights ``w``."""
+        return gram.subtract_from(self._ztt(ztt), w, values)
+
+    def schur_product(self, ztt: np.ndarray | sp.csr_matrix, product: sp.csr_matrix) -> np.ndarray:
+        """``A_TT - product`` for a sparse ``product`` (``A_T0 W A_0T``)."""
+        out: np.ndarray = self._ztt(ztt) - product.toarray()
+        return out
+
+    def factor(
+        self,
+        D: np.ndarray,
+        congruence: Callable[[np.ndarray], np.ndarray],
+        scale: np.ndarray | None,
+    ) -> DenseTailFactor:
+        """Factor ``congruence(D) + I`` (``congruence`` applies Lambda_T' . Lambda_T)."""
+        S = congruence(D)
+        S[np.diag_indices_from(S)] += 1.0
+        return DenseTailFactor(cholesky_lower(S))
+
+
+@dataclass(frozen=True)
+class SparseInverse:
+    """``S^{-1}`` on the pattern of the supernodal factor."""
+
+    selected: SupernodalFactor
+    kind: SparseTail
+
+    def entries(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """``S^{-1}[i, j]`` for entries on the factor's pattern."""
+        out: np.ndarray = self.selected.values[self.kind.positions(i, j)]
+        return out
+
+    def row_traces(self, E: np.ndarray | None, scale: np.ndarray) -> np.ndarray:
+        """``sum_g S^{-1}[a, g] E[a, g] scale[g]`` for every row ``a`` (E on S's pattern)."""
+        assert E is not None
+        k = self.kind
+        h = self.entries(k.rows, k.cols)
+        out: np.ndarray = np.bincount(k.rows, h * E * scale[k.cols], minlength=k.q)
+        return out
+
+    def dense(self) -> np.ndarray:
+        """Not available: the sparse kind never forms the dense inverse."""
+        raise NotImplementedError("the sparse tail keeps S^{-1} on its pattern only")
+
+
+@dataclass(frozen=True)
+class SparseTailFactor:
+    """The supernodal factor of S (in a fill-reducing order)."""
+
+    factor: SupernodalFactor
+    kind: SparseTail
+
+    def logdet(self) -> float:
+        """``log det S``."""
+        return self.factor.logdet()
+
+    def solve_lower(self, B: np.ndarray) -> np.ndarray:
+        """``L^{-1} B[perm]``, in the factor's order."""
+        return self.factor.solve_lower(B)
+
+    def solve_upper(self, Y: np.ndarray) -> np.ndarray:
+        """``L^{-T} Y`` taken back to the original order."""
+        return self.factor.solve_upper(Y)
+
+    def inverse(self) -> SparseInverse:
+        """``S^{-1}`` on the factor's pattern (the selected inverse)."""
+        return SparseInverse(selected_inverse(self.factor), self.kind)
+
+
+@dataclass
+class SparseTail:
+    """The tail's Schur complement on its sparse pattern, factored by supernodes.
+
+    Attributes
+    ----------
+    pattern : scipy.sparse.csc_matrix
+        S's pattern (full, diagonal included, sorted), in the original order.
+    symbolic : Symbolic
+        The supernodal analysis in the chosen order.
+    """
+
+    pattern: sp.csc_matrix
+    symbolic: Symbolic
+    name: str = "sparse"
+    _cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
+        default_factory=dict
+    )
+    _ztt_values: tuple[object, np.ndarray] | None = None
+    _gram_at: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        P = self.pattern
+        self.q = int(P.shape[0])
+        self.rows = P.indices.astype(np.int64)
+        self.cols = np.repeat(np.arange(self.q, dtype=np.int64), np.diff(P.indptr))
+        self.keys = self.cols * self.q + self.rows  # sorted: CSC with sorted indices
+        self.diagonal = np.flatnonzero(self.rows == self.cols)
+        self.bytes = 8 * (2 * self.symbolic.peak_entries + 4 * P.nnz)
+
+    def _at(self, flat: np.ndarray) -> np.ndarray:
+        """Storage positions of the entries ``flat = row * q + col`` of a symmetric matrix
+        on S's pattern (the transposed entry's slot, the same value)."""
+        at = np.searchsorted(self.keys, flat)
+        at = np.minimum(at, self.keys.size - 1)
+        if not np.array_equal(self.keys[at], flat):
+            raise ValueError("an entry outside the tail's pattern")
+        return at
+
+    def positions(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Positions in the factor's storage of ``(i, j)``, cached per pair of arrays."""
+        key = (id(i), id(j))
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] is i and hit[1] is j:
+            return hit[2]
+        at = self.symbolic.locate(i, j)
+        self._cache[key] = (i, j, at)
+        return at
+
+    def _ztt(self, ztt: np.ndarray | sp.csr_matrix) -> np.ndarray:
+        """A_TT's values on S's pattern."""
+        if self._ztt_values is not None and self._ztt_values[0] is ztt:
+            return self._ztt_values[1]
+        if isinstance(ztt, np.ndarray):
+            values: np.ndarray = ztt.reshape(-1)[self.keys].copy()
+        else:
+            coo = sp.coo_matrix(ztt)
+            flat = coo.row.astype(np.int64) * self.q + coo.col
+            values = np.bincount(self._at(flat), coo.data, minlength=self.keys.size)
+        self._ztt_values = (ztt, values)
+        return values
+
+    def schur_gram(
+        self,
+        ztt: np.ndarray | sp.csr_matrix,
+        gram: WeightedGram,
+        w: np.ndarray,
+        values: np.ndarray | None,
+    ) -> np.ndarray:
+        """``A_TT - Z diag(w) Z'`` on S's pattern."""
+        out = self._ztt(ztt).copy()
+        for flat, vals in gram.entries(w, values):
+            hit = self._gram_at.get(id(flat))
+            if hit is None or hit[0] is not flat:
+                hit = (flat, self._at(flat))
+                self._gram_at[id(flat)] = hit
+            out -= np.bincount(hit[1], vals, minlength=out.size)
+        return out
+
+    def schur_product(self, ztt: np.ndarray | sp.csr_matrix, product: sp.csr_matrix) -> np.ndarray:
+        """``A_TT - product`` on S's pattern."""
+        coo = sp.coo_matrix(product)
+        flat = coo.row.astype(np.int64) * self.q + coo.col
+        out: np.ndarray = self._ztt(ztt) - np.bincount(
+            self._at(flat), coo.data, minlength=self.keys.size
+        )
+        return out
+
+    def factor(
+        self,
+        D: np.ndarray,
+        congruence: Callable[[np.ndarray], np.ndarray],
+        scale: np.ndarray | None,
+    ) -> SparseTailFactor:
+        """Factor ``Lambda_T' D Lambda_T + I`` (Lambda_T diagonal: ``scale``)."""
+        assert scale is not None
+        data = D * scale[self.rows]
+        data *= scale[self.cols]
+        data[self.diagonal] += 1.0
+        return SparseTailFactor(factorize(self.symbolic, data), self)
+
+
+TailKind = DenseTail | SparseTail
+TailFactor = DenseTailFactor | SparseTailFactor
+
+
+def _schur_pattern(ztt: np.ndarray | sp.csr_matrix, zt0: sp.csr_matrix) -> sp.csc_matrix:
+    """The pattern of ``A_TT - A_T0 W A_0T`` (with the diagonal), unit values."""
+    q = zt0.shape[0]
+    Z = sp.csr_matrix(zt0, copy=True)
+    Z.data[:] = 1.0
+    if isinstance(ztt, np.ndarray):
+        own = sp.csr_matrix(np.asarray(ztt != 0, dtype=np.float64))
+    else:
+        own = sp.csr_matrix(ztt, copy=True)
+        own.data[:] = 1.0
+    pattern = sp.csr_matrix(Z @ Z.T) + own + sp.eye(q, format="csr")
+    out = sp.csc_matrix(pattern)
+    out.data[:] = 1.0
+    out.sort_indices()
+    return out
+
+
+def choose_tail(
+    ztt: np.ndarray | sp.csr_matrix,
+    zt0: sp.csr_matrix,
+    tail_shapes: list[tuple[int, int]],
+    cap: int | None = None,
+) -> TailKind:
+    """The storage of the tail block, chosen by flops and memory.
+
+    Raises
+    ------
+    ModelTooLargeError
+        When the chosen layout needs more than ``cap`` bytes (default
+        :data:`MAX_TAIL_BYTES`).
+    """
+    cap = MAX_TAIL_BYTES if cap is None else cap
+    q = int(zt0.shape[0])
+    dense = DenseTail(q)
+    kind: TailKind = dense
+    scalar = all(k == 1 for _, k in tail_shapes)
+    forced = TAIL_KIND
+    if scalar and forced == "sparse":
+        pattern = _schur_pattern(ztt, zt0)
+        kind = SparseTail(pattern, analyse(pattern, minimum_degree(pattern)))
+    elif scalar and forced is None and q >= SPARSE_MIN_LEVELS:
+        pattern = _schur_pattern(ztt, zt0)
+        if pattern.nnz <= SPARSE_MAX_DENSITY * q * q:
+            symbolic = analyse(pattern, minimum_degree(pattern))
+            sparse = SparseTail(pattern, symbolic)
+            cheaper = SPARSE_FLOP_PENALTY * symbolic.flops < q**3 / 3
+            if cheaper or dense.bytes > cap:
+                kind = sparse
+    if kind.bytes > cap:
+        levels = ", ".join(str(m) for m, _ in tail_shapes)
+        raise ModelTooLargeError(
+            f"the {kind.name} factor of the grouping factors after the first "
+            f"({levels} levels, {q} coefficients) needs about {kind.bytes / 2**30:.1f} GiB, "
+            f"more than the {cap / 2**30:.1f} GiB allowed; fit fewer levels (merge rare "
+            "levels) or raise mixedmodels.core.tailstorage.MAX_TAIL_BYTES"
+        )
+    return kind

@@ -1,0 +1,127 @@
+"""The supernodal Cholesky, its solves and its selected inverse against dense arithmetic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mixedmodels.linalg.ordering import elimination_tree, minimum_degree, postorder
+from mixedmodels.linalg.selinv import selected_inverse
+from mixedmodels.linalg.supernodal import analyse, factorize
+
+
+def random_spd(n: int, density: float, seed: int) -> sp.csc_matrix:
+    R = sp.csc_matrix(sp.random(n, n, density=density, random_state=seed, format="csc"))
+    A = sp.csc_matrix(R @ R.T + sp.eye(n) * (1.0 + density * n))
+    A.sort_indices()
+    return A
+
+
+def crossed_matrix(n_rows: int, m_subj: int, m_item: int, seed: int) -> sp.csc_matrix:
+    """``Z'Z + I`` of a crossed design whose last item is seen by one row and whose last
+    subject has no row at all (an empty column apart from the diagonal)."""
+    rng = np.random.default_rng(seed)
+    subj = rng.integers(0, m_subj - 1, n_rows)
+    item = rng.integers(0, m_item - 1, n_rows)
+    item[0] = m_item - 1
+    rows = np.arange(n_rows)
+    Z = sp.hstack(
+        [
+            sp.csr_matrix((np.ones(n_rows), (rows, subj)), shape=(n_rows, m_subj)),
+            sp.csr_matrix((rng.uniform(0.5, 2.0, n_rows), (rows, item)), shape=(n_rows, m_item)),
+        ]
+    )
+    A = sp.csc_matrix(Z.T @ Z + sp.eye(m_subj + m_item))
+    A.sort_indices()
+    return A
+
+
+def check_against_dense(A: sp.csc_matrix, perm: np.ndarray, seed: int) -> None:
+    sym = analyse(A, perm)
+    fac = factorize(sym, A.data)
+    D = A.toarray()
+    n = D.shape[0]
+    assert sorted(sym.perm.tolist()) == list(range(n))
+    # L L' reproduces the permuted matrix
+    L = np.zeros((n, n))
+    i, j = np.tril_indices(n)
+    structural = np.zeros((n, n), dtype=bool)
+    for s in range(sym.first.size - 1):
+        cols = np.arange(sym.first[s], sym.first[s + 1])
+        front = np.concatenate([cols, sym.rows[s]])
+        L[np.ix_(front, cols)] = fac.panel(s)
+        structural[np.ix_(front, cols)] = True
+    L = np.tril(L)
+    np.testing.assert_allclose(L @ L.T, D[np.ix_(sym.perm, sym.perm)], rtol=1e-10, atol=1e-10)
+    assert fac.logdet() == pytest.approx(np.linalg.slogdet(D)[1], rel=1e-12, abs=1e-10)
+    rng = np.random.default_rng(seed)
+    B = rng.normal(size=(n, 3))
+    np.testing.assert_allclose(
+        fac.solve_upper(fac.solve_lower(B)), np.linalg.solve(D, B), rtol=1e-9, atol=1e-11
+    )
+    v = rng.normal(size=n)
+    np.testing.assert_allclose(
+        fac.solve_lower(v), np.linalg.solve(L, v[sym.perm]), rtol=1e-9, atol=1e-11
+    )
+    # the selected inverse on every structural entry of L, and so on A's pattern
+    H = selected_inverse(fac)
+    inv = np.linalg.inv(D)
+    pi, pj = np.nonzero(np.tril(structural))
+    at = sym.locate(sym.perm[pi], sym.perm[pj])
+    np.testing.assert_allclose(H.values[at], inv[sym.perm[pi], sym.perm[pj]], rtol=1e-9, atol=1e-12)
+    ai, aj = np.nonzero(D)
+    np.testing.assert_allclose(H.values[sym.locate(ai, aj)], inv[ai, aj], rtol=1e-9, atol=1e-12)
+    # the counts of the analysis are those of the panels
+    assert sym.nnz == sum(fac.panel(s).size for s in range(sym.first.size - 1))
+    assert sym.nnz >= np.count_nonzero(np.tril(np.abs(L) > 0))
+
+
+@given(n=st.integers(1, 60), density=st.floats(0.0, 0.3), seed=st.integers(0, 10_000))
+@settings(max_examples=60, deadline=None)
+def test_random_spd_matches_dense(n: int, density: float, seed: int) -> None:
+    A = random_spd(n, density, seed)
+    check_against_dense(A, minimum_degree(A), seed)
+    check_against_dense(A, np.random.default_rng(seed).permutation(n), seed)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_crossed_design_matches_dense(seed: int) -> None:
+    A = crossed_matrix(400, 60, 25, seed)
+    check_against_dense(A, minimum_degree(A), seed)
+    subjects_first = np.arange(A.shape[0])
+    check_against_dense(A, subjects_first, seed)
+
+
+def test_outside_the_pattern_is_refused() -> None:
+    A = sp.csc_matrix(sp.eye(4))
+    sym = analyse(A, np.arange(4))
+    with pytest.raises(KeyError):
+        sym.locate(np.array([1]), np.array([0]))
+
+
+def test_not_positive_definite_raises() -> None:
+    A = sp.csc_matrix(np.array([[1.0, 2.0], [2.0, 1.0]]))
+    sym = analyse(A, np.arange(2))
+    with pytest.raises(np.linalg.LinAlgError):
+        factorize(sym, A.data)
+
+
+@given(n=st.integers(1, 40), seed=st.integers(0, 10_000))
+@settings(max_examples=40, deadline=None)
+def test_elimination_tree_and_postorder(n: int, seed: int) -> None:
+    A = random_spd(n, 0.1, seed)
+    parent = elimination_tree(sp.csc_matrix(sp.tril(A)))
+    L = np.linalg.cholesky(A.toarray())
+    for j in range(n):
+        below = np.flatnonzero(np.abs(L[j + 1 :, j]) > 1e-14)
+        # the parent is the first off-diagonal entry of L's column (barring cancellation)
+        expected = j + 1 + int(below[0]) if below.size else -1
+        assert parent[j] == expected
+    post = postorder(parent)
+    assert sorted(post.tolist()) == list(range(n))
+    seen = np.empty(n, dtype=np.int64)
+    seen[post] = np.arange(n)
+    assert all(parent[j] < 0 or seen[parent[j]] > seen[j] for j in range(n))

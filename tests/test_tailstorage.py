@@ -1,0 +1,166 @@
+"""The sparse (supernodal) tail gives what the dense tail gives, and refuses what is too big."""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixedmodels as mm
+from mixedmodels.core import tailstorage
+from mixedmodels.core.solution import conditional_covariances, solve
+from mixedmodels.core.workspace import Workspace
+from mixedmodels.design.crossproducts import ZTerm, crossproducts
+from mixedmodels.errors import ModelTooLargeError
+from mixedmodels.lmm.gradient import objective_gradient
+
+cp_module = importlib.import_module("mixedmodels.design.crossproducts")
+
+
+def crossed_terms(
+    seed: int, n: int, shapes: list[tuple[int, int]], k0: int
+) -> tuple[list[ZTerm], np.ndarray]:
+    """A crossed design with long-tailed popularity (Zipf) in every tail factor; the last
+    level of each tail factor is seen by one row only."""
+    rng = np.random.default_rng(seed)
+    terms = []
+    for f, (m, k) in enumerate(shapes):
+        if f == 0:
+            codes = np.concatenate([np.arange(m), rng.integers(0, m, n - m)])
+        else:
+            weights = 1.0 / np.arange(1, m) ** 1.1
+            rest = rng.choice(m - 1, n - m, p=weights / weights.sum())
+            codes = np.concatenate([np.arange(m), rest])
+        rng.shuffle(codes)
+        width = k0 if f == 0 else k
+        matrix = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(width - 1)])
+        terms.append(ZTerm(codes.astype(np.int32), matrix, m))
+    X = np.column_stack([np.ones(n), rng.normal(size=n)])
+    y = rng.normal(size=n)
+    return terms, np.column_stack([X, y])
+
+
+def both_kinds(terms: list[ZTerm], B: np.ndarray, w: np.ndarray | None, monkeypatch):
+    shapes = [(t.n_levels, t.k) for t in terms[1:]]
+    out = []
+    for kind in ("dense", "sparse"):
+        monkeypatch.setattr(tailstorage, "TAIL_KIND", kind)
+        ws = Workspace(crossproducts(terms, B, w), shapes)
+        assert ws.tail_kind is not None and ws.tail_kind.name == kind
+        out.append(ws)
+    return out
+
+
+CASES = [
+    (0, [(60, 1), (40, 1)], 1, False),
+    (1, [(80, 1), (35, 1), (12, 1)], 1, True),  # two scalar tail factors
+    (2, [(50, 2), (30, 1)], 2, False),  # a vector first factor
+]
+
+
+@pytest.mark.parametrize(("seed", "shapes", "k0", "weighted"), CASES)
+def test_sparse_tail_matches_dense(seed, shapes, k0, weighted, monkeypatch) -> None:
+    n = 400
+    terms, B = crossed_terms(seed, n, shapes, k0)
+    w = np.random.default_rng(seed).uniform(0.5, 2.0, n) if weighted else None
+    dense, sparse = both_kinds(terms, B, w, monkeypatch)
+    rng = np.random.default_rng(seed + 100)
+    T0 = np.tril(rng.uniform(0.3, 1.0, (k0, k0)))
+    templates = [T0] + [np.array([[rng.uniform(0.2, 1.5)]]) for _ in shapes[1:]]
+    fd = dense.factorize(templates, keep_schur=True)
+    fs = sparse.factorize(templates, keep_schur=True)
+    assert fs.logdet_z == pytest.approx(fd.logdet_z, rel=1e-12)
+    np.testing.assert_allclose(fs.LBB, fd.LBB, rtol=1e-10, atol=1e-12)
+    for reml in (True, False):
+        assert sparse.objective(fs, reml) == pytest.approx(dense.objective(fd, reml), rel=1e-12)
+    sd, ss = solve(dense, fd), solve(sparse, fs)
+    np.testing.assert_allclose(ss.beta, sd.beta, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ss.b0, sd.b0, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ss.b_tail, sd.b_tail, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ss.u_tail, sd.u_tail, rtol=1e-9, atol=1e-12)
+    for a, b in zip(
+        conditional_covariances(sparse, fs), conditional_covariances(dense, fd), strict=True
+    ):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-13)
+    position = np.array(
+        [
+            (b, r, c)
+            for b, (_, k) in enumerate([(0, k0)] + shapes[1:])
+            for c in range(k)
+            for r in range(c, k)
+        ]
+    )
+    for reml in (True, False):
+        np.testing.assert_allclose(
+            objective_gradient(sparse, fs, ss, position, reml),
+            objective_gradient(dense, fd, sd, position, reml),
+            rtol=1e-8,
+            atol=1e-9,
+        )
+
+
+def test_sparse_tail_with_sparse_cross_products(monkeypatch) -> None:
+    """Z_T'WZ_T stored sparse (a large tail) gives the same factorization."""
+    terms, B = crossed_terms(3, 300, [(50, 1), (45, 1)], 1)
+    shapes = [(45, 1)]
+    templates = [np.array([[0.7]]), np.array([[0.4]])]
+    monkeypatch.setattr(tailstorage, "TAIL_KIND", "sparse")
+    ref = Workspace(crossproducts(terms, B, None), shapes).factorize(templates)
+    monkeypatch.setattr(cp_module, "DENSE_TAIL_ENTRIES", 10)
+    products = crossproducts(terms, B, None, chunk_rows=70)
+    assert not isinstance(products.ztt, np.ndarray)
+    for kind in ("sparse", "dense"):
+        monkeypatch.setattr(tailstorage, "TAIL_KIND", kind)
+        fac = Workspace(products, shapes).factorize(templates)
+        assert fac.logdet_z == pytest.approx(ref.logdet_z, rel=1e-12)
+        np.testing.assert_allclose(fac.LBB, ref.LBB, rtol=1e-10)
+
+
+def long_tail_frame(seed: int, n: int, subjects: int, items: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    subj = np.concatenate([np.arange(subjects), rng.integers(0, subjects, n - subjects)])
+    weights = 1.0 / np.arange(1, items + 1)
+    item = np.concatenate(
+        [np.arange(items), rng.choice(items, n - items, p=weights / weights.sum())]
+    )
+    rng.shuffle(subj)
+    rng.shuffle(item)
+    x = rng.normal(size=n)
+    y = 1 + 0.3 * x + rng.normal(0, 0.8, subjects)[subj] + rng.normal(0, 0.5, items)[item]
+    y = y + rng.normal(size=n)
+    return pd.DataFrame(
+        {"y": y, "x": x, "subj": [f"s{s}" for s in subj], "item": [f"i{i}" for i in item]}
+    )
+
+
+def test_whole_fit_same_criterion_either_kind(monkeypatch) -> None:
+    df = long_tail_frame(4, 3000, 300, 250)
+    fits = {}
+    for kind in ("dense", "sparse"):
+        monkeypatch.setattr(tailstorage, "TAIL_KIND", kind)
+        fits[kind] = mm.lmm("y ~ x + (1 | subj) + (1 | item)", df, reml=True)
+    assert fits["sparse"].objective == pytest.approx(fits["dense"].objective, rel=1e-8)
+    np.testing.assert_allclose(fits["sparse"].theta, fits["dense"].theta, rtol=1e-4)
+
+
+def test_automatic_choice_takes_sparse_for_a_long_sparse_tail(monkeypatch) -> None:
+    terms, B = crossed_terms(5, 4000, [(2000, 1), (600, 1)], 1)
+    monkeypatch.setattr(tailstorage, "SPARSE_MIN_LEVELS", 100)
+    ws = Workspace(crossproducts(terms, B, None), [(600, 1)])
+    assert ws.tail_kind is not None and ws.tail_kind.name == "sparse"
+    monkeypatch.setattr(tailstorage, "SPARSE_MIN_LEVELS", 10**6)
+    ws = Workspace(crossproducts(terms, B, None), [(600, 1)])
+    assert ws.tail_kind is not None and ws.tail_kind.name == "dense"
+
+
+@pytest.mark.parametrize("kind", ["dense", "sparse"])
+def test_too_large_a_tail_is_refused_before_allocating(kind, monkeypatch) -> None:
+    terms, B = crossed_terms(6, 400, [(60, 1), (40, 1)], 1)
+    monkeypatch.setattr(tailstorage, "TAIL_KIND", kind)
+    monkeypatch.setattr(tailstorage, "MAX_TAIL_BYTES", 1000)
+    with pytest.raises(ModelTooLargeError, match=rf"the {kind} factor.*40 levels.*GiB"):
+        Workspace(crossproducts(terms, B, None), [(40, 1)])
+    monkeypatch.setattr(tailstorage, "MAX_TAIL_BYTES", 10**9)
+    assert Workspace(crossproducts(terms, B, None), [(40, 1)]).tail_kind is not None
