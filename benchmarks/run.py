@@ -121,7 +121,7 @@ MODELS: dict[str, Model] = {
             factors=("subj", "item"),
             peers=("lme4", "mixedlm"),  # statsmodels cannot express crossed effects
         ),
-        # lme4's InstEval (exported by ensure_insteval): three crossed scalar terms, the
+        # lme4's InstEval (exported by ensure_r_export): three crossed scalar terms, the
         # multi-factor case MixedModels.jl documents
         Model(
             key="insteval",
@@ -750,22 +750,15 @@ def ensure_sim_data(data_dir: Path, kit: Path) -> None:
             os.replace(Path(tmp) / name, data_dir / name)
 
 
-def ensure_insteval(data_dir: Path) -> None:
-    """Export lme4's InstEval with ``export_insteval.R`` unless the CSV is present."""
-    path = data_dir / "InstEval.csv"
+def ensure_r_export(data_dir: Path, name: str) -> None:
+    """Export lme4's data set ``name`` with ``export_<name>.R`` (InstEval, VerbAgg) unless
+    its CSV is present."""
+    path = data_dir / f"{name}.csv"
     if path.exists():
         return
     data_dir.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["Rscript", str(BENCH_DIR / "export_insteval.R"), str(path)], check=True)
-
-
-def ensure_verbagg(data_dir: Path) -> None:
-    """Export lme4's VerbAgg with ``export_verbagg.R`` unless the CSV is present."""
-    path = data_dir / "VerbAgg.csv"
-    if path.exists():
-        return
-    data_dir.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["Rscript", str(BENCH_DIR / "export_verbagg.R"), str(path)], check=True)
+    script = BENCH_DIR / f"export_{name.lower()}.R"
+    subprocess.run(["Rscript", str(script), str(path)], check=True)
 
 
 def ensure_sleepstudy(data_dir: Path) -> None:
@@ -1064,10 +1057,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ensure_sleepstudy(ctx.data_dir)
     if any(m.csv in SIM_FILES for m in models):
         ensure_sim_data(ctx.data_dir, kit)
-    if any(m.key == "insteval" for m in models):
-        ensure_insteval(ctx.data_dir)
-    if any(m.key == "verbagg" for m in models):
-        ensure_verbagg(ctx.data_dir)
+    for key, name in (("insteval", "InstEval"), ("verbagg", "VerbAgg")):
+        if any(m.key == key for m in models):
+            ensure_r_export(ctx.data_dir, name)
     source = source_state()
     with pinned_source(not args.no_pin_source) as pin:
         ctx.pythonpath = pin

@@ -22,30 +22,22 @@ __all__ = ["LmmResult"]
 class LmmResult(MixedModelResult):
     """A fitted linear mixed model. Build it with :func:`mixedmodels.lmm`.
 
+    The fields every fit has are :class:`~mixedmodels.core.result.MixedModelResult`'s; its
+    ``objective`` is here the REML criterion (REML fits) or the deviance, -2 log L (ML
+    fits).
+
     Attributes
     ----------
-    formula : str
     reml : bool
         True for a REML fit, False for maximum likelihood.
-    theta : numpy.ndarray
-        Relative covariance parameters, lme4's order (see ``theta_names``).
+    vcov_unscaled : numpy.ndarray
+        ``(R_X'R_X)^{-1}``: times ``sigma**2`` the covariance of the fixed effects.
     sigma : float
         Residual standard deviation.
-    objective : float
-        REML criterion (REML fits) or deviance, -2 log L (ML fits).
-    nobs : int
-        Rows used in the fit.
-    n_dropped : int
-        Input rows dropped for missing values.
-    ngroups : dict
-        Number of levels of each grouping factor.
-    is_singular : bool
-        True when the fit is on the boundary (a zero variance or a +-1 correlation).
-    singular_terms : tuple of str
-        What lies on the boundary, in words.
-    optinfo : OptInfo
-    aliased : tuple of str
-        Fixed-effect columns dropped as linear combinations of others.
+    data_label : str
+        The data set's name, for summaries.
+    model : LinearMixedModel
+        The model at any theta.
     """
 
     reml: bool
