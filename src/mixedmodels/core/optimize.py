@@ -1,7 +1,9 @@
 """Minimize the profiled objective over theta, and check the optimum.
 
-The optimizer is scipy's COBYQA (Ragonneau & Zhang), a derivative-free trust-region method
-with quadratic models and bounds, the same family as the BOBYQA that lme4 uses.
+With the analytic gradient the optimizer is scipy's L-BFGS-B, followed by Newton steps
+(:mod:`mixedmodels.core.newton`); without it, or when L-BFGS-B's line search gives up,
+scipy's COBYQA (Ragonneau & Zhang), a derivative-free trust-region method with quadratic
+models and bounds, of the family of the BOBYQA that lme4 uses.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 import scipy.optimize
 
 from mixedmodels.core.boundary import BoundaryCheck, check_boundary
+from mixedmodels.core.newton import Derivatives, derivatives, newton_polish
 
 __all__ = ["OptInfo", "OptimizerSettings", "minimize_theta"]
 
@@ -90,91 +93,6 @@ class OptInfo:
 #: The two ways of checking an optimum (:attr:`OptInfo.check`).
 ANALYTIC_CHECK = "analytic gradient, Hessian from its central differences"
 DIFFERENCE_CHECK = "central differences of the criterion"
-
-
-def derivatives(
-    f: Callable[[np.ndarray], float],
-    x: np.ndarray,
-    free: np.ndarray,
-    f0: float,
-    step: float = 1e-4,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Central-difference gradient and Hessian over the free coordinates, with steps of
-    ``step`` times ``max(|x|, 1)``."""
-    idx = np.flatnonzero(free)
-    h = step * np.maximum(np.abs(x[idx]), 1.0)
-    g = np.zeros(idx.size)
-    H = np.zeros((idx.size, idx.size))
-    plus = np.zeros(idx.size)
-    minus = np.zeros(idx.size)
-    for a, i in enumerate(idx):
-        e = np.zeros_like(x)
-        e[i] = h[a]
-        plus[a] = f(x + e)
-        minus[a] = f(x - e)
-        g[a] = (plus[a] - minus[a]) / (2 * h[a])
-        H[a, a] = (plus[a] - 2 * f0 + minus[a]) / h[a] ** 2
-    for a in range(idx.size):
-        for b in range(a):
-            e = np.zeros_like(x)
-            e[idx[a]] = h[a]
-            e[idx[b]] = h[b]
-            fpp = f(x + e)
-            fmm = f(x - e)
-            H[a, b] = H[b, a] = (fpp - plus[a] - plus[b] + 2 * f0 - minus[a] - minus[b] + fmm) / (
-                2 * h[a] * h[b]
-            )
-    return g, H
-
-
-def newton_steps(
-    f: Callable[[np.ndarray], float],
-    params: np.ndarray,
-    theta_lower: np.ndarray,
-    n_theta: int,
-    step: float,
-    rounds: int = 3,
-) -> tuple[np.ndarray, np.ndarray, bool, float]:
-    """Newton steps on ``f`` over (theta, then other parameters) with the central-difference
-    gradient and Hessian of :func:`derivatives` (steps of ``step``).
-
-    Returns the point, the Hessian there, whether a step was taken, and the length
-    ``max |H^{-1} g|`` of the Newton step that would follow (inf when the Hessian is not
-    positive definite or theta is on its boundary). A point with theta on its boundary
-    is left as it is (its Hessian is still returned)."""
-    free = np.ones(params.size, dtype=bool)
-    value = f(params)
-    polished = False
-
-    def on_bound(x: np.ndarray) -> bool:
-        return bool(np.any((theta_lower == 0.0) & (x[:n_theta] < 1e-4)))
-
-    def newton_step(g: np.ndarray, H: np.ndarray) -> np.ndarray | None:
-        try:
-            if np.any(np.linalg.eigvalsh(H) <= 0):
-                return None
-            out: np.ndarray = np.linalg.solve(H, g)
-            return out
-        except np.linalg.LinAlgError:
-            return None
-
-    for _ in range(rounds):
-        g, H = derivatives(f, params, free, value, step=step)
-        newton = None if on_bound(params) else newton_step(g, H)
-        if newton is None:
-            return params, H, polished, np.inf
-        trial = params - newton
-        if np.any(trial[:n_theta] < theta_lower):
-            return params, H, polished, float(np.max(np.abs(newton)))
-        trial_value = f(trial)
-        if not trial_value < value - 1e-12 * max(1.0, abs(value)):
-            return params, H, polished, float(np.max(np.abs(newton)))
-        params, value, polished = trial, trial_value, True
-        if np.max(np.abs(newton)) < 1e-7:
-            break
-    g, H = derivatives(f, params, free, value, step=step)
-    last = None if on_bound(params) else newton_step(g, H)
-    return params, H, polished, np.inf if last is None else float(np.max(np.abs(last)))
 
 
 def curvature_scale(
@@ -403,101 +321,6 @@ def _run_lbfgsb(
         counted, theta, lower, settings, 0.1, np.ones_like(theta)
     )
     return theta, success, message, name + ", then COBYQA"
-
-
-def newton_polish(
-    gradient: Callable[[np.ndarray], tuple[float, np.ndarray]],
-    theta: np.ndarray,
-    lower: np.ndarray,
-    steps: int = 3,
-    step_size: float = 1e-5,
-) -> tuple[np.ndarray, Derivatives | None]:
-    """Newton steps from L-BFGS-B's stopping point, with the Hessian from forward
-    differences of the analytic gradient (``n_theta`` gradients).
-
-    L-BFGS-B stops when its progress is small, leaving theta about 1e-8 from the optimum;
-    a Newton step or two takes it to rounding level, so fits of the same rows summed in
-    another order (row chunks, Dask partitions) agree to far more digits. The Hessian is
-    differenced at the stopping point and again only after a step longer than the
-    differencing step: near the optimum theta moves by about 1e-8, which changes the
-    Hessian far less than the differencing error, and each step with it still shrinks
-    the distance to the optimum by orders of magnitude. Only interior
-    optima are polished, and a step is kept only if it stays in bounds, shrinks the
-    gradient and does not raise the objective beyond its rounding.
-
-    Returns
-    -------
-    numpy.ndarray
-        The polished theta.
-    Derivatives or None
-        The analytic gradient at the returned theta with the Hessian, for the check of
-        the optimum; None for an optimum on the boundary (not polished).
-    """
-    if np.any((lower == 0.0) & (theta < 1e-4)):
-        return theta, None
-
-    def hessian(x: np.ndarray, g: np.ndarray) -> np.ndarray:
-        # forward differences (n gradients, not 2n): their error of about step_size times
-        # the third derivative still lets each Newton step shrink the distance to the
-        # optimum by a factor of about 1e-5
-        columns = [(gradient(x + step_size * e)[1] - g) / step_size for e in np.eye(x.size)]
-        H = np.column_stack(columns)
-        symmetric: np.ndarray = 0.5 * (H + H.T)
-        return symmetric
-
-    value, grad = gradient(theta)
-    H = hessian(theta, grad)
-    at = theta
-    for _ in range(steps):
-        try:
-            step = np.linalg.solve(H, grad)
-        except np.linalg.LinAlgError:
-            break
-        trial = theta - step
-        if not np.all(np.isfinite(trial)) or np.any(trial < lower):
-            break
-        trial_value, trial_grad = gradient(trial)
-        # near the optimum the objective moves less than its rounding: judge by the gradient
-        rounding = 1e-12 * max(abs(value), 1.0)
-        if not (
-            trial_value <= value + rounding and np.max(np.abs(trial_grad)) < np.max(np.abs(grad))
-        ):
-            break
-        theta, value, grad = trial, trial_value, trial_grad
-        if np.max(np.abs(step)) < 1e-12:
-            break
-        if np.max(np.abs(theta - at)) > step_size:
-            # far from where it was differenced (L-BFGS-B stopped early): again here
-            H, at = hessian(theta, grad), theta
-    moved = float(np.max(np.abs(theta - at), initial=0.0))
-    return theta, Derivatives(grad, H, moved, step_size)
-
-
-@dataclass(frozen=True)
-class Derivatives:
-    """The analytic gradient at a point and a Hessian from differences of it.
-
-    Attributes
-    ----------
-    gradient : numpy.ndarray
-        At the point itself.
-    hessian : numpy.ndarray
-        Central differences of the gradient (symmetrized) at a point ``moved`` away.
-    moved : float
-        Largest coordinate distance between the two points.
-    step : float
-        The differencing step.
-    """
-
-    gradient: np.ndarray
-    hessian: np.ndarray
-    moved: float
-    step: float
-
-    def usable(self) -> bool:
-        """Whether the Hessian stands for the one at the point: it was differenced within
-        one differencing step of it."""
-        return bool(self.moved <= self.step)
 
 
 def _finish(

@@ -22,7 +22,8 @@ from threadpoolctl import threadpool_limits
 
 from mixedmodels._data import is_dask_dataframe
 from mixedmodels.core.covariance import covariance_layout
-from mixedmodels.core.optimize import OptimizerSettings, OptInfo, minimize_theta, newton_steps
+from mixedmodels.core.newton import newton_steps
+from mixedmodels.core.optimize import OptimizerSettings, OptInfo, minimize_theta
 from mixedmodels.core.result import RandomTables
 from mixedmodels.core.solution import conditional_covariances
 from mixedmodels.core.tables import (
