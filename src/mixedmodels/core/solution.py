@@ -66,7 +66,7 @@ def _back_substitute(
     if p:
         LXX = fac.LBB[:p, :p]
         beta = solve_lower(LXX, fac.LBB[p, :p], transpose=True)
-        d0 = fac.LB0[p] - np.tensordot(beta, fac.LB0[:p], axes=1)  # (k0, m0)
+        d0 = fac.LB0[p] - np.einsum("p,pam->am", beta, fac.LB0[:p])  # (k0, m0)
     else:
         beta = np.zeros(0)
         d0 = fac.LB0[p]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -31,9 +32,16 @@ def intercept_name(name: str) -> str:
 def required_columns(expression: str, where: str) -> set[str]:
     """The data columns that a formulaic expression reads."""
     try:
-        return {str(v) for v in Formula(expression).required_variables}
+        return set(_required_variables(expression))
     except Exception as exc:
         raise FormulaError(f"cannot read {where} {expression!r}: {exc}") from None
+
+
+@lru_cache(maxsize=256)
+def _required_variables(expression: str) -> frozenset[str]:
+    """formulaic's parse of an expression depends on its text alone: a simulation that
+    fits one formula thousands of times parses it once."""
+    return frozenset(str(v) for v in Formula(expression).required_variables)
 
 
 def readable(data: pd.DataFrame) -> pd.DataFrame:

@@ -129,7 +129,7 @@ def criterion_derivatives(
     MinvT0t = np.einsum("abm,cb->acm", Minv, T0)  # M00^{-1} T0'
 
     # the score c = Z'W(y - X beta) - A b, block by block
-    c0 = ws._bz0[:, p, :] - np.tensordot(beta, Bx0, axes=([0], [1])) - _blocks_times(A00, b0)
+    c0 = ws._bz0[:, p, :] - np.einsum("p,apm->am", beta, Bx0) - _blocks_times(A00, b0)
     tail_sums: list[np.ndarray] = []
     tail_r2: list[np.ndarray] = []
     coupled = np.zeros((k0, k0))
@@ -269,7 +269,7 @@ def _reml_terms(
     V = sol.var_beta_unscaled
     if fac.tail is None:
         Q0 = multiply_blocks(MinvT0t, Bx0)  # (k0, p, m0)
-        LQ0 = np.tensordot(T0, Q0, axes=([1], [0]))
+        LQ0 = np.einsum("ab,bpm->apm", T0, Q0)
         R0 = Bx0 - multiply_blocks(A00, LQ0)
         return [np.einsum("apm,pq,bqm->ab", Q0, V, R0)]
     assert fac.LBT is not None
@@ -281,7 +281,7 @@ def _reml_terms(
     LQT = _lambda_t(ws, tail_templates, QT)  # (q_T, p)
     coupling = to_component_major((ws._zt0_t @ LQT).reshape(m0, k0, p))
     Q0 = multiply_blocks(MinvT0t, Bx0 - coupling)
-    LQ0 = np.tensordot(T0, Q0, axes=([1], [0]))  # (k0, p, m0)
+    LQ0 = np.einsum("ab,bpm->apm", T0, Q0)  # (k0, p, m0)
     R0 = Bx0 - multiply_blocks(A00, LQ0) - coupling
     LQ0_rows = np.ascontiguousarray(LQ0.transpose(2, 0, 1)).reshape(m0 * k0, p)
     RT = A.bzt[:, :p] - ws._zt0 @ LQ0_rows - A.ztt @ LQT
