@@ -130,7 +130,7 @@ def test_refit_accepts_a_series_and_integers() -> None:
 def test_optinfo_says_how_the_optimum_was_checked() -> None:
     data = mm.datasets.load("sleepstudy")
     fit = mm.lmm(FORMULA, data)
-    assert fit.optinfo.check == "analytic gradient, Hessian from its central differences"
+    assert fit.optinfo.check == "analytic gradient, Hessian from its forward differences"
     assert fit.optinfo.scaled_gradient is not None and fit.optinfo.scaled_gradient < 1e-6
     unchecked = mm.lmm(FORMULA, data, settings=mm.OptimizerSettings(check_convergence=False))
     assert unchecked.optinfo.check is None and unchecked.optinfo.scaled_gradient is None
@@ -138,3 +138,36 @@ def test_optinfo_says_how_the_optimum_was_checked() -> None:
     assert unchecked.refit(data["Reaction"].to_numpy()).optinfo.check is None
     crossed = _full_fit("Reaction ~ Days + (1 | Subject) + (1 | Days)", data)
     assert crossed.optinfo.check == "central differences of the criterion"
+
+
+def test_refit_takes_newton_steps_from_the_fits_hessian() -> None:
+    data = mm.datasets.load("sleepstudy")
+    fit = mm.lmm(FORMULA, data)
+    assert fit.optinfo.hessian is not None
+    assert np.all(np.linalg.eigvalsh(fit.optinfo.hessian) > 0)
+    sims = fit.simulate(10, seed=11)
+    refits = [fit.refit(sims[:, j]) for j in range(sims.shape[1])]
+    newton = [r for r in refits if r.optinfo.optimizer.startswith("Newton steps")]
+    assert len(newton) >= 8
+    for refit in newton:
+        assert (
+            refit.optinfo.check
+            == "analytic gradient, Hessian from the previous fit's with BFGS updates"
+        )
+        assert refit.optinfo.converged
+        assert refit.optinfo.scaled_gradient is not None and refit.optinfo.scaled_gradient < 1e-8
+    fresh = [_full_fit(FORMULA, data.assign(Reaction=sims[:, j])) for j in range(sims.shape[1])]
+    assert np.mean([r.optinfo.n_evaluations for r in newton]) < np.mean(
+        [f.optinfo.n_evaluations for f in fresh]
+    )
+
+
+def test_refit_of_a_boundary_fit_runs_the_general_optimizer() -> None:
+    data = mm.datasets.load("Dyestuff2")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = mm.lmm("Yield ~ 1 + (1 | Batch)", data)
+        assert fit.is_singular and fit.optinfo.hessian is None
+        refit = fit.refit(data["Yield"].to_numpy() * 1.5)
+    assert refit.optinfo.optimizer.startswith("L-BFGS-B")
+    assert refit.is_singular

@@ -9,7 +9,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Derivatives", "derivatives", "newton_polish", "newton_steps"]
+__all__ = [
+    "DIFFERENCED_HESSIAN",
+    "UPDATED_HESSIAN",
+    "Derivatives",
+    "derivatives",
+    "newton_polish",
+    "newton_steps",
+    "quasi_newton",
+]
+
+#: How the Hessian of a :class:`Derivatives` was found.
+DIFFERENCED_HESSIAN = "analytic gradient, Hessian from its forward differences"
+UPDATED_HESSIAN = "analytic gradient, Hessian from the previous fit's with BFGS updates"
 
 
 def derivatives(
@@ -162,7 +174,7 @@ def newton_polish(
             # far from where it was differenced (L-BFGS-B stopped early): again here
             H, at = hessian(theta, grad), theta
     moved = float(np.max(np.abs(theta - at), initial=0.0))
-    return theta, Derivatives(grad, H, moved, step_size)
+    return theta, Derivatives(grad, H, moved, step_size, DIFFERENCED_HESSIAN)
 
 
 @dataclass(frozen=True)
@@ -179,14 +191,93 @@ class Derivatives:
         Largest coordinate distance between the two points.
     step : float
         The differencing step.
+    source : str
+        How the Hessian was found (:data:`DIFFERENCED_HESSIAN` or
+        :data:`UPDATED_HESSIAN`).
     """
 
     gradient: np.ndarray
     hessian: np.ndarray
     moved: float
     step: float
+    source: str = DIFFERENCED_HESSIAN
 
     def usable(self) -> bool:
         """Whether the Hessian stands for the one at the point: it was differenced within
         one differencing step of it."""
         return bool(self.moved <= self.step)
+
+
+#: Newton steps shorter than this end :func:`quasi_newton` (theta is O(1)).
+QUASI_NEWTON_STEP = 1e-10
+#: Steps :func:`quasi_newton` may take before handing over to the general optimizer.
+QUASI_NEWTON_STEPS = 15
+#: How often one step of :func:`quasi_newton` may be halved.
+QUASI_NEWTON_HALVINGS = 4
+
+
+def quasi_newton(
+    gradient: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    theta: np.ndarray,
+    lower: np.ndarray,
+    hessian: np.ndarray,
+) -> tuple[np.ndarray, Derivatives] | None:
+    """Quasi-Newton steps from ``theta``, starting from a known Hessian (BFGS updates).
+
+    A refit (a bootstrap or simulation replicate, a new response on the same design)
+    starts at the previous optimum, whose Hessian the previous fit differenced: the
+    curvature at the new optimum is much the same, so steps with that Hessian, updated
+    by BFGS as they go, reach it in a few gradients where a general optimizer first
+    learns the curvature again. A step that would raise the criterion is halved (up to
+    ``QUASI_NEWTON_HALVINGS`` times), and one that would leave the bounds is cut to half
+    the way to them; the run stops when the next Newton step is shorter than
+    ``QUASI_NEWTON_STEP``.
+
+    Returns
+    -------
+    tuple or None
+        The optimum and the :class:`Derivatives` there (the gradient and the updated
+        Hessian); None when the start or the optimum lies on the boundary, the Hessian
+        stops being positive definite, halving finds no descent, or
+        ``QUASI_NEWTON_STEPS`` steps do not converge: the caller's general optimizer
+        takes over then.
+    """
+    bounded = lower == 0.0
+    if np.any(bounded & (theta < 1e-4)):
+        return None
+    H = np.array(hessian, dtype=np.float64)
+    value, grad = gradient(theta)
+    if not np.isfinite(value):
+        return None
+    for _ in range(QUASI_NEWTON_STEPS):
+        try:
+            step = -np.linalg.solve(H, grad)
+        except np.linalg.LinAlgError:
+            return None
+        if np.max(np.abs(step)) < QUASI_NEWTON_STEP:
+            return theta, Derivatives(grad, H, 0.0, 0.0, UPDATED_HESSIAN)
+        slope = float(grad @ step)
+        if not slope < 0.0:  # H is no longer positive definite
+            return None
+        crossing = (theta + step < lower) & np.isfinite(lower)
+        if crossing.any():
+            step = step * (0.5 * float(np.min((lower - theta)[crossing] / step[crossing])))
+        for _ in range(QUASI_NEWTON_HALVINGS + 1):
+            trial = theta + step
+            trial_value, trial_grad = gradient(trial)
+            if trial_value <= value + 1e-4 * float(grad @ step) or (
+                np.max(np.abs(step)) < 1e-6 and trial_value <= value + 1e-12 * max(abs(value), 1.0)
+            ):
+                break
+            step = 0.5 * step
+        else:
+            return None
+        if np.any(bounded & (trial < 1e-4)):
+            return None  # heading for the boundary, where the general optimizer decides
+        change = trial_grad - grad
+        curvature = float(step @ change)
+        if curvature > 0.0:
+            Hs = H @ step
+            H = H + np.outer(change, change) / curvature - np.outer(Hs, Hs) / float(step @ Hs)
+        theta, value, grad = trial, trial_value, trial_grad
+    return None

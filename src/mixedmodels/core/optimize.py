@@ -17,7 +17,7 @@ import numpy as np
 import scipy.optimize
 
 from mixedmodels.core.boundary import BoundaryCheck, check_boundary
-from mixedmodels.core.newton import Derivatives, derivatives, newton_polish
+from mixedmodels.core.newton import Derivatives, derivatives, newton_polish, quasi_newton
 
 __all__ = ["OptInfo", "OptimizerSettings", "minimize_theta"]
 
@@ -73,9 +73,13 @@ class OptInfo:
         conditions there and how often the fit moved on from a point that failed them;
         None for an interior optimum.
     check : str or None
-        How the gradient and Hessian of ``scaled_gradient`` were found: ``"analytic
-        gradient, Hessian from its central differences"`` or ``"central differences of
-        the criterion"``; None if the optimum was not checked.
+        How the gradient and Hessian of ``scaled_gradient`` were found (the
+        ``source`` of :class:`mixedmodels.core.newton.Derivatives`, or ``"central
+        differences of the criterion"``); None if the optimum was not checked.
+    hessian : numpy.ndarray or None
+        The Hessian of the criterion over the optimizer's theta (that of the conditioned
+        design) at an interior optimum found with the analytic gradient, else None. A
+        refit starts from it.
     """
 
     optimizer: str
@@ -88,10 +92,10 @@ class OptInfo:
     seconds: float = 0.0
     boundary: BoundaryCheck | None = None
     check: str | None = None
+    hessian: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
-#: The two ways of checking an optimum (:attr:`OptInfo.check`).
-ANALYTIC_CHECK = "analytic gradient, Hessian from its central differences"
+#: How an optimum is checked without the analytic gradient (:attr:`OptInfo.check`).
 DIFFERENCE_CHECK = "central differences of the criterion"
 
 
@@ -132,6 +136,7 @@ def minimize_theta(
     initial_radius: float = 0.2,
     gradient: Callable[[np.ndarray], tuple[float, np.ndarray]] | None = None,
     terms: list[np.ndarray] | None = None,
+    hessian: np.ndarray | None = None,
 ) -> tuple[np.ndarray, OptInfo]:
     """Minimize ``f`` over theta within its bounds; return theta and an :class:`OptInfo`.
 
@@ -141,7 +146,10 @@ def minimize_theta(
     L-BFGS-B instead, which then needs a fraction of the evaluations. With ``terms`` (the
     theta indices of each random-effects term, see :func:`check_boundary`) an optimum on
     the boundary is checked against the optimality conditions on each term's covariance
-    matrix, and the optimizer restarts from a lower point while they fail.
+    matrix, and the optimizer restarts from a lower point while they fail. With
+    ``hessian`` (the Hessian at ``start``, an earlier optimum, as for a refit) and
+    ``gradient``, Newton steps with it come first (:func:`quasi_newton`); the general
+    optimizer runs only if they do not reach an interior optimum.
     """
     count = 0
     t0 = time.perf_counter()
@@ -179,6 +187,26 @@ def minimize_theta(
 
         evaluations = lambda: count  # noqa: E731
 
+    if gradient is not None and hessian is not None:
+        reached = quasi_newton(fun, start, lower, hessian)
+        if reached is not None:
+            theta, reached_derivs = reached
+            name = "Newton steps with the analytic gradient from the previous optimum"
+            message = "the Newton step is below its tolerance"
+            return _finish(
+                counted,
+                theta,
+                lower,
+                check,
+                settings,
+                name,
+                True,
+                message,
+                t0,
+                evaluations,
+                None,
+                reached_derivs,
+            )
     theta, success, message, name = run(start, initial_radius)
     boundary = None
     if terms is not None:
@@ -351,7 +379,7 @@ def _finish(
     if check and n_free:
         if derivs is not None and derivs.usable() and bool(free.all()):
             g, H = derivs.gradient, derivs.hessian
-            method = ANALYTIC_CHECK
+            method = derivs.source
         else:
             g, H = derivatives(counted, theta, free, value)
             method = DIFFERENCE_CHECK
@@ -389,5 +417,6 @@ def _finish(
         seconds=time.perf_counter() - t0,
         boundary=boundary,
         check=method,
+        hessian=derivs.hessian if derivs is not None and derivs.usable() else None,
     )
     return theta, info

@@ -129,11 +129,13 @@ def results_of_model(
     index: pd.Index,
     label: str,
     start: np.ndarray | None = None,
+    hessian: np.ndarray | None = None,
 ) -> LmmResult:
     """Estimate a model whose blocks are formed and build its result: ``frame`` and
     ``layout`` are the original design (with the response fitted), ``cframe`` and
-    ``clayout`` the conditioned one, which the per-row values are computed from."""
-    est = estimate(model, frame, layout, settings, start)
+    ``clayout`` the conditioned one, which the per-row values are computed from;
+    ``start`` and ``hessian`` are as for :func:`estimate`."""
+    est = estimate(model, frame, layout, settings, start, hessian)
     # per-row values from the conditioned matrices, which carry more digits
     fitted_rows = fitted_values(cframe, clayout, est.internal_solution, est.tail_offsets)
     fitted_all = np.full(frame.n_input, np.nan)
@@ -198,11 +200,14 @@ def estimate(
     layout: CovarianceLayout,
     settings: OptimizerSettings,
     start: np.ndarray | None = None,
+    hessian: np.ndarray | None = None,
 ) -> Estimates:
     """Minimize the profiled criterion over theta from the model's blocks alone.
 
     ``frame`` and ``layout`` (of the original matrices) are read for names and grouping
-    factors only (``frame`` may hold no rows, as for Dask data); ``start`` is lme4's theta.
+    factors only (``frame`` may hold no rows, as for Dask data); ``start`` is lme4's theta
+    and ``hessian`` the criterion's Hessian there over the optimizer's theta (a previous
+    optimum's, :attr:`OptInfo.hessian`), with which Newton steps come first.
     """
     ws = model.workspace
     reml = model.reml
@@ -242,6 +247,7 @@ def estimate(
             check,
             gradient=objective_and_gradient,
             terms=layout.term_slots(),
+            hessian=hessian,
         )
     fac = ws.factorize(theta_map.factors(theta_c))
     internal = solve(ws, fac)
