@@ -164,11 +164,13 @@ def test_blocked_factor_matches_dense_cholesky(shapes, weighted: bool) -> None:
 
 @pytest.mark.parametrize("shapes", [[(12, 2)], [(20, 1), (6, 1)], [(14, 2), (5, 1), (3, 2)]])
 @pytest.mark.parametrize("slab", [4_000_000, 7])  # 7 pairs: many slabs of levels
-def test_solution_and_conditional_covariance_match_dense(shapes, slab, monkeypatch) -> None:
-    from mixedmodels.core import levelpairs
+@pytest.mark.parametrize("solves", [True, False])  # both ways on a dense tail
+def test_solution_and_conditional_covariance_match_dense(shapes, slab, solves, monkeypatch) -> None:
+    from mixedmodels.core import levelpairs, solution
     from mixedmodels.core.solution import conditional_covariances, solve
 
     monkeypatch.setattr(levelpairs, "PAIR_SLAB", slab)
+    monkeypatch.setattr(solution, "_solves_are_cheaper", lambda ws: solves)
 
     rng = np.random.default_rng(3)
     n, p = 100, 2
