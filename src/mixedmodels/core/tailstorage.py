@@ -63,24 +63,30 @@ DENSE_COPIES = 4
 
 @dataclass(frozen=True)
 class DenseInverse:
-    """``S^{-1}``, dense."""
+    """``S^{-1}``, dense, of which only the lower triangle is stored (LAPACK's ``potri``
+    fills nothing else): mirroring it would take three more passes over q_T^2 entries at
+    every gradient, and most readers need no more than one triangle."""
 
-    H: np.ndarray
+    lower: np.ndarray
 
     def entries(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-        """``S^{-1}[i, j]``."""
-        out: np.ndarray = self.H[i, j]
+        """``S^{-1}[i, j]`` (either triangle)."""
+        out: np.ndarray = self.lower[np.maximum(i, j), np.minimum(i, j)]
         return out
 
     def row_traces(self, E: np.ndarray | None, scale: np.ndarray) -> np.ndarray:
-        """``sum_g S^{-1}[a, g] E[a, g] scale[g]`` for every row ``a``."""
+        """``sum_g S^{-1}[a, g] E[a, g] scale[g]`` for every row ``a`` (E symmetric: the
+        lower triangle of the product serves both halves)."""
         assert isinstance(E, np.ndarray)
-        out: np.ndarray = np.einsum("ag,ag,g->a", self.H, E, scale)
+        product = self.lower * E  # zero above the diagonal
+        out: np.ndarray = product @ scale + scale @ product - np.diagonal(product) * scale
         return out
 
     def dense(self) -> np.ndarray:
-        """All of ``S^{-1}``."""
-        return self.H
+        """All of ``S^{-1}``, formed on request."""
+        full: np.ndarray = self.lower + self.lower.T
+        full[np.diag_indices_from(full)] -= np.diagonal(self.lower)
+        return full
 
 
 @dataclass(frozen=True)
@@ -103,13 +109,12 @@ class DenseTailFactor:
 
     def inverse(self) -> DenseInverse:
         """``S^{-1}``."""
+        # L's strict upper triangle is zero (potrf's clean=1) and potri writes only the
+        # lower one, so its result is S^{-1}'s lower triangle as it stands
         inv, info = lapack.dpotri(self.L, lower=1)
         if info != 0:
             raise np.linalg.LinAlgError("the tail factor is singular")
-        lower = np.tril(inv)
-        full: np.ndarray = lower + lower.T
-        full[np.diag_indices_from(full)] -= np.diagonal(lower)
-        return DenseInverse(full)
+        return DenseInverse(inv)
 
 
 class DenseTail:
@@ -153,7 +158,7 @@ class DenseTail:
         """Factor ``congruence(D) + I`` (``congruence`` applies Lambda_T' . Lambda_T)."""
         S = congruence(D)
         S[np.diag_indices_from(S)] += 1.0
-        return DenseTailFactor(cholesky_lower(S))
+        return DenseTailFactor(cholesky_lower(S, overwrite=True))  # S is ours alone
 
 
 @dataclass(frozen=True)
