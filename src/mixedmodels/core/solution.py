@@ -147,7 +147,7 @@ def _solves_are_cheaper(ws: Workspace) -> bool:
     n_pairs = float(np.sum(per_level * (per_level + 1.0) / 2.0)) * k0 * k0
     solves = float(q_t) ** 2 * m0 * k0
     gathers = PAIR_FLOPS * n_pairs + 2.0 / 3.0 * float(q_t) ** 3
-    return solves <= gathers
+    return bool(solves <= gathers)
 
 
 def _dense_tail_covariances(
