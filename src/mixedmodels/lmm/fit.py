@@ -235,50 +235,51 @@ def estimate(
     # most models gain nothing from a BLAS thread pool: one BLAS thread here, unless the
     # dense tail is large enough for BLAS to share out (see Workspace.small).
     blas = one_blas_thread() if ws.uses_threads or ws.small else nullcontext()
-    with np.errstate(all="ignore"), blas:
-        check = settings.check_convergence
-        if check is None:
-            check = model.products.n < settings.check_max_nobs
-        theta_c, info = minimize_theta(
-            objective,
-            start_c,
-            layout.lower,
-            settings,
-            check,
-            gradient=objective_and_gradient,
-            terms=layout.term_slots(),
-            hessian=hessian,
+    with blas:  # the fit and the work at its optimum (a dense inverse, solves)
+        with np.errstate(all="ignore"):
+            check = settings.check_convergence
+            if check is None:
+                check = model.products.n < settings.check_max_nobs
+            theta_c, info = minimize_theta(
+                objective,
+                start_c,
+                layout.lower,
+                settings,
+                check,
+                gradient=objective_and_gradient,
+                terms=layout.term_slots(),
+                hessian=hessian,
+            )
+        fac = ws.factorize(theta_map.factors(theta_c))
+        internal = solve(ws, fac)
+        sol = model.to_original(internal)
+        if model.intercept is not None:
+            beta_c = internal.beta.copy()
+            beta_c[model.intercept] += model.shift
+            internal = replace(internal, beta=beta_c)
+        theta = model.original_theta(theta_c)
+        templates = theta_map.factors(theta)
+        n, p = ws.n, ws.p
+        sigma = float(np.sqrt(sol.rss_penalized / (n - p if reml else n)))
+        covs = term_covariances(layout, frame, templates, sigma)
+        # the boundary is judged on the conditioned theta, whose scale is the data's own
+        singular = singular_terms(frame, layout, theta_c, covs)
+        objective_value = model.criterion(fac)
+        info = replace(info, objective=objective_value)
+        for note in info.warnings:
+            warnings.warn(f"{frame.formula.text}: {note}", ConvergenceWarning, stacklevel=3)
+        if singular:
+            warnings.warn(
+                f"boundary (singular) fit for {frame.formula.text!r}: "
+                + "; ".join(singular)
+                + ". The data do not support this random-effects structure; consider dropping "
+                "the term (or the correlation) at the boundary.",
+                SingularFitWarning,
+                stacklevel=3,
+            )
+        condcov = model.conditioning.conditional_covariances(
+            conditional_covariances(ws, fac), model.block_columns
         )
-    fac = ws.factorize(theta_map.factors(theta_c))
-    internal = solve(ws, fac)
-    sol = model.to_original(internal)
-    if model.intercept is not None:
-        beta_c = internal.beta.copy()
-        beta_c[model.intercept] += model.shift
-        internal = replace(internal, beta=beta_c)
-    theta = model.original_theta(theta_c)
-    templates = theta_map.factors(theta)
-    n, p = ws.n, ws.p
-    sigma = float(np.sqrt(sol.rss_penalized / (n - p if reml else n)))
-    covs = term_covariances(layout, frame, templates, sigma)
-    # the boundary is judged on the conditioned theta, whose scale is the data's own
-    singular = singular_terms(frame, layout, theta_c, covs)
-    objective_value = model.criterion(fac)
-    info = replace(info, objective=objective_value)
-    for note in info.warnings:
-        warnings.warn(f"{frame.formula.text}: {note}", ConvergenceWarning, stacklevel=3)
-    if singular:
-        warnings.warn(
-            f"boundary (singular) fit for {frame.formula.text!r}: "
-            + "; ".join(singular)
-            + ". The data do not support this random-effects structure; consider dropping "
-            "the term (or the correlation) at the boundary.",
-            SingularFitWarning,
-            stacklevel=3,
-        )
-    condcov = model.conditioning.conditional_covariances(
-        conditional_covariances(ws, fac), model.block_columns
-    )
     return Estimates(
         reml=reml,
         theta=theta,
