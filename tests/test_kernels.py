@@ -286,3 +286,22 @@ def test_level_pairs_in_slabs_match_one_piece(monkeypatch) -> None:
     for level in range(m0):
         cols = Z[:, k0 * level : k0 * level + k0]
         np.testing.assert_allclose(whole[:, :, level], cols.T @ H @ cols, rtol=1e-10)
+
+
+def test_tall_skinny_r_factor_and_aliasing_match_one_qr() -> None:
+    import scipy.linalg
+
+    from mixedmodels.design.fixed import QR_BLOCK_ROWS, independent_columns, r_factor
+
+    rng = np.random.default_rng(8)
+    n = 2 * QR_BLOCK_ROWS + 123  # three blocks, the last one short
+    X = rng.normal(size=(n, 5))
+    X[:, 0] = 1.0
+    direct = scipy.linalg.qr(X, mode="r")[0][:5]
+    np.testing.assert_allclose(np.abs(r_factor(X)), np.abs(direct), rtol=1e-10, atol=1e-8)
+    # a combination of earlier columns goes, the later independent one stays
+    X[:, 3] = X[:, 1] - 2.0 * X[:, 2]
+    assert independent_columns(X).tolist() == [0, 1, 2, 4]
+    X[:, 2] = 0.0  # a zero column goes, and so does a multiple of column 1
+    X[:, 3] = 3.0 * X[:, 1]
+    assert independent_columns(X).tolist() == [0, 1, 4]
