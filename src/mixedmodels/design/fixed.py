@@ -46,9 +46,8 @@ def independent_columns(X: np.ndarray) -> np.ndarray:
     are read once: the R factor of a subset of the columns is that of the same columns
     of the full R factor.
     """
-    keep = np.arange(X.shape[1])
     norms = np.sqrt(np.einsum("ij,ij->j", X, X))
-    keep = keep[norms > 0]
+    keep: np.ndarray = np.flatnonzero(norms > 0)
     if not keep.size:
         return keep
     full = r_factor(X[:, keep])
@@ -60,7 +59,8 @@ def independent_columns(X: np.ndarray) -> np.ndarray:
         if bad.size == 0:
             break
         position = np.delete(position, bad[0])
-    return keep[position]
+    kept: np.ndarray = keep[position]
+    return kept
 
 
 def aliased_columns(fixed_names: list[str], keep: np.ndarray, stacklevel: int) -> tuple[str, ...]:
