@@ -154,7 +154,7 @@ class LmmResult(MixedModelResult):
         """Type III F tests of each fixed-effect term (lmerTest's ``anova``), with
         ``ddf="satterthwaite"`` or ``"kenward-roger"``: columns ``numdf, dendf, F,
         p_value``."""
-        from mixedmodels.inference.anova import type3_anova
+        from mixedmodels.inference.type3 import type3_anova
 
         return type3_anova(self, ddf)
 
