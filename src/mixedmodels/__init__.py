@@ -19,7 +19,8 @@ from mixedmodels.errors import (
 from mixedmodels.fitting import lmm
 from mixedmodels.glmm import GlmmResult, PirlsError, glmm
 from mixedmodels.inference import BootstrapResult, VarianceTest, anova, bootstrap, variance_test
-from mixedmodels.lmm import LmmResult, OptimizerSettings, OptInfo
+from mixedmodels.lmm import OptimizerSettings, OptInfo
+from mixedmodels.lmm_result import LmmResult
 from mixedmodels.pooling import (
     PoolingResult,
     PoolingStudy,

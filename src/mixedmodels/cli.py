@@ -20,7 +20,7 @@ from mixedmodels import datasets
 from mixedmodels.errors import MixedModelsError
 from mixedmodels.fitting import lmm
 from mixedmodels.glmm import GlmmResult, glmm
-from mixedmodels.lmm import LmmResult
+from mixedmodels.lmm_result import LmmResult
 
 __all__ = ["main"]
 

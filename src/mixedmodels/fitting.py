@@ -1,5 +1,6 @@
 """The fitting entry points: rows in memory go to :mod:`mixedmodels.lmm`, a Dask DataFrame
-to :mod:`mixedmodels.daskfit`, which reduces its partitions to the same blocks."""
+to :mod:`mixedmodels.daskfit`, which reduces its partitions to the same blocks; either fit's
+record comes back as the user-facing :class:`~mixedmodels.lmm_result.LmmResult`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from mixedmodels._data import is_dask_dataframe
 from mixedmodels.core.optimize import OptimizerSettings
 from mixedmodels.errors import ModelSpecError
 from mixedmodels.lmm.fit import lmm as lmm_in_memory
-from mixedmodels.lmm.result import LmmResult
+from mixedmodels.lmm_result import LmmResult
 
 __all__ = ["lmm"]
 
@@ -73,7 +74,7 @@ def lmm(
 
         if start is not None:
             raise ModelSpecError("start= is not supported for Dask data")
-        return lmm_dask(
+        record = lmm_dask(
             formula,
             data,
             reml=reml,
@@ -83,6 +84,8 @@ def lmm(
             progress=progress,
             max_block_bytes=max_block_bytes,
         )
-    return lmm_in_memory(
-        formula, data, reml=reml, weights=weights, offset=offset, settings=settings, start=start
-    )
+    else:
+        record = lmm_in_memory(
+            formula, data, reml=reml, weights=weights, offset=offset, settings=settings, start=start
+        )
+    return LmmResult.of(record)

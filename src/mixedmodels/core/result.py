@@ -73,7 +73,8 @@ class MixedModelResult:
     """What every fitted mixed model holds: the fixed and covariance parameters, the
     criterion, the design's sizes, the optimizer's record, and the tables read from them.
 
-    Subclasses (:class:`~mixedmodels.lmm.result.LmmResult`,
+    Subclasses (:class:`~mixedmodels.lmm.record.LmmRecord`, which the user-facing
+    :class:`~mixedmodels.lmm_result.LmmResult` extends, and
     :class:`~mixedmodels.glmm.result.GlmmResult`) add their own fields and define
     ``n_params`` and ``_vcov_array``.
 

@@ -1,5 +1,5 @@
 """Fit a linear mixed model to a Dask DataFrame: plan, levels pass, encodings, blocks pass,
-then the same optimizer and result as in memory."""
+then the same optimizer and record as in memory."""
 
 from __future__ import annotations
 
@@ -39,8 +39,8 @@ from mixedmodels.design.frame import ModelFrame, check_terms, lme4_term_order, u
 from mixedmodels.design.materialize import INTERCEPT, encode
 from mixedmodels.design.response import read_response
 from mixedmodels.errors import DataError
-from mixedmodels.lmm.fit import build_result, estimate, make_model
-from mixedmodels.lmm.result import LmmResult
+from mixedmodels.lmm.fit import build_record, estimate, make_model
+from mixedmodels.lmm.record import LmmRecord
 
 __all__ = ["lmm_dask"]
 
@@ -93,7 +93,7 @@ def lmm_dask(
     settings: OptimizerSettings | None = None,
     progress: bool | None = None,
     max_block_bytes: int | None = None,
-) -> LmmResult:
+) -> LmmRecord:
     """:func:`mixedmodels.lmm` for a Dask DataFrame (see :mod:`mixedmodels.daskfit`).
 
     Parameters
@@ -211,7 +211,7 @@ def lmm_dask(
     model = make_model(products, shift, frame, layout, identity_conditioning(frame), reml)
     est = estimate(model, frame, layout, settings)
     label = f"a Dask DataFrame ({ddf.npartitions} partitions)"
-    return build_result(
+    return build_record(
         est,
         frame,
         layout,

@@ -4,7 +4,7 @@ from beta, the conditional modes and the encodings (the rows never come to the c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,9 +12,7 @@ import pandas as pd
 from mixedmodels._data import shared_in_graph
 from mixedmodels.daskfit.encoding import RowEncoder, encode_partition
 from mixedmodels.lmm.predict import prediction_model
-
-if TYPE_CHECKING:
-    from mixedmodels.lmm.result import LmmResult
+from mixedmodels.lmm.record import LmmRecord
 
 __all__ = ["DaskRows", "FittedRows"]
 
@@ -55,7 +53,7 @@ class DaskRows:
     data: Any
     encoder: RowEncoder
 
-    def _series(self, fit: LmmResult, which: str) -> Any:
+    def _series(self, fit: LmmRecord, which: str) -> Any:
         model = FittedRows(
             self.encoder,
             np.asarray(fit.beta),
@@ -65,10 +63,10 @@ class DaskRows:
         meta = pd.Series(dtype=np.float64, name=which)
         return self.data.map_partitions(_per_row, shared_in_graph(model), which, meta=meta)
 
-    def fitted(self, fit: LmmResult) -> Any:
+    def fitted(self, fit: LmmRecord) -> Any:
         """``X beta + Z b (+ offset)`` per row (NaN where a row was dropped), lazily."""
         return self._series(fit, "fitted")
 
-    def residuals(self, fit: LmmResult) -> Any:
+    def residuals(self, fit: LmmRecord) -> Any:
         """``y - fitted`` per row (NaN where a row was dropped), lazily."""
         return self._series(fit, "residuals")

@@ -12,6 +12,7 @@ from scipy import stats
 from mixedmodels.core.result import MixedModelResult, frozen_array
 from mixedmodels.core.tables import result_dict
 from mixedmodels.glmm.family import Family
+from mixedmodels.glmm.summary import summary_text
 
 __all__ = ["GlmmResult"]
 
@@ -134,9 +135,7 @@ class GlmmResult(MixedModelResult):
 
     def summary(self) -> str:
         """A text summary with what lme4's ``summary`` of a glmer fit shows."""
-        from mixedmodels.glmm.summary import summary_text
-
-        return summary_text(self)
+        return summary_text(self, self._family, self.method, self.coef_table())
 
     def _repr_html_(self) -> str:
         table = self.coef_table().to_html(float_format=lambda x: f"{x:.4g}")

@@ -1,27 +1,41 @@
-"""Text summary of a GlmmResult, laid out as lme4's ``summary`` of a glmer fit."""
+"""Text summary of a generalized linear mixed-model fit, laid out as lme4's ``summary`` of a
+glmer fit."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import pandas as pd
 
+from mixedmodels.core.result import MixedModelResult
 from mixedmodels.core.summary import (
     criteria_lines,
     fixed_correlation_lines,
     random_effects_rows,
     text_table,
 )
-
-if TYPE_CHECKING:
-    from mixedmodels.glmm.result import GlmmResult
+from mixedmodels.glmm.family import Family
 
 __all__ = ["summary_text"]
 
 
-def summary_text(fit: GlmmResult) -> str:
-    """lme4-style text summary of a GLMM."""
+def summary_text(
+    fit: MixedModelResult, family: Family, method: str, coefficients: pd.DataFrame
+) -> str:
+    """lme4-style text summary of a GLMM.
+
+    Parameters
+    ----------
+    fit : MixedModelResult
+        The fit's fields (a ``GlmmResult``).
+    family : Family
+        Its response distribution and link.
+    method : str
+        How its likelihood was approximated, in words (``GlmmResult.method``).
+    coefficients : pandas.DataFrame
+        The Wald z tests of its fixed effects (``GlmmResult.coef_table()``).
+    """
     lines = [
-        f"Generalized linear mixed model fit by maximum likelihood ({fit.method})",
-        f" Family: {fit.family} ( {fit.link} )",
+        f"Generalized linear mixed model fit by maximum likelihood ({method})",
+        f" Family: {family.name} ( {family.link} )",
         f"Formula: {fit.formula}",
     ]
     if fit.n_dropped:
@@ -33,9 +47,8 @@ def summary_text(fit: GlmmResult) -> str:
     groups = ", ".join(f"{g}, {n}" for g, n in fit.ngroups.items())
     lines.append(f"Number of obs: {fit.nobs}, groups: {groups}")
     lines += ["", "Fixed effects:"]
-    table = fit.coef_table()
     rows = [["", "Estimate", "Std. Error", "z value", "Pr(>|z|)"]]
-    for name, r in table.iterrows():
+    for name, r in coefficients.iterrows():
         rows.append(
             [
                 str(name),
@@ -46,7 +59,7 @@ def summary_text(fit: GlmmResult) -> str:
             ]
         )
     lines += text_table(rows)
-    lines += fixed_correlation_lines(fit.fixed_names, fit.vcov_matrix)
+    lines += fixed_correlation_lines(fit.fixed_names, fit.vcov.to_numpy())
     if fit.is_singular:
         lines += ["", "boundary (singular) fit: " + "; ".join(fit.singular_terms)]
     if fit.optinfo.warnings:

@@ -16,7 +16,10 @@ import pandas as pd
 
 from mixedmodels._replicates import run_replicates
 from mixedmodels.errors import ModelSpecError
-from mixedmodels.lmm.result import LmmResult
+from mixedmodels.inference.profile import variance_parameter_names
+from mixedmodels.lmm.record import LmmRecord
+from mixedmodels.lmm.refit import refit_response
+from mixedmodels.lmm.simulate import simulate_responses
 
 __all__ = ["BootstrapResult", "bootstrap"]
 
@@ -53,21 +56,19 @@ class BootstrapResult:
         )
 
 
-def _quantities(fit: LmmResult) -> np.ndarray:
+def _quantities(fit: LmmRecord) -> np.ndarray:
     sd_cor = fit.varcorr["sd_cor"].to_numpy(dtype=np.float64)[:-1]  # without sigma
     return np.concatenate([fit.beta, fit.theta, [fit.sigma], sd_cor])
 
 
-def _names(fit: LmmResult) -> list[str]:
-    from mixedmodels.inference.profile import variance_parameter_names
-
+def _names(fit: LmmRecord) -> list[str]:
     scale = variance_parameter_names(fit)[:-1]
     return list(fit.fixed_names) + list(fit.theta_names) + ["sigma"] + scale
 
 
-def _replicate(fit: LmmResult, seq: np.random.SeedSequence) -> np.ndarray:
-    y = fit.simulate(1, seed=seq, re="new")[:, 0]
-    return _quantities(fit.refit(y))
+def _replicate(fit: LmmRecord, seq: np.random.SeedSequence) -> np.ndarray:
+    y = simulate_responses(fit, 1, np.random.default_rng(seq), "new")[:, 0]
+    return _quantities(refit_response(fit, y))
 
 
 def _progress(total: int, show: bool) -> object:
@@ -81,7 +82,7 @@ def _progress(total: int, show: bool) -> object:
 
 
 def bootstrap(
-    fit: LmmResult,
+    fit: LmmRecord,
     n: int = 1000,
     seed: int | None = None,
     n_jobs: int = 1,
@@ -92,7 +93,8 @@ def bootstrap(
 
     Parameters
     ----------
-    fit : LmmResult
+    fit : LmmRecord
+        A fit of :func:`mixedmodels.lmm` (an ``LmmResult``) or its record.
     n : int
         Number of replicates.
     seed : int, optional
@@ -105,7 +107,7 @@ def bootstrap(
         Run the replicates on the workers of this Dask cluster (the fit is sent to each
         worker once); the same seed gives the same table as a serial run.
     """
-    if not isinstance(fit, LmmResult):
+    if not isinstance(fit, LmmRecord):
         raise ModelSpecError("bootstrap takes a linear mixed model fit from mm.lmm")
     fit._require_rows("the parametric bootstrap")
     if not isinstance(n, (int, np.integer)) or n < 1:

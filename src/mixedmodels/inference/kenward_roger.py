@@ -20,7 +20,7 @@ import numpy as np
 from scipy import stats
 
 from mixedmodels.errors import ModelSpecError
-from mixedmodels.lmm.result import LmmResult
+from mixedmodels.lmm.record import LmmRecord
 
 __all__ = ["MAX_ROWS", "kenward_roger_t", "kenward_roger_f"]
 
@@ -29,7 +29,7 @@ MAX_ROWS = 5000
 
 
 class _KR:
-    def __init__(self, fit: LmmResult) -> None:
+    def __init__(self, fit: LmmRecord) -> None:
         fit._require_rows("Kenward-Roger degrees of freedom")
         if not fit.reml:
             raise ModelSpecError("Kenward-Roger is defined for REML fits; refit with reml=True")
@@ -115,14 +115,14 @@ class _KR:
         return float(q), float(m), Fs, float(stats.f.sf(Fs, q, m))
 
 
-def _term_covariances(fit: LmmResult) -> list[np.ndarray]:
+def _term_covariances(fit: LmmRecord) -> list[np.ndarray]:
     from mixedmodels.core.tables import term_covariances
 
     templates = fit._theta_map.factors(fit.theta)
     return term_covariances(fit._layout, fit._frame, templates, fit.sigma)
 
 
-def kenward_roger_t(fit: LmmResult) -> dict[str, np.ndarray]:
+def kenward_roger_t(fit: LmmRecord) -> dict[str, np.ndarray]:
     """Per fixed effect: estimate, adjusted std_error, df, t and p (pbkrtest's summary)."""
     kr = _KR(fit)
     p = fit.beta.size
@@ -138,6 +138,6 @@ def kenward_roger_t(fit: LmmResult) -> dict[str, np.ndarray]:
     }
 
 
-def kenward_roger_f(fit: LmmResult, L: np.ndarray) -> tuple[float, float, float, float]:
+def kenward_roger_f(fit: LmmRecord, L: np.ndarray) -> tuple[float, float, float, float]:
     """Kenward-Roger F test of ``L beta = 0``."""
     return _KR(fit).test(L, fit.beta)

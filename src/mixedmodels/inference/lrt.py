@@ -10,13 +10,12 @@ import pandas as pd
 from scipy import stats
 
 from mixedmodels.errors import ModelSpecError
+from mixedmodels.lmm.fit import lmm
 
 __all__ = ["anova"]
 
 
 def _refit_ml(fit: Any, data: Any) -> Any:
-    from mixedmodels.lmm import lmm
-
     return lmm(fit.formula, data, reml=False)
 
 

@@ -24,10 +24,12 @@ import scipy.optimize
 from scipy import stats
 
 from mixedmodels._threads import one_blas_thread
+from mixedmodels.core.optimize import OptimizerSettings
 from mixedmodels.core.solution import Solution, solve
 from mixedmodels.core.workspace import Workspace
+from mixedmodels.lmm.fit import fit_frame
 from mixedmodels.lmm.gradient import Derivatives, criterion_derivatives
-from mixedmodels.lmm.result import LmmResult
+from mixedmodels.lmm.record import LmmRecord
 
 __all__ = ["lme4_order", "profile_intervals", "profile_traces", "variance_parameter_names"]
 
@@ -42,7 +44,7 @@ class _Param:
 
 
 class _Profiler:
-    def __init__(self, fit: LmmResult) -> None:
+    def __init__(self, fit: LmmRecord) -> None:
         self.fit = fit
         self.model = fit.model
         self.n, self.p = self.model.n, self.model.p
@@ -107,7 +109,7 @@ class _Profiler:
             self.term_theta.append((rows, cols, np.array(where, dtype=np.int64)))
 
     # -- parametrization: (sds, cors) of every term, then sigma ----------------------------
-    def _varpar_of(self, fit: LmmResult) -> np.ndarray:
+    def _varpar_of(self, fit: LmmRecord) -> np.ndarray:
         vc = fit.varcorr
         values = [float(v) for v in vc["sd_cor"].iloc[: self.n_var]]
         return np.array(values + [fit.sigma])
@@ -361,7 +363,7 @@ def _minimize(
 
 
 def profile_intervals(
-    fit: LmmResult, level: float = 0.95, trace: list[tuple[str, float, float]] | None = None
+    fit: LmmRecord, level: float = 0.95, trace: list[tuple[str, float, float]] | None = None
 ) -> pd.DataFrame:
     """Profile-likelihood intervals for every SD, correlation, sigma and fixed effect.
 
@@ -369,9 +371,6 @@ def profile_intervals(
     """
     fit._require_rows("profile likelihood (confint(method='profile'), profile())")
     if fit.reml:  # lme4 profiles the ML deviance, refitting a REML fit first
-        from mixedmodels.core.optimize import OptimizerSettings
-        from mixedmodels.lmm.fit import fit_frame
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ml = fit_frame(
@@ -390,7 +389,7 @@ def profile_intervals(
 
 
 def _intervals(
-    ml: LmmResult, level: float, trace: list[tuple[str, float, float]] | None
+    ml: LmmRecord, level: float, trace: list[tuple[str, float, float]] | None
 ) -> pd.DataFrame:
     """The intervals of :func:`profile_intervals` from an ML fit."""
     prof = _Profiler(ml)
@@ -503,7 +502,7 @@ def _newton_bound(
     return None
 
 
-def variance_parameter_names(fit: LmmResult) -> list[str]:
+def variance_parameter_names(fit: LmmRecord) -> list[str]:
     """lme4's names of the SDs, correlations and sigma, in the order of ``fit.varcorr``."""
     names = []
     vc = fit.varcorr
@@ -531,7 +530,7 @@ def lme4_order(names: list[str]) -> list[str]:
     return out
 
 
-def profile_traces(fit: LmmResult, level: float = 0.99) -> pd.DataFrame:
+def profile_traces(fit: LmmRecord, level: float = 0.99) -> pd.DataFrame:
     """The profile zeta of every parameter out to its ``level`` interval: a table of
     ``name, value, zeta`` (zeta is about linear in the value when the Wald interval is
     good), sorted for plotting."""

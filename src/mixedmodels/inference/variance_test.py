@@ -17,7 +17,8 @@ import numpy as np
 from scipy import stats
 
 from mixedmodels.errors import ModelSpecError
-from mixedmodels.lmm.result import LmmResult
+from mixedmodels.lmm.record import LmmRecord
+from mixedmodels.lmm.refit import refit_response
 
 __all__ = ["VarianceTest", "variance_test"]
 
@@ -44,18 +45,18 @@ class VarianceTest:
     n_sim: int
 
 
-def _criterion_at_zero(fit: LmmResult) -> float:
+def _criterion_at_zero(fit: LmmRecord) -> float:
     return fit.model.objective(np.zeros_like(fit.theta))
 
 
-def variance_test(fit: LmmResult, n_sim: int = 1000, seed: int | None = None) -> VarianceTest:
+def variance_test(fit: LmmRecord, n_sim: int = 1000, seed: int | None = None) -> VarianceTest:
     """Test that the variance of a model's single scalar random effect is zero.
 
     Parameters
     ----------
-    fit : LmmResult
-        A model with exactly one random-effects term with one coefficient, e.g.
-        ``(1 | g)``.
+    fit : LmmRecord
+        A fit of :func:`mixedmodels.lmm` (an ``LmmResult``) or its record, of a model with
+        exactly one random-effects term with one coefficient, e.g. ``(1 | g)``.
     n_sim : int
         Simulated data sets for the finite-sample p-value.
     seed : int, optional
@@ -82,7 +83,7 @@ def variance_test(fit: LmmResult, n_sim: int = 1000, seed: int | None = None) ->
     exceed = 0
     for _ in range(int(n_sim)):
         ystar = mean + sigma0 * rng.standard_normal(frame.nobs) / sw
-        refit = fit.refit(ystar)
+        refit = refit_response(fit, ystar)
         stat = max(0.0, _criterion_at_zero(refit) - refit.objective)
         exceed += stat >= observed - 1e-10
     return VarianceTest(observed, p_mix, (exceed + 1) / (int(n_sim) + 1), int(n_sim))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mixedmodels.lmm.result import LmmResult
+from mixedmodels.lmm.record import LmmRecord
 
 __all__ = ["VarianceFunctions"]
 
@@ -19,10 +19,11 @@ class VarianceFunctions:
 
     Parameters
     ----------
-    fit : LmmResult
+    fit : LmmRecord
+        The fit's fields: its model, theta, sigma and whether it is REML.
     """
 
-    def __init__(self, fit: LmmResult) -> None:
+    def __init__(self, fit: LmmRecord) -> None:
         self.fit = fit
         self.model = fit.model
         self.n, self.p = self.model.n, self.model.p

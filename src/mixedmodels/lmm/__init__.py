@@ -1,7 +1,8 @@
-"""Linear mixed models: workspace, profiled objective, fit and result."""
+"""Linear mixed models: the model object, its objective and gradient, the fit and its
+record (the user-facing result, above inference, is :mod:`mixedmodels.lmm_result`'s)."""
 
 from mixedmodels.core.optimize import OptimizerSettings, OptInfo
 from mixedmodels.lmm.fit import lmm
-from mixedmodels.lmm.result import LmmResult
+from mixedmodels.lmm.record import LmmRecord
 
-__all__ = ["lmm", "LmmResult", "OptInfo", "OptimizerSettings"]
+__all__ = ["lmm", "LmmRecord", "OptInfo", "OptimizerSettings"]

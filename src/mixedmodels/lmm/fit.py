@@ -1,4 +1,4 @@
-"""Fit a linear mixed model: frame -> cross-products -> workspace -> optimizer -> result."""
+"""Fit a linear mixed model: frame -> cross-products -> workspace -> optimizer -> record."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from mixedmodels.design.materialize import INTERCEPT
 from mixedmodels.errors import ConvergenceWarning, ModelSpecError, SingularFitWarning
 from mixedmodels.lmm.gradient import objective_gradient
 from mixedmodels.lmm.model import LinearMixedModel
-from mixedmodels.lmm.result import LmmResult
+from mixedmodels.lmm.record import LmmRecord
 
 __all__ = ["lmm"]
 
@@ -44,7 +44,7 @@ def lmm(
     offset: Any = None,
     settings: OptimizerSettings | None = None,
     start: Any = None,
-) -> LmmResult:
+) -> LmmRecord:
     """Fit a linear mixed-effects model to rows in memory; :func:`mixedmodels.lmm` (in
     :mod:`mixedmodels.fitting`) also takes a Dask DataFrame and documents the arguments."""
     settings = settings or OptimizerSettings()
@@ -106,7 +106,7 @@ def fit_frame(
     index: pd.Index,
     label: str,
     start: np.ndarray | None = None,
-) -> LmmResult:
+) -> LmmRecord:
     """Fit the model of a ModelFrame (the steps of :func:`lmm` after reading the data).
 
     The fit runs on the centred and scaled matrices (:mod:`mixedmodels.design.conditioning`)
@@ -116,10 +116,10 @@ def fit_frame(
     clayout = covariance_layout(cframe) if not cond.is_identity else layout
     products, shift = frame_crossproducts(cframe, clayout)
     model = make_model(products, shift, frame, clayout, cond, reml)
-    return results_of_model(model, frame, layout, cframe, clayout, settings, index, label, start)
+    return record_of_model(model, frame, layout, cframe, clayout, settings, index, label, start)
 
 
-def results_of_model(
+def record_of_model(
     model: LinearMixedModel,
     frame: ModelFrame,
     layout: CovarianceLayout,
@@ -130,8 +130,8 @@ def results_of_model(
     label: str,
     start: np.ndarray | None = None,
     hessian: np.ndarray | None = None,
-) -> LmmResult:
-    """Estimate a model whose blocks are formed and build its result: ``frame`` and
+) -> LmmRecord:
+    """Estimate a model whose blocks are formed and build its record: ``frame`` and
     ``layout`` are the original design (with the response fitted), ``cframe`` and
     ``clayout`` the conditioned one, which the per-row values are computed from;
     ``start`` and ``hessian`` are as for :func:`estimate`."""
@@ -142,7 +142,7 @@ def results_of_model(
     fitted_all[frame.rows] = fitted_rows
     resid_all = np.full(frame.n_input, np.nan)
     resid_all[frame.rows] = frame.y - fitted_rows
-    return build_result(
+    return build_record(
         est,
         frame,
         layout,
@@ -296,7 +296,7 @@ def estimate(
     )
 
 
-def build_result(
+def build_record(
     est: Estimates,
     frame: ModelFrame,
     layout: CovarianceLayout,
@@ -308,14 +308,14 @@ def build_result(
     n_dropped: int,
     rows_source: Any = None,
     settings: OptimizerSettings | None = None,
-) -> LmmResult:
-    """The immutable result from the estimates and the design.
+) -> LmmRecord:
+    """The immutable record of a fit from the estimates and the design.
 
     ``fitted`` and ``residuals`` are aligned to ``index``; ``rows_source`` is set when the
     rows live elsewhere (a :class:`mixedmodels.daskfit.DaskRows`), and then both are empty.
     """
     sol, sigma = est.solution, est.sigma
-    return LmmResult(
+    return LmmRecord(
         formula=frame.formula.text,
         reml=est.reml,
         fixed_names=frame.fixed_names,

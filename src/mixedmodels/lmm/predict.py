@@ -4,7 +4,7 @@ group's conditional modes (new levels: the population value, when allowed)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,9 +14,7 @@ from mixedmodels.core.covariance import CovarianceLayout, covariance_layout
 from mixedmodels.design.frame import ModelFrame
 from mixedmodels.design.materialize import encode_new
 from mixedmodels.errors import DataError
-
-if TYPE_CHECKING:
-    from mixedmodels.lmm.result import LmmResult
+from mixedmodels.lmm.record import LmmRecord
 
 __all__ = ["PredictionModel", "prediction_model", "predict_lazy", "predict_new", "predict_rows"]
 
@@ -43,7 +41,7 @@ class PredictionModel:
     modes: tuple[np.ndarray, ...]
 
 
-def prediction_model(fit: LmmResult) -> PredictionModel:
+def prediction_model(fit: LmmRecord) -> PredictionModel:
     """The :class:`PredictionModel` of a fitted LMM."""
     frame = fit._frame.without_rows()
     layout = covariance_layout(frame)
@@ -111,7 +109,7 @@ def predict_rows(
     return np.asarray(eta, dtype=np.float64)
 
 
-def predict_new(fit: LmmResult, newdata: Any, re: bool, allow_new_levels: bool) -> pd.Series:
+def predict_new(fit: LmmRecord, newdata: Any, re: bool, allow_new_levels: bool) -> pd.Series:
     """See :meth:`LmmResult.predict`."""
     data = as_dataframe(newdata)
     eta = predict_rows(prediction_model(fit), data, re, allow_new_levels)
@@ -125,7 +123,7 @@ def _predict_partition(
     return pd.Series(eta, index=part.index, name="predicted")
 
 
-def predict_lazy(fit: LmmResult, newdata: Any, re: bool, allow_new_levels: bool) -> Any:
+def predict_lazy(fit: LmmRecord, newdata: Any, re: bool, allow_new_levels: bool) -> Any:
     """:meth:`LmmResult.predict` for a Dask DataFrame: a lazy Dask series, partition by
     partition, with one copy of the prediction model in the task graph."""
     meta = pd.Series(dtype=np.float64, name="predicted")

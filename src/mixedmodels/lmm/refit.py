@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -21,9 +21,8 @@ from mixedmodels.core.optimize import OptimizerSettings
 from mixedmodels.design.crossproducts import ZTerm, with_response
 from mixedmodels.design.frame import ModelFrame
 from mixedmodels.errors import DataError
-
-if TYPE_CHECKING:
-    from mixedmodels.lmm.result import LmmResult
+from mixedmodels.lmm.fit import fit_frame, record_of_model, response_shift
+from mixedmodels.lmm.record import LmmRecord
 
 __all__ = ["ConditionedDesign", "check_response", "refit_fixed", "refit_response"]
 
@@ -45,7 +44,7 @@ class ConditionedDesign:
     layout: CovarianceLayout
 
     @classmethod
-    def of(cls, fit: LmmResult) -> ConditionedDesign:
+    def of(cls, fit: LmmRecord) -> ConditionedDesign:
         """The conditioned design of a fit (formed once per fit and kept with it)."""
         cached = fit.__dict__.get("_conditioned")
         if isinstance(cached, cls):
@@ -97,11 +96,9 @@ def check_response(y: Any, nobs: int, n_dropped: int) -> np.ndarray:
     return values
 
 
-def refit_response(fit: LmmResult, y: np.ndarray) -> LmmResult:
+def refit_response(fit: LmmRecord, y: np.ndarray) -> LmmRecord:
     """The fit of ``fit``'s model to the checked response ``y`` (see
     :meth:`LmmResult.refit`)."""
-    from mixedmodels.lmm.fit import response_shift, results_of_model
-
     design = ConditionedDesign.of(fit)
     frame = replace(fit._frame, y=y)
     cframe = design.frame
@@ -116,7 +113,7 @@ def refit_response(fit: LmmResult, y: np.ndarray) -> LmmResult:
         # from the fitted theta, as lme4's refit(), with the fit's Hessian there: Newton
         # steps reach the new optimum (the tests hold it to the fresh fit's) in a few
         # gradients, and the general optimizer runs only when they do not
-        out = results_of_model(
+        out = record_of_model(
             model,
             frame,
             fit._layout,
@@ -132,7 +129,7 @@ def refit_response(fit: LmmResult, y: np.ndarray) -> LmmResult:
     return out
 
 
-def refit_fixed(fit: LmmResult, y: np.ndarray, X: np.ndarray) -> LmmResult | None:
+def refit_fixed(fit: LmmRecord, y: np.ndarray, X: np.ndarray) -> LmmRecord | None:
     """The fit of ``fit``'s model to a new response ``y`` with new values ``X`` of its
     fixed-effects matrix (same columns, same rows and grouping), as a simulation with a
     fresh covariate per data set needs; None when the new ``X`` loses a column to
@@ -144,7 +141,6 @@ def refit_fixed(fit: LmmResult, y: np.ndarray, X: np.ndarray) -> LmmResult | Non
     one it gives.
     """
     from mixedmodels.design.fixed import independent_columns
-    from mixedmodels.lmm.fit import fit_frame
 
     frame = fit._frame
     if X.shape != frame.X.shape or y.shape != frame.y.shape:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-if TYPE_CHECKING:
-    from mixedmodels.lmm.result import LmmResult
+from mixedmodels.lmm.record import LmmRecord
 
 __all__ = ["simulate_responses"]
 
 
-def simulate_responses(fit: LmmResult, n: int, rng: np.random.Generator, re: str) -> np.ndarray:
+def simulate_responses(fit: LmmRecord, n: int, rng: np.random.Generator, re: str) -> np.ndarray:
     """``(nobs, n)`` simulated responses; see :meth:`LmmResult.simulate`."""
     if re not in ("new", "conditional"):
         raise ValueError(f"re must be 'new' or 'conditional', not {re!r}")

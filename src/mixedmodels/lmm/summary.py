@@ -1,11 +1,11 @@
-"""Text and HTML summaries of an LmmResult, laid out as lme4's ``summary``."""
+"""Text and HTML summaries of a linear mixed-model fit, laid out as lme4's ``summary``."""
 
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from mixedmodels.core.summary import (
     criteria_lines,
@@ -13,15 +13,22 @@ from mixedmodels.core.summary import (
     random_effects_rows,
     text_table,
 )
-
-if TYPE_CHECKING:
-    from mixedmodels.lmm.result import LmmResult
+from mixedmodels.lmm.record import LmmRecord
 
 __all__ = ["summary_html", "summary_text"]
 
 
-def summary_text(fit: LmmResult) -> str:
-    """lme4-style text summary."""
+def summary_text(fit: LmmRecord, coefficients: pd.DataFrame | None) -> str:
+    """lme4-style text summary.
+
+    Parameters
+    ----------
+    fit : LmmRecord
+    coefficients : pandas.DataFrame or None
+        The Satterthwaite t tests of the fixed effects (``LmmResult.coef_table()``), as
+        lmerTest prints them; None when they could not be computed, and then the table
+        shows Wald t values without df.
+    """
     kind = "REML" if fit.reml else "maximum likelihood"
     lines = [f"Linear mixed model fit by {kind} (mixedmodels)", f"Formula: {fit.formula}"]
     if fit.n_dropped:
@@ -47,11 +54,9 @@ def summary_text(fit: LmmResult) -> str:
     groups = ", ".join(f"{g}, {n}" for g, n in fit.ngroups.items())
     lines.append(f"Number of obs: {fit.nobs}, groups: {groups}")
     lines += ["", "Fixed effects (df: Satterthwaite):"]
-    se = fit.std_errors
-    try:  # Satterthwaite's df, as lmerTest prints them
-        table = fit.coef_table(ddf="satterthwaite")
+    if coefficients is not None:
         rows = [["", "Estimate", "Std. Error", "df", "t value", "Pr(>|t|)"]]
-        for name, r in table.iterrows():
+        for name, r in coefficients.iterrows():
             rows.append(
                 [
                     str(name),
@@ -62,9 +67,10 @@ def summary_text(fit: LmmResult) -> str:
                     f"{r.p_value:.3g}",
                 ]
             )
-    except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+    else:
         rows = [["", "Estimate", "Std. Error", "t value"]]
-        for name, est, err in zip(fit.fixed_names, fit.beta, se.to_numpy(), strict=True):
+        se = fit.std_errors.to_numpy()
+        for name, est, err in zip(fit.fixed_names, fit.beta, se, strict=True):
             rows.append([name, f"{est:.4f}", f"{err:.4f}", f"{est / err:.3f}"])
     lines += text_table(rows)
     lines += fixed_correlation_lines(fit.fixed_names, fit.vcov.to_numpy())
@@ -75,7 +81,7 @@ def summary_text(fit: LmmResult) -> str:
     return "\n".join(lines)
 
 
-def summary_html(fit: LmmResult) -> str:
+def summary_html(fit: LmmRecord) -> str:
     """HTML view for notebooks: the summary's tables as HTML tables."""
     kind = "REML" if fit.reml else "ML"
     coef = fit.fixef.to_frame("Estimate")

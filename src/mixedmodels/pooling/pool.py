@@ -116,8 +116,8 @@ def pooling(
         successes out of ``trials``.
     family : {"gaussian", "binomial"}
     """
+    from mixedmodels.fitting import lmm
     from mixedmodels.glmm import glmm
-    from mixedmodels.lmm import lmm
 
     frame = as_dataframe(data)
     for column in (response, group) + ((trials,) if trials else ()):

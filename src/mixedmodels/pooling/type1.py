@@ -62,13 +62,15 @@ def _lmm_p(y: np.ndarray, x: np.ndarray, g: np.ndarray, key: tuple[int, int]) ->
     so the same fit)."""
     import warnings
 
-    from mixedmodels.lmm import lmm
+    from mixedmodels.fitting import lmm
     from mixedmodels.lmm.refit import refit_fixed
+    from mixedmodels.lmm_result import LmmResult
 
     template = _TEMPLATES.get(key)
     fit = None
     if template is not None:
-        fit = refit_fixed(template, y, np.column_stack([np.ones_like(x), x]))
+        record = refit_fixed(template, y, np.column_stack([np.ones_like(x), x]))
+        fit = None if record is None else LmmResult.of(record)
     if fit is None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

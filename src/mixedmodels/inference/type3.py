@@ -17,7 +17,7 @@ from formulaic import model_matrix
 from mixedmodels.errors import ModelSpecError
 from mixedmodels.inference.satterthwaite import satterthwaite_f
 from mixedmodels.inference.varpar import VarianceFunctions
-from mixedmodels.lmm.result import LmmResult
+from mixedmodels.lmm.record import LmmRecord
 
 __all__ = ["type3_anova"]
 
@@ -37,7 +37,7 @@ def _sum_coded(formula: str, data: pd.DataFrame) -> tuple[str, dict[str, str]]:
     return formula, renamed
 
 
-def type3_anova(fit: LmmResult, ddf: str = "satterthwaite") -> pd.DataFrame:
+def type3_anova(fit: LmmRecord, ddf: str = "satterthwaite") -> pd.DataFrame:
     """One row per fixed-effect term: ``numdf, dendf, F, p_value``."""
     if ddf not in ("satterthwaite", "kenward-roger"):
         raise ValueError(f"ddf must be 'satterthwaite' or 'kenward-roger', not {ddf!r}")
