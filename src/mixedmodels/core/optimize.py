@@ -153,20 +153,36 @@ def minimize_theta(
     """
     count = 0
     t0 = time.perf_counter()
+    # the last point whose gradient was evaluated: the optimizer, the boundary check, the
+    # polish and the final check each ask for the point where the one before stopped
+    last: tuple[bytes, float, np.ndarray] | None = None
 
     def counted(theta: np.ndarray) -> float:
         nonlocal count
-        count += 1
-        value = f(theta)
+        if last is not None and last[0] == theta.tobytes():
+            value = last[1]
+        else:
+            count += 1
+            value = f(theta)
         return value if np.isfinite(value) else 1e300
 
     extra = 0  # evaluations of the gradient (each with the criterion)
     if gradient is not None:
+        raw_gradient = gradient
+
+        def remembered(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            nonlocal extra, last
+            key = theta.tobytes()
+            if last is None or last[0] != key:
+                extra += 1
+                value, grad = raw_gradient(theta)
+                last = (key, value, np.array(grad, dtype=np.float64))
+            return last[1], last[2].copy()
+
+        gradient = remembered
 
         def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            nonlocal extra
-            extra += 1
-            value, grad = gradient(theta)
+            value, grad = remembered(theta)
             if not np.isfinite(value):
                 return 1e300, np.zeros_like(theta)
             return value, grad
@@ -217,14 +233,7 @@ def minimize_theta(
         theta, boundary = _move_off_false_boundary(counted, theta, terms, run, near)
     derivs = None
     if gradient is not None:
-        full_gradient = gradient
-
-        def graded(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            nonlocal extra
-            extra += 1
-            return full_gradient(theta)
-
-        theta, derivs = newton_polish(graded, theta, lower)
+        theta, derivs = newton_polish(gradient, theta, lower)
     return _finish(
         counted,
         theta,

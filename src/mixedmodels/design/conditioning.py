@@ -76,7 +76,9 @@ class ColumnTransform:
         """``Q C``, column by column."""
         if self.is_identity:
             return Q
-        out: np.ndarray = (Q - self.center) / self.scale
+        # one new array, written in place (a 1M-row matrix: two passes, not four)
+        out: np.ndarray = np.subtract(Q, self.center, order="C")
+        np.divide(out, self.scale, out=out)
         if self.intercept is not None:
             out[:, self.intercept] = Q[:, self.intercept]
         return out
