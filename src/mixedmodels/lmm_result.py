@@ -145,12 +145,10 @@ class LmmResult(LmmRecord):
         elif method == "boot":
             boot = bootstrap(self, n=n_boot, seed=seed, n_jobs=n_jobs)
             table = boot.intervals(level)
-            keys = [n for n in names if n != "sigma"]
-            order = keys[:0] + names
-            lower = [table.loc[n, "lower"] for n in order] + [
+            lower = [table.loc[n, "lower"] for n in names] + [
                 table.loc[n, "lower"] for n in self.fixed_names
             ]
-            upper = [table.loc[n, "upper"] for n in order] + [
+            upper = [table.loc[n, "upper"] for n in names] + [
                 table.loc[n, "upper"] for n in self.fixed_names
             ]
         else:
