@@ -8,6 +8,8 @@ pattern of S, so a dense or a sparse (selected) inverse serves equally.
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -67,16 +69,27 @@ class LevelPairs:
             stop = min(max(stop, start + 1), m0)
             self.slabs.append((start, stop))
             start = stop
+        self._n_pairs = int(total[-1])
+        self._cache: list[sp.csr_matrix] | None = None
+
+    @cached_property
+    def _used(self) -> np.ndarray:
+        """The flat lower-triangle index of every distinct entry of H that is read."""
         parts = [self._flat(a, b)[0] for a, b in self.slabs]
         used = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
-        self._used = used.astype(np.int64)
-        self.pair_rows = self._used // q_t
+        return used.astype(np.int64)
+
+    @property
+    def pair_rows(self) -> np.ndarray:
         """Row (the larger index) of every entry of H that is read."""
-        self.pair_cols = self._used % q_t
+        rows: np.ndarray = self._used // self.q_t
+        return rows
+
+    @property
+    def pair_cols(self) -> np.ndarray:
         """Column of every entry of H that is read."""
-        self._cache: list[sp.csr_matrix] | None = None
-        if total[-1] <= 2 * PAIR_SLAB:
-            self._cache = [self._forms(a, b) for a, b in self.slabs]
+        cols: np.ndarray = self._used % self.q_t
+        return cols
 
     def _flat(self, first: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For the levels ``order[first:stop]``: the flat lower-triangle index of H of
@@ -123,10 +136,32 @@ class LevelPairs:
     def quadratic_forms(self, h: np.ndarray) -> np.ndarray:
         """``P_l`` for every level, ``(k0, k0, m0)``, from ``h[t] = H[pair_rows[t],
         pair_cols[t]]``."""
+        if self._cache is None and self._n_pairs <= 2 * PAIR_SLAB:
+            self._cache = [self._forms(a, b) for a, b in self.slabs]
         forms = self._cache or (self._forms(a, b) for a, b in self.slabs)
         out = np.empty((self.k0, self.k0, self.m0))
         for part, (first, stop) in zip(forms, self.slabs, strict=True):
             out[:, :, self.order[first:stop]] = (part @ h).reshape(self.k0, self.k0, stop - first)
+        return out
+
+    def gathered_forms(self, lower: np.ndarray) -> np.ndarray:
+        """``P_l`` for every level, ``(k0, k0, m0)``, reading H's lower triangle ``lower``
+        (dense, ``q_T x q_T``) at each pair directly: no map of the distinct entries is
+        built, which on a dense H costs more than the reads it saves."""
+        flat_lower = lower.reshape(-1)
+        k0 = self.k0
+        out = np.zeros((k0, k0, self.m0))
+        for first, stop in self.slabs:
+            flat, e1, e2 = self._flat(first, stop)
+            h = flat_lower[flat]
+            level = self.level[e1]
+            twice = e1 != e2
+            v1, v2 = self.values[e1], self.values[e2]
+            for a in range(k0):
+                for b in range(k0):
+                    w = v1[:, a] * v2[:, b]
+                    w = np.where(twice, w + v2[:, a] * v1[:, b], w)
+                    out[a, b] += np.bincount(level, w * h, minlength=self.m0)
         return out
 
 

@@ -78,8 +78,9 @@ class DenseInverse:
         """``sum_g S^{-1}[a, g] E[a, g] scale[g]`` for every row ``a`` (E symmetric: the
         lower triangle of the product serves both halves)."""
         assert isinstance(E, np.ndarray)
-        product = self.lower * E  # zero above the diagonal
-        out: np.ndarray = product @ scale + scale @ product - np.diagonal(product) * scale
+        rows = np.einsum("ag,ag,g->a", self.lower, E, scale)  # g <= a
+        columns = np.einsum("ga,ga,g->a", self.lower, E, scale)  # g >= a
+        out: np.ndarray = rows + columns - np.diagonal(self.lower) * np.diagonal(E) * scale
         return out
 
     def dense(self) -> np.ndarray:
