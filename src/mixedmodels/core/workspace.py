@@ -20,6 +20,8 @@ from mixedmodels.design.crossproducts import CrossProducts
 from mixedmodels.design.reweight import with_values
 from mixedmodels.linalg.dense import cholesky_lower
 from mixedmodels.linalg.smallblocks import (
+    cholesky_blocks,
+    congruence,
     inverse_lower_blocks,
     multiply_blocks,
     to_component_major,
@@ -93,8 +95,6 @@ class Workspace:
         self.n = products.n
         self.p = products.bb.shape[0] - 1
         m0, k0, _ = products.zz0.shape
-        self.zz0_levels = np.ascontiguousarray(products.zz0)  # (m0, k0, k0)
-        self.bz0_levels = np.ascontiguousarray(products.bz0)  # (m0, k0, p+1)
         self._zz0 = to_component_major(products.zz0)  # (k0, k0, m0)
         self._bz0 = to_component_major(products.bz0)  # (k0, p+1, m0)
         self._bd_indptr = np.arange(0, m0 * k0 * k0 + 1, k0)
@@ -125,7 +125,6 @@ class Workspace:
         Gram product are shared with this workspace, not made again.
         """
         ws = self.with_products(products)
-        ws.zz0_levels = np.ascontiguousarray(products.zz0)
         ws._zz0 = to_component_major(products.zz0)
         if products.zt0 is not None:
             zt0 = products.zt0
@@ -175,8 +174,6 @@ class Workspace:
         Gram kernel's symbolic phase) is shared."""
         new = copy.copy(self)
         new.products = products
-        new.zz0_levels = self.zz0_levels
-        new.bz0_levels = np.ascontiguousarray(products.bz0)
         new._bz0 = to_component_major(products.bz0)
         return new
 
@@ -276,18 +273,16 @@ class Workspace:
             logdet_z = 2.0 * float(np.sum(np.log(L0[0, 0])))
             LB0 = multiply_blocks(self._bz0, G, transpose_a=True)  # (p+1, 1, m0)
         else:
-            # level-major (m0, k0, k0) stacks here: a few batched products
-            M0 = np.matmul(np.matmul(T0.T, self.zz0_levels), T0)
-            M0 += np.eye(k0)
-            L0_levels = np.linalg.cholesky(M0)
-            L0 = to_component_major(L0_levels)
+            # component-major throughout: at 20k-200k levels 3-5x faster than numpy's
+            # batched cholesky and matmul on (m0, k0, k0) stacks, and as fast at 18
+            M0 = congruence(T0, self._zz0)
+            for j in range(k0):
+                M0[j, j] += 1.0
+            L0 = cholesky_blocks(M0)
             L0_inverse = inverse_lower_blocks(L0)
-            Linv = to_level_major(L0_inverse)
-            G_levels = np.matmul(T0, Linv.transpose(0, 2, 1))  # T0 L0^{-T}
-            G = to_component_major(G_levels)
-            logdet_z = 2.0 * float(np.sum(np.log(np.diagonal(L0_levels, axis1=1, axis2=2))))
-            LB0_levels = np.matmul(self.bz0_levels.transpose(0, 2, 1), G_levels)  # (m0, p+1, k0)
-            LB0 = np.ascontiguousarray(LB0_levels.transpose(1, 2, 0))  # (p+1, k0, m0)
+            G = np.einsum("ac,bcm->abm", T0, L0_inverse)  # T0 L0^{-T}
+            logdet_z = 2.0 * float(sum(np.sum(np.log(L0[j, j])) for j in range(k0)))
+            LB0 = np.einsum("arm,abm->rbm", self._bz0, G)  # (p+1, k0, m0)
         flat = LB0.reshape(p1, -1)
         BB = A.bb - flat @ flat.T
         tail = LBT = schur = None
