@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from mixedmodels.core.tailstorage import DenseInverse, SparseInverse
 from mixedmodels.core.workspace import Factorization, Workspace
 
-__all__ = ["LevelPairs", "PAIR_SLAB", "level_pairs", "tail_inverse_pairs"]
+__all__ = ["LevelPairs", "PAIR_SLAB", "level_pairs", "scaled_lower_inverse", "tail_inverse_pairs"]
 
 #: Most pairs of tail rows gathered at once (bounds the temporary memory to a few
 #: hundred MB whatever the design).
@@ -193,3 +193,17 @@ def tail_inverse_pairs(
     Ht = ws._lambda_t_left(upper, np.ascontiguousarray(Ht.T))
     out: np.ndarray = Ht[pairs.pair_rows, pairs.pair_cols]
     return pairs, out
+
+
+def scaled_lower_inverse(ws: Workspace, fac: Factorization, inverse: DenseInverse) -> np.ndarray:
+    """The lower triangle of ``Lambda_T S^{-1} Lambda_T'`` from a dense ``S^{-1}``."""
+    templates = fac.templates[1:]
+    scale = ws.tail_scale(templates)
+    if scale is not None:
+        scaled: np.ndarray = inverse.lower * scale[:, None]
+        scaled *= scale[None, :]
+        return scaled
+    upper = tuple(T.T for T in templates)
+    H = ws._lambda_t_left(upper, inverse.dense())
+    full: np.ndarray = ws._lambda_t_left(upper, np.ascontiguousarray(H.T))
+    return np.tril(full)

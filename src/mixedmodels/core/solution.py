@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
-from mixedmodels.core.levelpairs import level_pairs, tail_inverse_pairs
+from mixedmodels.core.levelpairs import level_pairs, scaled_lower_inverse, tail_inverse_pairs
 from mixedmodels.core.tailstorage import DenseInverse, DenseTailFactor
 from mixedmodels.core.workspace import Factorization, Workspace
 from mixedmodels.linalg.dense import inverse_lower, solve_lower
@@ -112,7 +112,7 @@ def conditional_covariances(ws: Workspace, fac: Factorization) -> list[np.ndarra
     # the quadratic forms P_l of the gradient, from the entries of S^{-1} they read.
     inverse = fac.tail.inverse()
     if isinstance(inverse, DenseInverse):
-        P = level_pairs(ws).gathered_forms(_scaled_lower(ws, fac, inverse))
+        P = level_pairs(ws).gathered_forms(scaled_lower_inverse(ws, fac, inverse))
     else:
         pairs, h = tail_inverse_pairs(ws, fac, inverse)
         P = pairs.quadratic_forms(h)
@@ -124,7 +124,7 @@ def conditional_covariances(ws: Workspace, fac: Factorization) -> list[np.ndarra
         idx = int(start) + np.arange(m * k).reshape(m, k)
         i = np.repeat(idx, k, axis=1).ravel()
         j = np.tile(idx, (1, k)).ravel()
-        inner = inverse.entries(i, j).reshape(m, k, k)
+        inner = inverse.entries(np.maximum(i, j), np.minimum(i, j)).reshape(m, k, k)
         out.append(np.einsum("ia,lab,jb->lij", T, inner, T))
     return out
 
@@ -135,20 +135,6 @@ def conditional_covariances(ws: Workspace, fac: Factorization) -> list[np.ndarra
 #: pairs) and 0.25 us on the long-tailed 2k-item design (3.8M, with the map's build),
 #: against 2.5e10 flop/s for the solves: 4,700-6,300 flops.
 PAIR_FLOPS = 5000.0
-
-
-def _scaled_lower(ws: Workspace, fac: Factorization, inverse: DenseInverse) -> np.ndarray:
-    """The lower triangle of ``Lambda_T S^{-1} Lambda_T'`` from a dense ``S^{-1}``."""
-    templates = fac.templates[1:]
-    scale = ws.tail_scale(templates)
-    if scale is not None:
-        scaled: np.ndarray = inverse.lower * scale[:, None]
-        scaled *= scale[None, :]
-        return scaled
-    upper = tuple(T.T for T in templates)
-    H = ws._lambda_t_left(upper, inverse.dense())
-    full: np.ndarray = ws._lambda_t_left(upper, np.ascontiguousarray(H.T))
-    return np.tril(full)
 
 
 def _solves_are_cheaper(ws: Workspace) -> bool:

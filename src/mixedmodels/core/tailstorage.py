@@ -70,8 +70,8 @@ class DenseInverse:
     lower: np.ndarray
 
     def entries(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-        """``S^{-1}[i, j]`` (either triangle)."""
-        out: np.ndarray = self.lower[np.maximum(i, j), np.minimum(i, j)]
+        """``S^{-1}[i, j]`` for ``i >= j`` (the lower triangle, as for the sparse kind)."""
+        out: np.ndarray = self.lower[i, j]
         return out
 
     def row_traces(self, E: np.ndarray | None, scale: np.ndarray) -> np.ndarray:

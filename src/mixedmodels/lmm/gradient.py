@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mixedmodels.core.levelpairs import scaled_lower_inverse
 from mixedmodels.core.solution import Solution
 from mixedmodels.core.tailstorage import DenseInverse, SparseInverse
 from mixedmodels.core.workspace import Factorization, Workspace
@@ -200,13 +201,14 @@ def _coupled_sum(
     sparse one)."""
     k0 = X.shape[0]
     q_t = ws.tail_size
-    templates = fac.templates[1:]
-    scale = ws.tail_scale(templates)
-    Ht = None
-    if scale is None:
-        H = inverse.dense()
-        upper = tuple(T.T for T in templates)
-        Ht = ws._lambda_t_left(upper, np.ascontiguousarray(ws._lambda_t_left(upper, H).T))
+    scale = ws.tail_scale(fac.templates[1:])
+    # a dense S^{-1}: scaled once (q_T^2) and read by flat index; the sparse kind's
+    # entries are looked up on its pattern and scaled as read
+    Ht = (
+        scaled_lower_inverse(ws, fac, inverse).reshape(-1)
+        if isinstance(inverse, DenseInverse)
+        else None
+    )
     out = np.zeros((k0, k0))
     for c in range(k0):
         for r in range(k0):
@@ -218,9 +220,9 @@ def _coupled_sum(
                 pieces = [(product.row.astype(np.int64) * q_t + product.col, product.data)]
             total = 0.0
             for flat, values in pieces:
-                i, j = _lower_index(ws, flat, q_t)
+                i, j, lower_flat = _lower_index(ws, flat, q_t)
                 if Ht is not None:
-                    h = Ht[i, j]
+                    h = Ht[lower_flat]
                 else:
                     assert scale is not None
                     h = inverse.entries(i, j) * scale[i] * scale[j]
@@ -229,23 +231,25 @@ def _coupled_sum(
     return out
 
 
-def _lower_index(ws: Workspace, flat: np.ndarray, q_t: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column (row >= column: S^{-1} is symmetric) of flat positions in a
-    ``q_t x q_t`` array, kept while the same position array comes back (the Gram kernel
-    returns the same one while its pattern holds, and the sparse kind caches its lookups
-    by these arrays)."""
-    cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = ws.__dict__.setdefault(
-        "_lower_index", {}
+def _lower_index(
+    ws: Workspace, flat: np.ndarray, q_t: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row, column (row >= column: S^{-1} is symmetric) and flat lower-triangle position
+    of flat positions in a ``q_t x q_t`` array, kept while the same position array comes
+    back (the Gram kernel returns the same one while its pattern holds, and the sparse
+    kind caches its lookups by these arrays)."""
+    cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = (
+        ws.__dict__.setdefault("_lower_index", {})
     )
     hit = cache.get(id(flat))
     if hit is not None and hit[0] is flat:
-        return hit[1], hit[2]
+        return hit[1], hit[2], hit[3]
     i, j = np.divmod(flat, q_t)
-    lower = (np.maximum(i, j), np.minimum(i, j))
+    rows, cols = np.maximum(i, j), np.minimum(i, j)
     if len(cache) > 8:  # position arrays of sparse products are new each time
         cache.clear()
-    cache[id(flat)] = (flat, *lower)
-    return lower
+    cache[id(flat)] = (flat, rows, cols, rows * q_t + cols)
+    return rows, cols, rows * q_t + cols
 
 
 def _blocks_times(blocks: np.ndarray, v: np.ndarray) -> np.ndarray:
