@@ -14,7 +14,7 @@ import scipy.linalg
 from mixedmodels.core.levelpairs import level_pairs, scaled_lower_inverse, tail_inverse_pairs
 from mixedmodels.core.tailstorage import DenseInverse, DenseTailFactor
 from mixedmodels.core.workspace import Factorization, Workspace
-from mixedmodels.linalg.dense import inverse_lower, solve_lower
+from mixedmodels.linalg.dense import cholesky_inverse, solve_lower
 from mixedmodels.linalg.smallblocks import to_level_major
 
 __all__ = ["Solution", "solve", "modes", "conditional_covariances"]
@@ -90,8 +90,8 @@ def solve(ws: Workspace, fac: Factorization) -> Solution:
     p = ws.p
     beta, u0, uT, d0, b_tail = _back_substitute(ws, fac)
     b0 = np.einsum("abm,bm->ma", fac.G, d0)
-    inv = inverse_lower(fac.LBB[:p, :p])
-    return Solution(beta, b0, b_tail, u0, uT, float(fac.LBB[p, p] ** 2), inv.T @ inv)
+    V = cholesky_inverse(fac.LBB[:p, :p])
+    return Solution(beta, b0, b_tail, u0, uT, float(fac.LBB[p, p] ** 2), V)
 
 
 def conditional_covariances(ws: Workspace, fac: Factorization) -> list[np.ndarray]:

@@ -6,7 +6,7 @@ theta, and a GLMM factors the same dense blocks thousands of times. scipy's wrap
 their arguments, more than the arithmetic of such a block, and a solve with a matrix
 right-hand side goes through the level-3 BLAS, which a multi-threaded OpenBLAS runs on a
 thread pool: with the other core busy that one call took milliseconds. These functions
-call the LAPACK routines directly (``potrf``, ``trtrs``, ``trtri``), which compute the same
+call the LAPACK routines directly (``potrf``, ``trtrs``, ``potri``), which compute the same
 factors without those costs.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import lapack
 
-__all__ = ["cholesky_lower", "inverse_lower", "solve_lower"]
+__all__ = ["cholesky_inverse", "cholesky_lower", "solve_lower"]
 
 
 def cholesky_lower(A: np.ndarray, overwrite: bool = False) -> np.ndarray:
@@ -50,12 +50,14 @@ def solve_lower(L: np.ndarray, b: np.ndarray, transpose: bool = False) -> np.nda
     return out
 
 
-def inverse_lower(L: np.ndarray) -> np.ndarray:
-    """``L^{-1}`` of a lower-triangular ``L`` (lower triangular itself)."""
+def cholesky_inverse(L: np.ndarray) -> np.ndarray:
+    """``(L L')^{-1}`` from a lower Cholesky factor whose strict upper triangle is zero
+    (as :func:`cholesky_lower` leaves it), by ``potri``, mirrored to a full matrix."""
     if L.shape[0] == 0:
         return np.zeros((0, 0))
-    inv, info = lapack.dtrtri(L, lower=1)
+    lower, info = lapack.dpotri(L, lower=1)
     if info != 0:
-        raise np.linalg.LinAlgError(f"the triangular factor is singular (trtri info {info})")
-    out: np.ndarray = np.tril(inv)
-    return out
+        raise np.linalg.LinAlgError(f"the triangular factor is singular (potri info {info})")
+    full: np.ndarray = lower + lower.T
+    full[np.diag_indices_from(full)] = np.diagonal(lower)
+    return full

@@ -170,17 +170,27 @@ def criterion_derivatives(
     r2_terms = [c0 @ u0.T, *tail_r2]
 
     blk, rows_i, cols_i = position[:, 0], position[:, 1], position[:, 2]
-    d_logdet = np.array([2.0 * sums[b][c, r] for b, r, c in zip(blk, rows_i, cols_i, strict=True)])
-    d_r2 = np.array([-2.0 * r2_terms[b][r, c] for b, r, c in zip(blk, rows_i, cols_i, strict=True)])
+    d_logdet = 2.0 * _read(sums, blk, cols_i, rows_i)
+    d_r2 = -2.0 * _read(r2_terms, blk, rows_i, cols_i)
     d_logdet_x = None
     if with_logdet_x:
         d_logdet_x = np.zeros_like(d_logdet)
         if p:
             reml_terms = _reml_terms(ws, fac, sol, MinvT0t, Bx0)
-            d_logdet_x = np.array(
-                [-2.0 * reml_terms[b][c, r] for b, r, c in zip(blk, rows_i, cols_i, strict=True)]
-            )
-    return Derivatives(d_logdet.reshape(-1), d_r2.reshape(-1), d_logdet_x)
+            d_logdet_x = -2.0 * _read(reml_terms, blk, cols_i, rows_i)
+    return Derivatives(d_logdet, d_r2, d_logdet_x)
+
+
+def _read(
+    blocks: list[np.ndarray], block: np.ndarray, first: np.ndarray, second: np.ndarray
+) -> np.ndarray:
+    """``blocks[block[t]][first[t], second[t]]`` for every theta element t."""
+    if len(blocks) == 1:
+        one: np.ndarray = blocks[0][first, second].astype(np.float64)
+        return one
+    return np.array(
+        [blocks[b][i, j] for b, i, j in zip(block, first, second, strict=True)], dtype=np.float64
+    )
 
 
 def _coupled_sum(
