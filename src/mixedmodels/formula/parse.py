@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from formulaic import Formula
 
@@ -156,6 +157,13 @@ def parse_formula(text: str) -> MixedFormula:
     """
     if not isinstance(text, str) or not text.strip():
         raise FormulaError("the formula must be a non-empty string such as 'y ~ x + (1 | g)'")
+    return _parsed(text)
+
+
+@lru_cache(maxsize=256)
+def _parsed(text: str) -> MixedFormula:
+    """:func:`parse_formula` of a non-empty string; the result is immutable, so a formula
+    fitted again and again (simulations, bootstraps, the explorer) is parsed once."""
     pairs = matching_parens(text)
     tilde = split_top_level(text, "~")
     if len(tilde) != 2:
