@@ -41,7 +41,8 @@ parameter, ``D_r`` block-diagonal over the term's levels:
 
 The work is on the model's own blocks and one factorization at the fitted theta. It is
 dense in the q random effects (``Z'MZ`` is q x q), so models with more than
-:data:`MAX_RANDOM_EFFECTS` of them are refused; the rows are never read.
+:data:`MAX_RANDOM_EFFECTS` of them are refused. The rows are never read, so a fit to a
+Dask DataFrame, which holds its blocks only, has it too.
 """
 
 from __future__ import annotations
@@ -112,7 +113,6 @@ class KenwardRoger:
         ModelSpecError
             For an ML fit, or one with more than :data:`MAX_RANDOM_EFFECTS` random effects.
         """
-        fit._require_rows("Kenward-Roger degrees of freedom")
         if not fit.reml:
             raise ModelSpecError("Kenward-Roger is defined for REML fits; refit with reml=True")
         model = fit.model
