@@ -162,13 +162,13 @@ def test_kenward_roger_anova_and_its_limits() -> None:
         mm.lmm("Reaction ~ Days + (1 | Subject)", data, reml=False).coef_table("kenward-roger")
     from mixedmodels.inference import kenward_roger
 
-    saved = kenward_roger.MAX_ROWS
-    kenward_roger.MAX_ROWS = 100
+    saved = kenward_roger.MAX_RANDOM_EFFECTS
+    kenward_roger.MAX_RANDOM_EFFECTS = 10
     try:
-        with pytest.raises(mm.ModelSpecError, match="use ddf='satterthwaite'"):
+        with pytest.raises(mm.ModelSpecError, match="18 random effects.*use ddf='satterthwaite'"):
             fit.coef_table(ddf="kenward-roger")
     finally:
-        kenward_roger.MAX_ROWS = saved
+        kenward_roger.MAX_RANDOM_EFFECTS = saved
 
 
 def test_variance_test_matches_rlrsim_exact_rlrt() -> None:

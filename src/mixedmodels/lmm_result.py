@@ -61,8 +61,8 @@ class LmmResult(LmmRecord):
         ddf : {"satterthwaite", "kenward-roger", "residual", "normal"}
             Denominator degrees of freedom: Satterthwaite's approximation (lmerTest's
             default), Kenward-Roger's (with its adjusted standard errors, as pbkrtest;
-            REML fits of up to 5,000 rows), ``nobs - p`` (``"residual"``), or none
-            (Wald z, ``"normal"``).
+            REML fits of up to 5,000 random effects), ``nobs - p`` (``"residual"``), or
+            none (Wald z, ``"normal"``).
         level : float
             Confidence level of the intervals.
 

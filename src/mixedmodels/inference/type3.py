@@ -58,9 +58,9 @@ def type3_anova(fit: LmmRecord, ddf: str = "satterthwaite") -> pd.DataFrame:
         def test(L: np.ndarray) -> tuple[float, float, float, float]:
             return satterthwaite_f(vf, fit.beta, L)
     else:
-        from mixedmodels.inference.kenward_roger import _KR
+        from mixedmodels.inference.kenward_roger import KenwardRoger
 
-        kr = _KR(fit)
+        kr = KenwardRoger.of(fit)
 
         def test(L: np.ndarray) -> tuple[float, float, float, float]:
             return kr.test(L, fit.beta)

@@ -76,8 +76,8 @@ class LmmRecord(MixedModelResult):
     @property
     def rows_in_memory(self) -> bool:
         """False for a fit to a Dask DataFrame: only its cross-product blocks were brought
-        to this process, and what needs the rows (simulation, refits, Kenward-Roger,
-        profiles, type III tests) is not available."""
+        to this process, and what needs the rows (simulation, refits, profiles, type III
+        tests) is not available."""
         return self._rows is None
 
     def _require_rows(self, what: str) -> None:
@@ -87,8 +87,9 @@ class LmmRecord(MixedModelResult):
                 f"{what} needs the model's rows in memory, but {self.formula!r} was fitted "
                 "to a Dask DataFrame (only its cross-product blocks came to this process). "
                 "Fit the same model to an in-memory pandas frame (ddf.compute(), or a "
-                f"sample of it) for {what}; coef_table() (Satterthwaite), summary(), "
-                "confint(method='wald'), fitted, residuals and predict() work on this fit."
+                f"sample of it) for {what}; coef_table() (Satterthwaite or Kenward-Roger), "
+                "summary(), confint(method='wald'), fitted, residuals and predict() work "
+                "on this fit."
             )
 
     @property
