@@ -112,7 +112,9 @@ class Workspace:
             self._zt0_t = zt0.T.tocsr()
             self._gram = WeightedGram(zt0) if k0 == 1 else None
             assert products.ztt is not None
-            self.tail_kind: TailKind | None = choose_tail(products.ztt, zt0, tail_shapes)
+            self.tail_kind: TailKind | None = choose_tail(
+                products.ztt, zt0, tail_shapes, first_k=k0
+            )
         else:
             self.tail_kind = None
         self._gram_values: np.ndarray | None = None  # Z_T'WZ0's values when reweighted

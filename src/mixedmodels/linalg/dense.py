@@ -18,8 +18,10 @@ from scipy.linalg import lapack
 __all__ = ["cholesky_lower", "inverse_lower", "solve_lower"]
 
 
-def cholesky_lower(A: np.ndarray) -> np.ndarray:
+def cholesky_lower(A: np.ndarray, overwrite: bool = False) -> np.ndarray:
     """Lower Cholesky factor of a symmetric positive-definite ``A`` (lower triangle read).
+
+    With ``overwrite`` a Fortran-ordered ``A`` becomes the factor (no copy is made).
 
     Raises
     ------
@@ -28,7 +30,7 @@ def cholesky_lower(A: np.ndarray) -> np.ndarray:
     """
     if A.shape[0] == 0:
         return np.zeros((0, 0))
-    L, info = lapack.dpotrf(A, lower=1, clean=1, overwrite_a=0)
+    L, info = lapack.dpotrf(A, lower=1, clean=1, overwrite_a=int(overwrite))
     if info != 0:
         raise np.linalg.LinAlgError(f"the matrix is not positive definite (potrf info {info})")
     out: np.ndarray = L

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mixedmodels.core.densepairs import PairedInverse
 from mixedmodels.core.solution import Solution
 from mixedmodels.core.tailstorage import DenseInverse, SparseInverse
 from mixedmodels.core.workspace import Factorization, Workspace
@@ -185,7 +186,7 @@ def criterion_derivatives(
 def _coupled_sum(
     ws: Workspace,
     fac: Factorization,
-    inverse: DenseInverse | SparseInverse,
+    inverse: DenseInverse | SparseInverse | PairedInverse,
     X: np.ndarray,
     Y: np.ndarray,
 ) -> np.ndarray:
@@ -197,11 +198,15 @@ def _coupled_sum(
     factorization forms its own (the Gram kernel for a scalar first factor, a sparse
     product otherwise), read against the entries of ``S^{-1}`` on its pattern, which the
     tail's storage kind gives (all of them for the dense kind, the selected inverse for the
-    sparse one)."""
+    sparse one). When the dense kind keeps the pairs of tail rows (a scalar first factor),
+    the sum is over the levels' quadratic forms ``P_l`` themselves."""
     k0 = X.shape[0]
     q_t = ws.tail_size
     templates = fac.templates[1:]
     scale = ws.tail_scale(templates)
+    if isinstance(inverse, PairedInverse):
+        assert scale is not None and k0 == 1
+        return np.array([[float(np.dot(X[0, 0] * Y[0, 0], inverse.quadratic_forms(scale)))]])
     Ht = None
     if scale is None:
         H = inverse.dense()
