@@ -145,20 +145,37 @@ def minimize_theta(
     """
     count = 0
     t0 = time.perf_counter()
+    # the searches, the boundary check, the polish and the final evaluation meet at the
+    # same points (L-BFGS-B's stopping point, the polish's last step): each is computed once
+    recent = _Recent()
 
     def counted(theta: np.ndarray) -> float:
         nonlocal count
+        known = recent.value(theta)
+        if known is not None:
+            return known if np.isfinite(known) else 1e300
         count += 1
         value = f(theta)
-        return value if np.isfinite(value) else 1e300
+        value = value if np.isfinite(value) else 1e300
+        recent.store(theta, value, None)
+        return value
 
     extra = 0  # evaluations of the gradient (each with the criterion)
     if gradient is not None:
+        full_gradient = gradient
+
+        def graded(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            nonlocal extra
+            known = recent.gradient(theta)
+            if known is not None:
+                return known
+            extra += 1
+            value, grad = full_gradient(theta)
+            recent.store(theta, value, grad)
+            return value, grad
 
         def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            nonlocal extra
-            extra += 1
-            value, grad = gradient(theta)
+            value, grad = graded(theta)
             if not np.isfinite(value):
                 return 1e300, np.zeros_like(theta)
             return value, grad
@@ -189,13 +206,6 @@ def minimize_theta(
         theta, boundary = _move_off_false_boundary(counted, theta, terms, run, near)
     derivs = None
     if gradient is not None:
-        full_gradient = gradient
-
-        def graded(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            nonlocal extra
-            extra += 1
-            return full_gradient(theta)
-
         theta, derivs = newton_polish(graded, theta, lower)
     return _finish(
         counted,
@@ -211,6 +221,34 @@ def minimize_theta(
         boundary,
         derivs,
     )
+
+
+class _Recent:
+    """The criterion (and gradient, where computed) at the last few thetas."""
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self._points: dict[bytes, tuple[float, np.ndarray | None]] = {}
+
+    def store(self, theta: np.ndarray, value: float, grad: np.ndarray | None) -> None:
+        """Remember ``f(theta)`` (and its gradient)."""
+        key = np.asarray(theta, dtype=np.float64).tobytes()
+        self._points.pop(key, None)
+        self._points[key] = (value, None if grad is None else np.array(grad, dtype=np.float64))
+        while len(self._points) > self.size:
+            del self._points[next(iter(self._points))]
+
+    def value(self, theta: np.ndarray) -> float | None:
+        """``f(theta)`` if known."""
+        hit = self._points.get(np.asarray(theta, dtype=np.float64).tobytes())
+        return None if hit is None else hit[0]
+
+    def gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray] | None:
+        """``f(theta)`` and its gradient if both are known."""
+        hit = self._points.get(np.asarray(theta, dtype=np.float64).tobytes())
+        if hit is None or hit[1] is None:
+            return None
+        return hit[0], hit[1].copy()
 
 
 def _move_off_false_boundary(

@@ -93,6 +93,7 @@ class DenseTailFactor:
 
     L: np.ndarray
     pairs: PairMap | None = None
+    _inverse: list[PairedInverse] = field(default_factory=list, repr=False, compare=False)
 
     def logdet(self) -> float:
         """``log det S``."""
@@ -109,7 +110,10 @@ class DenseTailFactor:
     def inverse(self) -> DenseInverse | PairedInverse:
         """``S^{-1}`` (its lower triangle, read on the pattern, with ``pairs``)."""
         if self.pairs is not None:
-            return paired_inverse(self.L, self.pairs)
+            # kept: the gradient at the optimum and its conditional variances read it
+            if not self._inverse:
+                self._inverse.append(paired_inverse(self.L, self.pairs))
+            return self._inverse[0]
         inv, info = lapack.dpotri(self.L, lower=1)
         if info != 0:
             raise np.linalg.LinAlgError("the tail factor is singular")
