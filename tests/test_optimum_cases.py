@@ -253,3 +253,17 @@ def test_start_is_checked() -> None:
         mm.lmm("Reaction ~ Days + (Days | Subject)", sleep, start=[1.0, 0.0])
     with pytest.raises(mm.ModelSpecError, match="non-negative"):
         mm.lmm("Reaction ~ Days + (Days | Subject)", sleep, start=[-1.0, 0.0, 1.0])
+
+
+def test_a_stop_far_from_a_stationary_point_is_noticed() -> None:
+    # L-BFGS-B can stop on a small change of the criterion with a gradient far from 0
+    # (its curvature pairs spoilt by a visit to a bound where a diagonal's derivative
+    # vanishes); such a stop is searched again, while a gradient into the bound is fine
+    from mixedmodels.core.optimize import _stalled
+
+    lower = np.array([0.0, -np.inf, 0.0])
+    theta = np.array([1.79, 0.72, 0.0])
+    assert _stalled(theta, 1725.76, np.array([3.7, -9.7, 0.0]), lower)
+    assert not _stalled(theta, 1725.76, np.array([1e-6, -2e-6, 50.0]), lower)
+    assert _stalled(theta, 1725.76, np.array([1e-6, -2e-6, -50.0]), lower)
+    assert not _stalled(theta, 0.0, np.array([1e-6, 0.0, 0.0]), lower)

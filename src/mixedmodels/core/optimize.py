@@ -331,34 +331,57 @@ def _run_lbfgsb(
     settings: OptimizerSettings,
 ) -> tuple[np.ndarray, bool, str, str]:
     bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        result = scipy.optimize.minimize(
-            fun,
-            start,
-            jac=True,
-            method="L-BFGS-B",
-            bounds=bounds,
-            # a relative change of 1e-14 is the criterion's own rounding: asking for less
-            # made the line search chase rounding noise (dozens of wasted evaluations) and
-            # give up; the Newton polish takes interior optima the rest of the way
-            options={
-                "ftol": 1e-14,
-                "gtol": 1e-9,
-                "maxfun": settings.max_evaluations,
-                "maxiter": settings.max_evaluations,
-            },
-        )
-    theta = np.maximum(np.asarray(result.x, dtype=np.float64), lower)
     name = "L-BFGS-B with the analytic gradient (scipy.optimize)"
-    if result.success:
-        return theta, True, str(result.message), name
+    x0 = start
+    for _ in range(STALL_RESTARTS + 1):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            result = scipy.optimize.minimize(
+                fun,
+                x0,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=bounds,
+                # a relative change of 1e-14 is the criterion's own rounding: asking for
+                # less made the line search chase rounding noise (dozens of wasted
+                # evaluations) and give up; the Newton polish takes interior optima the
+                # rest of the way
+                options={
+                    "ftol": 1e-14,
+                    "gtol": 1e-9,
+                    "maxfun": settings.max_evaluations,
+                    "maxiter": settings.max_evaluations,
+                },
+            )
+        theta = np.maximum(np.asarray(result.x, dtype=np.float64), lower)
+        if not result.success:
+            break
+        if not _stalled(theta, float(result.fun), np.asarray(result.jac), lower):
+            return theta, True, str(result.message), name
+        # stopped on a small change of the criterion far from a stationary point: its
+        # memory of curvature was spoilt (a visit to a bound where the derivative of a
+        # diagonal vanishes); a fresh search from there
+        x0 = theta
     # the line search can give up short of the optimum: COBYQA, which looks around
     # without derivatives, takes over from there
     theta, success, message, _ = _run_cobyqa(
         counted, theta, lower, settings, 0.1, np.ones_like(theta)
     )
     return theta, success, message, name + ", then COBYQA"
+
+
+#: L-BFGS-B runs again from where it stopped, at most this many times, while it stops
+#: with a projected gradient above STALL_GRADIENT times max(1, |criterion|).
+STALL_RESTARTS = 2
+STALL_GRADIENT = 1e-4
+
+
+def _stalled(theta: np.ndarray, value: float, grad: np.ndarray, lower: np.ndarray) -> bool:
+    """Whether L-BFGS-B stopped with a projected gradient far from 0 (a coordinate at its
+    bound counts only if the gradient points into the region)."""
+    projected = np.where((theta <= lower) & (grad > 0), 0.0, grad)
+    size = float(np.max(np.abs(projected), initial=0.0))
+    return bool(np.isfinite(value) and size > STALL_GRADIENT * max(1.0, abs(value)))
 
 
 def _finish(
