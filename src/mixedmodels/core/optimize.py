@@ -1,6 +1,7 @@
 """Minimize the profiled objective over theta, and check the optimum.
 
-With the analytic gradient the optimizer is scipy's L-BFGS-B, followed by Newton steps
+With the analytic gradient the optimizer is scipy's L-BFGS-B (on the scale of
+:mod:`mixedmodels.core.searchscale`), followed by Newton steps
 (:mod:`mixedmodels.core.newton`); without it, or when L-BFGS-B's line search gives up,
 scipy's COBYQA (Ragonneau & Zhang), a derivative-free trust-region method with quadratic
 models and bounds, of the family of the BOBYQA that lme4 uses.
@@ -18,6 +19,7 @@ import scipy.optimize
 
 from mixedmodels.core.boundary import BoundaryCheck, check_boundary
 from mixedmodels.core.newton import Derivatives, derivatives, newton_polish
+from mixedmodels.core.searchscale import DiagonalScale
 
 __all__ = ["OptInfo", "OptimizerSettings", "minimize_theta"]
 
@@ -333,12 +335,18 @@ def _run_lbfgsb(
     bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
     name = "L-BFGS-B with the analytic gradient (scipy.optimize)"
     x0 = start
+    scale = DiagonalScale(lower)
+
+    def on_scale(u: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = fun(scale.theta(u))
+        return value, scale.gradient(u, grad)
+
     for _ in range(STALL_RESTARTS + 1):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             result = scipy.optimize.minimize(
-                fun,
-                x0,
+                on_scale,
+                scale.search(x0),
                 jac=True,
                 method="L-BFGS-B",
                 bounds=bounds,
@@ -353,11 +361,12 @@ def _run_lbfgsb(
                     "maxiter": settings.max_evaluations,
                 },
             )
-        theta = np.maximum(np.asarray(result.x, dtype=np.float64), lower)
+        theta = np.maximum(scale.theta(np.asarray(result.x, dtype=np.float64)), lower)
         if not result.success:
             break
-        if not _stalled(theta, float(result.fun), np.asarray(result.jac), lower):
-            return theta, True, str(result.message), name
+        # the gradient over theta at theta (known: the search's last point)
+        if not _stalled(theta, float(result.fun), fun(theta)[1], lower):
+            return scale.at_bound(theta, counted), True, str(result.message), name
         # stopped on a small change of the criterion far from a stationary point: its
         # memory of curvature was spoilt (a visit to a bound where the derivative of a
         # diagonal vanishes); a fresh search from there
