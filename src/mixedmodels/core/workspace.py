@@ -231,6 +231,22 @@ class Workspace:
             out[rows] = (v[rows].reshape(m, k) @ T.T).ravel()
         return out
 
+    def ztt_operator(self) -> np.ndarray | sp.csr_matrix:
+        """Z_T'WZ_T for products with vectors: sparse when its dense array is mostly zeros
+        (the tail's own block is diagonal for one factor, and crossed factors meet in few
+        levels), so that a product reads its entries rather than q_T^2 of them."""
+        ztt = self.products.ztt
+        assert ztt is not None
+        cached = self.__dict__.get("_ztt_operator")
+        if cached is not None and cached[0] is ztt:
+            out: np.ndarray | sp.csr_matrix = cached[1]
+            return out
+        out = ztt
+        if isinstance(ztt, np.ndarray) and np.count_nonzero(ztt) <= 0.1 * ztt.size:
+            out = sp.csr_matrix(ztt)
+        self.__dict__["_ztt_operator"] = (ztt, out)
+        return out
+
     @property
     def tail_size(self) -> int:
         """q_T, the order of the tail block (0 with one grouping factor)."""

@@ -102,6 +102,8 @@ class PairMap:
         self.size = int(used.size)
         self.off_diagonal = self.rows != self.cols
         self.diagonal = np.flatnonzero(~self.off_diagonal)
+        self.multiplicity = np.where(self.off_diagonal, 2.0, 1.0)
+        """How many entries of a symmetric matrix each position stands for."""
         self.fortran_at = self.rows + self.cols * q
         """Each position's offset in a Fortran-ordered ``q x q`` array."""
         indptr = np.concatenate([[0], np.cumsum(sizes)])
@@ -120,7 +122,7 @@ class PairMap:
         """``z_l' H z_l`` for every column l, from ``h``: a symmetric H at the pattern's
         positions."""
         out = np.empty(self.m)
-        out[self.order] = self.forms @ np.where(self.off_diagonal, 2.0 * h, h)
+        out[self.order] = self.forms @ (h * self.multiplicity)
         return out
 
     @property

@@ -141,7 +141,8 @@ def criterion_derivatives(
         assert A.bzt is not None and A.ztt is not None
         b_tail = sol.b_tail
         c0 = c0 - (ws._zt0_t @ b_tail).reshape(m0, k0).T
-        cT = A.bzt[:, p] - A.bzt[:, :p] @ beta - ws._zt0 @ sol.b0.ravel() - A.ztt @ b_tail
+        ztt = ws.ztt_operator()
+        cT = A.bzt[:, p] - A.bzt[:, :p] @ beta - ws._zt0 @ sol.b0.ravel() - ztt @ b_tail
         inverse = fac.tail.inverse()
         scale = ws.tail_scale(tail_templates)
         W = multiply_blocks(fac.G, fac.G, transpose_b=True)
@@ -289,7 +290,7 @@ def _reml_terms(
     LQ0 = np.tensordot(T0, Q0, axes=([1], [0]))  # (k0, p, m0)
     R0 = Bx0 - multiply_blocks(A00, LQ0) - coupling
     LQ0_rows = np.ascontiguousarray(LQ0.transpose(2, 0, 1)).reshape(m0 * k0, p)
-    RT = A.bzt[:, :p] - ws._zt0 @ LQ0_rows - A.ztt @ LQT
+    RT = A.bzt[:, :p] - ws._zt0 @ LQ0_rows - ws.ztt_operator() @ LQT
     terms = [np.einsum("apm,pq,bqm->ab", Q0, V, R0)]
     for rows, m, k in _tail_rows(ws):
         Qr = QT[rows].reshape(m, k, p)
