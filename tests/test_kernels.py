@@ -18,6 +18,7 @@ from mixedmodels.linalg import (
     to_component_major,
     to_level_major,
 )
+from mixedmodels.linalg.pairmap import PairMap, pair_count
 from mixedmodels.linalg.weightedgram import WeightedGram
 
 
@@ -94,6 +95,46 @@ def test_weighted_gram_with_a_pattern_that_cancels(as_dense: bool) -> None:
         np.testing.assert_allclose(gram.product(w), (dense * w) @ dense.T, atol=1e-12)
 
 
+@given(
+    rows=st.integers(1, 40),
+    cols=st.integers(1, 60),
+    density=st.floats(0.0, 0.6),
+    seed=st.integers(0, 10_000),
+)
+@settings(max_examples=60, deadline=None)
+def test_pair_map_matches_dense(rows: int, cols: int, density: float, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    Z = sp.random(rows, cols, density=density, random_state=seed, format="csr")
+    extra = sp.random(rows, rows, density=0.1, random_state=seed + 1, format="csr")
+    pairs = PairMap(Z, extra)
+    dense = Z.toarray()
+    assert np.all(pairs.rows >= pairs.cols)
+    assert pairs.forms.nnz == pair_count(Z)
+    keys = pairs.rows * rows + pairs.cols
+    assert np.all(np.diff(keys) > 0)  # sorted, each position once
+    # the pattern holds every non-zero of the product and of extra's lower triangle,
+    # and the whole diagonal
+    product = dense @ dense.T
+    need = np.tril((product != 0) | (extra.toarray() != 0) | np.eye(rows, dtype=bool))
+    covered = np.zeros((rows, rows), dtype=bool)
+    covered[pairs.rows, pairs.cols] = True
+    assert np.all(covered[need])
+    np.testing.assert_array_equal(pairs.rows[pairs.diagonal], np.arange(rows))
+    w = rng.random(cols)
+    np.testing.assert_allclose(pairs.gram(w), pairs.lookup((dense * w) @ dense.T), atol=1e-12)
+    H = rng.normal(size=(rows, rows))
+    H = H + H.T
+    np.testing.assert_allclose(
+        pairs.quadratic_forms(pairs.lookup(H)),
+        np.einsum("il,ij,jl->l", dense, H, dense),
+        rtol=1e-10,
+        atol=1e-12,
+    )
+    at = np.zeros(rows * rows)
+    at[pairs.fortran_at] = 1.0
+    np.testing.assert_array_equal(at.reshape(rows, rows, order="F")[pairs.rows, pairs.cols], 1.0)
+
+
 def dense_problem(rng: np.random.Generator, shapes: list[tuple[int, int]], n: int, p: int):
     """Random rows for factors of the given (levels, k), with every level present."""
     terms = []
@@ -164,13 +205,18 @@ def test_blocked_factor_matches_dense_cholesky(shapes, weighted: bool) -> None:
 
 @pytest.mark.parametrize("shapes", [[(12, 2)], [(20, 1), (6, 1)], [(14, 2), (5, 1), (3, 2)]])
 @pytest.mark.parametrize("slab", [4_000_000, 7])  # 7 pairs: many slabs of levels
-@pytest.mark.parametrize("solves", [True, False])  # both ways on a dense tail
-def test_solution_and_conditional_covariance_match_dense(shapes, slab, solves, monkeypatch) -> None:
-    from mixedmodels.core import levelpairs, solution
+@pytest.mark.parametrize("pairs", [True, False])  # the dense tail on its pattern, or not
+@pytest.mark.parametrize("solves", [True, False])  # without the pattern: solves or gathers
+def test_solution_and_conditional_covariance_match_dense(
+    shapes, slab, pairs: bool, solves: bool, monkeypatch
+) -> None:
+    from mixedmodels.core import levelpairs, solution, tailstorage
     from mixedmodels.core.solution import conditional_covariances, solve
 
     monkeypatch.setattr(levelpairs, "PAIR_SLAB", slab)
     monkeypatch.setattr(solution, "_solves_are_cheaper", lambda ws: solves)
+    if not pairs:
+        monkeypatch.setattr(tailstorage, "MAX_PAIRS", 0)
 
     rng = np.random.default_rng(3)
     n, p = 100, 2
@@ -227,17 +273,25 @@ def theta_positions(shapes: list[tuple[int, int]]) -> np.ndarray:
 @pytest.mark.parametrize("shapes", GRADIENT_SHAPES)
 @pytest.mark.parametrize("reml", [True, False])
 @pytest.mark.parametrize("at_boundary", [False, True])
+@pytest.mark.parametrize("pairs", [True, False])  # the dense tail on its pattern, or not
 def test_analytic_gradient_matches_finite_differences(
-    shapes: list[tuple[int, int]], reml: bool, at_boundary: bool
+    shapes: list[tuple[int, int]], reml: bool, at_boundary: bool, pairs: bool, monkeypatch
 ) -> None:
+    from mixedmodels.core import tailstorage
     from mixedmodels.core.solution import solve
     from mixedmodels.lmm.gradient import objective_gradient
+
+    if not pairs:
+        monkeypatch.setattr(tailstorage, "MAX_PAIRS", 0)
 
     rng = np.random.default_rng(len(shapes) * 10 + shapes[0][1] + reml)
     n, p = 160, 3
     terms, B = dense_problem(rng, shapes, n, p)
     w = rng.uniform(0.5, 2.0, n)
     ws = Workspace(crossproducts(terms, B, w), shapes[1:])
+    if len(shapes) > 1:
+        scalar = all(k == 1 for _, k in shapes)
+        assert (getattr(ws.tail_kind, "pairs", None) is not None) == (pairs and scalar)
     position = theta_positions(shapes)
 
     def templates(theta: np.ndarray) -> list[np.ndarray]:

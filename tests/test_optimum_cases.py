@@ -253,3 +253,44 @@ def test_start_is_checked() -> None:
         mm.lmm("Reaction ~ Days + (Days | Subject)", sleep, start=[1.0, 0.0])
     with pytest.raises(mm.ModelSpecError, match="non-negative"):
         mm.lmm("Reaction ~ Days + (Days | Subject)", sleep, start=[-1.0, 0.0, 1.0])
+
+
+def test_a_stop_far_from_a_stationary_point_is_noticed() -> None:
+    # L-BFGS-B can stop on a small change of the criterion with a gradient far from 0
+    # (its curvature pairs spoilt by a visit to a bound where a diagonal's derivative
+    # vanishes); such a stop is searched again, while a gradient into the bound is fine
+    from mixedmodels.core.optimize import _stalled
+
+    lower = np.array([0.0, -np.inf, 0.0])
+    theta = np.array([1.79, 0.72, 0.0])
+    assert _stalled(theta, 1725.76, np.array([3.7, -9.7, 0.0]), lower)
+    assert not _stalled(theta, 1725.76, np.array([1e-6, -2e-6, 50.0]), lower)
+    assert _stalled(theta, 1725.76, np.array([1e-6, -2e-6, -50.0]), lower)
+    assert not _stalled(theta, 0.0, np.array([1e-6, 0.0, 0.0]), lower)
+
+
+def test_search_scale_maps_diagonals_only() -> None:
+    from mixedmodels.core.searchscale import AT_BOUND, DiagonalScale
+
+    lower = np.array([0.0, -np.inf, 0.0])
+    scale = DiagonalScale(lower)
+    theta = np.array([0.0, -0.7, 2.5])
+    u = scale.search(theta)
+    assert u[0] == 0.0 and u[1] == -0.7  # the bound stays at 0, off-diagonals as they are
+    np.testing.assert_allclose(scale.theta(u), theta, rtol=1e-14)
+
+    # the chain rule against differences of a function of theta
+    def f(t: np.ndarray) -> float:
+        return float(np.sum(np.log1p(t**2)) + t[1] * t[2])
+
+    u = scale.search(np.array([0.3, -0.7, 2.5]))
+    t = scale.theta(u)
+    grad = np.array([2 * t[0] / (1 + t[0] ** 2), 2 * t[1] / (1 + t[1] ** 2) + t[2], 0.0])
+    grad[2] = 2 * t[2] / (1 + t[2] ** 2) + t[1]
+    h = 1e-6
+    numeric = [(f(scale.theta(u + h * e)) - f(scale.theta(u - h * e))) / (2 * h) for e in np.eye(3)]
+    np.testing.assert_allclose(scale.gradient(u, grad), numeric, rtol=1e-7)
+    # a diagonal the search left next to 0 goes to 0 unless the criterion rises there
+    near = np.array([0.1 * AT_BOUND, -0.7, 2.5])
+    assert scale.at_bound(near, f)[0] == 0.0
+    assert scale.at_bound(near, lambda t: f(t) + (t[0] == 0.0))[0] == near[0]

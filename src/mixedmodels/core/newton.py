@@ -23,6 +23,11 @@ __all__ = [
 DIFFERENCED_HESSIAN = "analytic gradient, Hessian from its forward differences"
 UPDATED_HESSIAN = "analytic gradient, Hessian from the previous fit's with BFGS updates"
 
+#: A Newton step of the polish shorter than this (theta is O(1) on the conditioned
+#: matrices) is not taken: the gradient it comes from is at its own rounding, so it
+#: would move theta by noise, at the cost of one more gradient.
+FINAL_STEP = 1e-11
+
 
 def derivatives(
     f: Callable[[np.ndarray], float],
@@ -127,7 +132,8 @@ def newton_polish(
     Hessian far less than the differencing error, and each step with it still shrinks
     the distance to the optimum by orders of magnitude. Only interior
     optima are polished, and a step is kept only if it stays in bounds, shrinks the
-    gradient and does not raise the objective beyond its rounding.
+    gradient and does not raise the objective beyond its rounding; the polish ends
+    when the next step would be shorter than :data:`FINAL_STEP`.
 
     Returns
     -------
@@ -157,6 +163,8 @@ def newton_polish(
             step = np.linalg.solve(H, grad)
         except np.linalg.LinAlgError:
             break
+        if np.max(np.abs(step)) < FINAL_STEP:
+            break
         trial = theta - step
         if not np.all(np.isfinite(trial)) or np.any(trial < lower):
             break
@@ -168,8 +176,6 @@ def newton_polish(
         ):
             break
         theta, value, grad = trial, trial_value, trial_grad
-        if np.max(np.abs(step)) < 1e-12:
-            break
         if np.max(np.abs(theta - at)) > step_size:
             # far from where it was differenced (L-BFGS-B stopped early): again here
             H, at = hessian(theta, grad), theta

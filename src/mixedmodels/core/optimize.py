@@ -1,6 +1,7 @@
 """Minimize the profiled objective over theta, and check the optimum.
 
-With the analytic gradient the optimizer is scipy's L-BFGS-B, followed by Newton steps
+With the analytic gradient the optimizer is scipy's L-BFGS-B (on the scale of
+:mod:`mixedmodels.core.searchscale`), followed by Newton steps
 (:mod:`mixedmodels.core.newton`); without it, or when L-BFGS-B's line search gives up,
 scipy's COBYQA (Ragonneau & Zhang), a derivative-free trust-region method with quadratic
 models and bounds, of the family of the BOBYQA that lme4 uses.
@@ -18,6 +19,7 @@ import scipy.optimize
 
 from mixedmodels.core.boundary import BoundaryCheck, check_boundary
 from mixedmodels.core.newton import Derivatives, derivatives, newton_polish, quasi_newton
+from mixedmodels.core.searchscale import DiagonalScale
 
 __all__ = ["OptInfo", "OptimizerSettings", "minimize_theta"]
 
@@ -153,36 +155,37 @@ def minimize_theta(
     """
     count = 0
     t0 = time.perf_counter()
-    # the last point whose gradient was evaluated: the optimizer, the boundary check, the
-    # polish and the final check each ask for the point where the one before stopped
-    last: tuple[bytes, float, np.ndarray] | None = None
+    # the searches, the boundary check, the polish and the final evaluation meet at the
+    # same points (L-BFGS-B's stopping point, the polish's last step): each is computed once
+    recent = _Recent()
 
     def counted(theta: np.ndarray) -> float:
         nonlocal count
-        if last is not None and last[0] == theta.tobytes():
-            value = last[1]
-        else:
-            count += 1
-            value = f(theta)
-        return value if np.isfinite(value) else 1e300
+        known = recent.value(theta)
+        if known is not None:
+            return known if np.isfinite(known) else 1e300
+        count += 1
+        value = f(theta)
+        value = value if np.isfinite(value) else 1e300
+        recent.store(theta, value, None)
+        return value
 
     extra = 0  # evaluations of the gradient (each with the criterion)
     if gradient is not None:
-        raw_gradient = gradient
+        full_gradient = gradient
 
-        def remembered(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            nonlocal extra, last
-            key = theta.tobytes()
-            if last is None or last[0] != key:
-                extra += 1
-                value, grad = raw_gradient(theta)
-                last = (key, value, np.array(grad, dtype=np.float64))
-            return last[1], last[2].copy()
-
-        gradient = remembered
+        def graded(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            nonlocal extra
+            known = recent.gradient(theta)
+            if known is not None:
+                return known
+            extra += 1
+            value, grad = full_gradient(theta)
+            recent.store(theta, value, grad)
+            return value, grad
 
         def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            value, grad = remembered(theta)
+            value, grad = graded(theta)
             if not np.isfinite(value):
                 return 1e300, np.zeros_like(theta)
             return value, grad
@@ -233,7 +236,7 @@ def minimize_theta(
         theta, boundary = _move_off_false_boundary(counted, theta, terms, run, near)
     derivs = None
     if gradient is not None:
-        theta, derivs = newton_polish(gradient, theta, lower)
+        theta, derivs = newton_polish(graded, theta, lower)
     return _finish(
         counted,
         theta,
@@ -248,6 +251,34 @@ def minimize_theta(
         boundary,
         derivs,
     )
+
+
+class _Recent:
+    """The criterion (and gradient, where computed) at the last few thetas."""
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self._points: dict[bytes, tuple[float, np.ndarray | None]] = {}
+
+    def store(self, theta: np.ndarray, value: float, grad: np.ndarray | None) -> None:
+        """Remember ``f(theta)`` (and its gradient)."""
+        key = np.asarray(theta, dtype=np.float64).tobytes()
+        self._points.pop(key, None)
+        self._points[key] = (value, None if grad is None else np.array(grad, dtype=np.float64))
+        while len(self._points) > self.size:
+            del self._points[next(iter(self._points))]
+
+    def value(self, theta: np.ndarray) -> float | None:
+        """``f(theta)`` if known."""
+        hit = self._points.get(np.asarray(theta, dtype=np.float64).tobytes())
+        return None if hit is None else hit[0]
+
+    def gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray] | None:
+        """``f(theta)`` and its gradient if both are known."""
+        hit = self._points.get(np.asarray(theta, dtype=np.float64).tobytes())
+        if hit is None or hit[1] is None:
+            return None
+        return hit[0], hit[1].copy()
 
 
 def _move_off_false_boundary(
@@ -330,34 +361,64 @@ def _run_lbfgsb(
     settings: OptimizerSettings,
 ) -> tuple[np.ndarray, bool, str, str]:
     bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        result = scipy.optimize.minimize(
-            fun,
-            start,
-            jac=True,
-            method="L-BFGS-B",
-            bounds=bounds,
-            # a relative change of 1e-14 is the criterion's own rounding: asking for less
-            # made the line search chase rounding noise (dozens of wasted evaluations) and
-            # give up; the Newton polish takes interior optima the rest of the way
-            options={
-                "ftol": 1e-14,
-                "gtol": 1e-9,
-                "maxfun": settings.max_evaluations,
-                "maxiter": settings.max_evaluations,
-            },
-        )
-    theta = np.maximum(np.asarray(result.x, dtype=np.float64), lower)
     name = "L-BFGS-B with the analytic gradient (scipy.optimize)"
-    if result.success:
-        return theta, True, str(result.message), name
+    x0 = start
+    scale = DiagonalScale(lower)
+
+    def on_scale(u: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = fun(scale.theta(u))
+        return value, scale.gradient(u, grad)
+
+    for _ in range(STALL_RESTARTS + 1):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            result = scipy.optimize.minimize(
+                on_scale,
+                scale.search(x0),
+                jac=True,
+                method="L-BFGS-B",
+                bounds=bounds,
+                # a relative change of 1e-14 is the criterion's own rounding: asking for
+                # less made the line search chase rounding noise (dozens of wasted
+                # evaluations) and give up; the Newton polish takes interior optima the
+                # rest of the way
+                options={
+                    "ftol": 1e-14,
+                    "gtol": 1e-9,
+                    "maxfun": settings.max_evaluations,
+                    "maxiter": settings.max_evaluations,
+                },
+            )
+        theta = np.maximum(scale.theta(np.asarray(result.x, dtype=np.float64)), lower)
+        if not result.success:
+            break
+        # the gradient over theta at theta (known: the search's last point)
+        if not _stalled(theta, float(result.fun), fun(theta)[1], lower):
+            return scale.at_bound(theta, counted), True, str(result.message), name
+        # stopped on a small change of the criterion far from a stationary point: its
+        # memory of curvature was spoilt (a visit to a bound where the derivative of a
+        # diagonal vanishes); a fresh search from there
+        x0 = theta
     # the line search can give up short of the optimum: COBYQA, which looks around
     # without derivatives, takes over from there
     theta, success, message, _ = _run_cobyqa(
         counted, theta, lower, settings, 0.1, np.ones_like(theta)
     )
     return theta, success, message, name + ", then COBYQA"
+
+
+#: L-BFGS-B runs again from where it stopped, at most this many times, while it stops
+#: with a projected gradient above STALL_GRADIENT times max(1, |criterion|).
+STALL_RESTARTS = 2
+STALL_GRADIENT = 1e-4
+
+
+def _stalled(theta: np.ndarray, value: float, grad: np.ndarray, lower: np.ndarray) -> bool:
+    """Whether L-BFGS-B stopped with a projected gradient far from 0 (a coordinate at its
+    bound counts only if the gradient points into the region)."""
+    projected = np.where((theta <= lower) & (grad > 0), 0.0, grad)
+    size = float(np.max(np.abs(projected), initial=0.0))
+    return bool(np.isfinite(value) and size > STALL_GRADIENT * max(1.0, abs(value)))
 
 
 def _finish(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
+from mixedmodels.core.densepairs import PairedInverse
 from mixedmodels.core.levelpairs import level_pairs, scaled_lower_inverse, tail_inverse_pairs
 from mixedmodels.core.tailstorage import DenseInverse, DenseTailFactor
 from mixedmodels.core.workspace import Factorization, Workspace
@@ -106,12 +107,16 @@ def conditional_covariances(ws: Workspace, fac: Factorization) -> list[np.ndarra
     out = [W]
     if fac.tail is None:
         return out
-    if isinstance(fac.tail, DenseTailFactor) and _solves_are_cheaper(ws):
+    if isinstance(fac.tail, DenseTailFactor) and fac.tail.pairs is None and _solves_are_cheaper(ws):
         return _dense_tail_covariances(ws, fac, fac.tail.L, W, Wc)
     # The first factor's blocks gain W_l A_0T,l Lambda_T S^{-1} Lambda_T' A_T0,l W_l:
     # the quadratic forms P_l of the gradient, from the entries of S^{-1} they read.
     inverse = fac.tail.inverse()
-    if isinstance(inverse, DenseInverse):
+    if isinstance(inverse, PairedInverse):
+        scale = ws.tail_scale(fac.templates[1:])
+        assert scale is not None
+        P = inverse.quadratic_forms(scale)[None, None, :]
+    elif isinstance(inverse, DenseInverse):
         P = level_pairs(ws).gathered_forms(scaled_lower_inverse(ws, fac, inverse))
     else:
         pairs, h = tail_inverse_pairs(ws, fac, inverse)

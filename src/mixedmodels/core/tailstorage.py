@@ -20,9 +20,11 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import lapack
 
+from mixedmodels.core.densepairs import PairedInverse, paired_inverse, paired_schur
 from mixedmodels.errors import ModelTooLargeError
 from mixedmodels.linalg.dense import cholesky_lower, solve_lower
 from mixedmodels.linalg.ordering import minimum_degree
+from mixedmodels.linalg.pairmap import MAX_PAIRS, PairMap, pair_count
 from mixedmodels.linalg.selinv import selected_inverse
 from mixedmodels.linalg.supernodal import SupernodalFactor, Symbolic, analyse, factorize
 from mixedmodels.linalg.weightedgram import WeightedGram
@@ -92,9 +94,13 @@ class DenseInverse:
 
 @dataclass(frozen=True)
 class DenseTailFactor:
-    """The dense lower Cholesky factor ``L`` of S."""
+    """The dense lower Cholesky factor ``L`` of S; ``pairs`` is the pattern S was built on
+    when its Schur complement was kept as pattern values (see
+    :mod:`mixedmodels.core.densepairs`)."""
 
     L: np.ndarray
+    pairs: PairMap | None = None
+    _inverse: list[PairedInverse] = field(default_factory=list, repr=False, compare=False)
 
     def logdet(self) -> float:
         """``log det S``."""
@@ -108,10 +114,13 @@ class DenseTailFactor:
         """``L^{-T} Y`` in the original order: ``S^{-1} B = solve_upper(solve_lower(B))``."""
         return solve_lower(self.L, Y, transpose=True)
 
-    def inverse(self) -> DenseInverse:
-        """``S^{-1}``."""
-        # L's strict upper triangle is zero (potrf's clean=1) and potri writes only the
-        # lower one, so its result is S^{-1}'s lower triangle as it stands
+    def inverse(self) -> DenseInverse | PairedInverse:
+        """``S^{-1}`` (its lower triangle, read on the pattern, with ``pairs``)."""
+        if self.pairs is not None:
+            # kept: the gradient at the optimum and its conditional variances read it
+            if not self._inverse:
+                self._inverse.append(paired_inverse(self.L, self.pairs))
+            return self._inverse[0]
         inv, info = lapack.dpotri(self.L, lower=1)
         if info != 0:
             raise np.linalg.LinAlgError("the tail factor is singular")
@@ -119,14 +128,20 @@ class DenseTailFactor:
 
 
 class DenseTail:
-    """The tail as one dense block, factored by LAPACK."""
+    """The tail as one dense block, factored by LAPACK.
+
+    With ``pairs`` (scalar terms throughout, see :mod:`mixedmodels.core.densepairs`) the
+    Schur complement of the first factor's Gram weights is formed on the pattern.
+    """
 
     name = "dense"
 
-    def __init__(self, q: int) -> None:
+    def __init__(self, q: int, pairs: PairMap | None = None) -> None:
         self.q = q
-        self.bytes = DENSE_COPIES * 8 * q * q
+        self.pairs = pairs
+        self.bytes = DENSE_COPIES * 8 * q * q + (0 if pairs is None else pairs.bytes)
         self._dense_ztt: tuple[object, np.ndarray] | None = None
+        self._paired_ztt: tuple[object, np.ndarray] | None = None
 
     def _ztt(self, ztt: np.ndarray | sp.csr_matrix) -> np.ndarray:
         if isinstance(ztt, np.ndarray):
@@ -142,7 +157,15 @@ class DenseTail:
         w: np.ndarray,
         values: np.ndarray | None,
     ) -> np.ndarray:
-        """``A_TT - Z diag(w) Z'`` for the first factor's scalar weights ``w``."""
+        """``A_TT - Z diag(w) Z'`` for the first factor's scalar weights ``w``: on the
+        pattern of ``pairs`` when there is one and Z has its own values (``values`` is
+        None), else dense."""
+        if self.pairs is not None and values is None:
+            if self._paired_ztt is None or self._paired_ztt[0] is not ztt:
+                dense = ztt if isinstance(ztt, np.ndarray) else ztt.toarray()
+                self._paired_ztt = (ztt, self.pairs.lookup(dense))
+            out: np.ndarray = self._paired_ztt[1] - self.pairs.gram(w)
+            return out
         return gram.subtract_from(self._ztt(ztt), w, values)
 
     def schur_product(self, ztt: np.ndarray | sp.csr_matrix, product: sp.csr_matrix) -> np.ndarray:
@@ -156,7 +179,11 @@ class DenseTail:
         congruence: Callable[[np.ndarray], np.ndarray],
         scale: np.ndarray | None,
     ) -> DenseTailFactor:
-        """Factor ``congruence(D) + I`` (``congruence`` applies Lambda_T' . Lambda_T)."""
+        """Factor ``congruence(D) + I`` (``congruence`` applies Lambda_T' . Lambda_T); a D
+        of pattern values (from :meth:`schur_gram`) is scaled by the diagonal ``scale``."""
+        if D.ndim == 1:
+            assert self.pairs is not None and scale is not None
+            return DenseTailFactor(paired_schur(self.pairs, D.copy(), scale), self.pairs)
         S = congruence(D)
         S[np.diag_indices_from(S)] += 1.0
         return DenseTailFactor(cholesky_lower(S, overwrite=True))  # S is ours alone
@@ -339,8 +366,11 @@ def choose_tail(
     zt0: sp.csr_matrix,
     tail_shapes: list[tuple[int, int]],
     cap: int | None = None,
+    first_k: int = 1,
 ) -> TailKind:
-    """The storage of the tail block, chosen by flops and memory.
+    """The storage of the tail block, chosen by flops and memory (``first_k``: the first
+    factor's coefficients per level; a dense tail of scalar terms after a scalar first
+    factor keeps its Schur complement on the pattern when the pairs are few enough).
 
     Raises
     ------
@@ -365,6 +395,15 @@ def choose_tail(
             cheaper = SPARSE_FLOP_PENALTY * symbolic.flops < q**3 / 3
             if cheaper or dense.bytes > cap:
                 kind = sparse
+    if (
+        kind is dense
+        and scalar
+        and first_k == 1
+        and 0 < pair_count(zt0) <= MAX_PAIRS
+        and dense.bytes + 12 * MAX_PAIRS <= cap
+    ):
+        own = ztt if sp.issparse(ztt) else sp.csr_matrix(ztt)
+        kind = DenseTail(q, PairMap(zt0, own))
     if kind.bytes > cap:
         levels = ", ".join(str(m) for m, _ in tail_shapes)
         raise ModelTooLargeError(

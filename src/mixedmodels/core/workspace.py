@@ -112,7 +112,9 @@ class Workspace:
             self._zt0_t = zt0.T.tocsr()
             self._gram = WeightedGram(zt0) if k0 == 1 else None
             assert products.ztt is not None
-            self.tail_kind: TailKind | None = choose_tail(products.ztt, zt0, tail_shapes)
+            self.tail_kind: TailKind | None = choose_tail(
+                products.ztt, zt0, tail_shapes, first_k=k0
+            )
         else:
             self.tail_kind = None
         self._gram_values: np.ndarray | None = None  # Z_T'WZ0's values when reweighted
@@ -224,6 +226,22 @@ class Workspace:
         ):
             rows = slice(int(start), int(start) + m * k)
             out[rows] = (v[rows].reshape(m, k) @ T.T).ravel()
+        return out
+
+    def ztt_operator(self) -> np.ndarray | sp.csr_matrix:
+        """Z_T'WZ_T for products with vectors: sparse when its dense array is mostly zeros
+        (the tail's own block is diagonal for one factor, and crossed factors meet in few
+        levels), so that a product reads its entries rather than q_T^2 of them."""
+        ztt = self.products.ztt
+        assert ztt is not None
+        cached = self.__dict__.get("_ztt_operator")
+        if cached is not None and cached[0] is ztt:
+            out: np.ndarray | sp.csr_matrix = cached[1]
+            return out
+        out = ztt
+        if isinstance(ztt, np.ndarray) and np.count_nonzero(ztt) <= 0.1 * ztt.size:
+            out = sp.csr_matrix(ztt)
+        self.__dict__["_ztt_operator"] = (ztt, out)
         return out
 
     @property

@@ -23,6 +23,7 @@ from mixedmodels.core.tables import (
     term_covariances,
     varcorr_table,
 )
+from mixedmodels.core.workspace import Factorization
 from mixedmodels.design.conditioning import Conditioning, conditioning
 from mixedmodels.design.crossproducts import CrossProducts, ZTerm, crossproducts
 from mixedmodels.design.frame import ModelFrame, model_frame
@@ -213,15 +214,27 @@ def estimate(
     reml = model.reml
     theta_map = model.theta_map
 
+    # the last factorization, which the results read when the optimum was evaluated last
+    last: list[tuple[bytes, Factorization]] = []
+
+    def factorize(theta: np.ndarray, keep_schur: bool = False) -> Factorization:
+        key = np.asarray(theta, dtype=np.float64).tobytes()
+        if last and last[0][0] == key and (last[0][1].schur is not None or not keep_schur):
+            return last[0][1]
+        last.clear()  # before the next factorization: one set of tail arrays at a time
+        fac = ws.factorize(theta_map.factors(theta), keep_schur=keep_schur)
+        last.append((key, fac))
+        return fac
+
     def objective(theta: np.ndarray) -> float:
         try:
-            return ws.objective(ws.factorize(theta_map.factors(theta)), reml)
+            return ws.objective(factorize(theta), reml)
         except (np.linalg.LinAlgError, ValueError, FloatingPointError):
             return np.inf
 
     def objective_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
         try:
-            fac = ws.factorize(theta_map.factors(theta), keep_schur=True)
+            fac = factorize(theta, keep_schur=True)
             grad = objective_gradient(ws, fac, solve(ws, fac), theta_map.position, reml)
             return ws.objective(fac, reml), grad
         except (np.linalg.LinAlgError, ValueError, FloatingPointError):
@@ -250,7 +263,8 @@ def estimate(
                 terms=layout.term_slots(),
                 hessian=hessian,
             )
-        fac = ws.factorize(theta_map.factors(theta_c))
+        fac = factorize(theta_c)
+        last.clear()
         internal = solve(ws, fac)
         sol = model.to_original(internal)
         if model.intercept is not None:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mixedmodels.core.densepairs import PairedInverse
 from mixedmodels.core.levelpairs import scaled_lower_inverse
 from mixedmodels.core.solution import Solution
 from mixedmodels.core.tailstorage import DenseInverse, SparseInverse
@@ -141,7 +142,8 @@ def criterion_derivatives(
         assert A.bzt is not None and A.ztt is not None
         b_tail = sol.b_tail
         c0 = c0 - (ws._zt0_t @ b_tail).reshape(m0, k0).T
-        cT = A.bzt[:, p] - A.bzt[:, :p] @ beta - ws._zt0 @ sol.b0.ravel() - A.ztt @ b_tail
+        ztt = ws.ztt_operator()
+        cT = A.bzt[:, p] - A.bzt[:, :p] @ beta - ws._zt0 @ sol.b0.ravel() - ztt @ b_tail
         inverse = fac.tail.inverse()
         scale = ws.tail_scale(tail_templates)
         W = multiply_blocks(fac.G, fac.G, transpose_b=True)
@@ -196,7 +198,7 @@ def _read(
 def _coupled_sum(
     ws: Workspace,
     fac: Factorization,
-    inverse: DenseInverse | SparseInverse,
+    inverse: DenseInverse | SparseInverse | PairedInverse,
     X: np.ndarray,
     Y: np.ndarray,
 ) -> np.ndarray:
@@ -208,10 +210,14 @@ def _coupled_sum(
     factorization forms its own (the Gram kernel for a scalar first factor, a sparse
     product otherwise), read against the entries of ``S^{-1}`` on its pattern, which the
     tail's storage kind gives (all of them for the dense kind, the selected inverse for the
-    sparse one)."""
+    sparse one). When the dense kind keeps the pairs of tail rows (a scalar first factor),
+    the sum is over the levels' quadratic forms ``P_l`` themselves."""
     k0 = X.shape[0]
     q_t = ws.tail_size
     scale = ws.tail_scale(fac.templates[1:])
+    if isinstance(inverse, PairedInverse):
+        assert scale is not None and k0 == 1
+        return np.array([[float(np.dot(X[0, 0] * Y[0, 0], inverse.quadratic_forms(scale)))]])
     # a dense S^{-1}: scaled once (q_T^2) and read by flat index; the sparse kind's
     # entries are looked up on its pattern and scaled as read
     Ht = (
@@ -298,7 +304,7 @@ def _reml_terms(
     LQ0 = np.einsum("ab,bpm->apm", T0, Q0)  # (k0, p, m0)
     R0 = Bx0 - multiply_blocks(A00, LQ0) - coupling
     LQ0_rows = np.ascontiguousarray(LQ0.transpose(2, 0, 1)).reshape(m0 * k0, p)
-    RT = A.bzt[:, :p] - ws._zt0 @ LQ0_rows - A.ztt @ LQT
+    RT = A.bzt[:, :p] - ws._zt0 @ LQ0_rows - ws.ztt_operator() @ LQT
     terms = [np.einsum("apm,pq,bqm->ab", Q0, V, R0)]
     for rows, m, k in _tail_rows(ws):
         Qr = QT[rows].reshape(m, k, p)
