@@ -227,7 +227,7 @@ def quasi_newton(
     theta: np.ndarray,
     lower: np.ndarray,
     hessian: np.ndarray,
-) -> tuple[np.ndarray, Derivatives] | None:
+) -> tuple[np.ndarray, Derivatives | None]:
     """Quasi-Newton steps from ``theta``, starting from a known Hessian (BFGS updates).
 
     A refit (a bootstrap or simulation replicate, a new response on the same design)
@@ -241,30 +241,31 @@ def quasi_newton(
 
     Returns
     -------
-    tuple or None
-        The optimum and the :class:`Derivatives` there (the gradient and the updated
-        Hessian); None when the start or the optimum lies on the boundary, the Hessian
-        stops being positive definite, halving finds no descent, or
-        ``QUASI_NEWTON_STEPS`` steps do not converge: the caller's general optimizer
-        takes over then.
+    numpy.ndarray
+        The optimum, or the last point reached when the steps stop short of it.
+    Derivatives or None
+        At the optimum, the gradient and the updated Hessian; None when the start or the
+        optimum lies on the boundary, the Hessian stops being positive definite, halving
+        finds no descent, or ``QUASI_NEWTON_STEPS`` steps do not converge: the caller's
+        general optimizer takes over from the point returned then.
     """
     bounded = lower == 0.0
     if np.any(bounded & (theta < 1e-4)):
-        return None
+        return theta, None
     H = np.array(hessian, dtype=np.float64)
     value, grad = gradient(theta)
     if not np.isfinite(value):
-        return None
+        return theta, None
     for _ in range(QUASI_NEWTON_STEPS):
         try:
             step = -np.linalg.solve(H, grad)
         except np.linalg.LinAlgError:
-            return None
+            return theta, None
         if np.max(np.abs(step)) < QUASI_NEWTON_STEP:
             return theta, Derivatives(grad, H, 0.0, 0.0, UPDATED_HESSIAN)
         slope = float(grad @ step)
         if not slope < 0.0:  # H is no longer positive definite
-            return None
+            return theta, None
         crossing = (theta + step < lower) & np.isfinite(lower)
         if crossing.any():
             step = step * (0.5 * float(np.min((lower - theta)[crossing] / step[crossing])))
@@ -277,13 +278,13 @@ def quasi_newton(
                 break
             step = 0.5 * step
         else:
-            return None
+            return theta, None
         if np.any(bounded & (trial < 1e-4)):
-            return None  # heading for the boundary, where the general optimizer decides
+            return trial, None  # heading for the boundary, where the general optimizer decides
         change = trial_grad - grad
         curvature = float(step @ change)
         if curvature > 0.0:
             Hs = H @ step
             H = H + np.outer(change, change) / curvature - np.outer(Hs, Hs) / float(step @ Hs)
         theta, value, grad = trial, trial_value, trial_grad
-    return None
+    return theta, None

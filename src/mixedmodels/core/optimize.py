@@ -207,9 +207,10 @@ def minimize_theta(
         evaluations = lambda: count  # noqa: E731
 
     if gradient is not None and hessian is not None:
-        reached = quasi_newton(fun, start, lower, hessian)
-        if reached is not None:
-            theta, reached_derivs = reached
+        # from the previous optimum; the general optimizer goes on from where they stop
+        start, reached_derivs = quasi_newton(fun, start, lower, hessian)
+        if reached_derivs is not None:
+            theta = start
             name = "Newton steps with the analytic gradient from the previous optimum"
             message = "the Newton step is below its tolerance"
             return _finish(

@@ -107,17 +107,21 @@ def fit_frame(
     index: pd.Index,
     label: str,
     start: np.ndarray | None = None,
+    hessian: np.ndarray | None = None,
 ) -> LmmRecord:
     """Fit the model of a ModelFrame (the steps of :func:`lmm` after reading the data).
 
     The fit runs on the centred and scaled matrices (:mod:`mixedmodels.design.conditioning`)
-    and reports in the original ones; ``start`` is lme4's theta."""
+    and reports in the original ones; ``start`` is lme4's theta and ``hessian`` as for
+    :func:`estimate`."""
     cond = conditioning(frame)
     cframe = cond.apply(frame)
     clayout = covariance_layout(cframe) if not cond.is_identity else layout
     products, shift = frame_crossproducts(cframe, clayout)
     model = make_model(products, shift, frame, clayout, cond, reml)
-    return record_of_model(model, frame, layout, cframe, clayout, settings, index, label, start)
+    return record_of_model(
+        model, frame, layout, cframe, clayout, settings, index, label, start, hessian
+    )
 
 
 def record_of_model(

@@ -154,4 +154,15 @@ def refit_fixed(fit: LmmRecord, y: np.ndarray, X: np.ndarray) -> LmmRecord | Non
     settings = fit._settings or OptimizerSettings()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return fit_frame(new, fit._layout, fit.reml, settings, fit._index, fit.data_label)
+        # from the fit's optimum and its Hessian, as refit_response: a simulated data set
+        # of the same design has its optimum near, with nearly the same curvature
+        return fit_frame(
+            new,
+            fit._layout,
+            fit.reml,
+            settings,
+            fit._index,
+            fit.data_label,
+            start=fit.theta,
+            hessian=fit.optinfo.hessian,
+        )
