@@ -54,6 +54,8 @@ class PirlsState:
     workspace: Workspace
     factorization: Factorization
     iterations: int
+    kernel: float
+    """The sum over rows of the family's log-density kernel at ``mu``."""
 
     @cached_property
     def solution(self) -> Solution:
@@ -239,11 +241,9 @@ class GlmmProblem:
             return float(np.sum(p)) if self._unit_prior else float(self.prior @ p)
         return float(np.sum(self.family.kernel(self.y, mu, self.prior)))
 
-    def penalized_deviance(
-        self, mu: np.ndarray, u: np.ndarray, scratch: np.ndarray | None = None
-    ) -> float:
-        """Sum of the deviance residuals plus ||u||^2."""
-        return 2.0 * (self.saturated_kernel - self.kernel_sum(mu, scratch)) + float(u @ u)
+    def penalized_deviance(self, kernel: float, u: np.ndarray) -> float:
+        """Sum of the deviance residuals plus ||u||^2, from the kernel sum at mu."""
+        return 2.0 * (self.saturated_kernel - kernel) + float(u @ u)
 
     def pirls(
         self,
@@ -273,7 +273,8 @@ class GlmmProblem:
         self.random_part(templates, u, out=now.zb)
         np.add(fixed, now.zb, out=now.eta)
         self.family.linkinv(now.eta, out=now.mu)
-        pdev = self.penalized_deviance(now.mu, u, rows.scratch)
+        kernel = self.kernel_sum(now.mu, rows.scratch)
+        pdev = self.penalized_deviance(kernel, u)
         history: list[float] = [pdev]
         final: tuple[Workspace, Factorization] | None = None
         for iteration in range(1, PIRLS_MAX_ITERATIONS + 1):
@@ -291,7 +292,8 @@ class GlmmProblem:
                 self.random_part(templates, u_try, out=trial.zb)
                 np.add(fixed_try, trial.zb, out=trial.eta)
                 self.family.linkinv(trial.eta, out=trial.mu)
-                pdev_try = self.penalized_deviance(trial.mu, u_try, rows.scratch)
+                kernel_try = self.kernel_sum(trial.mu, rows.scratch)
+                pdev_try = self.penalized_deviance(kernel_try, u_try)
                 if np.isfinite(pdev_try) and pdev_try <= pdev * (1 + 1e-12) + 1e-12:
                     break
                 step /= 2.0
@@ -305,7 +307,7 @@ class GlmmProblem:
             moved = float(np.max(np.abs(u_try - u), initial=0.0))
             if estimate_beta:
                 moved = max(moved, float(np.max(np.abs(b_try - b), initial=0.0)))
-            u, b, fixed, pdev = u_try, b_try, fixed_try, pdev_try
+            u, b, fixed, pdev, kernel = u_try, b_try, fixed_try, pdev_try, kernel_try
             now, trial = trial, now
             history.append(pdev)
             # Fisher scoring converges only linearly for non-canonical links, so the modes
@@ -330,7 +332,8 @@ class GlmmProblem:
         self._u_start = u
         if estimate_beta:
             self._beta_start = b
-        return PirlsState(theta, b, u, now.mu.copy(), now.eta.copy(), ws, fac, iteration)
+        mu, eta = now.mu.copy(), now.eta.copy()
+        return PirlsState(theta, b, u, mu, eta, ws, fac, iteration, kernel)
 
     def _rows(self) -> _Rows:
         """The per-row buffers PIRLS works in, made once per problem."""
@@ -345,7 +348,7 @@ class GlmmProblem:
 
     def laplace(self, state: PirlsState) -> float:
         """-2 log L by the Laplace approximation at a PIRLS state."""
-        loglik = self.kernel_sum(state.mu) + self.normalizer_total
+        loglik = state.kernel + self.normalizer_total
         return -2.0 * loglik + float(state.u @ state.u) + state.factorization.logdet_z
 
     def agq(self, state: PirlsState, nodes: np.ndarray, weights: np.ndarray) -> float:
