@@ -14,6 +14,7 @@ __all__ = [
     "UPDATED_HESSIAN",
     "Derivatives",
     "derivatives",
+    "gradient_differences",
     "newton_polish",
     "newton_steps",
     "quasi_newton",
@@ -109,6 +110,20 @@ def newton_steps(
     return params, H, polished, np.inf if last is None else float(np.max(np.abs(last)))
 
 
+def gradient_differences(
+    gradient: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    x: np.ndarray,
+    g: np.ndarray,
+    step: float,
+) -> np.ndarray:
+    """The Hessian at ``x`` by forward differences of an analytic gradient (``g`` is the
+    gradient at ``x``; ``x.size`` more gradients), symmetrized."""
+    columns = [(gradient(x + step * e)[1] - g) / step for e in np.eye(x.size)]
+    H = np.column_stack(columns)
+    symmetric: np.ndarray = 0.5 * (H + H.T)
+    return symmetric
+
+
 def newton_polish(
     gradient: Callable[[np.ndarray], tuple[float, np.ndarray]],
     theta: np.ndarray,
@@ -144,10 +159,7 @@ def newton_polish(
         # forward differences (n gradients, not 2n): their error of about step_size times
         # the third derivative still lets each Newton step shrink the distance to the
         # optimum by a factor of about 1e-5
-        columns = [(gradient(x + step_size * e)[1] - g) / step_size for e in np.eye(x.size)]
-        H = np.column_stack(columns)
-        symmetric: np.ndarray = 0.5 * (H + H.T)
-        return symmetric
+        return gradient_differences(gradient, x, g, step_size)
 
     value, grad = gradient(theta)
     H = hessian(theta, grad)

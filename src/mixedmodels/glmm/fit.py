@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -45,6 +45,8 @@ from mixedmodels.errors import (
 )
 from mixedmodels.glmm.family import Family
 from mixedmodels.glmm.family import family as get_family
+from mixedmodels.glmm.gradient import has_laplace_gradient
+from mixedmodels.glmm.gradient_stage import LaplaceDeviance, gradient_stage
 from mixedmodels.glmm.pirls import GlmmProblem, PirlsError, PirlsState, gauss_hermite
 from mixedmodels.glmm.result import GlmmResult
 
@@ -249,6 +251,19 @@ def glmm(
         return _fit(cframe, clayout, problem, fam, nagq, settings, data, cond, frame)
 
 
+@dataclass(frozen=True)
+class _Stage2:
+    """Where stage 2 ended: the optimum, its PIRLS state, and the Hessian over
+    (theta, beta in units of ``scale``) that the standard errors read."""
+
+    theta: np.ndarray
+    beta: np.ndarray
+    state: PirlsState
+    objective: float
+    hessian: np.ndarray
+    info: OptInfo
+
+
 def _fit(
     frame: ModelFrame,
     layout: Any,
@@ -262,8 +277,6 @@ def _fit(
 ) -> GlmmResult:
     """Stages 1 and 2 of :func:`glmm` and the result (``frame`` and ``layout`` hold the
     conditioned matrices, ``cond`` the way back to the original ones)."""
-    nodes, node_weights = gauss_hermite(max(nagq, 1))
-    n_theta = layout.n_theta
     terms = layout.term_slots()
 
     # stage 1: theta only, beta inside PIRLS
@@ -293,106 +306,33 @@ def _fit(
                 f"deviance over theta with beta inside PIRLS ({info1.n_evaluations} "
                 "evaluations)."
             ) from None
-    info = info1
-    if nagq >= 1:
-        beta0 = state.solution.beta
+    if nagq == 0:
+        theta, beta = theta1, state.solution.beta
+        objective = problem.laplace(state)
+        vcov, source = state.solution.var_beta_unscaled, "pirls"
+        info = info1
+    else:
         scale = np.sqrt(np.maximum(np.diag(state.solution.var_beta_unscaled), 1e-12))
-
-        def deviance(params: np.ndarray, exact: bool = False) -> float:
-            theta, beta = params[:n_theta], beta0 + scale * params[n_theta:]
-            # the Hessian's points all lie next to the optimum: start each from its modes
-            start = u_hat if exact and u_hat is not None else None
-            st = problem.pirls(theta, beta, u_start=start, exact=exact)
-            if nagq == 1:
-                return problem.laplace(st)
-            return problem.agq(st, nodes, node_weights)
-
-        def stage2(params: np.ndarray, exact: bool = False) -> float:
-            try:
-                return deviance(params, exact)
-            except (PirlsError, np.linalg.LinAlgError, ValueError, FloatingPointError):
-                return np.inf
-
-        u_hat: np.ndarray | None = None
-        start = np.concatenate([theta1, np.zeros(len(beta0))])
-        lower = np.concatenate([layout.lower, np.full(len(beta0), -np.inf)])
-        exact = partial(stage2, exact=True)
-        n_params = start.size
-        with np.errstate(all="ignore"):
-            # lme4's standard errors need the Hessian of the deviance over (theta, beta)
-            # anyway (steps of 1e-3, beta in units of its stage-1 standard error: PIRLS
-            # noise of ~1e-10 in the deviance then costs ~1e-4 of the Hessian, truncation
-            # ~1e-6), and the same differences give Newton steps. With few parameters
-            # (a round costs n^2 + n evaluations) Newton's method from the nAGQ = 0 fit
-            # is the optimizer; where it does not settle (a boundary, an indefinite
-            # Hessian, many parameters) COBYQA runs first and Newton polishes.
-            settled = False
-            if n_params <= NEWTON_FIRST_MAX_PARAMS:
-                t_newton = time.perf_counter()
-                counter = _Counted(exact)
-                u_hat = problem.pirls(theta1, beta0).u
-                params, H, polished, last = newton_steps(
-                    counter, start, layout.lower, n_theta, HESSIAN_STEP, rounds=NEWTON_ROUNDS
+        stage2, tried = None, 0
+        if nagq == 1 and has_laplace_gradient(problem):
+            stage2, tried = _gradient_stage2(problem, layout, state, scale)
+        if stage2 is None:
+            stage2 = _difference_stage2(problem, layout, frame, state, scale, nagq, settings, info1)
+            if tried:  # the gradient's Newton steps ran first and did not settle
+                stage2 = replace(
+                    stage2,
+                    info=replace(stage2.info, n_evaluations=stage2.info.n_evaluations + tried),
                 )
-                settled = last < NEWTON_SETTLED
-                if settled:
-                    info = OptInfo(
-                        optimizer="Newton's method with a finite-difference Hessian, from "
-                        "the nAGQ = 0 fit",
-                        n_evaluations=counter.count,
-                        converged=True,
-                        message=f"the next Newton step is {last:.1g} long",
-                        objective=float(counter.last),
-                        scaled_gradient=last,
-                        seconds=time.perf_counter() - t_newton,
-                    )
-            if not settled:
-                u_hat = None
-                # theta's curvature can exceed beta's (in SE units) by 1e4: COBYQA needs
-                # the parameters rescaled (on sim_logistic: 36 evaluations instead of 126)
-                final = replace(
-                    settings,
-                    final_radius=max(settings.final_radius, STAGE2_RADIUS),
-                    scale_by_curvature=True,
-                )
-                params, info = minimize_theta(
-                    stage2, start, lower, final, check=False, initial_radius=0.5, terms=terms
-                )
-                # Newton steps take COBYQA's stopping point (its last trust region is
-                # STAGE2_RADIUS wide) to the optimum
-                u_hat = problem.pirls(params[:n_theta], beta0 + scale * params[n_theta:]).u
-                params, H, polished, _ = newton_steps(
-                    exact, params, layout.lower, n_theta, HESSIAN_STEP
-                )
-                if polished:
-                    info = replace(info, optimizer=info.optimizer + ", then Newton steps")
-            theta = params[:n_theta]
-            beta = beta0 + scale * params[n_theta:]
-            try:
-                state = problem.pirls(theta, beta)
-            except PirlsError as exc:
-                raise PirlsError(
-                    f"fitting {frame.formula.text!r}: {exc}. Tried: the nAGQ = 0 fit "
-                    f"({info1.n_evaluations} evaluations), then the full deviance over "
-                    f"theta and beta ({info.n_evaluations} evaluations)."
-                ) from None
-            objective = (
-                problem.laplace(state) if nagq == 1 else problem.agq(state, nodes, node_weights)
-            )
-            problem.pirls(theta, beta)  # leave the warm start at the optimum
-        vcov, source = _hessian_vcov(H, n_theta, scale)
-        if vcov is None:
-            vcov = state.solution.var_beta_unscaled
-            source = "pirls"
+        theta, beta, state = stage2.theta, stage2.beta, stage2.state
+        objective, info = stage2.objective, stage2.info
+        from_hessian, source = _hessian_vcov(stage2.hessian, layout.n_theta, scale)
+        vcov = state.solution.var_beta_unscaled if from_hessian is None else from_hessian
+        if from_hessian is None:
             info = _with_note(
                 info,
                 "the Hessian over (theta, beta) is not positive definite; "
                 "standard errors come from the PIRLS factor instead",
             )
-    else:
-        theta, beta = theta1, state.solution.beta
-        objective = problem.laplace(state)
-        vcov, source = state.solution.var_beta_unscaled, "pirls"
     return _result(
         frame,
         layout,
@@ -410,6 +350,137 @@ def _fit(
         cond,
         original,
     )
+
+
+def _gradient_stage2(
+    problem: GlmmProblem, layout: Any, state: PirlsState, scale: np.ndarray
+) -> tuple[_Stage2 | None, int]:
+    """Stage 2 by Newton steps with the analytic gradient of the Laplace deviance, from the
+    nAGQ = 0 fit's ``state``, and the number of deviances evaluated; None where the steps
+    do not settle (the caller falls back on :func:`_difference_stage2`)."""
+    t0 = time.perf_counter()
+    n_theta = layout.n_theta
+    laplace = LaplaceDeviance(problem, state.beta, scale, state)
+    lower = np.concatenate([layout.lower, np.full(state.beta.size, -np.inf)])
+    with np.errstate(all="ignore"):
+        fitted = gradient_stage(laplace, lower)
+    if fitted is None or not fitted.next_step < NEWTON_SETTLED:
+        return None, laplace.count
+    info = OptInfo(
+        optimizer="Newton's method with the analytic gradient and a Hessian from its "
+        "differences, from the nAGQ = 0 fit",
+        n_evaluations=laplace.count,
+        converged=True,
+        message=f"the next Newton step is {fitted.next_step:.1g} long",
+        objective=fitted.value,
+        scaled_gradient=fitted.next_step,
+        seconds=time.perf_counter() - t0,
+    )
+    theta = fitted.params[:n_theta]
+    beta = state.beta + scale * fitted.params[n_theta:]
+    return _Stage2(theta, beta, fitted.state, fitted.value, fitted.hessian, info), 0
+
+
+def _difference_stage2(
+    problem: GlmmProblem,
+    layout: Any,
+    frame: ModelFrame,
+    state: PirlsState,
+    scale: np.ndarray,
+    nagq: int,
+    settings: OptimizerSettings,
+    info1: OptInfo,
+) -> _Stage2:
+    """Stage 2 by finite differences of the deviance: Newton's method from the nAGQ = 0
+    fit's ``state`` with few parameters, COBYQA then Newton steps otherwise."""
+    nodes, node_weights = gauss_hermite(max(nagq, 1))
+    n_theta = layout.n_theta
+    terms = layout.term_slots()
+    theta1 = state.theta
+    beta0 = state.solution.beta
+    info = info1
+
+    def deviance(params: np.ndarray, exact: bool = False) -> float:
+        theta, beta = params[:n_theta], beta0 + scale * params[n_theta:]
+        # the Hessian's points all lie next to the optimum: start each from its modes
+        start = u_hat if exact and u_hat is not None else None
+        st = problem.pirls(theta, beta, u_start=start, exact=exact)
+        if nagq == 1:
+            return problem.laplace(st)
+        return problem.agq(st, nodes, node_weights)
+
+    def stage2(params: np.ndarray, exact: bool = False) -> float:
+        try:
+            return deviance(params, exact)
+        except (PirlsError, np.linalg.LinAlgError, ValueError, FloatingPointError):
+            return np.inf
+
+    u_hat: np.ndarray | None = None
+    start = np.concatenate([theta1, np.zeros(len(beta0))])
+    lower = np.concatenate([layout.lower, np.full(len(beta0), -np.inf)])
+    exact = partial(stage2, exact=True)
+    n_params = start.size
+    with np.errstate(all="ignore"):
+        # lme4's standard errors need the Hessian of the deviance over (theta, beta)
+        # anyway (steps of 1e-3, beta in units of its stage-1 standard error: PIRLS
+        # noise of ~1e-10 in the deviance then costs ~1e-4 of the Hessian, truncation
+        # ~1e-6), and the same differences give Newton steps. With few parameters
+        # (a round costs n^2 + n evaluations) Newton's method from the nAGQ = 0 fit
+        # is the optimizer; where it does not settle (a boundary, an indefinite
+        # Hessian, many parameters) COBYQA runs first and Newton polishes.
+        settled = False
+        if n_params <= NEWTON_FIRST_MAX_PARAMS:
+            t_newton = time.perf_counter()
+            counter = _Counted(exact)
+            u_hat = problem.pirls(theta1, beta0).u
+            params, H, polished, last = newton_steps(
+                counter, start, layout.lower, n_theta, HESSIAN_STEP, rounds=NEWTON_ROUNDS
+            )
+            settled = last < NEWTON_SETTLED
+            if settled:
+                info = OptInfo(
+                    optimizer="Newton's method with a finite-difference Hessian, from "
+                    "the nAGQ = 0 fit",
+                    n_evaluations=counter.count,
+                    converged=True,
+                    message=f"the next Newton step is {last:.1g} long",
+                    objective=float(counter.last),
+                    scaled_gradient=last,
+                    seconds=time.perf_counter() - t_newton,
+                )
+        if not settled:
+            u_hat = None
+            # theta's curvature can exceed beta's (in SE units) by 1e4: COBYQA needs
+            # the parameters rescaled (on sim_logistic: 36 evaluations instead of 126)
+            final = replace(
+                settings,
+                final_radius=max(settings.final_radius, STAGE2_RADIUS),
+                scale_by_curvature=True,
+            )
+            params, info = minimize_theta(
+                stage2, start, lower, final, check=False, initial_radius=0.5, terms=terms
+            )
+            # Newton steps take COBYQA's stopping point (its last trust region is
+            # STAGE2_RADIUS wide) to the optimum
+            u_hat = problem.pirls(params[:n_theta], beta0 + scale * params[n_theta:]).u
+            params, H, polished, _ = newton_steps(
+                exact, params, layout.lower, n_theta, HESSIAN_STEP
+            )
+            if polished:
+                info = replace(info, optimizer=info.optimizer + ", then Newton steps")
+        theta = params[:n_theta]
+        beta = beta0 + scale * params[n_theta:]
+        try:
+            state = problem.pirls(theta, beta)
+        except PirlsError as exc:
+            raise PirlsError(
+                f"fitting {frame.formula.text!r}: {exc}. Tried: the nAGQ = 0 fit "
+                f"({info1.n_evaluations} evaluations), then the full deviance over "
+                f"theta and beta ({info.n_evaluations} evaluations)."
+            ) from None
+        objective = problem.laplace(state) if nagq == 1 else problem.agq(state, nodes, node_weights)
+        problem.pirls(theta, beta)  # leave the warm start at the optimum
+    return _Stage2(theta, beta, state, objective, H, info)
 
 
 def _with_note(info: Any, note: str) -> Any:

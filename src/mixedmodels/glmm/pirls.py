@@ -139,9 +139,11 @@ class GlmmProblem:
         self._a = 1.0 - y
         self._s = 2.0 * y - 1.0
         self.normalizer_total = float(np.sum(self.normalizer))
-        self._unit_prior = bool(np.all(self.prior == 1.0))
-        # scalar terms whose column is all ones: Z Lambda u is a gather of their modes
-        self._intercepts = [
+        #: whether every prior weight is 1
+        self.unit_prior = bool(np.all(self.prior == 1.0))
+        #: per term: whether it is scalar with a column of ones (Z Lambda u is a gather of
+        #: its modes then)
+        self.intercepts = [
             b.k == 1 and bool(np.all(m == 1.0))
             for b, m in zip(self.blocks, self.matrices, strict=True)
         ]
@@ -157,6 +159,19 @@ class GlmmProblem:
         self._workspaces: dict[bool, Workspace] = {}
         self._row_buffers: _Rows | None = None
 
+    def level_sums(self, values: np.ndarray) -> np.ndarray:
+        """Sums of per-row ``values`` over the levels of the first grouping factor."""
+        out: np.ndarray = self._zterms[0].level_sums(values)
+        return out
+
+    def level_sums_columns(self, weights: np.ndarray, M: np.ndarray) -> np.ndarray:
+        """``(m, c)``: sums over the first factor's levels of ``weights`` times each column
+        of the ``(n, c)`` matrix ``M``."""
+        out = np.empty((self.blocks[0].n_levels, M.shape[1]))
+        for c in range(M.shape[1]):
+            out[:, c] = self.level_sums(weights * M[:, c])
+        return out
+
     # -- Z Lambda u ---------------------------------------------------------------------
     def random_part(
         self, templates: list[np.ndarray], u: np.ndarray, out: np.ndarray | None = None
@@ -171,9 +186,9 @@ class GlmmProblem:
                 if i == 0:
                     # (mode="clip": the codes are valid, and the default checks cost 3x)
                     np.take(b, codes, out=out, mode="clip")
-                    if not self._intercepts[i]:
+                    if not self.intercepts[i]:
                         out *= matrix[:, 0]
-                elif self._intercepts[i]:
+                elif self.intercepts[i]:
                     out += b[codes]
                 else:
                     out += b[codes] * matrix[:, 0]
@@ -203,7 +218,7 @@ class GlmmProblem:
         """
         d = self.family.mu_eta(eta, mu, out=rows.d)
         if self.canonical:  # d mu / d eta is the variance function: w = prior * d
-            w = d if self._unit_prior else np.multiply(self.prior, d, out=rows.w)
+            w = d if self.unit_prior else np.multiply(self.prior, d, out=rows.w)
         else:
             w = self.prior * d * d / np.maximum(self.family.variance(mu), 1e-300)
         r = np.subtract(self.y, mu, out=rows.r)
@@ -238,7 +253,7 @@ class GlmmProblem:
             p = np.multiply(self._s, mu, out=scratch)
             p += self._a
             np.log(p, out=p)
-            return float(np.sum(p)) if self._unit_prior else float(self.prior @ p)
+            return float(np.sum(p)) if self.unit_prior else float(self.prior @ p)
         return float(np.sum(self.family.kernel(self.y, mu, self.prior)))
 
     def penalized_deviance(self, kernel: float, u: np.ndarray) -> float:
