@@ -9,11 +9,8 @@ lme4, the fixed effects' covariance comes from the Hessian of the deviance over
 
 from __future__ import annotations
 
-import time
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from functools import partial
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -22,8 +19,7 @@ from threadpoolctl import threadpool_limits
 
 from mixedmodels._data import is_dask_dataframe
 from mixedmodels.core.covariance import covariance_layout
-from mixedmodels.core.newton import newton_steps
-from mixedmodels.core.optimize import OptimizerSettings, OptInfo, minimize_theta
+from mixedmodels.core.optimize import OptimizerSettings, minimize_theta
 from mixedmodels.core.result import RandomTables
 from mixedmodels.core.solution import conditional_covariances
 from mixedmodels.core.tables import (
@@ -46,46 +42,18 @@ from mixedmodels.errors import (
 from mixedmodels.glmm.family import Family
 from mixedmodels.glmm.family import family as get_family
 from mixedmodels.glmm.gradient import has_laplace_gradient
-from mixedmodels.glmm.gradient_stage import LaplaceDeviance, gradient_stage
-from mixedmodels.glmm.pirls import GlmmProblem, PirlsError, PirlsState, gauss_hermite
+from mixedmodels.glmm.pirls import GlmmProblem, PirlsError, PirlsState
 from mixedmodels.glmm.result import GlmmResult
+from mixedmodels.glmm.stage2 import difference_stage2, gradient_stage2
 
 __all__ = ["glmm"]
 
-#: COBYQA's final trust-region radius in stage 1 (only a start for stage 2: equal to the
-#: initial radius, so it stops after its first few evaluations) and stage 2 (theta
-#: is O(1) and beta is in units of its standard error, and stage 2 works in units
-#: rescaled by the curvature, so 1e-4 is inside the 1e-3 tolerances on both).
+#: COBYQA's final trust-region radius in stage 1 when it is only a start for stage 2:
+#: equal to the initial radius, so it stops after its first few evaluations.
 STAGE1_RADIUS = 2e-1
-STAGE2_RADIUS = 3e-4
-
-#: Relative finite-difference step of the Hessian over (theta, beta).
-HESSIAN_STEP = 1e-3
-
-#: Stage 2 is Newton's method from the nAGQ = 0 fit for at most this many parameters
-#: (a round costs n^2 + n deviances; COBYQA needs about 15 n), in at most NEWTON_ROUNDS
-#: rounds, accepted when the next Newton step would be shorter than NEWTON_SETTLED (theta
-#: and beta in units of their stage-1 standard errors: far inside the 1e-3 tolerances).
-NEWTON_FIRST_MAX_PARAMS = 6
-NEWTON_ROUNDS = 4
-NEWTON_SETTLED = 1e-4
 
 #: |beta_j| times the SD of its column above this, on the link scale, flags separation.
 SEPARATION_EFFECT = 10.0
-
-
-class _Counted:
-    """A function that counts its calls and keeps its last value."""
-
-    def __init__(self, f: Callable[[np.ndarray], float]) -> None:
-        self.f = f
-        self.count = 0
-        self.last = np.inf
-
-    def __call__(self, x: np.ndarray) -> float:
-        self.count += 1
-        self.last = self.f(x)
-        return self.last
 
 
 def _check_response(frame: ModelFrame, fam: Family) -> None:
@@ -251,19 +219,6 @@ def glmm(
         return _fit(cframe, clayout, problem, fam, nagq, settings, data, cond, frame)
 
 
-@dataclass(frozen=True)
-class _Stage2:
-    """Where stage 2 ended: the optimum, its PIRLS state, and the Hessian over
-    (theta, beta in units of ``scale``) that the standard errors read."""
-
-    theta: np.ndarray
-    beta: np.ndarray
-    state: PirlsState
-    objective: float
-    hessian: np.ndarray
-    info: OptInfo
-
-
 def _fit(
     frame: ModelFrame,
     layout: Any,
@@ -315,9 +270,9 @@ def _fit(
         scale = np.sqrt(np.maximum(np.diag(state.solution.var_beta_unscaled), 1e-12))
         stage2, tried = None, 0
         if nagq == 1 and has_laplace_gradient(problem):
-            stage2, tried = _gradient_stage2(problem, layout, state, scale)
+            stage2, tried = gradient_stage2(problem, layout, state, scale)
         if stage2 is None:
-            stage2 = _difference_stage2(problem, layout, frame, state, scale, nagq, settings, info1)
+            stage2 = difference_stage2(problem, layout, frame, state, scale, nagq, settings, info1)
             if tried:  # the gradient's Newton steps ran first and did not settle
                 stage2 = replace(
                     stage2,
@@ -350,137 +305,6 @@ def _fit(
         cond,
         original,
     )
-
-
-def _gradient_stage2(
-    problem: GlmmProblem, layout: Any, state: PirlsState, scale: np.ndarray
-) -> tuple[_Stage2 | None, int]:
-    """Stage 2 by Newton steps with the analytic gradient of the Laplace deviance, from the
-    nAGQ = 0 fit's ``state``, and the number of deviances evaluated; None where the steps
-    do not settle (the caller falls back on :func:`_difference_stage2`)."""
-    t0 = time.perf_counter()
-    n_theta = layout.n_theta
-    laplace = LaplaceDeviance(problem, state.beta, scale, state)
-    lower = np.concatenate([layout.lower, np.full(state.beta.size, -np.inf)])
-    with np.errstate(all="ignore"):
-        fitted = gradient_stage(laplace, lower)
-    if fitted is None or not fitted.next_step < NEWTON_SETTLED:
-        return None, laplace.count
-    info = OptInfo(
-        optimizer="Newton's method with the analytic gradient and a Hessian from its "
-        "differences, from the nAGQ = 0 fit",
-        n_evaluations=laplace.count,
-        converged=True,
-        message=f"the next Newton step is {fitted.next_step:.1g} long",
-        objective=fitted.value,
-        scaled_gradient=fitted.next_step,
-        seconds=time.perf_counter() - t0,
-    )
-    theta = fitted.params[:n_theta]
-    beta = state.beta + scale * fitted.params[n_theta:]
-    return _Stage2(theta, beta, fitted.state, fitted.value, fitted.hessian, info), 0
-
-
-def _difference_stage2(
-    problem: GlmmProblem,
-    layout: Any,
-    frame: ModelFrame,
-    state: PirlsState,
-    scale: np.ndarray,
-    nagq: int,
-    settings: OptimizerSettings,
-    info1: OptInfo,
-) -> _Stage2:
-    """Stage 2 by finite differences of the deviance: Newton's method from the nAGQ = 0
-    fit's ``state`` with few parameters, COBYQA then Newton steps otherwise."""
-    nodes, node_weights = gauss_hermite(max(nagq, 1))
-    n_theta = layout.n_theta
-    terms = layout.term_slots()
-    theta1 = state.theta
-    beta0 = state.solution.beta
-    info = info1
-
-    def deviance(params: np.ndarray, exact: bool = False) -> float:
-        theta, beta = params[:n_theta], beta0 + scale * params[n_theta:]
-        # the Hessian's points all lie next to the optimum: start each from its modes
-        start = u_hat if exact and u_hat is not None else None
-        st = problem.pirls(theta, beta, u_start=start, exact=exact)
-        if nagq == 1:
-            return problem.laplace(st)
-        return problem.agq(st, nodes, node_weights)
-
-    def stage2(params: np.ndarray, exact: bool = False) -> float:
-        try:
-            return deviance(params, exact)
-        except (PirlsError, np.linalg.LinAlgError, ValueError, FloatingPointError):
-            return np.inf
-
-    u_hat: np.ndarray | None = None
-    start = np.concatenate([theta1, np.zeros(len(beta0))])
-    lower = np.concatenate([layout.lower, np.full(len(beta0), -np.inf)])
-    exact = partial(stage2, exact=True)
-    n_params = start.size
-    with np.errstate(all="ignore"):
-        # lme4's standard errors need the Hessian of the deviance over (theta, beta)
-        # anyway (steps of 1e-3, beta in units of its stage-1 standard error: PIRLS
-        # noise of ~1e-10 in the deviance then costs ~1e-4 of the Hessian, truncation
-        # ~1e-6), and the same differences give Newton steps. With few parameters
-        # (a round costs n^2 + n evaluations) Newton's method from the nAGQ = 0 fit
-        # is the optimizer; where it does not settle (a boundary, an indefinite
-        # Hessian, many parameters) COBYQA runs first and Newton polishes.
-        settled = False
-        if n_params <= NEWTON_FIRST_MAX_PARAMS:
-            t_newton = time.perf_counter()
-            counter = _Counted(exact)
-            u_hat = problem.pirls(theta1, beta0).u
-            params, H, polished, last = newton_steps(
-                counter, start, layout.lower, n_theta, HESSIAN_STEP, rounds=NEWTON_ROUNDS
-            )
-            settled = last < NEWTON_SETTLED
-            if settled:
-                info = OptInfo(
-                    optimizer="Newton's method with a finite-difference Hessian, from "
-                    "the nAGQ = 0 fit",
-                    n_evaluations=counter.count,
-                    converged=True,
-                    message=f"the next Newton step is {last:.1g} long",
-                    objective=float(counter.last),
-                    scaled_gradient=last,
-                    seconds=time.perf_counter() - t_newton,
-                )
-        if not settled:
-            u_hat = None
-            # theta's curvature can exceed beta's (in SE units) by 1e4: COBYQA needs
-            # the parameters rescaled (on sim_logistic: 36 evaluations instead of 126)
-            final = replace(
-                settings,
-                final_radius=max(settings.final_radius, STAGE2_RADIUS),
-                scale_by_curvature=True,
-            )
-            params, info = minimize_theta(
-                stage2, start, lower, final, check=False, initial_radius=0.5, terms=terms
-            )
-            # Newton steps take COBYQA's stopping point (its last trust region is
-            # STAGE2_RADIUS wide) to the optimum
-            u_hat = problem.pirls(params[:n_theta], beta0 + scale * params[n_theta:]).u
-            params, H, polished, _ = newton_steps(
-                exact, params, layout.lower, n_theta, HESSIAN_STEP
-            )
-            if polished:
-                info = replace(info, optimizer=info.optimizer + ", then Newton steps")
-        theta = params[:n_theta]
-        beta = beta0 + scale * params[n_theta:]
-        try:
-            state = problem.pirls(theta, beta)
-        except PirlsError as exc:
-            raise PirlsError(
-                f"fitting {frame.formula.text!r}: {exc}. Tried: the nAGQ = 0 fit "
-                f"({info1.n_evaluations} evaluations), then the full deviance over "
-                f"theta and beta ({info.n_evaluations} evaluations)."
-            ) from None
-        objective = problem.laplace(state) if nagq == 1 else problem.agq(state, nodes, node_weights)
-        problem.pirls(theta, beta)  # leave the warm start at the optimum
-    return _Stage2(theta, beta, state, objective, H, info)
 
 
 def _with_note(info: Any, note: str) -> Any:
