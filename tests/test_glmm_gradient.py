@@ -1,5 +1,6 @@
 """The analytic gradient of the Laplace deviance (one scalar term, canonical link) against
-central differences, and the fits it drives against those by differences of the deviance."""
+central differences, the fits it drives against those by differences of the deviance, and
+the prediction of the modes that starts PIRLS at differenced points."""
 
 from __future__ import annotations
 
@@ -101,3 +102,24 @@ def test_gradient_fit_matches_the_difference_fit(case: str, monkeypatch) -> None
     np.testing.assert_allclose(fit.fixef, other.fixef, rtol=0, atol=1e-4 * se.min())
     np.testing.assert_allclose(fit.std_errors, se, rtol=1e-4)
     np.testing.assert_allclose(fit.theta, other.theta, rtol=1e-4)
+
+
+def test_mode_guess_follows_the_slopes_of_its_neighbours() -> None:
+    from mixedmodels.glmm.mode_guess import ModeGuess
+
+    A = np.array([[1.0, -2.0, 0.5], [0.3, 0.0, 1.0]])  # modes linear in x: u = A x + c
+
+    def modes(x: np.ndarray) -> np.ndarray:
+        return A @ x + np.array([0.2, -0.1])
+
+    guess = ModeGuess()
+    assert guess.predict(np.zeros(3)) is None
+    centre, h = np.array([0.5, 1.0, -1.0]), 1e-3
+    guess.record(centre, modes(centre))
+    np.testing.assert_array_equal(guess.predict(centre + h), modes(centre))  # no slope yet
+    for i in range(3):
+        point = centre.copy()
+        point[i] += h
+        guess.record(point, modes(point))
+    for x in (centre - h, centre + np.array([h, -h, 0.0]), centre + 0.3):
+        np.testing.assert_allclose(guess.predict(x), modes(x), rtol=0, atol=1e-12)

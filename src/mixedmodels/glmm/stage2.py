@@ -24,6 +24,7 @@ from mixedmodels.core.newton import newton_steps
 from mixedmodels.core.optimize import OptimizerSettings, OptInfo, minimize_theta
 from mixedmodels.design.frame import ModelFrame
 from mixedmodels.glmm.gradient_stage import LaplaceDeviance, gradient_stage
+from mixedmodels.glmm.mode_guess import ModeGuess
 from mixedmodels.glmm.pirls import GlmmProblem, PirlsError, PirlsState, gauss_hermite
 
 __all__ = ["Stage2", "difference_stage2", "gradient_stage2"]
@@ -96,8 +97,9 @@ class _Deviance:
     """The Laplace or quadrature deviance at the stage-2 parameters, counted.
 
     Exact evaluations (for differences: the factor at the modes themselves) start PIRLS
-    from the modes of the current centre; the state of the lowest exact deviance is kept,
-    so that the optimum's need not be found again.
+    from the modes :class:`~mixedmodels.glmm.mode_guess.ModeGuess` predicts from the exact
+    evaluations before; the state of the lowest exact deviance is kept, so that the
+    optimum's need not be found again.
 
     Parameters
     ----------
@@ -121,7 +123,8 @@ class _Deviance:
         self.n_theta = start.theta.size
         self.count = 0
         self.start = np.concatenate([start.theta, np.zeros(self.beta0.size)])
-        self._u_centre = start.u
+        self._guess = ModeGuess()
+        self._guess.record(self.start, start.u)
         self.start_value = self.value(start)
         self._best = (self.start_value, self.start, start)
 
@@ -136,15 +139,14 @@ class _Deviance:
         return params[: self.n_theta], self.beta0 + self.scale * params[self.n_theta :]
 
     def centre(self, params: np.ndarray) -> float:
-        """Make ``params`` the centre of the exact evaluations that follow (its modes are
-        their start); its deviance."""
+        """The exact deviance at ``params``, PIRLS started from the modes it found last (as
+        after the optimizer's evaluations near it, which are not recorded)."""
         self.count += 1
         theta, beta = self.split(params)
-        state = self.problem.pirls(theta, beta)
-        self._u_centre = state.u
-        return self._keep(params, state)
+        return self._keep(params, self.problem.pirls(theta, beta))
 
     def _keep(self, params: np.ndarray, state: PirlsState) -> float:
+        self._guess.record(params, state.u)
         value = self.value(state)
         if value < self._best[0]:
             self._best = (value, params.copy(), state)
@@ -153,7 +155,7 @@ class _Deviance:
     def __call__(self, params: np.ndarray, exact: bool = False) -> float:
         self.count += 1
         theta, beta = self.split(params)
-        start = self._u_centre if exact else None
+        start = self._guess.predict(params) if exact else None
         try:
             state = self.problem.pirls(theta, beta, u_start=start, exact=exact)
             return self._keep(params, state) if exact else self.value(state)
