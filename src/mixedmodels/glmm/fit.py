@@ -234,12 +234,22 @@ def _fit(
     conditioned matrices, ``cond`` the way back to the original ones)."""
     terms = layout.term_slots()
 
-    # stage 1: theta only, beta inside PIRLS
+    # stage 1: theta only, beta inside PIRLS. The optimizer asks for its best point again
+    # at the end (and PIRLS at theta1 follows): its value and modes are kept
+    best: tuple[float, np.ndarray, PirlsState] | None = None
+
     def stage1(theta: np.ndarray) -> float:
+        nonlocal best
+        if best is not None and np.array_equal(theta, best[1]):
+            return best[0]
         try:
-            return problem.laplace(problem.pirls(theta, None, exact=False))
+            st = problem.pirls(theta, None, exact=False)
+            value = problem.laplace(st)
         except (PirlsError, np.linalg.LinAlgError, ValueError, FloatingPointError):
             return np.inf
+        if best is None or value < best[0]:
+            best = (value, theta.copy(), st)
+        return value
 
     with np.errstate(all="ignore"):
         # stage 1 only gives stage 2 its start, where a coarse optimum is enough; with
@@ -254,7 +264,10 @@ def _fit(
             terms=terms if nagq == 0 else None,
         )
         try:
-            state = problem.pirls(theta1, None)
+            if best is not None and np.array_equal(theta1, best[1]):
+                state = problem.pirls(theta1, None, u_start=best[2].u, beta_start=best[2].beta)
+            else:
+                state = problem.pirls(theta1, None)
         except PirlsError as exc:
             raise PirlsError(
                 f"fitting {frame.formula.text!r}: {exc}. Tried: minimizing the Laplace "

@@ -266,12 +266,15 @@ class GlmmProblem:
         beta: np.ndarray | None,
         u_start: np.ndarray | None = None,
         exact: bool = True,
+        beta_start: np.ndarray | None = None,
     ) -> PirlsState:
         """Conditional modes at theta; beta fixed, or estimated with u when None.
 
-        With ``exact=False`` the factor of the last iteration (at weights one step before
-        the modes, which moved by < 1e-9) is kept instead of being made again at the
-        modes: good for the optimizer, not for finite differences.
+        PIRLS starts from ``u_start`` (and, with beta estimated, ``beta_start``), by
+        default from where the last call ended. With ``exact=False`` the factor of the
+        last iteration (at weights one step before the modes, which moved by < 1e-9) is
+        kept instead of being made again at the modes: good for the optimizer, not for
+        finite differences.
 
         Raises
         ------
@@ -280,7 +283,10 @@ class GlmmProblem:
         """
         templates = self.layout.factors(theta)
         estimate_beta = beta is None
-        b = self._beta_start.copy() if beta is None else beta
+        if beta is None:
+            b = (self._beta_start if beta_start is None else beta_start).copy()
+        else:
+            b = beta
         u = (self._u_start if u_start is None else u_start).copy()
         rows = self._rows()
         now, trial = rows.now, rows.trial
