@@ -37,7 +37,9 @@ class LaplaceDeviance:
     ``(beta - beta0) / scale``.
 
     Each evaluation starts PIRLS at the modes predicted, to first order, from the last
-    point evaluated, and keeps the state of the point last asked for.
+    point evaluated, and keeps the state of the point last asked for. The points of a
+    difference Hessian (:meth:`differenced`) need only the gradient, which reads the modes
+    and not the factor, so PIRLS does not make the factor again at their modes.
 
     Parameters
     ----------
@@ -60,12 +62,14 @@ class LaplaceDeviance:
         self._state = start
         self._value, self._gradient, self._modes = self._derivatives(start)
 
-    def _derivatives(self, state: PirlsState) -> tuple[float, np.ndarray, np.ndarray]:
+    def _derivatives(
+        self, state: PirlsState, exact: bool = True
+    ) -> tuple[float | None, np.ndarray, np.ndarray]:
         gradient, modes = laplace_gradient(self.problem, state)
         k = self.n_theta
         gradient[k:] *= self.scale
         modes[:, k:] *= self.scale
-        return self.problem.laplace(state), gradient, modes
+        return self.problem.laplace(state) if exact else None, gradient, modes
 
     @property
     def state(self) -> PirlsState:
@@ -74,20 +78,29 @@ class LaplaceDeviance:
 
     def __call__(self, params: np.ndarray) -> tuple[float, np.ndarray]:
         """The deviance and its gradient at ``params`` (inf and zeros where PIRLS fails)."""
+        value, gradient = self._evaluate(params, exact=True)
+        return np.inf if value is None else value, gradient
+
+    def differenced(self, params: np.ndarray) -> tuple[float, np.ndarray]:
+        """The gradient at ``params`` (zeros where PIRLS fails), with NaN for the deviance,
+        which is not evaluated."""
+        return np.nan, self._evaluate(params, exact=False)[1]
+
+    def _evaluate(self, params: np.ndarray, exact: bool) -> tuple[float | None, np.ndarray]:
         params = np.asarray(params, dtype=np.float64)
-        if np.array_equal(params, self._params):
+        if np.array_equal(params, self._params) and (self._value is not None or not exact):
             return self._value, self._gradient.copy()
         self.count += 1
         k = self.n_theta
         theta, beta = params[:k], self.beta0 + self.scale * params[k:]
         u_start = self._state.u + self._modes @ (params - self._params)
         try:
-            state = self.problem.pirls(theta, beta, u_start=u_start)
-            value, gradient, modes = self._derivatives(state)
+            state = self.problem.pirls(theta, beta, u_start=u_start, exact=exact)
+            value, gradient, modes = self._derivatives(state, exact)
         except (PirlsError, np.linalg.LinAlgError, ValueError, FloatingPointError):
-            return np.inf, np.zeros_like(params)
-        if not np.isfinite(value):
-            return np.inf, np.zeros_like(params)
+            return None, np.zeros_like(params)
+        if (value is not None and not np.isfinite(value)) or not np.all(np.isfinite(gradient)):
+            return None, np.zeros_like(params)
         self._params, self._state = params, state
         self._value, self._gradient, self._modes = value, gradient, modes
         return value, gradient.copy()
@@ -140,7 +153,7 @@ def gradient_stage(deviance: LaplaceDeviance, lower: np.ndarray) -> GradientFit 
     state = deviance.state
     if not np.isfinite(value):
         return None
-    H = gradient_differences(deviance, x, g, GRADIENT_HESSIAN_STEP)
+    H = gradient_differences(deviance.differenced, x, g, GRADIENT_HESSIAN_STEP)
     at = x  # where H was differenced
     rounding = 1e-12 * max(abs(value), 1.0)
     step = _newton_step(H, g)
@@ -157,7 +170,7 @@ def gradient_stage(deviance: LaplaceDeviance, lower: np.ndarray) -> GradientFit 
             break
         x, value, g, state = trial, trial_value, trial_g, deviance.state
         if np.max(np.abs(x - at)) > GRADIENT_HESSIAN_STEP:
-            H = gradient_differences(deviance, x, g, GRADIENT_HESSIAN_STEP)
+            H = gradient_differences(deviance.differenced, x, g, GRADIENT_HESSIAN_STEP)
             at = x
         step = _newton_step(H, g)
     if step is None:
