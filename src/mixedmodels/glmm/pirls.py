@@ -104,6 +104,8 @@ class GlmmProblem:
         # rows sorted by the first grouping factor: its per-level sums become contiguous
         # (np.add.reduceat), which PIRLS does several hundred times
         first = layout.blocks[0].factor.codes
+        if layout.blocks[0].n_levels <= np.iinfo(np.int16).max:
+            first = first.astype(np.int16)  # numpy's stable sort of 16-bit keys is a radix sort
         self.order = np.argsort(first, kind="stable")
         self.n, self.p = frame.X.shape
         self.y = frame.y[self.order]
@@ -124,17 +126,22 @@ class GlmmProblem:
         self._beta_start = np.zeros(self.p)
         # canonical links: IRLS is Newton's method (quadratic convergence, simpler weights)
         self.canonical = (family.name, family.link) in (("binomial", "logit"), ("poisson", "log"))
-        # constants of the log-likelihood and of the deviance, computed once
-        self.normalizer = family.normalizer(self.y, self.prior)
-        # the kernel at mu = y (0 log 0 = 0)
         y, w = self.y, self.prior
-        if family.name == "binomial":
-            sat = w * (special.xlogy(y, y) + special.xlogy(1.0 - y, 1.0 - y))
-        else:
-            sat = w * (special.xlogy(y, y) - y)
-        self.saturated_kernel = float(np.sum(sat))
         # 0/1 outcomes: the binomial kernel needs one logarithm, not two
         self._binary = family.name == "binomial" and bool(np.all((y == 0) | (y == 1)))
+        # constants of the log-likelihood and of the deviance, computed once: the log
+        # binomial coefficients and the kernel at mu = y (0 log 0 = 0), both 0 for 0/1
+        # outcomes (all trials or none a success)
+        if self._binary:
+            self.normalizer = np.zeros(self.n)
+            self.saturated_kernel = 0.0
+        else:
+            self.normalizer = family.normalizer(y, w)
+            if family.name == "binomial":
+                sat = w * (special.xlogy(y, y) + special.xlogy(1.0 - y, 1.0 - y))
+            else:
+                sat = w * (special.xlogy(y, y) - y)
+            self.saturated_kernel = float(np.sum(sat))
         # ... which is log(mu) at y = 1 and log(1 - mu) at y = 0: log(a + s mu)
         self._a = 1.0 - y
         self._s = 2.0 * y - 1.0
