@@ -1,12 +1,13 @@
 """A first-order prediction of the conditional modes at a point from those found nearby.
 
 Finite differences evaluate the deviance at points that differ from a centre, or from one
-another, in one or two coordinates, each a small step apart. The modes found at two points
-that differ in one coordinate give the slope of the modes in it; at a new point the
-prediction starts from the recorded point that differs from it in fewest coordinates (the
-nearest of those) and follows the slopes along the coordinates where they differ. Its
-error is second order in the steps, so PIRLS started there needs one iteration fewer
-than from the centre's modes.
+another, in one or two coordinates, each a small step apart; COBYQA's first points, and
+the curvature scaling before them, are steps along one coordinate from the start as well.
+The modes found at two points that differ in one coordinate give the slope of the modes in
+it; at a new point the prediction starts from the recorded point that differs from it in
+fewest coordinates (the nearest of those) and follows the slopes along the coordinates
+where they differ. Its error is second order in the distance, so PIRLS started there needs
+fewer iterations than from the modes of the point before.
 """
 
 from __future__ import annotations

@@ -96,9 +96,10 @@ def gradient_stage2(
 class _Deviance:
     """The Laplace or quadrature deviance at the stage-2 parameters, counted.
 
-    Exact evaluations (for differences: the factor at the modes themselves) start PIRLS
-    from the modes :class:`~mixedmodels.glmm.mode_guess.ModeGuess` predicts from the exact
-    evaluations before; the state of the lowest exact deviance is kept, so that the
+    Every evaluation starts PIRLS from the modes that
+    :class:`~mixedmodels.glmm.mode_guess.ModeGuess` predicts from the evaluations before
+    (and again from where PIRLS ended last if that fails); exact ones (for differences: the
+    factor at the modes themselves) keep the state of the lowest deviance, so that the
     optimum's need not be found again.
 
     Parameters
@@ -155,11 +156,21 @@ class _Deviance:
     def __call__(self, params: np.ndarray, exact: bool = False) -> float:
         self.count += 1
         theta, beta = self.split(params)
-        start = self._guess.predict(params) if exact else None
+        state = None
+        for start in (self._guess.predict(params), None):
+            try:
+                state = self.problem.pirls(theta, beta, u_start=start, exact=exact)
+                break
+            except (PirlsError, np.linalg.LinAlgError, ValueError, FloatingPointError):
+                continue
+        if state is None:
+            return np.inf
         try:
-            state = self.problem.pirls(theta, beta, u_start=start, exact=exact)
-            return self._keep(params, state) if exact else self.value(state)
-        except (PirlsError, np.linalg.LinAlgError, ValueError, FloatingPointError):
+            if exact:
+                return self._keep(params, state)
+            self._guess.record(params, state.u)
+            return self.value(state)
+        except (np.linalg.LinAlgError, ValueError, FloatingPointError):
             return np.inf
 
     def exact(self, params: np.ndarray) -> float:
