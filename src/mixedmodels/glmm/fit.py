@@ -42,6 +42,7 @@ from mixedmodels.errors import (
 from mixedmodels.glmm.family import Family
 from mixedmodels.glmm.family import family as get_family
 from mixedmodels.glmm.gradient import has_laplace_gradient
+from mixedmodels.glmm.mode_guess import ModeGuess
 from mixedmodels.glmm.pirls import GlmmProblem, PirlsError, PirlsState
 from mixedmodels.glmm.result import GlmmResult
 from mixedmodels.glmm.stage2 import difference_stage2, gradient_stage2
@@ -234,19 +235,29 @@ def _fit(
     conditioned matrices, ``cond`` the way back to the original ones)."""
     terms = layout.term_slots()
 
-    # stage 1: theta only, beta inside PIRLS. The optimizer asks for its best point again
-    # at the end (and PIRLS at theta1 follows): its value and modes are kept
+    # stage 1: theta only, beta inside PIRLS. Each evaluation starts from the modes and
+    # beta predicted from those before; the optimizer asks for its best point again at the
+    # end (and PIRLS at theta1 follows), so its value and state are kept
     best: tuple[float, np.ndarray, PirlsState] | None = None
+    guess = ModeGuess()
+    q = problem.q
 
     def stage1(theta: np.ndarray) -> float:
         nonlocal best
         if best is not None and np.array_equal(theta, best[1]):
             return best[0]
-        try:
-            st = problem.pirls(theta, None, exact=False)
-            value = problem.laplace(st)
-        except (PirlsError, np.linalg.LinAlgError, ValueError, FloatingPointError):
+        predicted = guess.predict(theta)
+        starts = [] if predicted is None else [(predicted[:q], predicted[q:])]
+        for u0, b0 in [*starts, (None, None)]:  # where PIRLS ended last, if that fails
+            try:
+                st = problem.pirls(theta, None, u_start=u0, exact=False, beta_start=b0)
+                value = problem.laplace(st)
+                break
+            except (PirlsError, np.linalg.LinAlgError, ValueError, FloatingPointError):
+                continue
+        else:
             return np.inf
+        guess.record(theta, np.concatenate([st.u, st.beta]))
         if best is None or value < best[0]:
             best = (value, theta.copy(), st)
         return value
