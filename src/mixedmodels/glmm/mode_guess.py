@@ -24,38 +24,39 @@ class ModeGuess:
     """Predicts the modes at a point from the modes recorded at nearby points."""
 
     def __init__(self) -> None:
-        self._points: list[np.ndarray] = []
+        self._points = np.zeros((0, 0))
         self._modes: list[np.ndarray] = []
         self._slopes: dict[int, np.ndarray] = {}
 
     def record(self, x: np.ndarray, u: np.ndarray) -> None:
         """The modes ``u`` found at ``x``."""
         x = np.array(x, dtype=np.float64)
-        for y, v in zip(self._points, self._modes, strict=True):
-            differ = np.flatnonzero(x != y)
-            if differ.size == 1:
-                i = int(differ[0])
-                self._slopes[i] = (u - v) / (x[i] - y[i])
-        self._points.append(x)
+        if self._modes:
+            differ = self._points != x
+            for j in np.flatnonzero(differ.sum(axis=1) == 1):
+                i = int(np.flatnonzero(differ[j])[0])
+                self._slopes[i] = (u - self._modes[j]) / (x[i] - self._points[j, i])
+            self._points = np.vstack([self._points, x])
+        else:
+            self._points = x[None, :]
         self._modes.append(u)
-        while len(self._points) > 1 and len(self._points) * u.size > MAX_KEPT_VALUES:
-            del self._points[0], self._modes[0]
+        keep = max(1, MAX_KEPT_VALUES // max(u.size, 1))
+        if len(self._modes) > keep:
+            self._points = self._points[-keep:]
+            del self._modes[:-keep]
 
     def predict(self, x: np.ndarray) -> np.ndarray | None:
         """The predicted modes at ``x``; None before any are recorded."""
-        if not self._points:
+        if not self._modes:
             return None
-        best = min(
-            range(len(self._points)),
-            key=lambda j: (
-                int(np.count_nonzero(x != self._points[j])),
-                float(np.max(np.abs(x - self._points[j]), initial=0.0)),
-            ),
-        )
-        base = self._points[best]
+        differ = self._points != x
+        count = differ.sum(axis=1)
+        distance = np.max(np.abs(self._points - x), axis=1, initial=0.0)
+        # fewest differing coordinates first, then the nearest (the earliest of equals)
+        best = int(np.lexsort((np.arange(count.size), distance, count))[0])
         out = self._modes[best].copy()
-        for i in np.flatnonzero(x != base):
+        for i in np.flatnonzero(differ[best]):
             slope = self._slopes.get(int(i))
             if slope is not None:
-                out += slope * (x[i] - base[i])
+                out += slope * (x[i] - self._points[best, i])
         return out
