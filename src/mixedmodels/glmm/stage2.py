@@ -140,11 +140,12 @@ class _Deviance:
         return params[: self.n_theta], self.beta0 + self.scale * params[self.n_theta :]
 
     def centre(self, params: np.ndarray) -> float:
-        """The exact deviance at ``params``, PIRLS started from the modes it found last (as
-        after the optimizer's evaluations near it, which are not recorded)."""
+        """The exact deviance at ``params``, where the Newton steps start (as after the
+        optimizer, at the point it evaluated last); PIRLS failing there is an error."""
         self.count += 1
         theta, beta = self.split(params)
-        return self._keep(params, self.problem.pirls(theta, beta))
+        state = self.problem.pirls(theta, beta, u_start=self._guess.predict(params))
+        return self._keep(params, state)
 
     def _keep(self, params: np.ndarray, state: PirlsState) -> float:
         self._guess.record(params, state.u)
