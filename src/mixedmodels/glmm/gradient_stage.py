@@ -27,6 +27,8 @@ __all__ = ["GradientFit", "LaplaceDeviance", "gradient_stage"]
 GRADIENT_HESSIAN_STEP = 1e-5
 #: Newton steps at most.
 GRADIENT_NEWTON_STEPS = 8
+#: How often a step that does not lower the deviance is halved.
+GRADIENT_HALVINGS = 4
 #: The steps stop when the next would be shorter than this (theta is O(1), beta is in units
 #: of its standard error: far inside the 1e-3 tolerances of both).
 GRADIENT_NEWTON_TOLERANCE = 1e-8
@@ -135,12 +137,13 @@ def gradient_stage(deviance: LaplaceDeviance, lower: np.ndarray) -> GradientFit 
     """Newton steps from the first point of ``deviance`` within the bounds ``lower`` (over
     all parameters).
 
-    The Hessian is differenced at the start and again wherever a step went further than
+    The Hessian is differenced at the start and again wherever the steps went further than
     the differencing step, so each step is a full Newton step and the Hessian at the end
-    was made within a differencing step of the optimum. A step is kept when it does not
-    raise the deviance beyond its rounding and shrinks the gradient (which is exact, where
-    the deviance's own decrease near the optimum is below its rounding). The steps stop
-    when the next one would be shorter than ``GRADIENT_NEWTON_TOLERANCE``.
+    was made within a differencing step of the optimum. A step is kept when it lowers the
+    deviance by more than its rounding, or, near the optimum, where the deviance changes by
+    less than that, when it shrinks the gradient (which is exact); otherwise it is halved,
+    up to ``GRADIENT_HALVINGS`` times. The steps stop when the next one would be shorter
+    than ``GRADIENT_NEWTON_TOLERANCE``.
 
     Returns None when they do not apply: theta on its boundary, a Hessian that is not
     positive definite, or a step that leaves the bounds.
@@ -162,20 +165,31 @@ def gradient_stage(deviance: LaplaceDeviance, lower: np.ndarray) -> GradientFit 
             return None
         if np.max(np.abs(step)) < GRADIENT_NEWTON_TOLERANCE:
             break
-        trial = x - step
-        if np.any(trial < lower):
+        if np.any(x - step < lower):
             return None
-        trial_value, trial_g = deviance(trial)
-        if not (trial_value <= value + rounding and np.max(np.abs(trial_g)) < np.max(np.abs(g))):
+        for _ in range(GRADIENT_HALVINGS + 1):
+            trial = x - step
+            trial_value, trial_g = deviance(trial)
+            if trial_value < value - rounding:
+                break
+            if abs(trial_value - value) <= rounding and _size(trial_g) < _size(g):
+                break
+            step = 0.5 * step
+        else:
             break
         x, value, g, state = trial, trial_value, trial_g, deviance.state
         if np.max(np.abs(x - at)) > GRADIENT_HESSIAN_STEP:
             H = gradient_differences(deviance.differenced, x, g, GRADIENT_HESSIAN_STEP)
             at = x
         step = _newton_step(H, g)
+    step = _newton_step(H, g)  # the next step from where the steps ended
     if step is None:
         return None
     return GradientFit(x, value, H, state, float(np.max(np.abs(step))))
+
+
+def _size(g: np.ndarray) -> float:
+    return float(np.max(np.abs(g)))
 
 
 def _newton_step(H: np.ndarray, g: np.ndarray) -> np.ndarray | None:
