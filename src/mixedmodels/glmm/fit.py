@@ -2,8 +2,9 @@
 
 Stage 1 (lme4's ``nAGQ = 0``) minimizes the Laplace deviance over theta with beta found
 inside PIRLS; stage 2 (``nAGQ >= 1``) minimizes the Laplace or adaptive-quadrature
-deviance over theta and beta together, PIRLS finding only the conditional modes. As in
-lme4, the fixed effects' covariance comes from the Hessian of the deviance over
+deviance over theta and beta together, PIRLS finding only the conditional modes (with the
+analytic gradient of one scalar term's Laplace deviance, stage 2 starts without stage 1).
+As in lme4, the fixed effects' covariance comes from the Hessian of the deviance over
 (theta, beta).
 """
 
@@ -19,7 +20,7 @@ from threadpoolctl import threadpool_limits
 
 from mixedmodels._data import is_dask_dataframe
 from mixedmodels.core.covariance import covariance_layout
-from mixedmodels.core.optimize import OptimizerSettings, minimize_theta
+from mixedmodels.core.optimize import OptimizerSettings
 from mixedmodels.core.result import RandomTables
 from mixedmodels.core.solution import conditional_covariances
 from mixedmodels.core.tables import (
@@ -42,16 +43,12 @@ from mixedmodels.errors import (
 from mixedmodels.glmm.family import Family
 from mixedmodels.glmm.family import family as get_family
 from mixedmodels.glmm.gradient import has_laplace_gradient
-from mixedmodels.glmm.mode_guess import ModeGuess
-from mixedmodels.glmm.pirls import GlmmProblem, PirlsError, PirlsState
+from mixedmodels.glmm.pirls import GlmmProblem, PirlsState
 from mixedmodels.glmm.result import GlmmResult
-from mixedmodels.glmm.stage2 import difference_stage2, gradient_stage2
+from mixedmodels.glmm.stage1 import initial_state, stage1
+from mixedmodels.glmm.stage2 import Stage2, difference_stage2, gradient_stage2
 
 __all__ = ["glmm"]
-
-#: COBYQA's final trust-region radius in stage 1 when it is only a start for stage 2:
-#: equal to the initial radius, so it stops after its first few evaluations.
-STAGE1_RADIUS = 2e-1
 
 #: |beta_j| times the SD of its column above this, on the link scale, flags separation.
 SEPARATION_EFFECT = 10.0
@@ -232,86 +229,61 @@ def _fit(
     original: ModelFrame,
 ) -> GlmmResult:
     """Stages 1 and 2 of :func:`glmm` and the result (``frame`` and ``layout`` hold the
-    conditioned matrices, ``cond`` the way back to the original ones)."""
-    terms = layout.term_slots()
+    conditioned matrices, ``cond`` the way back to the original ones).
 
-    # stage 1: theta only, beta inside PIRLS. Each evaluation starts from the modes and
-    # beta predicted from those before; the optimizer asks for its best point again at the
-    # end (and PIRLS at theta1 follows), so its value and state are kept
-    best: tuple[float, np.ndarray, PirlsState] | None = None
-    guess = ModeGuess()
-    q = problem.q
-
-    def stage1(theta: np.ndarray) -> float:
-        nonlocal best
-        if best is not None and np.array_equal(theta, best[1]):
-            return best[0]
-        predicted = guess.predict(theta)
-        starts = [] if predicted is None else [(predicted[:q], predicted[q:])]
-        for u0, b0 in [*starts, (None, None)]:  # where PIRLS ended last, if that fails
-            try:
-                st = problem.pirls(theta, None, u_start=u0, exact=False, beta_start=b0)
-                value = problem.laplace(st)
-                break
-            except (PirlsError, np.linalg.LinAlgError, ValueError, FloatingPointError):
-                continue
-        else:
-            return np.inf
-        guess.record(theta, np.concatenate([st.u, st.beta]))
-        if best is None or value < best[0]:
-            best = (value, theta.copy(), st)
-        return value
-
-    with np.errstate(all="ignore"):
-        # stage 1 only gives stage 2 its start, where a coarse optimum is enough; with
-        # nagq = 0 it is the fit
-        stage1_settings = settings if nagq == 0 else replace(settings, final_radius=STAGE1_RADIUS)
-        theta1, info1 = minimize_theta(
-            stage1,
-            layout.initial(),
-            layout.lower,
-            stage1_settings,
-            check=False,
-            terms=terms if nagq == 0 else None,
-        )
-        try:
-            if best is not None and np.array_equal(theta1, best[1]):
-                state = problem.pirls(theta1, None, u_start=best[2].u, beta_start=best[2].beta)
-            else:
-                state = problem.pirls(theta1, None)
-        except PirlsError as exc:
-            raise PirlsError(
-                f"fitting {frame.formula.text!r}: {exc}. Tried: minimizing the Laplace "
-                f"deviance over theta with beta inside PIRLS ({info1.n_evaluations} "
-                "evaluations)."
-            ) from None
-    if nagq == 0:
-        theta, beta = theta1, state.solution.beta
-        objective = problem.laplace(state)
-        vcov, source = state.solution.var_beta_unscaled, "pirls"
-        info = info1
-    else:
-        scale = np.sqrt(np.maximum(np.diag(state.solution.var_beta_unscaled), 1e-12))
-        stage2, tried = None, 0
-        if nagq == 1 and has_laplace_gradient(problem):
-            stage2, tried = gradient_stage2(problem, layout, state, scale)
+    With the analytic gradient (:func:`has_laplace_gradient`) the Newton steps of stage 2
+    start from the modes and beta at theta's starting value, and stage 1 runs only when
+    they do not settle; they are tried again from stage 1's optimum before the
+    finite-difference stage 2.
+    """
+    gradient = nagq == 1 and has_laplace_gradient(problem)
+    stage2: Stage2 | None = None
+    start, tried = None, 0
+    if gradient:
+        start = initial_state(problem, layout)
+        if start is not None:
+            stage2, tried = gradient_stage2(problem, layout, start, _beta_units(start), True)
+    if stage2 is None:
+        theta1, info1, state = stage1(problem, layout, frame, settings, nagq, start)
+        if nagq == 0:
+            objective = problem.laplace(state)
+            vcov, source = state.solution.var_beta_unscaled, "pirls"
+            return _result(
+                frame,
+                layout,
+                problem,
+                fam,
+                state,
+                theta1,
+                state.solution.beta,
+                objective,
+                vcov,
+                source,
+                info1,
+                nagq,
+                data,
+                cond,
+                original,
+            )
+        scale = _beta_units(state)
+        if gradient:
+            stage2, more = gradient_stage2(problem, layout, state, scale, False)
+            tried += more
         if stage2 is None:
             stage2 = difference_stage2(problem, layout, frame, state, scale, nagq, settings, info1)
-            if tried:  # the gradient's Newton steps ran first and did not settle
-                stage2 = replace(
-                    stage2,
-                    info=replace(stage2.info, n_evaluations=stage2.info.n_evaluations + tried),
-                )
-        theta, beta, state = stage2.theta, stage2.beta, stage2.state
-        objective, info = stage2.objective, stage2.info
-        from_hessian, source = _hessian_vcov(stage2.hessian, layout.n_theta, scale)
-        vcov = state.solution.var_beta_unscaled if from_hessian is None else from_hessian
-        if from_hessian is None:
-            info = _with_note(
-                info,
-                "the Hessian over (theta, beta) is not positive definite; "
-                "standard errors come from the PIRLS factor instead",
-            )
+        if tried:  # Newton steps with the gradient ran first and did not settle
+            total = stage2.info.n_evaluations + tried
+            stage2 = replace(stage2, info=replace(stage2.info, n_evaluations=total))
+    theta, beta, state = stage2.theta, stage2.beta, stage2.state
+    objective, info = stage2.objective, stage2.info
+    from_hessian, source = _hessian_vcov(stage2.hessian, layout.n_theta, stage2.scale)
+    vcov = state.solution.var_beta_unscaled if from_hessian is None else from_hessian
+    if from_hessian is None:
+        info = _with_note(
+            info,
+            "the Hessian over (theta, beta) is not positive definite; "
+            "standard errors come from the PIRLS factor instead",
+        )
     return _result(
         frame,
         layout,
@@ -329,6 +301,12 @@ def _fit(
         cond,
         original,
     )
+
+
+def _beta_units(state: PirlsState) -> np.ndarray:
+    """beta's standard errors at a state with beta estimated inside PIRLS: the units of
+    beta in stage 2."""
+    return np.sqrt(np.maximum(np.diag(state.solution.var_beta_unscaled), 1e-12))
 
 
 def _with_note(info: Any, note: str) -> Any:

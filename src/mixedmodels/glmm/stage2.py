@@ -60,16 +60,19 @@ class Stage2:
     state: PirlsState
     objective: float
     hessian: np.ndarray
+    scale: np.ndarray
+    """beta's units in the Hessian."""
     info: OptInfo
 
 
 def gradient_stage2(
-    problem: GlmmProblem, layout: Any, state: PirlsState, scale: np.ndarray
+    problem: GlmmProblem, layout: Any, state: PirlsState, scale: np.ndarray, initial: bool
 ) -> tuple[Stage2 | None, int]:
-    """Stage 2 by Newton steps with the analytic gradient of the Laplace deviance, from the
-    nAGQ = 0 fit's ``state`` (``scale``: beta's units), and the number of deviances
-    evaluated; None where the steps do not settle (the caller falls back on
-    :func:`difference_stage2`)."""
+    """Stage 2 by Newton steps with the analytic gradient of the Laplace deviance from
+    ``state``, modes and beta estimated inside PIRLS (``scale``: beta's units) at theta's
+    starting value (``initial``) or at stage 1's optimum; and the number of deviances
+    evaluated. None where the steps do not settle (the caller goes on with stage 1, or
+    with :func:`difference_stage2`)."""
     t0 = time.perf_counter()
     n_theta = layout.n_theta
     laplace = LaplaceDeviance(problem, state.beta, scale, state)
@@ -78,9 +81,10 @@ def gradient_stage2(
         fitted = gradient_stage(laplace, lower)
     if fitted is None or not fitted.next_step < NEWTON_SETTLED:
         return None, laplace.count
+    origin = "the nAGQ = 0 modes at theta's starting value" if initial else "the nAGQ = 0 fit"
     info = OptInfo(
         optimizer="Newton's method with the analytic gradient and a Hessian from its "
-        "differences, from the nAGQ = 0 fit",
+        f"differences, from {origin}",
         n_evaluations=laplace.count,
         converged=True,
         message=f"the next Newton step is {fitted.next_step:.1g} long",
@@ -90,7 +94,7 @@ def gradient_stage2(
     )
     theta = fitted.params[:n_theta]
     beta = state.beta + scale * fitted.params[n_theta:]
-    return Stage2(theta, beta, fitted.state, fitted.value, fitted.hessian, info), 0
+    return Stage2(theta, beta, fitted.state, fitted.value, fitted.hessian, scale, info), 0
 
 
 class _Deviance:
@@ -278,4 +282,4 @@ def difference_stage2(
         objective=kept[1],
         seconds=time.perf_counter() - t0,
     )
-    return Stage2(theta, beta, kept[0], kept[1], H, info)
+    return Stage2(theta, beta, kept[0], kept[1], H, scale, info)
