@@ -99,5 +99,6 @@ def laplace_gradient(problem: GlmmProblem, state: PirlsState) -> tuple[np.ndarra
         + float(G @ (u + t * du_t))
         + float(residual @ du_t)
     )
-    g_beta = -2.0 * (score @ X) + a @ X + (t * G + residual) @ du_beta
+    a -= 2.0 * score  # one pass over X for -2 X' dl/deta + X'a
+    g_beta = a @ X + (t * G + residual) @ du_beta
     return np.concatenate([[g_t], g_beta]), np.column_stack([du_t, du_beta])
