@@ -1,8 +1,9 @@
 """Stage 2 of a GLMM fit by Newton steps with the analytic gradient of the Laplace deviance.
 
 Where :func:`~mixedmodels.glmm.gradient.laplace_gradient` applies, the deviance over
-(theta, beta) is minimized from the nAGQ = 0 fit by Newton steps whose Hessian is the
-forward differences of that gradient (n gradients for n parameters, against the n^2 + n
+(theta, beta) is minimized from a state with beta estimated inside PIRLS (at theta's
+starting value, or at stage 1's optimum) by Newton steps whose Hessian is the forward
+differences of that gradient (n gradients for n parameters, against the n^2 + n
 deviances of a central-difference Hessian of the deviance), and the Hessian the standard
 errors read is the one made within a differencing step of the optimum. The derivatives
 of the modes that come with each gradient predict the modes at the next point: PIRLS at
@@ -21,8 +22,8 @@ from mixedmodels.glmm.pirls import GlmmProblem, PirlsError, PirlsState
 
 __all__ = ["GradientFit", "LaplaceDeviance", "gradient_stage"]
 
-#: Forward-difference step of the Hessian (theta, and beta in units of its stage-1 standard
-#: error): the truncation error is this times the third derivative, and the gradient's
+#: Forward-difference step of the Hessian (theta, and beta in units of its standard error
+#: at the start): the truncation error is this times the third derivative, and the gradient's
 #: rounding divided by the step is smaller still.
 GRADIENT_HESSIAN_STEP = 1e-5
 #: Newton steps at most.
@@ -49,7 +50,7 @@ class LaplaceDeviance:
     beta0, scale : numpy.ndarray
         The centre and units of beta.
     start : PirlsState
-        The modes at ``(theta, beta0)`` (the nAGQ = 0 fit's), the first point.
+        The modes at ``(theta, beta0)``, beta0 estimated inside PIRLS: the first point.
     """
 
     def __init__(

@@ -1,6 +1,7 @@
-"""Stage 2 of a GLMM fit (nAGQ >= 1): the deviance over (theta, beta), from the nAGQ = 0 fit.
+"""Stage 2 of a GLMM fit (nAGQ >= 1): the deviance over (theta, beta), from a state with
+beta estimated inside PIRLS (the nAGQ = 0 fit's, or at theta's starting value).
 
-beta is handled in units of its stage-1 standard errors around the stage-1 estimate, so
+beta is handled in units of its standard errors there, around its estimate there, so
 every parameter moves the deviance about as much. Two ways to the optimum:
 
 * :func:`gradient_stage2`, for one scalar term on a canonical link with the Laplace
@@ -53,7 +54,7 @@ NEWTON_SETTLED = 1e-4
 @dataclass(frozen=True)
 class Stage2:
     """Where stage 2 ended: the optimum, its PIRLS state, and the Hessian over
-    (theta, beta in units of the stage-1 standard errors) that the standard errors read."""
+    (theta, beta in units of ``scale``) that the standard errors read."""
 
     theta: np.ndarray
     beta: np.ndarray
