@@ -13,7 +13,9 @@ __all__ = [
     "DIFFERENCED_HESSIAN",
     "UPDATED_HESSIAN",
     "Derivatives",
+    "central_gradient",
     "derivatives",
+    "gradient_differences",
     "newton_polish",
     "newton_steps",
     "quasi_newton",
@@ -64,6 +66,24 @@ def derivatives(
     return g, H
 
 
+def central_gradient(
+    f: Callable[[np.ndarray], float],
+    x: np.ndarray,
+    free: np.ndarray,
+    step: float = 1e-4,
+) -> np.ndarray:
+    """Central-difference gradient over the free coordinates (2 evaluations each), with the
+    steps of :func:`derivatives`."""
+    idx = np.flatnonzero(free)
+    h = step * np.maximum(np.abs(x[idx]), 1.0)
+    g = np.zeros(idx.size)
+    for a, i in enumerate(idx):
+        e = np.zeros_like(x)
+        e[i] = h[a]
+        g[a] = (f(x + e) - f(x - e)) / (2 * h[a])
+    return g
+
+
 def newton_steps(
     f: Callable[[np.ndarray], float],
     params: np.ndarray,
@@ -71,16 +91,24 @@ def newton_steps(
     n_theta: int,
     step: float,
     rounds: int = 3,
+    value: float | None = None,
+    keep_hessian: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, bool, float]:
     """Newton steps on ``f`` over (theta, then other parameters) with the central-difference
-    gradient and Hessian of :func:`derivatives` (steps of ``step``).
+    gradient and Hessian of :func:`derivatives` (steps of ``step``); ``value`` is
+    ``f(params)`` when it is known.
 
-    Returns the point, the Hessian there, whether a step was taken, and the length
-    ``max |H^{-1} g|`` of the Newton step that would follow (inf when the Hessian is not
-    positive definite or theta is on its boundary). A point with theta on its boundary
-    is left as it is (its Hessian is still returned)."""
+    After a step no longer than ``keep_hessian`` only the gradient is differenced again
+    (2 n evaluations instead of n^2 + n) and the Hessian is kept: it moves by about the
+    step times the third derivative, so ``keep_hessian`` bounds the relative change when
+    the parameters are in units of their standard errors.
+
+    Returns the point, the Hessian (made there or within ``keep_hessian`` of it), whether
+    a step was taken, and the length ``max |H^{-1} g|`` of the Newton step that would
+    follow (inf when the Hessian is not positive definite or theta is on its boundary). A
+    point with theta on its boundary is left as it is (its Hessian is still returned)."""
     free = np.ones(params.size, dtype=bool)
-    value = f(params)
+    value = f(params) if value is None else value
     polished = False
 
     def on_bound(x: np.ndarray) -> bool:
@@ -95,8 +123,8 @@ def newton_steps(
         except np.linalg.LinAlgError:
             return None
 
+    g, H = derivatives(f, params, free, value, step=step)
     for _ in range(rounds):
-        g, H = derivatives(f, params, free, value, step=step)
         newton = None if on_bound(params) else newton_step(g, H)
         if newton is None:
             return params, H, polished, np.inf
@@ -107,11 +135,28 @@ def newton_steps(
         if not trial_value < value - 1e-12 * max(1.0, abs(value)):
             return params, H, polished, float(np.max(np.abs(newton)))
         params, value, polished = trial, trial_value, True
+        if np.max(np.abs(newton)) <= keep_hessian:
+            g = central_gradient(f, params, free, step=step)
+        else:
+            g, H = derivatives(f, params, free, value, step=step)
         if np.max(np.abs(newton)) < 1e-7:
             break
-    g, H = derivatives(f, params, free, value, step=step)
     last = None if on_bound(params) else newton_step(g, H)
     return params, H, polished, np.inf if last is None else float(np.max(np.abs(last)))
+
+
+def gradient_differences(
+    gradient: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    x: np.ndarray,
+    g: np.ndarray,
+    step: float,
+) -> np.ndarray:
+    """The Hessian at ``x`` by forward differences of an analytic gradient (``g`` is the
+    gradient at ``x``; ``x.size`` more gradients), symmetrized."""
+    columns = [(gradient(x + step * e)[1] - g) / step for e in np.eye(x.size)]
+    H = np.column_stack(columns)
+    symmetric: np.ndarray = 0.5 * (H + H.T)
+    return symmetric
 
 
 def newton_polish(
@@ -150,10 +195,7 @@ def newton_polish(
         # forward differences (n gradients, not 2n): their error of about step_size times
         # the third derivative still lets each Newton step shrink the distance to the
         # optimum by a factor of about 1e-5
-        columns = [(gradient(x + step_size * e)[1] - g) / step_size for e in np.eye(x.size)]
-        H = np.column_stack(columns)
-        symmetric: np.ndarray = 0.5 * (H + H.T)
-        return symmetric
+        return gradient_differences(gradient, x, g, step_size)
 
     value, grad = gradient(theta)
     H = hessian(theta, grad)

@@ -53,14 +53,22 @@ class _Entries:
 
     def add(self, entries: np.ndarray, values: np.ndarray, rows: np.ndarray | None = None) -> None:
         """Row ``rows[i]`` (default: row i) adds ``values[i]`` to entry ``entries[i]``."""
-        keep = values != 0.0
-        self._entries.append(np.asarray(entries, dtype=np.int64)[keep])
+        entries = np.asarray(entries, dtype=np.int64)
+        values = np.asarray(values, dtype=np.float64)
         base = np.arange(self.n, dtype=np.int64) if rows is None else rows
-        self._rows.append(base[keep])
-        self._values.append(np.asarray(values, dtype=np.float64)[keep])
+        keep = values != 0.0
+        if not keep.all():
+            entries, base, values = entries[keep], base[keep], values[keep]
+        self._entries.append(entries)
+        self._rows.append(base)
+        self._values.append(values)
 
-    def matrix(self) -> sp.csr_matrix:
-        """The ``(entries, rows)`` matrix of coefficients, duplicates summed."""
+    def matrix(self, in_order: bool = False) -> sp.csr_matrix:
+        """The ``(entries, rows)`` matrix of coefficients, duplicates summed.
+
+        ``in_order``: the (entry, row) pairs were added strictly increasing, entry first,
+        so they are the CSR arrays themselves (no sort, no duplicates to sum).
+        """
         if self._entries:
             entries = np.concatenate(self._entries)
             rows = np.concatenate(self._rows)
@@ -68,7 +76,14 @@ class _Entries:
         else:
             entries = rows = np.zeros(0, dtype=np.int64)
             values = np.zeros(0)
-        out = sp.csr_matrix((values, (entries, rows)), shape=(self.size, self.n))
+        shape = (self.size, self.n)
+        if in_order:
+            wide = max(self.n, entries.size) > np.iinfo(np.int32).max
+            index = np.dtype(np.int64 if wide else np.int32)
+            counts = np.bincount(entries, minlength=self.size)
+            indptr = np.concatenate([[0], np.cumsum(counts)]).astype(index)
+            return sp.csr_matrix((values, rows.astype(index), indptr), shape=shape, copy=False)
+        out = sp.csr_matrix((values, (entries, rows)), shape=shape)
         out.sum_duplicates()
         return out
 
@@ -175,8 +190,11 @@ class Reweighting:
                 for c in range(p):
                     fixed.add(self._bzt + i * p + c, z * X[:, c])
                 linear.add(self._bzt_r + i, z)
-        self._fixed = fixed.matrix()
-        self._linear = linear.matrix()
+        # one grouping factor whose rows are sorted by level: every block's entries are
+        # added level by level, each level's rows in order
+        in_order = not tail and first.starts is not None
+        self._fixed = fixed.matrix(in_order)
+        self._linear = linear.matrix(in_order)
         self._v = np.empty(n)  # w * r, rewritten by every call
 
     def products(

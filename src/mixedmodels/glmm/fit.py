@@ -2,18 +2,16 @@
 
 Stage 1 (lme4's ``nAGQ = 0``) minimizes the Laplace deviance over theta with beta found
 inside PIRLS; stage 2 (``nAGQ >= 1``) minimizes the Laplace or adaptive-quadrature
-deviance over theta and beta together, PIRLS finding only the conditional modes. As in
-lme4, the fixed effects' covariance comes from the Hessian of the deviance over
+deviance over theta and beta together, PIRLS finding only the conditional modes (with the
+analytic gradient of one scalar term's Laplace deviance, stage 2 starts without stage 1).
+As in lme4, the fixed effects' covariance comes from the Hessian of the deviance over
 (theta, beta).
 """
 
 from __future__ import annotations
 
-import time
 import warnings
-from collections.abc import Callable
 from dataclasses import replace
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -22,8 +20,7 @@ from threadpoolctl import threadpool_limits
 
 from mixedmodels._data import is_dask_dataframe
 from mixedmodels.core.covariance import covariance_layout
-from mixedmodels.core.newton import newton_steps
-from mixedmodels.core.optimize import OptimizerSettings, OptInfo, minimize_theta
+from mixedmodels.core.optimize import OptimizerSettings
 from mixedmodels.core.result import RandomTables
 from mixedmodels.core.solution import conditional_covariances
 from mixedmodels.core.tables import (
@@ -45,45 +42,16 @@ from mixedmodels.errors import (
 )
 from mixedmodels.glmm.family import Family
 from mixedmodels.glmm.family import family as get_family
-from mixedmodels.glmm.pirls import GlmmProblem, PirlsError, PirlsState, gauss_hermite
+from mixedmodels.glmm.gradient import has_laplace_gradient
+from mixedmodels.glmm.pirls import GlmmProblem, PirlsState
 from mixedmodels.glmm.result import GlmmResult
+from mixedmodels.glmm.stage1 import initial_state, stage1
+from mixedmodels.glmm.stage2 import Stage2, difference_stage2, gradient_stage2
 
 __all__ = ["glmm"]
 
-#: COBYQA's final trust-region radius in stage 1 (only a start for stage 2: equal to the
-#: initial radius, so it stops after its first few evaluations) and stage 2 (theta
-#: is O(1) and beta is in units of its standard error, and stage 2 works in units
-#: rescaled by the curvature, so 1e-4 is inside the 1e-3 tolerances on both).
-STAGE1_RADIUS = 2e-1
-STAGE2_RADIUS = 3e-4
-
-#: Relative finite-difference step of the Hessian over (theta, beta).
-HESSIAN_STEP = 1e-3
-
-#: Stage 2 is Newton's method from the nAGQ = 0 fit for at most this many parameters
-#: (a round costs n^2 + n deviances; COBYQA needs about 15 n), in at most NEWTON_ROUNDS
-#: rounds, accepted when the next Newton step would be shorter than NEWTON_SETTLED (theta
-#: and beta in units of their stage-1 standard errors: far inside the 1e-3 tolerances).
-NEWTON_FIRST_MAX_PARAMS = 6
-NEWTON_ROUNDS = 4
-NEWTON_SETTLED = 1e-4
-
 #: |beta_j| times the SD of its column above this, on the link scale, flags separation.
 SEPARATION_EFFECT = 10.0
-
-
-class _Counted:
-    """A function that counts its calls and keeps its last value."""
-
-    def __init__(self, f: Callable[[np.ndarray], float]) -> None:
-        self.f = f
-        self.count = 0
-        self.last = np.inf
-
-    def __call__(self, x: np.ndarray) -> float:
-        self.count += 1
-        self.last = self.f(x)
-        return self.last
 
 
 def _check_response(frame: ModelFrame, fam: Family) -> None:
@@ -261,138 +229,61 @@ def _fit(
     original: ModelFrame,
 ) -> GlmmResult:
     """Stages 1 and 2 of :func:`glmm` and the result (``frame`` and ``layout`` hold the
-    conditioned matrices, ``cond`` the way back to the original ones)."""
-    nodes, node_weights = gauss_hermite(max(nagq, 1))
-    n_theta = layout.n_theta
-    terms = layout.term_slots()
+    conditioned matrices, ``cond`` the way back to the original ones).
 
-    # stage 1: theta only, beta inside PIRLS
-    def stage1(theta: np.ndarray) -> float:
-        try:
-            return problem.laplace(problem.pirls(theta, None, exact=False))
-        except (PirlsError, np.linalg.LinAlgError, ValueError, FloatingPointError):
-            return np.inf
-
-    with np.errstate(all="ignore"):
-        # stage 1 only gives stage 2 its start, where a coarse optimum is enough; with
-        # nagq = 0 it is the fit
-        stage1_settings = settings if nagq == 0 else replace(settings, final_radius=STAGE1_RADIUS)
-        theta1, info1 = minimize_theta(
-            stage1,
-            layout.initial(),
-            layout.lower,
-            stage1_settings,
-            check=False,
-            terms=terms if nagq == 0 else None,
+    With the analytic gradient (:func:`has_laplace_gradient`) the Newton steps of stage 2
+    start from the modes and beta at theta's starting value, and stage 1 runs only when
+    they do not settle; they are tried again from stage 1's optimum before the
+    finite-difference stage 2.
+    """
+    gradient = nagq == 1 and has_laplace_gradient(problem)
+    stage2: Stage2 | None = None
+    start, tried = None, 0
+    if gradient:
+        start = initial_state(problem, layout)
+        if start is not None:
+            stage2, tried = gradient_stage2(problem, layout, start, _beta_units(start), True)
+    if stage2 is None:
+        theta1, info1, state = stage1(problem, layout, frame, settings, nagq, start)
+        if nagq == 0:
+            objective = problem.laplace(state)
+            vcov, source = state.solution.var_beta_unscaled, "pirls"
+            return _result(
+                frame,
+                layout,
+                problem,
+                fam,
+                state,
+                theta1,
+                state.solution.beta,
+                objective,
+                vcov,
+                source,
+                info1,
+                nagq,
+                data,
+                cond,
+                original,
+            )
+        scale = _beta_units(state)
+        if gradient:
+            stage2, more = gradient_stage2(problem, layout, state, scale, False)
+            tried += more
+        if stage2 is None:
+            stage2 = difference_stage2(problem, layout, frame, state, scale, nagq, settings, info1)
+        if tried:  # Newton steps with the gradient ran first and did not settle
+            total = stage2.info.n_evaluations + tried
+            stage2 = replace(stage2, info=replace(stage2.info, n_evaluations=total))
+    theta, beta, state = stage2.theta, stage2.beta, stage2.state
+    objective, info = stage2.objective, stage2.info
+    from_hessian, source = _hessian_vcov(stage2.hessian, layout.n_theta, stage2.scale)
+    vcov = state.solution.var_beta_unscaled if from_hessian is None else from_hessian
+    if from_hessian is None:
+        info = _with_note(
+            info,
+            "the Hessian over (theta, beta) is not positive definite; "
+            "standard errors come from the PIRLS factor instead",
         )
-        try:
-            state = problem.pirls(theta1, None)
-        except PirlsError as exc:
-            raise PirlsError(
-                f"fitting {frame.formula.text!r}: {exc}. Tried: minimizing the Laplace "
-                f"deviance over theta with beta inside PIRLS ({info1.n_evaluations} "
-                "evaluations)."
-            ) from None
-    info = info1
-    if nagq >= 1:
-        beta0 = state.solution.beta
-        scale = np.sqrt(np.maximum(np.diag(state.solution.var_beta_unscaled), 1e-12))
-
-        def deviance(params: np.ndarray, exact: bool = False) -> float:
-            theta, beta = params[:n_theta], beta0 + scale * params[n_theta:]
-            # the Hessian's points all lie next to the optimum: start each from its modes
-            start = u_hat if exact and u_hat is not None else None
-            st = problem.pirls(theta, beta, u_start=start, exact=exact)
-            if nagq == 1:
-                return problem.laplace(st)
-            return problem.agq(st, nodes, node_weights)
-
-        def stage2(params: np.ndarray, exact: bool = False) -> float:
-            try:
-                return deviance(params, exact)
-            except (PirlsError, np.linalg.LinAlgError, ValueError, FloatingPointError):
-                return np.inf
-
-        u_hat: np.ndarray | None = None
-        start = np.concatenate([theta1, np.zeros(len(beta0))])
-        lower = np.concatenate([layout.lower, np.full(len(beta0), -np.inf)])
-        exact = partial(stage2, exact=True)
-        n_params = start.size
-        with np.errstate(all="ignore"):
-            # lme4's standard errors need the Hessian of the deviance over (theta, beta)
-            # anyway (steps of 1e-3, beta in units of its stage-1 standard error: PIRLS
-            # noise of ~1e-10 in the deviance then costs ~1e-4 of the Hessian, truncation
-            # ~1e-6), and the same differences give Newton steps. With few parameters
-            # (a round costs n^2 + n evaluations) Newton's method from the nAGQ = 0 fit
-            # is the optimizer; where it does not settle (a boundary, an indefinite
-            # Hessian, many parameters) COBYQA runs first and Newton polishes.
-            settled = False
-            if n_params <= NEWTON_FIRST_MAX_PARAMS:
-                t_newton = time.perf_counter()
-                counter = _Counted(exact)
-                u_hat = problem.pirls(theta1, beta0).u
-                params, H, polished, last = newton_steps(
-                    counter, start, layout.lower, n_theta, HESSIAN_STEP, rounds=NEWTON_ROUNDS
-                )
-                settled = last < NEWTON_SETTLED
-                if settled:
-                    info = OptInfo(
-                        optimizer="Newton's method with a finite-difference Hessian, from "
-                        "the nAGQ = 0 fit",
-                        n_evaluations=counter.count,
-                        converged=True,
-                        message=f"the next Newton step is {last:.1g} long",
-                        objective=float(counter.last),
-                        scaled_gradient=last,
-                        seconds=time.perf_counter() - t_newton,
-                    )
-            if not settled:
-                u_hat = None
-                # theta's curvature can exceed beta's (in SE units) by 1e4: COBYQA needs
-                # the parameters rescaled (on sim_logistic: 36 evaluations instead of 126)
-                final = replace(
-                    settings,
-                    final_radius=max(settings.final_radius, STAGE2_RADIUS),
-                    scale_by_curvature=True,
-                )
-                params, info = minimize_theta(
-                    stage2, start, lower, final, check=False, initial_radius=0.5, terms=terms
-                )
-                # Newton steps take COBYQA's stopping point (its last trust region is
-                # STAGE2_RADIUS wide) to the optimum
-                u_hat = problem.pirls(params[:n_theta], beta0 + scale * params[n_theta:]).u
-                params, H, polished, _ = newton_steps(
-                    exact, params, layout.lower, n_theta, HESSIAN_STEP
-                )
-                if polished:
-                    info = replace(info, optimizer=info.optimizer + ", then Newton steps")
-            theta = params[:n_theta]
-            beta = beta0 + scale * params[n_theta:]
-            try:
-                state = problem.pirls(theta, beta)
-            except PirlsError as exc:
-                raise PirlsError(
-                    f"fitting {frame.formula.text!r}: {exc}. Tried: the nAGQ = 0 fit "
-                    f"({info1.n_evaluations} evaluations), then the full deviance over "
-                    f"theta and beta ({info.n_evaluations} evaluations)."
-                ) from None
-            objective = (
-                problem.laplace(state) if nagq == 1 else problem.agq(state, nodes, node_weights)
-            )
-            problem.pirls(theta, beta)  # leave the warm start at the optimum
-        vcov, source = _hessian_vcov(H, n_theta, scale)
-        if vcov is None:
-            vcov = state.solution.var_beta_unscaled
-            source = "pirls"
-            info = _with_note(
-                info,
-                "the Hessian over (theta, beta) is not positive definite; "
-                "standard errors come from the PIRLS factor instead",
-            )
-    else:
-        theta, beta = theta1, state.solution.beta
-        objective = problem.laplace(state)
-        vcov, source = state.solution.var_beta_unscaled, "pirls"
     return _result(
         frame,
         layout,
@@ -410,6 +301,12 @@ def _fit(
         cond,
         original,
     )
+
+
+def _beta_units(state: PirlsState) -> np.ndarray:
+    """beta's standard errors at a state with beta estimated inside PIRLS: the units of
+    beta in stage 2."""
+    return np.sqrt(np.maximum(np.diag(state.solution.var_beta_unscaled), 1e-12))
 
 
 def _with_note(info: Any, note: str) -> Any:

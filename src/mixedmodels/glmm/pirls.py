@@ -54,6 +54,8 @@ class PirlsState:
     workspace: Workspace
     factorization: Factorization
     iterations: int
+    kernel: float
+    """The sum over rows of the family's log-density kernel at ``mu``."""
 
     @cached_property
     def solution(self) -> Solution:
@@ -102,6 +104,8 @@ class GlmmProblem:
         # rows sorted by the first grouping factor: its per-level sums become contiguous
         # (np.add.reduceat), which PIRLS does several hundred times
         first = layout.blocks[0].factor.codes
+        if layout.blocks[0].n_levels <= np.iinfo(np.int16).max:
+            first = first.astype(np.int16)  # numpy's stable sort of 16-bit keys is a radix sort
         self.order = np.argsort(first, kind="stable")
         self.n, self.p = frame.X.shape
         self.y = frame.y[self.order]
@@ -122,24 +126,31 @@ class GlmmProblem:
         self._beta_start = np.zeros(self.p)
         # canonical links: IRLS is Newton's method (quadratic convergence, simpler weights)
         self.canonical = (family.name, family.link) in (("binomial", "logit"), ("poisson", "log"))
-        # constants of the log-likelihood and of the deviance, computed once
-        self.normalizer = family.normalizer(self.y, self.prior)
-        # the kernel at mu = y (0 log 0 = 0)
         y, w = self.y, self.prior
-        if family.name == "binomial":
-            sat = w * (special.xlogy(y, y) + special.xlogy(1.0 - y, 1.0 - y))
-        else:
-            sat = w * (special.xlogy(y, y) - y)
-        self.saturated_kernel = float(np.sum(sat))
         # 0/1 outcomes: the binomial kernel needs one logarithm, not two
         self._binary = family.name == "binomial" and bool(np.all((y == 0) | (y == 1)))
+        # constants of the log-likelihood and of the deviance, computed once: the log
+        # binomial coefficients and the kernel at mu = y (0 log 0 = 0), both 0 for 0/1
+        # outcomes (all trials or none a success)
+        if self._binary:
+            self.normalizer = np.zeros(self.n)
+            self.saturated_kernel = 0.0
+        else:
+            self.normalizer = family.normalizer(y, w)
+            if family.name == "binomial":
+                sat = w * (special.xlogy(y, y) + special.xlogy(1.0 - y, 1.0 - y))
+            else:
+                sat = w * (special.xlogy(y, y) - y)
+            self.saturated_kernel = float(np.sum(sat))
         # ... which is log(mu) at y = 1 and log(1 - mu) at y = 0: log(a + s mu)
         self._a = 1.0 - y
         self._s = 2.0 * y - 1.0
         self.normalizer_total = float(np.sum(self.normalizer))
-        self._unit_prior = bool(np.all(self.prior == 1.0))
-        # scalar terms whose column is all ones: Z Lambda u is a gather of their modes
-        self._intercepts = [
+        #: whether every prior weight is 1
+        self.unit_prior = bool(np.all(self.prior == 1.0))
+        #: per term: whether it is scalar with a column of ones (Z Lambda u is a gather of
+        #: its modes then)
+        self.intercepts = [
             b.k == 1 and bool(np.all(m == 1.0))
             for b, m in zip(self.blocks, self.matrices, strict=True)
         ]
@@ -155,6 +166,19 @@ class GlmmProblem:
         self._workspaces: dict[bool, Workspace] = {}
         self._row_buffers: _Rows | None = None
 
+    def level_sums(self, values: np.ndarray) -> np.ndarray:
+        """Sums of per-row ``values`` over the levels of the first grouping factor."""
+        out: np.ndarray = self._zterms[0].level_sums(values)
+        return out
+
+    def level_sums_columns(self, weights: np.ndarray, M: np.ndarray) -> np.ndarray:
+        """``(m, c)``: sums over the first factor's levels of ``weights`` times each column
+        of the ``(n, c)`` matrix ``M``."""
+        out = np.empty((self.blocks[0].n_levels, M.shape[1]))
+        for c in range(M.shape[1]):
+            out[:, c] = self.level_sums(weights * M[:, c])
+        return out
+
     # -- Z Lambda u ---------------------------------------------------------------------
     def random_part(
         self, templates: list[np.ndarray], u: np.ndarray, out: np.ndarray | None = None
@@ -169,9 +193,9 @@ class GlmmProblem:
                 if i == 0:
                     # (mode="clip": the codes are valid, and the default checks cost 3x)
                     np.take(b, codes, out=out, mode="clip")
-                    if not self._intercepts[i]:
+                    if not self.intercepts[i]:
                         out *= matrix[:, 0]
-                elif self._intercepts[i]:
+                elif self.intercepts[i]:
                     out += b[codes]
                 else:
                     out += b[codes] * matrix[:, 0]
@@ -201,7 +225,7 @@ class GlmmProblem:
         """
         d = self.family.mu_eta(eta, mu, out=rows.d)
         if self.canonical:  # d mu / d eta is the variance function: w = prior * d
-            w = d if self._unit_prior else np.multiply(self.prior, d, out=rows.w)
+            w = d if self.unit_prior else np.multiply(self.prior, d, out=rows.w)
         else:
             w = self.prior * d * d / np.maximum(self.family.variance(mu), 1e-300)
         r = np.subtract(self.y, mu, out=rows.r)
@@ -236,14 +260,12 @@ class GlmmProblem:
             p = np.multiply(self._s, mu, out=scratch)
             p += self._a
             np.log(p, out=p)
-            return float(np.sum(p)) if self._unit_prior else float(self.prior @ p)
+            return float(np.sum(p)) if self.unit_prior else float(self.prior @ p)
         return float(np.sum(self.family.kernel(self.y, mu, self.prior)))
 
-    def penalized_deviance(
-        self, mu: np.ndarray, u: np.ndarray, scratch: np.ndarray | None = None
-    ) -> float:
-        """Sum of the deviance residuals plus ||u||^2."""
-        return 2.0 * (self.saturated_kernel - self.kernel_sum(mu, scratch)) + float(u @ u)
+    def penalized_deviance(self, kernel: float, u: np.ndarray) -> float:
+        """Sum of the deviance residuals plus ||u||^2, from the kernel sum at mu."""
+        return 2.0 * (self.saturated_kernel - kernel) + float(u @ u)
 
     def pirls(
         self,
@@ -251,12 +273,15 @@ class GlmmProblem:
         beta: np.ndarray | None,
         u_start: np.ndarray | None = None,
         exact: bool = True,
+        beta_start: np.ndarray | None = None,
     ) -> PirlsState:
         """Conditional modes at theta; beta fixed, or estimated with u when None.
 
-        With ``exact=False`` the factor of the last iteration (at weights one step before
-        the modes, which moved by < 1e-9) is kept instead of being made again at the
-        modes: good for the optimizer, not for finite differences.
+        PIRLS starts from ``u_start`` (and, with beta estimated, ``beta_start``), by
+        default from where the last call ended. With ``exact=False`` the factor of the
+        last iteration (at weights one step before the modes, which moved by < 1e-9) is
+        kept instead of being made again at the modes: good for the optimizer, not for
+        finite differences.
 
         Raises
         ------
@@ -265,7 +290,10 @@ class GlmmProblem:
         """
         templates = self.layout.factors(theta)
         estimate_beta = beta is None
-        b = self._beta_start.copy() if beta is None else beta
+        if beta is None:
+            b = (self._beta_start if beta_start is None else beta_start).copy()
+        else:
+            b = beta
         u = (self._u_start if u_start is None else u_start).copy()
         rows = self._rows()
         now, trial = rows.now, rows.trial
@@ -273,7 +301,8 @@ class GlmmProblem:
         self.random_part(templates, u, out=now.zb)
         np.add(fixed, now.zb, out=now.eta)
         self.family.linkinv(now.eta, out=now.mu)
-        pdev = self.penalized_deviance(now.mu, u, rows.scratch)
+        kernel = self.kernel_sum(now.mu, rows.scratch)
+        pdev = self.penalized_deviance(kernel, u)
         history: list[float] = [pdev]
         final: tuple[Workspace, Factorization] | None = None
         for iteration in range(1, PIRLS_MAX_ITERATIONS + 1):
@@ -291,7 +320,8 @@ class GlmmProblem:
                 self.random_part(templates, u_try, out=trial.zb)
                 np.add(fixed_try, trial.zb, out=trial.eta)
                 self.family.linkinv(trial.eta, out=trial.mu)
-                pdev_try = self.penalized_deviance(trial.mu, u_try, rows.scratch)
+                kernel_try = self.kernel_sum(trial.mu, rows.scratch)
+                pdev_try = self.penalized_deviance(kernel_try, u_try)
                 if np.isfinite(pdev_try) and pdev_try <= pdev * (1 + 1e-12) + 1e-12:
                     break
                 step /= 2.0
@@ -305,7 +335,7 @@ class GlmmProblem:
             moved = float(np.max(np.abs(u_try - u), initial=0.0))
             if estimate_beta:
                 moved = max(moved, float(np.max(np.abs(b_try - b), initial=0.0)))
-            u, b, fixed, pdev = u_try, b_try, fixed_try, pdev_try
+            u, b, fixed, pdev, kernel = u_try, b_try, fixed_try, pdev_try, kernel_try
             now, trial = trial, now
             history.append(pdev)
             # Fisher scoring converges only linearly for non-canonical links, so the modes
@@ -330,7 +360,8 @@ class GlmmProblem:
         self._u_start = u
         if estimate_beta:
             self._beta_start = b
-        return PirlsState(theta, b, u, now.mu.copy(), now.eta.copy(), ws, fac, iteration)
+        mu, eta = now.mu.copy(), now.eta.copy()
+        return PirlsState(theta, b, u, mu, eta, ws, fac, iteration, kernel)
 
     def _rows(self) -> _Rows:
         """The per-row buffers PIRLS works in, made once per problem."""
@@ -345,7 +376,7 @@ class GlmmProblem:
 
     def laplace(self, state: PirlsState) -> float:
         """-2 log L by the Laplace approximation at a PIRLS state."""
-        loglik = self.kernel_sum(state.mu) + self.normalizer_total
+        loglik = state.kernel + self.normalizer_total
         return -2.0 * loglik + float(state.u @ state.u) + state.factorization.logdet_z
 
     def agq(self, state: PirlsState, nodes: np.ndarray, weights: np.ndarray) -> float:
