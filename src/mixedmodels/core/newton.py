@@ -18,6 +18,7 @@ __all__ = [
     "gradient_differences",
     "newton_polish",
     "newton_steps",
+    "positive_definite_step",
     "quasi_newton",
 ]
 
@@ -84,6 +85,17 @@ def central_gradient(
     return g
 
 
+def positive_definite_step(H: np.ndarray, g: np.ndarray) -> np.ndarray | None:
+    """The Newton step ``H^{-1} g``, or None when H is not positive definite."""
+    try:
+        if np.any(np.linalg.eigvalsh(H) <= 0):
+            return None
+        out: np.ndarray = np.linalg.solve(H, g)
+        return out
+    except np.linalg.LinAlgError:
+        return None
+
+
 def newton_steps(
     f: Callable[[np.ndarray], float],
     params: np.ndarray,
@@ -114,18 +126,9 @@ def newton_steps(
     def on_bound(x: np.ndarray) -> bool:
         return bool(np.any((theta_lower == 0.0) & (x[:n_theta] < 1e-4)))
 
-    def newton_step(g: np.ndarray, H: np.ndarray) -> np.ndarray | None:
-        try:
-            if np.any(np.linalg.eigvalsh(H) <= 0):
-                return None
-            out: np.ndarray = np.linalg.solve(H, g)
-            return out
-        except np.linalg.LinAlgError:
-            return None
-
     g, H = derivatives(f, params, free, value, step=step)
     for _ in range(rounds):
-        newton = None if on_bound(params) else newton_step(g, H)
+        newton = None if on_bound(params) else positive_definite_step(H, g)
         if newton is None:
             return params, H, polished, np.inf
         trial = params - newton
@@ -141,7 +144,7 @@ def newton_steps(
             g, H = derivatives(f, params, free, value, step=step)
         if np.max(np.abs(newton)) < 1e-7:
             break
-    last = None if on_bound(params) else newton_step(g, H)
+    last = None if on_bound(params) else positive_definite_step(H, g)
     return params, H, polished, np.inf if last is None else float(np.max(np.abs(last)))
 
 

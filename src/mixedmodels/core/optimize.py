@@ -206,38 +206,26 @@ def minimize_theta(
 
         evaluations = lambda: count  # noqa: E731
 
+    reached: Derivatives | None = None
     if gradient is not None and hessian is not None:
         # from the previous optimum; the general optimizer goes on from where they stop
-        start, reached_derivs = quasi_newton(fun, start, lower, hessian)
-        if reached_derivs is not None:
-            theta = start
-            name = "Newton steps with the analytic gradient from the previous optimum"
-            message = "the Newton step is below its tolerance"
-            return _finish(
-                counted,
-                theta,
-                lower,
-                check,
-                settings,
-                name,
-                True,
-                message,
-                t0,
-                evaluations,
-                None,
-                reached_derivs,
-            )
-    theta, success, message, name = run(start, initial_radius)
+        start, reached = quasi_newton(fun, start, lower, hessian)
     boundary = None
-    if terms is not None:
+    if reached is not None:
+        theta, derivs, success = start, reached, True
+        name = "Newton steps with the analytic gradient from the previous optimum"
+        message = "the Newton step is below its tolerance"
+    else:
+        theta, success, message, name = run(start, initial_radius)
+        if terms is not None:
 
-        def near(x0: np.ndarray, radius: float) -> np.ndarray:
-            return _run_cobyqa(counted, x0, lower, settings, radius, np.ones_like(x0))[0]
+            def near(x0: np.ndarray, radius: float) -> np.ndarray:
+                return _run_cobyqa(counted, x0, lower, settings, radius, np.ones_like(x0))[0]
 
-        theta, boundary = _move_off_false_boundary(counted, theta, terms, run, near)
-    derivs = None
-    if gradient is not None:
-        theta, derivs = newton_polish(graded, theta, lower)
+            theta, boundary = _move_off_false_boundary(counted, theta, terms, run, near)
+        derivs = None
+        if gradient is not None:
+            theta, derivs = newton_polish(graded, theta, lower)
     return _finish(
         counted,
         theta,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mixedmodels.core.newton import gradient_differences
+from mixedmodels.core.newton import gradient_differences, positive_definite_step
 from mixedmodels.glmm.gradient import laplace_gradient
 from mixedmodels.glmm.pirls import GlmmProblem, PirlsError, PirlsState
 
@@ -160,7 +160,7 @@ def gradient_stage(deviance: LaplaceDeviance, lower: np.ndarray) -> GradientFit 
     H = gradient_differences(deviance.differenced, x, g, GRADIENT_HESSIAN_STEP)
     at = x  # where H was differenced
     rounding = 1e-12 * max(abs(value), 1.0)
-    step = _newton_step(H, g)
+    step = positive_definite_step(H, g)
     for _ in range(GRADIENT_NEWTON_STEPS):
         if step is None:
             return None
@@ -182,8 +182,8 @@ def gradient_stage(deviance: LaplaceDeviance, lower: np.ndarray) -> GradientFit 
         if np.max(np.abs(x - at)) > GRADIENT_HESSIAN_STEP:
             H = gradient_differences(deviance.differenced, x, g, GRADIENT_HESSIAN_STEP)
             at = x
-        step = _newton_step(H, g)
-    step = _newton_step(H, g)  # the next step from where the steps ended
+        step = positive_definite_step(H, g)
+    step = positive_definite_step(H, g)  # the next step from where the steps ended
     if step is None:
         return None
     return GradientFit(x, value, H, state, float(np.max(np.abs(step))))
@@ -191,14 +191,3 @@ def gradient_stage(deviance: LaplaceDeviance, lower: np.ndarray) -> GradientFit 
 
 def _size(g: np.ndarray) -> float:
     return float(np.max(np.abs(g)))
-
-
-def _newton_step(H: np.ndarray, g: np.ndarray) -> np.ndarray | None:
-    """``H^{-1} g``, or None when H is not positive definite."""
-    try:
-        if np.any(np.linalg.eigvalsh(H) <= 0):
-            return None
-        out: np.ndarray = np.linalg.solve(H, g)
-        return out
-    except np.linalg.LinAlgError:
-        return None
