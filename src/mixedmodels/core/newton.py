@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import lapack
 
 __all__ = [
     "DIFFERENCED_HESSIAN",
@@ -302,10 +303,10 @@ def quasi_newton(
     if not np.isfinite(value):
         return theta, None
     for _ in range(QUASI_NEWTON_STEPS):
-        try:
-            step = -np.linalg.solve(H, grad)
-        except np.linalg.LinAlgError:
+        _, solved, info = lapack.dposv(H, grad)  # fails unless H is positive definite
+        if info != 0:
             return theta, None
+        step = -solved
         if np.max(np.abs(step)) < QUASI_NEWTON_STEP:
             return theta, Derivatives(grad, H, 0.0, 0.0, UPDATED_HESSIAN)
         slope = float(grad @ step)

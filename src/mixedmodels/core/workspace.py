@@ -299,7 +299,7 @@ class Workspace:
             L0 = cholesky_blocks(M0)
             L0_inverse = inverse_lower_blocks(L0)
             G = np.einsum("ac,bcm->abm", T0, L0_inverse)  # T0 L0^{-T}
-            logdet_z = 2.0 * float(sum(np.sum(np.log(L0[j, j])) for j in range(k0)))
+            logdet_z = 2.0 * float(np.log(np.diagonal(L0)).sum())  # L0[j, j, :] for all j
             LB0 = np.einsum("arm,abm->rbm", self._bz0, G)  # (p+1, k0, m0)
         flat = LB0.reshape(p1, -1)
         BB = A.bb - flat @ flat.T
