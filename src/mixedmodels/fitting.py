@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from mixedmodels._data import is_dask_dataframe
-from mixedmodels.core.optimize import OptimizerSettings
+from mixedmodels.core.optinfo import OptimizerSettings
 from mixedmodels.errors import ModelSpecError
 from mixedmodels.lmm.fit import lmm as lmm_in_memory
 from mixedmodels.lmm_result import LmmResult

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mixedmodels.core.optimize import OptInfo
+from mixedmodels.core.optinfo import OptInfo
 
 __all__ = ["MixedModelResult", "RandomTables", "frozen_array"]
 

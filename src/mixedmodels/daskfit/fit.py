@@ -11,7 +11,7 @@ import pandas as pd
 
 from mixedmodels._data import shared_in_graph
 from mixedmodels.core.covariance import covariance_layout
-from mixedmodels.core.optimize import OptimizerSettings
+from mixedmodels.core.optinfo import OptimizerSettings
 from mixedmodels.daskfit.blocks import combine_blocks, partition_blocks, select_fixed_columns
 from mixedmodels.daskfit.compute import compute, progress_default, tree_reduce
 from mixedmodels.daskfit.encoding import (

@@ -20,7 +20,7 @@ from threadpoolctl import threadpool_limits
 
 from mixedmodels._data import is_dask_dataframe
 from mixedmodels.core.covariance import covariance_layout
-from mixedmodels.core.optimize import OptimizerSettings
+from mixedmodels.core.optinfo import OptimizerSettings
 from mixedmodels.core.result import RandomTables
 from mixedmodels.core.solution import conditional_covariances
 from mixedmodels.core.tables import (

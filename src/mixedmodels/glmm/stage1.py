@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from mixedmodels.core.optimize import OptimizerSettings, OptInfo, minimize_theta
+from mixedmodels.core.optimize import minimize_theta
+from mixedmodels.core.optinfo import OptimizerSettings, OptInfo
 from mixedmodels.design.frame import ModelFrame
 from mixedmodels.glmm.mode_guess import ModeGuess
 from mixedmodels.glmm.pirls import GlmmProblem, PirlsError, PirlsState

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from mixedmodels.core.newton import newton_steps
-from mixedmodels.core.optimize import OptimizerSettings, OptInfo, minimize_theta
+from mixedmodels.core.optimize import minimize_theta
+from mixedmodels.core.optinfo import OptimizerSettings, OptInfo
 from mixedmodels.design.frame import ModelFrame
 from mixedmodels.glmm.gradient_stage import LaplaceDeviance, gradient_stage
 from mixedmodels.glmm.mode_guess import ModeGuess

@@ -24,7 +24,7 @@ import scipy.optimize
 from scipy import stats
 
 from mixedmodels._threads import one_blas_thread
-from mixedmodels.core.optimize import OptimizerSettings
+from mixedmodels.core.optinfo import OptimizerSettings
 from mixedmodels.core.solution import Solution, solve
 from mixedmodels.core.workspace import Workspace
 from mixedmodels.lmm.fit import fit_frame

@@ -1,7 +1,7 @@
 """Linear mixed models: the model object, its objective and gradient, the fit and its
 record (the user-facing result, above inference, is :mod:`mixedmodels.lmm_result`'s)."""
 
-from mixedmodels.core.optimize import OptimizerSettings, OptInfo
+from mixedmodels.core.optinfo import OptimizerSettings, OptInfo
 from mixedmodels.lmm.fit import lmm
 from mixedmodels.lmm.record import LmmRecord
 

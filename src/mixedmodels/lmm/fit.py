@@ -12,7 +12,8 @@ import pandas as pd
 
 from mixedmodels._threads import one_blas_thread
 from mixedmodels.core.covariance import CovarianceLayout, covariance_layout
-from mixedmodels.core.optimize import OptimizerSettings, OptInfo, minimize_theta
+from mixedmodels.core.optimize import minimize_theta
+from mixedmodels.core.optinfo import OptimizerSettings, OptInfo
 from mixedmodels.core.result import RandomTables
 from mixedmodels.core.solution import Solution, conditional_covariances, solve
 from mixedmodels.core.tables import (

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from mixedmodels.core.covariance import CovarianceLayout, ThetaMap
-from mixedmodels.core.optimize import OptimizerSettings
+from mixedmodels.core.optinfo import OptimizerSettings
 from mixedmodels.core.result import MixedModelResult, frozen_array
 from mixedmodels.design.frame import ModelFrame
 from mixedmodels.errors import ModelSpecError

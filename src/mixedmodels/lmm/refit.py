@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from mixedmodels.core.covariance import CovarianceLayout, covariance_layout
-from mixedmodels.core.optimize import OptimizerSettings
+from mixedmodels.core.optinfo import OptimizerSettings
 from mixedmodels.design.crossproducts import ZTerm, with_response
 from mixedmodels.design.frame import ModelFrame
 from mixedmodels.errors import DataError
