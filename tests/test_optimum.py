@@ -156,7 +156,10 @@ def test_fit_reaches_best_criterion(pool: Any, design: str) -> None:
         if "error" in fit:
             failures.append((np.inf, _describe(fit, ref)))
             continue
-        if fit["nrows"] != ref["nrows"] or not np.isclose(fit["ysum"], ref["ysum"], rtol=1e-9):
+        # a changed generator moves the sum of y by far more than 1e-7; the rank-one
+        # covariances of the boundary design are rooted by LAPACK's eigh, whose rounding
+        # differs between CPUs (1.6e-9 relative in seed 138's sum, well inside REL_TOL)
+        if fit["nrows"] != ref["nrows"] or not np.isclose(fit["ysum"], ref["ysum"], rtol=1e-7):
             stale.append(ref["seed"])
             continue
         rel = (fit["objective"] - ref["best"]) / abs(ref["best"])
