@@ -117,8 +117,10 @@ def test_bad_poisson_counts(cbpp, value: float) -> None:
 
 
 def test_unknown_family_and_link(cbpp) -> None:
-    with pytest.raises(mm.ModelSpecError, match="unknown family 'gamma'"):
-        mm.glmm(CBPP, cbpp, family="gamma")
+    with pytest.raises(mm.ModelSpecError, match="unknown family 'tweedie'"):
+        mm.glmm(CBPP, cbpp, family="tweedie")
+    with pytest.raises(mm.ModelSpecError, match="the Gamma family has no link 'logit'"):
+        mm.glmm("incidence ~ period + (1 | herd)", cbpp, family="Gamma", link="logit")
     with pytest.raises(mm.ModelSpecError, match="no link 'log'.*logit, probit, cloglog"):
         mm.glmm(CBPP, cbpp, family="binomial", link="log")
 

@@ -279,6 +279,19 @@ class Workspace:
     def factorize(self, templates: list[np.ndarray], keep_schur: bool = False) -> Factorization:
         """Blocked Cholesky factor for the covariance templates ``T_b`` of each factor;
         ``keep_schur`` keeps the tail's Schur complement before scaling (for the gradient)."""
+        return self._factor(templates, keep_schur, with_fixed=True)
+
+    def random_factorize(self, templates: list[np.ndarray]) -> Factorization:
+        """The factor of ``Lambda' Z'WZ Lambda + I`` alone: ``LBB`` (the fixed-effects
+        block, whose pivots need not be positive for weights that are not, as a GLMM's
+        observed information off the canonical link) is left NaN, and ``logdet_z`` is NaN
+        when the matrix is not positive definite in the first factor's levels. Its
+        log-determinant and conditional covariances are those of the full factor."""
+        return self._factor(templates, False, with_fixed=False)
+
+    def _factor(
+        self, templates: list[np.ndarray], keep_schur: bool, with_fixed: bool
+    ) -> Factorization:
         A = self.products
         T0 = templates[0]
         k0 = T0.shape[0]
@@ -328,7 +341,7 @@ class Workspace:
             R = self._lambda_t_left(tail_templates, A.bzt - V)
             LBT = tail.solve_lower(R).T
             BB = BB - LBT @ LBT.T
-        LBB = cholesky_lower(BB)
+        LBB = cholesky_lower(BB) if with_fixed else np.full_like(BB, np.nan)
         return Factorization(
             tuple(templates), L0, G, LB0, tail, LBT, LBB, logdet_z, L0_inverse, schur
         )

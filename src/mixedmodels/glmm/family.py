@@ -1,22 +1,40 @@
-"""Families and links of generalized linear mixed models: binomial and Poisson.
+"""Response distributions of generalized linear mixed models, one class each.
 
-Each family gives the inverse link and its derivative, the variance function, the deviance
-residuals and the log-likelihood of a response value (with its normalizing constants, as
-R's ``family$aic`` does, so log-likelihoods agree with lme4's).
+Every family is an exponential dispersion model: with prior weight ``w`` and dispersion
+``phi`` the log-density of a response is
+
+    log f(y; mu) = (w / phi) k(y, mu) + c(y, w, phi),
+
+where the *kernel* ``k`` carries all the dependence on the mean and ``c`` (the
+:meth:`Family.normalizer`) the constants, written out so that log-likelihoods are
+complete (as R's ``family$aic`` makes them, and as lme4 and glmmTMB report them). The unit
+deviance is ``2 (k(y, y) - k(y, mu))``. A family gives its variance function (and its
+derivative), the links it accepts, a check of its support, a start for the mean, and a
+sampler for simulation. Binomial and Poisson have ``phi = 1``; Gaussian, Gamma and inverse
+Gaussian estimate it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
-from mixedmodels.errors import ModelSpecError
+from mixedmodels.errors import DataError, ModelSpecError
+from mixedmodels.glmm.links import LINKS, Link
 
-__all__ = ["Family", "family"]
-
-_EPS = np.finfo(np.float64).eps
+__all__ = [
+    "FAMILIES",
+    "Binomial",
+    "Family",
+    "Gamma",
+    "Gaussian",
+    "InverseGaussian",
+    "Poisson",
+    "family",
+]
 
 
 @dataclass(frozen=True)
@@ -25,120 +43,383 @@ class Family:
 
     Attributes
     ----------
+    link : Link
+        The link function (``str(family.link)`` is its R name).
+
+    Class attributes
+    ----------------
     name : str
-        ``"binomial"`` or ``"poisson"``.
-    link : str
-        ``"logit"``, ``"probit"``, ``"cloglog"`` or ``"log"``.
+        R's name of the family (``"binomial"``, ``"Gamma"``, ...).
+    links : tuple of str
+        The links the family accepts, its default first.
+    canonical_link : str
+        The link with which IRLS is Newton's method.
+    canonical_scale : float
+        ``d theta / d eta`` on the canonical link (theta the natural parameter): R's
+        canonical links are canonical up to this constant (-1 for Gamma's ``1/mu``),
+        so there ``d mu / d eta = canonical_scale V(mu)``.
+    has_dispersion : bool
+        Whether ``phi`` is a parameter of the fit (else ``phi = 1``).
+    information : str
+        Which curvature of the log-density the Laplace approximation takes on a
+        non-canonical link: ``"expected"`` (Fisher's, lme4's choice, whose numbers
+        binomial and Poisson fits reproduce) or ``"observed"`` (the exact second
+        derivative, glmmTMB's, for the families lme4 fits only approximately).
     """
 
-    name: str
-    link: str
+    link: Link
 
-    # -- link --------------------------------------------------------------------------
+    name: ClassVar[str] = ""
+    links: ClassVar[tuple[str, ...]] = ()
+    canonical_link: ClassVar[str] = ""
+    canonical_scale: ClassVar[float] = 1.0
+    has_dispersion: ClassVar[bool] = False
+    information: ClassVar[str] = "expected"
+
+    def __str__(self) -> str:
+        return f"{self.name}({self.link.name})"
+
+    @property
+    def canonical(self) -> bool:
+        """Whether the link is the family's canonical one (observed information equals the
+        expected one there)."""
+        return self.link.name == self.canonical_link
+
+    @property
+    def observed_information(self) -> bool:
+        """Whether the Laplace approximation needs the observed information (it differs
+        from the expected one off the canonical link)."""
+        return self.information == "observed" and not self.canonical
+
+    # -- the link -------------------------------------------------------------------------
     def linkfun(self, mu: np.ndarray) -> np.ndarray:
         """eta = g(mu)."""
-        if self.link == "logit":
-            return np.asarray(special.logit(mu))
-        if self.link == "probit":
-            return np.asarray(special.ndtri(mu))
-        if self.link == "cloglog":
-            return np.asarray(np.log(-np.log1p(-mu)))
-        return np.asarray(np.log(mu))
+        return self.link.link(mu)
 
     def linkinv(self, eta: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """mu = g^{-1}(eta), kept inside the open parameter space (into ``out`` if given,
-        which may not be ``eta``)."""
-        if self.link == "logit":  # 1 / (1 + exp(-eta)), as special.expit, in one buffer
-            mu = np.negative(eta, out=out)
-            np.exp(mu, out=mu)
-            mu += 1.0
-            np.divide(1.0, mu, out=mu)
-            clipped: np.ndarray = np.clip(mu, _EPS, 1 - _EPS, out=mu)
-            return clipped
-        if self.link == "probit":
-            value = np.clip(special.ndtr(eta), _EPS, 1 - _EPS)
-        elif self.link == "cloglog":
-            value = np.clip(-np.expm1(-np.exp(np.minimum(eta, 700.0))), _EPS, 1 - _EPS)
-        else:
-            value = np.maximum(np.exp(np.minimum(eta, 700.0)), _EPS)
-        return _into(value, out)
+        """mu = g^{-1}(eta) (into ``out`` if given, which may not be ``eta``)."""
+        return self.link.inverse(eta, out)
 
     def mu_eta(self, eta: np.ndarray, mu: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """d mu / d eta (into ``out`` if given, which may not be ``mu``)."""
-        if self.link == "logit":
-            d = np.subtract(1.0, mu, out=out)
-            d *= mu
-            floored: np.ndarray = np.maximum(d, _EPS, out=d)
-            return floored
-        if self.link == "probit":
-            value = np.maximum(stats.norm.pdf(eta), _EPS)
-        elif self.link == "cloglog":
-            e = np.exp(np.minimum(eta, 700.0))
-            value = np.maximum(e * np.exp(-e), _EPS)
-        else:
-            value = np.maximum(mu, _EPS)
-        return _into(value, out)
+        return self.link.mu_eta(eta, mu, out)
 
-    # -- distribution ------------------------------------------------------------------
+    # -- the distribution ---------------------------------------------------------------
     def variance(self, mu: np.ndarray) -> np.ndarray:
-        """Var(y) / phi as a function of mu."""
-        if self.name == "binomial":
-            return mu * (1.0 - mu)
-        return mu
+        """Var(y) / (phi / w) as a function of mu."""
+        raise NotImplementedError
+
+    def variance_derivative(self, mu: np.ndarray) -> np.ndarray:
+        """d V / d mu."""
+        raise NotImplementedError
+
+    def kernel(self, y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """``w k(y, mu)`` for a mean inside the support (``w`` may include ``1 / phi``)."""
+        raise NotImplementedError
+
+    def saturated_kernel(self, y: np.ndarray) -> np.ndarray:
+        """``k(y, y)``, the kernel of the saturated model (``0 log 0 = 0``)."""
+        raise NotImplementedError
+
+    def normalizer(self, y: np.ndarray, w: np.ndarray, dispersion: float = 1.0) -> np.ndarray:
+        """``c(y, w, phi)``, the constants of each log-density."""
+        raise NotImplementedError
 
     def deviance_residuals(self, y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> np.ndarray:
         """Unit deviances times prior weights (squared deviance residuals)."""
-        if self.name == "binomial":
-            a = special.xlogy(y, y) - special.xlogy(y, mu)
-            b = special.xlogy(1 - y, 1 - y) - special.xlogy(1 - y, 1 - mu)
-            return np.asarray(2.0 * w * (a + b))
-        return np.asarray(2.0 * w * (special.xlogy(y, y) - special.xlogy(y, mu) - (y - mu)))
+        return np.asarray(2.0 * (w * self.saturated_kernel(y) - self.kernel(y, mu, w)))
+
+    def log_likelihood(
+        self, y: np.ndarray, mu: np.ndarray, w: np.ndarray, dispersion: float = 1.0
+    ) -> np.ndarray:
+        """Log-density of each response, with its constants."""
+        return np.asarray(self.kernel(y, mu, w / dispersion) + self.normalizer(y, w, dispersion))
+
+    def observed_weights(
+        self, y: np.ndarray, eta: np.ndarray, mu: np.ndarray, w: np.ndarray
+    ) -> np.ndarray:
+        """``-d^2 log f / d eta^2`` per row (``w`` may include ``1 / phi``): the expected
+        information ``w mu'^2 / V`` less ``w (y - mu) d(mu' / V)/d eta``."""
+        d = self.link.mu_eta(eta, mu)
+        V = self.variance(mu)
+        d2 = self.link.mu_eta2(eta, mu)
+        slope = (d2 * V - d * d * self.variance_derivative(mu)) / (V * V)
+        return np.asarray(w * (d * d / V - (y - mu) * slope))
+
+    def check_response(self, y: np.ndarray, name: str, weights: np.ndarray | None) -> None:
+        """Raise :class:`DataError` for a response outside the family's support."""
+
+    def initial_mean(self, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """A mean inside the support to start the iterations from (R's ``mustart``)."""
+        return np.asarray(y, dtype=np.float64)
+
+    def simulate(
+        self, mu: np.ndarray, w: np.ndarray, dispersion: float, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Responses drawn at means ``mu`` (prior weights ``w``, dispersion ``phi``)."""
+        raise NotImplementedError
+
+    def sigma(self, dispersion: float) -> float:
+        """glmmTMB's ``sigma()`` for a dispersion ``phi``: ``sqrt(phi)`` (the residual SD
+        of a Gaussian, the coefficient of variation of a Gamma), 1 without dispersion."""
+        return float(np.sqrt(dispersion)) if self.has_dispersion else 1.0
+
+
+def _positive(y: np.ndarray, name: str, family: str) -> None:
+    bad = ~(y > 0) | ~np.isfinite(y)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"the {family} response {name!r} must be positive and finite; row {i} has "
+            f"{y[i]!r} (zeros are outside a {family} distribution's support: model them "
+            "apart, or choose another family)"
+        )
+
+
+@dataclass(frozen=True)
+class Binomial(Family):
+    """Successes out of ``w`` trials, as a proportion ``y``; Var = mu (1 - mu) / w."""
+
+    name: ClassVar[str] = "binomial"
+    links: ClassVar[tuple[str, ...]] = ("logit", "probit", "cloglog")
+    canonical_link: ClassVar[str] = "logit"
+
+    def variance(self, mu: np.ndarray) -> np.ndarray:
+        return np.asarray(mu * (1.0 - mu))
+
+    def variance_derivative(self, mu: np.ndarray) -> np.ndarray:
+        return np.asarray(1.0 - 2.0 * mu)
 
     def kernel(self, y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """The part of each log-density that depends on mu: binomial
-        ``w (y log mu + (1 - y) log(1 - mu))``, Poisson ``w (y log mu - mu)``.
+        # mu is kept inside (0, 1) by the links
+        return np.asarray(w * (y * np.log(mu) + (1.0 - y) * np.log1p(-mu)))
 
-        The log-likelihood is the kernel plus :meth:`normalizer`; a unit deviance is twice
-        the kernel at ``mu = y`` minus the kernel at ``mu``.
-        """
-        if self.name == "binomial":  # mu is kept inside (0, 1) by linkinv
-            return np.asarray(w * (y * np.log(mu) + (1.0 - y) * np.log1p(-mu)))
+    def saturated_kernel(self, y: np.ndarray) -> np.ndarray:
+        return np.asarray(special.xlogy(y, y) + special.xlogy(1.0 - y, 1.0 - y))
+
+    def normalizer(self, y: np.ndarray, w: np.ndarray, dispersion: float = 1.0) -> np.ndarray:
+        n = np.round(w)
+        k = np.round(w * y)
+        return np.asarray(
+            special.gammaln(n + 1.0) - special.gammaln(k + 1.0) - special.gammaln(n - k + 1.0)
+        )
+
+    def log_likelihood(
+        self, y: np.ndarray, mu: np.ndarray, w: np.ndarray, dispersion: float = 1.0
+    ) -> np.ndarray:
+        # 0 log 0 = 0, so a mean of exactly 0 or 1 (a saturated model) is allowed
+        k = np.round(w * y)
+        n = np.round(w)
+        return np.asarray(
+            special.xlogy(k, mu) + special.xlog1py(n - k, -mu) + self.normalizer(y, w)
+        )
+
+    def check_response(self, y: np.ndarray, name: str, weights: np.ndarray | None) -> None:
+        bad = (y < 0) | (y > 1)
+        if bad.any():
+            raise DataError(
+                f"the binomial response {name!r} must lie in [0, 1] (0/1 outcomes or "
+                f"proportions with weights= trials); found {y[bad][0]!r}"
+            )
+        trials = weights if weights is not None else np.ones_like(y)
+        successes = y * trials
+        off = np.abs(successes - np.round(successes)) > 1e-7 * np.maximum(trials, 1)
+        if off.any():
+            i = int(np.flatnonzero(off)[0])
+            raise DataError(
+                f"the binomial response {name!r} gives a non-integer number of successes "
+                f"({successes[i]:.6g} = {y[i]:.6g} x {trials[i]:.6g} trials at row {i}); "
+                "give 0/1 outcomes, cbind(successes, failures), or proportions with the "
+                "number of trials as weights="
+            )
+
+    def initial_mean(self, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+        return np.asarray((w * y + 0.5) / (w + 1.0))
+
+    def simulate(
+        self, mu: np.ndarray, w: np.ndarray, dispersion: float, rng: np.random.Generator
+    ) -> np.ndarray:
+        n = np.maximum(np.round(w), 1).astype(np.int64)
+        return np.asarray(rng.binomial(n, mu) / n)
+
+
+@dataclass(frozen=True)
+class Poisson(Family):
+    """Counts; Var = mu / w."""
+
+    name: ClassVar[str] = "poisson"
+    links: ClassVar[tuple[str, ...]] = ("log", "identity", "sqrt")
+    canonical_link: ClassVar[str] = "log"
+
+    def variance(self, mu: np.ndarray) -> np.ndarray:
+        return np.asarray(mu)
+
+    def variance_derivative(self, mu: np.ndarray) -> np.ndarray:
+        return np.ones_like(mu)
+
+    def kernel(self, y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> np.ndarray:
         return np.asarray(w * (y * np.log(mu) - mu))
 
-    def normalizer(self, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """Per-row constants of the log-density (log binomial coefficients, -log y!)."""
-        if self.name == "binomial":
-            n = np.round(w)
-            k = np.round(w * y)
-            return np.asarray(
-                special.gammaln(n + 1.0) - special.gammaln(k + 1.0) - special.gammaln(n - k + 1.0)
-            )
+    def saturated_kernel(self, y: np.ndarray) -> np.ndarray:
+        return np.asarray(special.xlogy(y, y) - y)
+
+    def normalizer(self, y: np.ndarray, w: np.ndarray, dispersion: float = 1.0) -> np.ndarray:
         return np.asarray(-w * special.gammaln(y + 1.0))
 
-    def log_likelihood(self, y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """Log-density of each response, with constants (R's ``family$aic`` / -2)."""
-        if self.name == "binomial":
-            # w holds the number of trials; y the proportion of successes
-            k = np.round(w * y)
-            n = np.round(w)
-            return np.asarray(stats.binom.logpmf(k, n, mu))
+    def log_likelihood(
+        self, y: np.ndarray, mu: np.ndarray, w: np.ndarray, dispersion: float = 1.0
+    ) -> np.ndarray:
         return np.asarray(w * (special.xlogy(y, mu) - mu - special.gammaln(y + 1.0)))
 
+    def check_response(self, y: np.ndarray, name: str, weights: np.ndarray | None) -> None:
+        bad = (y < 0) | (y != np.round(y))
+        if bad.any():
+            raise DataError(
+                f"the Poisson response {name!r} must be non-negative whole counts; found "
+                f"{y[bad][0]!r}"
+            )
 
-def _into(value: np.ndarray, out: np.ndarray | None) -> np.ndarray:
-    """``value`` as an array, copied into ``out`` when one is given."""
-    if out is None:
-        return np.asarray(value)
-    out[...] = value
-    return out
+    def initial_mean(self, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+        return np.asarray(y + 0.1)
+
+    def simulate(
+        self, mu: np.ndarray, w: np.ndarray, dispersion: float, rng: np.random.Generator
+    ) -> np.ndarray:
+        return np.asarray(rng.poisson(mu), dtype=np.float64)
 
 
-_LINKS = {"binomial": ("logit", "probit", "cloglog"), "poisson": ("log",)}
-_ALIASES = {"bernoulli": "binomial"}
+@dataclass(frozen=True)
+class Gaussian(Family):
+    """Normal responses; Var = phi / w (phi = sigma^2)."""
+
+    name: ClassVar[str] = "gaussian"
+    links: ClassVar[tuple[str, ...]] = ("identity", "log", "inverse")
+    canonical_link: ClassVar[str] = "identity"
+    has_dispersion: ClassVar[bool] = True
+    information: ClassVar[str] = "observed"
+
+    def variance(self, mu: np.ndarray) -> np.ndarray:
+        return np.ones_like(mu)
+
+    def variance_derivative(self, mu: np.ndarray) -> np.ndarray:
+        return np.zeros_like(mu)
+
+    def kernel(self, y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> np.ndarray:
+        return np.asarray(w * (y * mu - 0.5 * mu * mu))
+
+    def saturated_kernel(self, y: np.ndarray) -> np.ndarray:
+        return np.asarray(0.5 * y * y)
+
+    def normalizer(self, y: np.ndarray, w: np.ndarray, dispersion: float = 1.0) -> np.ndarray:
+        a = w / dispersion
+        with np.errstate(divide="ignore"):
+            out = np.where(a > 0, 0.5 * np.log(a / (2.0 * np.pi)) - 0.5 * a * y * y, 0.0)
+        return np.asarray(out)
+
+    def check_response(self, y: np.ndarray, name: str, weights: np.ndarray | None) -> None:
+        bad = ~np.isfinite(y)
+        if bad.any():
+            raise DataError(f"the gaussian response {name!r} has a non-finite value {y[bad][0]!r}")
+
+    def simulate(
+        self, mu: np.ndarray, w: np.ndarray, dispersion: float, rng: np.random.Generator
+    ) -> np.ndarray:
+        return np.asarray(rng.normal(mu, np.sqrt(dispersion / w)))
+
+
+@dataclass(frozen=True)
+class Gamma(Family):
+    """Positive responses with a constant coefficient of variation; Var = phi mu^2 / w
+    (shape ``w / phi``)."""
+
+    name: ClassVar[str] = "Gamma"
+    links: ClassVar[tuple[str, ...]] = ("inverse", "log", "identity")
+    canonical_link: ClassVar[str] = "inverse"
+    canonical_scale: ClassVar[float] = -1.0
+    has_dispersion: ClassVar[bool] = True
+    information: ClassVar[str] = "observed"
+
+    def variance(self, mu: np.ndarray) -> np.ndarray:
+        return np.asarray(mu * mu)
+
+    def variance_derivative(self, mu: np.ndarray) -> np.ndarray:
+        return np.asarray(2.0 * mu)
+
+    def kernel(self, y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(w * (-y / mu - np.log(mu)))
+
+    def saturated_kernel(self, y: np.ndarray) -> np.ndarray:
+        return np.asarray(-1.0 - np.log(y))
+
+    def normalizer(self, y: np.ndarray, w: np.ndarray, dispersion: float = 1.0) -> np.ndarray:
+        a = w / dispersion
+        return np.asarray(special.xlogy(a, a) + (a - 1.0) * np.log(y) - special.gammaln(a))
+
+    def check_response(self, y: np.ndarray, name: str, weights: np.ndarray | None) -> None:
+        _positive(y, name, "Gamma")
+
+    def simulate(
+        self, mu: np.ndarray, w: np.ndarray, dispersion: float, rng: np.random.Generator
+    ) -> np.ndarray:
+        shape = w / dispersion
+        return np.asarray(rng.gamma(shape, mu / shape))
+
+
+@dataclass(frozen=True)
+class InverseGaussian(Family):
+    """Positive, right-skewed responses; Var = phi mu^3 / w."""
+
+    name: ClassVar[str] = "inverse.gaussian"
+    links: ClassVar[tuple[str, ...]] = ("1/mu^2", "inverse", "log", "identity")
+    canonical_link: ClassVar[str] = "1/mu^2"
+    canonical_scale: ClassVar[float] = -0.5
+    has_dispersion: ClassVar[bool] = True
+    information: ClassVar[str] = "observed"
+
+    def variance(self, mu: np.ndarray) -> np.ndarray:
+        return np.asarray(mu**3)
+
+    def variance_derivative(self, mu: np.ndarray) -> np.ndarray:
+        return np.asarray(3.0 * mu * mu)
+
+    def kernel(self, y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(w * (1.0 / mu - 0.5 * y / (mu * mu)))
+
+    def saturated_kernel(self, y: np.ndarray) -> np.ndarray:
+        return np.asarray(0.5 / y)
+
+    def normalizer(self, y: np.ndarray, w: np.ndarray, dispersion: float = 1.0) -> np.ndarray:
+        a = w / dispersion
+        with np.errstate(divide="ignore"):
+            out = np.where(a > 0, 0.5 * np.log(a / (2.0 * np.pi * y**3)) - 0.5 * a / y, 0.0)
+        return np.asarray(out)
+
+    def check_response(self, y: np.ndarray, name: str, weights: np.ndarray | None) -> None:
+        _positive(y, name, "inverse Gaussian")
+
+    def simulate(
+        self, mu: np.ndarray, w: np.ndarray, dispersion: float, rng: np.random.Generator
+    ) -> np.ndarray:
+        return np.asarray(rng.wald(mu, w / dispersion))
+
+
+#: Every family by its R name.
+FAMILIES: dict[str, type[Family]] = {
+    cls.name: cls for cls in (Binomial, Poisson, Gaussian, Gamma, InverseGaussian)
+}
+_ALIASES = {
+    "bernoulli": "binomial",
+    "normal": "gaussian",
+    "gamma": "Gamma",
+    "inverse_gaussian": "inverse.gaussian",
+    "inversegaussian": "inverse.gaussian",
+}
 
 
 def family(name: str | Family, link: str | None = None) -> Family:
-    """Look up a family by name, with its canonical link unless ``link`` is given.
+    """Look up a family by R's name, with its default link unless ``link`` is given.
 
     Raises
     ------
@@ -146,16 +427,20 @@ def family(name: str | Family, link: str | None = None) -> Family:
         For an unknown family or a link the family does not offer.
     """
     if isinstance(name, Family):
+        if link is not None and str(link) != name.link.name:
+            return family(name.name, link)
         return name
-    key = _ALIASES.get(str(name).lower(), str(name).lower())
-    if key not in _LINKS:
+    text = str(name)
+    key = text if text in FAMILIES else _ALIASES.get(text.lower(), text.lower())
+    if key not in FAMILIES:
         raise ModelSpecError(
-            f"unknown family {name!r}: use one of {', '.join(sorted(_LINKS))} "
+            f"unknown family {name!r}: use one of {', '.join(FAMILIES)} "
             "(a linear mixed model for Gaussian data is mm.lmm)"
         )
-    choice = _LINKS[key][0] if link is None else str(link).lower()
-    if choice not in _LINKS[key]:
+    cls = FAMILIES[key]
+    choice = cls.links[0] if link is None else str(link).lower()
+    if choice not in cls.links:
         raise ModelSpecError(
-            f"the {key} family has no link {link!r}; choose one of {', '.join(_LINKS[key])}"
+            f"the {key} family has no link {link!r}; choose one of {', '.join(cls.links)}"
         )
-    return Family(key, choice)
+    return cls(LINKS[choice]())

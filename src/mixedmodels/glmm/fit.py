@@ -35,7 +35,6 @@ from mixedmodels.design.conditioning import Conditioning, conditioning
 from mixedmodels.design.frame import ModelFrame, model_frame
 from mixedmodels.errors import (
     ConvergenceWarning,
-    DataError,
     ModelSpecError,
     SeparationWarning,
     SingularFitWarning,
@@ -52,36 +51,6 @@ __all__ = ["glmm"]
 
 #: |beta_j| times the SD of its column above this, on the link scale, flags separation.
 SEPARATION_EFFECT = 10.0
-
-
-def _check_response(frame: ModelFrame, fam: Family) -> None:
-    y = frame.y
-    name = frame.response_name
-    if fam.name == "binomial":
-        bad = (y < 0) | (y > 1)
-        if bad.any():
-            raise DataError(
-                f"the binomial response {name!r} must lie in [0, 1] (0/1 outcomes or "
-                f"proportions with weights= trials); found {y[bad][0]!r}"
-            )
-        trials = frame.weights if frame.weights is not None else np.ones_like(y)
-        successes = y * trials
-        off = np.abs(successes - np.round(successes)) > 1e-7 * np.maximum(trials, 1)
-        if off.any():
-            i = int(np.flatnonzero(off)[0])
-            raise DataError(
-                f"the binomial response {name!r} gives a non-integer number of successes "
-                f"({successes[i]:.6g} = {y[i]:.6g} x {trials[i]:.6g} trials at row {i}); "
-                "give 0/1 outcomes, cbind(successes, failures), or proportions with the "
-                "number of trials as weights="
-            )
-    else:
-        bad = (y < 0) | (y != np.round(y))
-        if bad.any():
-            raise DataError(
-                f"the Poisson response {name!r} must be non-negative whole counts; found "
-                f"{y[bad][0]!r}"
-            )
 
 
 def separated_columns(frame: ModelFrame) -> list[str]:
@@ -163,10 +132,17 @@ def glmm(
         whose first level is failure), ``cbind(successes, failures)``, or a proportion
         with ``weights=`` the number of trials.
     data : pandas.DataFrame, polars.DataFrame or dict of arrays
-    family : {"binomial", "poisson"}
+    family : {"binomial", "poisson", "gaussian", "Gamma", "inverse.gaussian"} or Family
+        R's names (see :mod:`mixedmodels.glmm.family`). The families with a dispersion
+        (gaussian, Gamma, inverse Gaussian) estimate it with theta and beta by the
+        Laplace approximation with the observed information, as glmmTMB does
+        (``fit.dispersion`` is glmmTMB's ``sigma()``).
     link : str, optional
-        ``"logit"`` (default), ``"probit"``, ``"cloglog"`` for binomial; ``"log"`` for
-        Poisson.
+        The family's default link unless given: binomial ``"logit"`` (or ``"probit"``,
+        ``"cloglog"``); Poisson ``"log"`` (``"identity"``, ``"sqrt"``); gaussian
+        ``"identity"`` (``"log"``, ``"inverse"``); Gamma ``"inverse"`` (``"log"``,
+        ``"identity"``); inverse Gaussian ``"1/mu^2"`` (``"inverse"``, ``"log"``,
+        ``"identity"``).
     weights : str or array-like, optional
         Prior weights (binomial: the number of trials of a proportion response).
     offset : str or array-like, optional
@@ -190,6 +166,11 @@ def glmm(
     if not isinstance(nagq, (int, np.integer)) or isinstance(nagq, bool) or nagq < 0:
         raise ModelSpecError(f"nagq must be a whole number >= 0, not {nagq!r}")
     nagq = int(nagq)
+    if nagq == 0 and fam.has_dispersion:
+        raise ModelSpecError(
+            f"nagq = 0 estimates beta inside PIRLS at a fixed dispersion; the {fam.name} "
+            "family's dispersion is estimated with beta and theta: use nagq=1 (Laplace)"
+        )
     kind = "binomial" if fam.name == "binomial" else "numeric"
     frame = model_frame(
         formula,
@@ -199,7 +180,7 @@ def glmm(
         response_kind=kind,
         residual_variance=False,
     )
-    _check_response(frame, fam)
+    fam.check_response(frame.y, frame.response_name, frame.weights)
     layout = covariance_layout(frame)
     # fitted on centred and scaled matrices, reported in the original ones
     cond = conditioning(frame)
@@ -276,6 +257,7 @@ def _fit(
             stage2 = replace(stage2, info=replace(stage2.info, n_evaluations=total))
     theta, beta, state = stage2.theta, stage2.beta, stage2.state
     objective, info = stage2.objective, stage2.info
+    problem.set_dispersion(stage2.dispersion)
     from_hessian, source = _hessian_vcov(stage2.hessian, layout.n_theta, stage2.scale)
     vcov = state.solution.var_beta_unscaled if from_hessian is None else from_hessian
     if from_hessian is None:
@@ -321,7 +303,8 @@ def _hessian_vcov(H: np.ndarray, n_theta: int, scale: np.ndarray) -> tuple[np.nd
         inv = np.linalg.inv(H)
     except np.linalg.LinAlgError:
         return None, "pirls"
-    block = 2.0 * inv[n_theta:, n_theta:]
+    p = scale.size  # (a dispersion's row and column come last)
+    block = 2.0 * inv[n_theta : n_theta + p, n_theta : n_theta + p]
     return block * np.outer(scale, scale), "hessian"
 
 
@@ -367,7 +350,7 @@ def _result(
         )
     tail_offsets = state.workspace._tail_offsets
     condcov = cond.conditional_covariances(
-        conditional_covariances(state.workspace, state.factorization), blocks
+        conditional_covariances(state.curvature_workspace, state.curvature), blocks
     )
     modes = cond.modes(modes_by_block(layout, state.solution, tail_offsets), blocks)
     solution = replace(
@@ -391,7 +374,7 @@ def _result(
     return GlmmResult(
         formula=frame.formula.text,
         family=fam.name,
-        link=fam.link,
+        link=fam.link.name,
         nagq=nagq,
         fixed_names=frame.fixed_names,
         beta=beta,
@@ -413,4 +396,5 @@ def _result(
         _prior=prior_all,
         _index=index,
         _random_columns=random_columns(frame, layout),
+        dispersion=fam.sigma(problem.dispersion),
     )

@@ -38,9 +38,10 @@ __all__ = ["has_laplace_gradient", "laplace_gradient"]
 
 def has_laplace_gradient(problem: GlmmProblem) -> bool:
     """Whether :func:`laplace_gradient` applies: one grouping factor with one scalar term,
-    on a canonical link."""
+    on a canonical link, for a family without a dispersion."""
     blocks = problem.blocks
-    return len(blocks) == 1 and blocks[0].k == 1 and problem.canonical
+    fixed = not problem.family.has_dispersion
+    return len(blocks) == 1 and blocks[0].k == 1 and problem.canonical and fixed
 
 
 def laplace_gradient(problem: GlmmProblem, state: PirlsState) -> tuple[np.ndarray, np.ndarray]:
@@ -68,12 +69,9 @@ def laplace_gradient(problem: GlmmProblem, state: PirlsState) -> tuple[np.ndarra
     ones = problem.intercepts[0]
     X = problem.X
     score = np.subtract(problem.y, mu)  # dl/deta
-    if problem.family.name == "binomial":
-        w = np.multiply(mu, 1.0 - mu)
-        w_eta = w * (1.0 - 2.0 * mu)  # dw/deta = w V'(mu), V' = 1 - 2 mu
-    else:
-        w = mu.copy()
-        w_eta = w  # V' = 1
+    # on a canonical link d mu / d eta = V(mu), so dw/deta = w V'(mu)
+    w = np.array(problem.family.variance(mu), dtype=np.float64)
+    w_eta = w * problem.family.variance_derivative(mu)
     if not problem.unit_prior:
         score *= problem.prior
         w *= problem.prior

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-from scipy import special
 
 from mixedmodels.core.covariance import CovarianceLayout
 from mixedmodels.core.solution import Solution, modes, solve
@@ -24,6 +23,7 @@ from mixedmodels.design.frame import ModelFrame
 from mixedmodels.design.reweight import Reweighting
 from mixedmodels.errors import MixedModelsError
 from mixedmodels.glmm.family import Family
+from mixedmodels.glmm.glm_start import glm_start
 
 __all__ = ["GlmmProblem", "PirlsState", "PirlsError"]
 
@@ -56,6 +56,12 @@ class PirlsState:
     iterations: int
     kernel: float
     """The sum over rows of the family's log-density kernel at ``mu``."""
+    curvature: Factorization
+    """The factor with the information the Laplace approximation takes: ``factorization``
+    itself, or (see :attr:`GlmmProblem.observed`) one with the observed information at
+    the modes, for the log-determinant and the conditional covariances (its fixed-effects
+    block is not formed)."""
+    curvature_workspace: Workspace
 
     @cached_property
     def solution(self) -> Solution:
@@ -111,7 +117,9 @@ class GlmmProblem:
         self.y = frame.y[self.order]
         self.X = np.ascontiguousarray(frame.X[self.order])
         prior = frame.weights if frame.weights is not None else np.ones(self.n)
-        self.prior = prior[self.order]
+        #: the data's prior weights (binomial: the trials); ``prior`` divides them by the
+        #: dispersion
+        self.prior_weights = prior[self.order]
         offset = frame.offset if frame.offset is not None else np.zeros(self.n)
         self.offset = offset[self.order]
         self.codes = [b.factor.codes[self.order] for b in layout.blocks]
@@ -123,31 +131,25 @@ class GlmmProblem:
         self.q = int(sum(self.sizes))
         self.tail_shapes = [(b.n_levels, b.k) for b in self.blocks[1:]]
         self._u_start = np.zeros(self.q)
-        self._beta_start = np.zeros(self.p)
         # canonical links: IRLS is Newton's method (quadratic convergence, simpler weights)
-        self.canonical = (family.name, family.link) in (("binomial", "logit"), ("poisson", "log"))
-        y, w = self.y, self.prior
-        # 0/1 outcomes: the binomial kernel needs one logarithm, not two
+        self.canonical = family.canonical
+        #: whether the Laplace approximation's factor takes the observed information
+        self.observed = family.observed_information
+        y = self.y
+        # 0/1 outcomes: the binomial kernel needs one logarithm, not two ...
         self._binary = family.name == "binomial" and bool(np.all((y == 0) | (y == 1)))
-        # constants of the log-likelihood and of the deviance, computed once: the log
-        # binomial coefficients and the kernel at mu = y (0 log 0 = 0), both 0 for 0/1
-        # outcomes (all trials or none a success)
-        if self._binary:
-            self.normalizer = np.zeros(self.n)
-            self.saturated_kernel = 0.0
-        else:
-            self.normalizer = family.normalizer(y, w)
-            if family.name == "binomial":
-                sat = w * (special.xlogy(y, y) + special.xlogy(1.0 - y, 1.0 - y))
-            else:
-                sat = w * (special.xlogy(y, y) - y)
-            self.saturated_kernel = float(np.sum(sat))
         # ... which is log(mu) at y = 1 and log(1 - mu) at y = 0: log(a + s mu)
         self._a = 1.0 - y
         self._s = 2.0 * y - 1.0
-        self.normalizer_total = float(np.sum(self.normalizer))
-        #: whether every prior weight is 1
-        self.unit_prior = bool(np.all(self.prior == 1.0))
+        # a family with a dispersion starts from the GLM without random effects, which
+        # gives the dispersion's start too; the others from beta = 0
+        self._beta_start = np.zeros(self.p)
+        phi = 1.0
+        if family.has_dispersion:
+            self._beta_start, phi = glm_start(family, self.X, y, self.prior_weights, self.offset)
+        #: the dispersion's value at the start of the fit
+        self.initial_dispersion = phi
+        self.set_dispersion(phi)
         #: per term: whether it is scalar with a column of ones (Z Lambda u is a gather of
         #: its modes then)
         self.intercepts = [
@@ -165,6 +167,26 @@ class GlmmProblem:
         self._reweightings: dict[bool, Reweighting] = {}
         self._workspaces: dict[bool, Workspace] = {}
         self._row_buffers: _Rows | None = None
+
+    def set_dispersion(self, dispersion: float) -> None:
+        """Make the deviances those at the dispersion ``phi``: the log-densities'
+        weights become ``w / phi`` and their constants are made again."""
+        self.dispersion = float(dispersion)
+        w = self.prior_weights
+        self.prior = w if self.dispersion == 1.0 else w / self.dispersion
+        #: whether every prior weight is 1
+        self.unit_prior = bool(np.all(self.prior == 1.0))
+        # constants of the log-likelihood and of the deviance: the log binomial
+        # coefficients and the kernel at mu = y (0 log 0 = 0), both 0 for 0/1 outcomes
+        # (all trials or none a success)
+        if self._binary:
+            self.normalizer = np.zeros(self.n)
+            self.saturated_kernel = 0.0
+        else:
+            self.normalizer = self.family.normalizer(self.y, w, self.dispersion)
+            saturated = self.prior * self.family.saturated_kernel(self.y)
+            self.saturated_kernel = float(np.sum(saturated))
+        self.normalizer_total = float(np.sum(self.normalizer))
 
     def level_sums(self, values: np.ndarray) -> np.ndarray:
         """Sums of per-row ``values`` over the levels of the first grouping factor."""
@@ -224,8 +246,11 @@ class GlmmProblem:
         the whole fixed part as well (``zb = eta - fixed`` is the random part).
         """
         d = self.family.mu_eta(eta, mu, out=rows.d)
-        if self.canonical:  # d mu / d eta is the variance function: w = prior * d
+        scale = self.family.canonical_scale
+        if self.canonical and scale == 1.0:  # d mu / d eta is V(mu): w = prior * d
             w = d if self.unit_prior else np.multiply(self.prior, d, out=rows.w)
+        elif self.canonical:  # d mu / d eta = scale V(mu): w = prior d^2 / V = prior d scale
+            w = np.multiply(self.prior * scale, d, out=rows.w)
         else:
             w = self.prior * d * d / np.maximum(self.family.variance(mu), 1e-300)
         r = np.subtract(self.y, mu, out=rows.r)
@@ -252,6 +277,15 @@ class GlmmProblem:
         else:
             ws = base.reweighted(products)
         return ws, ws.factorize(templates)
+
+    def _observed_factor(
+        self, templates: list[np.ndarray], w: np.ndarray, estimate_beta: bool
+    ) -> tuple[Workspace, Factorization]:
+        """The factor of ``Lambda' Z' diag(w) Z Lambda + I`` for weights of any sign."""
+        reweighting = self._reweightings[estimate_beta]
+        products = reweighting.products(w, np.zeros(self.n), log_weights=False)
+        ws = self._workspaces[estimate_beta].reweighted(products)
+        return ws, ws.random_factorize(templates)
 
     def kernel_sum(self, mu: np.ndarray, scratch: np.ndarray | None = None) -> float:
         """Sum over rows of the family's log-density kernel at mu (``scratch``: a buffer of
@@ -345,7 +379,8 @@ class GlmmProblem:
             if perfect or (abs(change) < PIRLS_TOLERANCE * (abs(pdev) + 1.0) and settled):
                 # a full step that moved the modes by < 1e-9: the factor just made (at the
                 # weights one step back) is the factor at the modes to that precision
-                final = (ws, fac) if step == 1.0 and settled and not exact else None
+                reuse = step == 1.0 and settled and not exact and not self.observed
+                final = (ws, fac) if reuse else None
                 break
         else:
             raise PirlsError(
@@ -357,11 +392,17 @@ class GlmmProblem:
             w, r = self._working(rows, now.eta, now.mu, now.zb, estimate_beta)
             final = self._factor(templates, w, r, estimate_beta)
         ws, fac = final
+        curvature, curvature_ws = fac, ws
+        if self.observed:
+            # the Laplace approximation's curvature is the observed information; the
+            # factor of the solution keeps IRLS's expected one
+            w_observed = self.family.observed_weights(self.y, now.eta, now.mu, self.prior)
+            curvature_ws, curvature = self._observed_factor(templates, w_observed, estimate_beta)
         self._u_start = u
         if estimate_beta:
             self._beta_start = b
         mu, eta = now.mu.copy(), now.eta.copy()
-        return PirlsState(theta, b, u, mu, eta, ws, fac, iteration, kernel)
+        return PirlsState(theta, b, u, mu, eta, ws, fac, iteration, kernel, curvature, curvature_ws)
 
     def _rows(self) -> _Rows:
         """The per-row buffers PIRLS works in, made once per problem."""
@@ -377,7 +418,7 @@ class GlmmProblem:
     def laplace(self, state: PirlsState) -> float:
         """-2 log L by the Laplace approximation at a PIRLS state."""
         loglik = state.kernel + self.normalizer_total
-        return -2.0 * loglik + float(state.u @ state.u) + state.factorization.logdet_z
+        return -2.0 * loglik + float(state.u @ state.u) + state.curvature.logdet_z
 
     def agq(self, state: PirlsState, nodes: np.ndarray, weights: np.ndarray) -> float:
         """-2 log L by adaptive Gauss-Hermite quadrature (one scalar random-effect term).
@@ -388,7 +429,7 @@ class GlmmProblem:
         block = self.blocks[0]
         codes = self.codes[0]
         x = self.matrices[0][:, 0]
-        scale = 1.0 / state.factorization.L0[0, 0]  # (m,)
+        scale = 1.0 / state.curvature.L0[0, 0]  # (m,)
         u_hat = state.u
         t = self.layout.factors(state.theta)[0][0, 0]
         fixed = self.offset + self.X @ state.beta

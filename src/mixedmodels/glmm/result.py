@@ -11,7 +11,7 @@ from scipy import stats
 
 from mixedmodels.core.result import MixedModelResult, frozen_array
 from mixedmodels.core.tables import result_dict
-from mixedmodels.glmm.family import Family
+from mixedmodels.glmm.family import Family, family
 from mixedmodels.glmm.summary import summary_text
 
 __all__ = ["GlmmResult"]
@@ -25,7 +25,8 @@ class GlmmResult(MixedModelResult):
     ----------
     formula : str
     family : str
-        ``"binomial"`` or ``"poisson"``.
+        R's name of the family (``"binomial"``, ``"poisson"``, ``"gaussian"``,
+        ``"Gamma"``, ``"inverse.gaussian"``).
     link : str
     nagq : int
         0 (beta inside PIRLS), 1 (Laplace) or the number of adaptive Gauss-Hermite nodes.
@@ -37,6 +38,11 @@ class GlmmResult(MixedModelResult):
     vcov_source : str
         ``"hessian"`` (lme4's default: the Hessian of the deviance over theta and beta)
         or ``"pirls"`` (the weighted least-squares factor, when the Hessian is unusable).
+    dispersion : float
+        glmmTMB's ``sigma()``: ``sqrt(phi)`` for the families with a dispersion ``phi``
+        (the residual SD of a gaussian, the coefficient of variation of a Gamma, and
+        ``Var(y) = dispersion^2 mu^3`` for the inverse Gaussian); 1 for binomial and
+        Poisson.
     """
 
     family: str
@@ -47,6 +53,7 @@ class GlmmResult(MixedModelResult):
     _eta: np.ndarray
     _y: np.ndarray
     _prior: np.ndarray
+    dispersion: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("beta", "vcov_matrix", "theta", "_eta", "_y", "_prior"):
@@ -57,7 +64,7 @@ class GlmmResult(MixedModelResult):
 
     @property
     def _family(self) -> Family:
-        return Family(self.family, self.link)
+        return family(self.family, self.link)
 
     # -- fixed effects ----------------------------------------------------------------
     def coef_table(self) -> pd.DataFrame:
@@ -77,8 +84,8 @@ class GlmmResult(MixedModelResult):
     # -- likelihood ---------------------------------------------------------------------
     @property
     def n_params(self) -> int:
-        """Number of estimated parameters: fixed effects and theta."""
-        return len(self.beta) + len(self.theta)
+        """Number of estimated parameters: fixed effects, theta and the dispersion."""
+        return len(self.beta) + len(self.theta) + int(self._family.has_dispersion)
 
     # -- random effects -----------------------------------------------------------------
     # -- per row -------------------------------------------------------------------------
@@ -161,4 +168,5 @@ class GlmmResult(MixedModelResult):
             "link": self.link,
             "nagq": self.nagq,
             "vcov_source": self.vcov_source,
+            "dispersion": self.dispersion,
         }

@@ -65,6 +65,8 @@ class Stage2:
     scale: np.ndarray
     """beta's units in the Hessian."""
     info: OptInfo
+    dispersion: float = 1.0
+    """phi at the optimum (1 for families without one)."""
 
 
 def gradient_stage2(
@@ -117,6 +119,9 @@ class _Deviance:
     start : PirlsState
         The nAGQ = 0 fit's modes, at ``(theta1, beta0)``: the first centre, at parameters
         ``(theta1, 0)``.
+
+    For a family with a dispersion the parameters end with ``log phi``, which starts at
+    the problem's present dispersion.
     """
 
     def __init__(
@@ -128,8 +133,11 @@ class _Deviance:
         self.nagq = nagq
         self.nodes, self.weights = gauss_hermite(max(nagq, 1))
         self.n_theta = start.theta.size
+        self.n_beta = start.beta.size
         self.count = 0
-        self.start = np.concatenate([start.theta, np.zeros(self.beta0.size)])
+        self.with_dispersion = problem.family.has_dispersion
+        extra = [np.log(problem.dispersion)] if self.with_dispersion else []
+        self.start = np.concatenate([start.theta, np.zeros(self.beta0.size), extra])
         self._guess = ModeGuess()
         self._guess.record(self.start, start.u)
         self.start_value = self.value(start)
@@ -142,8 +150,15 @@ class _Deviance:
         return self.problem.agq(state, self.nodes, self.weights)
 
     def split(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """theta and beta at ``params``."""
-        return params[: self.n_theta], self.beta0 + self.scale * params[self.n_theta :]
+        """theta and beta at ``params``, with the problem set to their dispersion."""
+        if self.with_dispersion:
+            self.problem.set_dispersion(float(np.exp(params[-1])))
+        beta = params[self.n_theta : self.n_theta + self.n_beta]
+        return params[: self.n_theta], self.beta0 + self.scale * beta
+
+    def dispersion(self, params: np.ndarray) -> float:
+        """phi at ``params``."""
+        return float(np.exp(params[-1])) if self.with_dispersion else 1.0
 
     def centre(self, params: np.ndarray) -> float:
         """The exact deviance at ``params``, where the Newton steps start (as after the
@@ -208,7 +223,7 @@ def difference_stage2(
     terms = layout.term_slots()
     deviance = _Deviance(problem, scale, nagq, state)
     start = deviance.start
-    lower = np.concatenate([layout.lower, np.full(deviance.beta0.size, -np.inf)])
+    lower = np.concatenate([layout.lower, np.full(start.size - layout.n_theta, -np.inf)])
     t0 = time.perf_counter()
     with np.errstate(all="ignore"):
         # lme4's standard errors need the Hessian of the deviance over (theta, beta)
@@ -284,4 +299,5 @@ def difference_stage2(
         objective=kept[1],
         seconds=time.perf_counter() - t0,
     )
-    return Stage2(theta, beta, kept[0], kept[1], H, scale, info)
+    deviance.split(params)  # the problem at the optimum's dispersion
+    return Stage2(theta, beta, kept[0], kept[1], H, scale, info, deviance.dispersion(params))

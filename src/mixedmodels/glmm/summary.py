@@ -46,6 +46,8 @@ def summary_text(
     lines += text_table(random_effects_rows(fit.varcorr), align_left=2)
     groups = ", ".join(f"{g}, {n}" for g, n in fit.ngroups.items())
     lines.append(f"Number of obs: {fit.nobs}, groups: {groups}")
+    if family.has_dispersion:
+        lines.append(f"Dispersion (sigma): {getattr(fit, 'dispersion', 1.0):.4g}")
     lines += ["", "Fixed effects:"]
     rows = [["", "Estimate", "Std. Error", "z value", "Pr(>|z|)"]]
     for name, r in coefficients.iterrows():
