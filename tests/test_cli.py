@@ -111,3 +111,18 @@ def test_pooling_and_type1_commands(capsys) -> None:
     assert "ols" in out and "design effect 1.9" in out
     assert main(["type1", "--icc", "1.5", "--sims", "5"]) == 2
     assert "ICC must lie in" in capsys.readouterr().err
+
+
+def test_fit_gamma_glmm_reports_its_dispersion(capsys) -> None:
+    """--family Gamma fits the exact Laplace GLMM of the reference (gamma_log)."""
+    from lme4_reference import REFERENCE, load_reference
+
+    ref = load_reference("gamma_log")
+    data = str(REFERENCE / "data" / "gammasim.csv")
+    args = ["fit", data, ref["formula"], "--family", "Gamma", "--link", "log", "--json"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["family"] == "Gamma" and out["link"] == "log"
+    assert out["dispersion"] == pytest.approx(ref["laplace"]["dispersion"], rel=2e-3)
+    assert main(["fit", data, "y ~ x + (1 | g)", "--family", "Gamma"]) == 0
+    assert "Dispersion (sigma)" in capsys.readouterr().out

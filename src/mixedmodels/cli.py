@@ -95,13 +95,19 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--offset", help="column added to the linear predictor")
     fit.add_argument(
         "--family",
-        choices=["gaussian", "binomial", "poisson"],
+        choices=["gaussian", "binomial", "poisson", "Gamma", "inverse.gaussian"],
         default="gaussian",
-        help="response distribution: gaussian (a linear mixed model, the default), or a "
-        "GLMM: binomial (0/1, cbind(successes, failures), or proportions with --weights "
-        "trials) or poisson (counts)",
+        help="response distribution: gaussian (a linear mixed model, the default; a GLMM "
+        "with --link log or inverse), or a GLMM: binomial (0/1, cbind(successes, "
+        "failures), or proportions with --weights trials), poisson (counts), Gamma or "
+        "inverse.gaussian (positive measures; the dispersion is estimated)",
     )
-    fit.add_argument("--link", help="link function (binomial: logit, probit, cloglog)")
+    fit.add_argument(
+        "--link",
+        help="link function (binomial: logit, probit, cloglog; poisson: log, identity, "
+        "sqrt; gaussian: identity, log, inverse; Gamma: inverse, log, identity; "
+        "inverse.gaussian: 1/mu^2, inverse, log, identity)",
+    )
     fit.add_argument(
         "--nagq",
         type=int,
@@ -163,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             result: LmmResult | GlmmResult
-            if args.family == "gaussian":
+            if args.family == "gaussian" and args.link in (None, "identity"):
                 result = lmm(
                     args.formula,
                     data,
