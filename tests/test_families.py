@@ -50,6 +50,8 @@ def _scipy_logpdf(
         return np.asarray(stats.invgauss.logpdf(y, mu / lam, scale=lam))
     if name == "poisson":
         return np.asarray(w * stats.poisson.logpmf(y, mu))
+    if name == "negative.binomial":  # size phi, success probability phi / (phi + mu)
+        return np.asarray(w * stats.nbinom.logpmf(y, phi, phi / (phi + mu)))
     n = np.round(w)
     return np.asarray(stats.binom.logpmf(np.round(w * y), n, mu))
 
@@ -58,7 +60,7 @@ def _data(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if name == "binomial":
         w = np.array([1.0, 5.0, 8.0, 3.0])
         return np.array([1.0, 0.4, 0.25, 0.0]), np.array([0.3, 0.5, 0.2, 0.6]), w
-    if name == "poisson":
+    if name in ("poisson", "negative.binomial"):
         return np.array([0.0, 3.0, 7.0, 1.0]), np.array([0.5, 2.5, 6.0, 1.2]), np.ones(4)
     return np.array([0.7, 1.9, 3.2, 0.4]), np.array([1.0, 1.5, 2.6, 0.5]), np.array([1, 2, 1, 3.0])
 
@@ -77,12 +79,15 @@ def test_log_density_and_deviance(name: str, phi: float) -> None:
     y, mu, w = _data(name)
     got = fam.log_likelihood(y, mu, w, phi)
     np.testing.assert_allclose(got, _scipy_logpdf(name, y, mu, w, phi), rtol=1e-10)
-    # the unit deviance: phi times twice (saturated log-likelihood - fitted)
+    # the unit deviance: twice (saturated log-likelihood - fitted)
     at_y = fam.log_likelihood(y, np.clip(y, 1e-300, None), w, phi)
     if name == "binomial":
         at_y = fam.log_likelihood(y, y, w, phi)
+    # (times phi where the dispersion scales the weights; the negative binomial's is in V)
+    at = fam.with_dispersion(phi)
+    scale = w / at.weights_at(w, phi)
     np.testing.assert_allclose(
-        fam.deviance_residuals(y, mu, w), 2.0 * phi * (at_y - got), rtol=1e-9, atol=1e-12
+        at.deviance_residuals(y, mu, w), 2.0 * scale * (at_y - got), rtol=1e-9, atol=1e-12
     )
 
 
@@ -101,13 +106,16 @@ def test_observed_information_is_the_second_derivative(name: str) -> None:
             return f.log_likelihood(y, f.linkinv(e), w, phi)
 
         second = (loglik(eta + h) - 2 * loglik(eta) + loglik(eta - h)) / h**2
+        at = f.with_dispersion(phi)
         np.testing.assert_allclose(
-            f.observed_weights(y, eta, mu, w / phi), -second, rtol=1e-5, atol=1e-6
+            at.observed_weights(y, eta, mu, at.weights_at(w, phi)), -second, rtol=1e-5, atol=1e-6
         )
 
 
 def test_canonical_scale_gives_the_fisher_weight() -> None:
     for name in FAMILIES:
+        if not FAMILIES[name].canonical_link:
+            continue  # the negative binomial's canonical link is not among R's
         fam = family(name, FAMILIES[name].canonical_link)
         y, _, w = _data(name)
         eta = fam.linkfun(np.array([0.35, 0.45, 0.6, 0.3]) if name == "binomial" else y + 0.3)
@@ -121,6 +129,10 @@ def test_lookup_names_aliases_and_links() -> None:
     assert str(family("Gamma", "log")) == "Gamma(log)"
     assert family("inverse_gaussian").link.name == "1/mu^2"
     assert family(family("poisson"), "sqrt").link.name == "sqrt"
+    nb = family("nbinom2")
+    assert nb.name == "negative.binomial" and nb.link.name == "log"
+    assert nb.with_dispersion(2.5).variance(np.array([2.0]))[0] == pytest.approx(2.0 + 4.0 / 2.5)
+    assert nb.sigma(2.5) == 2.5 and nb.dispersion_of_sigma(2.5) == 2.5
     with pytest.raises(mm.ModelSpecError, match="has no link 'logit'"):
         family("inverse.gaussian", "logit")
 
@@ -132,6 +144,7 @@ def test_lookup_names_aliases_and_links() -> None:
         ("Gamma", -1.5, "Gamma response 'y' must be positive"),
         ("inverse.gaussian", 0.0, "inverse Gaussian response 'y' must be positive"),
         ("poisson", 1.5, "Poisson response 'y' must be non-negative whole counts"),
+        ("nbinom2", -1.0, "negative binomial response 'y' must be non-negative whole"),
     ],
 )
 def test_response_outside_the_support_is_named(name: str, value: float, match: str) -> None:
@@ -139,7 +152,7 @@ def test_response_outside_the_support_is_named(name: str, value: float, match: s
     data = pd.DataFrame(
         {"y": rng.gamma(2.0, 1.0, 60) + 1, "x": rng.normal(size=60), "g": np.repeat(range(6), 10)}
     )
-    if name == "poisson":
+    if name in ("poisson", "nbinom2"):
         data["y"] = np.round(data["y"])
     data.loc[7, "y"] = value
     with pytest.raises(mm.DataError, match=match):

@@ -12,11 +12,16 @@ deviance is ``2 (k(y, y) - k(y, mu))``. A family gives its variance function (an
 derivative), the links it accepts, a check of its support, a start for the mean, and a
 sampler for simulation. Binomial and Poisson have ``phi = 1``; Gaussian, Gamma and inverse
 Gaussian estimate it.
+
+The negative binomial's parameter is of another kind: its size ``theta`` enters the
+variance function ``mu + mu^2 / theta`` instead of scaling the weights. Both kinds are a
+family's *dispersion parameter*: :meth:`Family.with_dispersion` gives the family at a
+value of it and :meth:`Family.weights_at` the weights its log-density takes there.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import numpy as np
@@ -32,6 +37,7 @@ __all__ = [
     "Gamma",
     "Gaussian",
     "InverseGaussian",
+    "NegativeBinomial",
     "Poisson",
     "family",
 ]
@@ -59,7 +65,9 @@ class Family:
         canonical links are canonical up to this constant (-1 for Gamma's ``1/mu``),
         so there ``d mu / d eta = canonical_scale V(mu)``.
     has_dispersion : bool
-        Whether ``phi`` is a parameter of the fit (else ``phi = 1``).
+        Whether the family has a dispersion parameter the fit estimates (else ``phi = 1``).
+    start_dispersion : float
+        The parameter's value while the GLM that starts a fit is found.
     information : str
         Which curvature of the log-density the Laplace approximation takes on a
         non-canonical link: ``"expected"`` (Fisher's, lme4's choice, whose numbers
@@ -74,6 +82,7 @@ class Family:
     canonical_link: ClassVar[str] = ""
     canonical_scale: ClassVar[float] = 1.0
     has_dispersion: ClassVar[bool] = False
+    start_dispersion: ClassVar[float] = 1.0
     information: ClassVar[str] = "expected"
 
     def __str__(self) -> str:
@@ -133,7 +142,23 @@ class Family:
         self, y: np.ndarray, mu: np.ndarray, w: np.ndarray, dispersion: float = 1.0
     ) -> np.ndarray:
         """Log-density of each response, with its constants."""
-        return np.asarray(self.kernel(y, mu, w / dispersion) + self.normalizer(y, w, dispersion))
+        at = self.with_dispersion(dispersion)
+        kernel = at.kernel(y, mu, at.weights_at(w, dispersion))
+        return np.asarray(kernel + at.normalizer(y, w, dispersion))
+
+    def with_dispersion(self, dispersion: float) -> Family:
+        """The family at the dispersion parameter's value (itself where the parameter
+        only scales the weights)."""
+        return self
+
+    def weights_at(self, w: np.ndarray, dispersion: float) -> np.ndarray:
+        """The weights of the kernel at a dispersion: ``w / phi``."""
+        return w if dispersion == 1.0 else w / dispersion
+
+    def initial_dispersion(self, y: np.ndarray, mu: np.ndarray, w: np.ndarray, dof: int) -> float:
+        """A start for the dispersion from a fit's means: Pearson's ``X^2 / dof``."""
+        pearson = float(np.sum(w * (y - mu) ** 2 / self.variance(mu)))
+        return pearson / max(dof, 1)
 
     def observed_weights(
         self, y: np.ndarray, eta: np.ndarray, mu: np.ndarray, w: np.ndarray
@@ -163,6 +188,10 @@ class Family:
         """glmmTMB's ``sigma()`` for a dispersion ``phi``: ``sqrt(phi)`` (the residual SD
         of a Gaussian, the coefficient of variation of a Gamma), 1 without dispersion."""
         return float(np.sqrt(dispersion)) if self.has_dispersion else 1.0
+
+    def dispersion_of_sigma(self, sigma: float) -> float:
+        """The dispersion parameter whose :meth:`sigma` is ``sigma``."""
+        return float(sigma) ** 2 if self.has_dispersion else 1.0
 
 
 def _positive(y: np.ndarray, name: str, family: str) -> None:
@@ -405,11 +434,98 @@ class InverseGaussian(Family):
         return np.asarray(rng.wald(mu, w / dispersion))
 
 
+@dataclass(frozen=True)
+class NegativeBinomial(Family):
+    """Overdispersed counts (NB2, lme4's ``glmer.nb`` and glmmTMB's ``nbinom2``):
+    Var = mu + mu^2 / theta, theta the size (``theta -> inf`` is Poisson).
+
+    Attributes
+    ----------
+    theta : float
+        The size; the fit estimates it (``fit.dispersion``, glmmTMB's ``sigma()``).
+    """
+
+    theta: float = 1.0
+
+    name: ClassVar[str] = "negative.binomial"
+    links: ClassVar[tuple[str, ...]] = ("log", "sqrt", "identity")
+    canonical_link: ClassVar[str] = ""  # log(mu / (mu + theta)), which R does not offer
+    has_dispersion: ClassVar[bool] = True
+    information: ClassVar[str] = "observed"
+
+    def with_dispersion(self, dispersion: float) -> Family:
+        return self if dispersion == self.theta else replace(self, theta=float(dispersion))
+
+    def weights_at(self, w: np.ndarray, dispersion: float) -> np.ndarray:
+        return w  # theta is in the variance, not in the weights
+
+    def variance(self, mu: np.ndarray) -> np.ndarray:
+        return np.asarray(mu + mu * mu / self.theta)
+
+    def variance_derivative(self, mu: np.ndarray) -> np.ndarray:
+        return np.asarray(1.0 + 2.0 * mu / self.theta)
+
+    def kernel(self, y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(
+                w * (special.xlogy(y, mu) - (y + self.theta) * np.log(mu + self.theta))
+            )
+
+    def saturated_kernel(self, y: np.ndarray) -> np.ndarray:
+        return np.asarray(special.xlogy(y, y) - (y + self.theta) * np.log(y + self.theta))
+
+    def normalizer(self, y: np.ndarray, w: np.ndarray, dispersion: float = 1.0) -> np.ndarray:
+        t = dispersion
+        return np.asarray(
+            w
+            * (
+                special.gammaln(y + t)
+                - special.gammaln(t)
+                - special.gammaln(y + 1.0)
+                + t * np.log(t)
+            )
+        )
+
+    def check_response(self, y: np.ndarray, name: str, weights: np.ndarray | None) -> None:
+        bad = (y < 0) | (y != np.round(y))
+        if bad.any():
+            raise DataError(
+                f"the negative binomial response {name!r} must be non-negative whole counts; "
+                f"found {y[bad][0]!r}"
+            )
+
+    def initial_mean(self, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+        return np.asarray(y + 0.1)
+
+    def initial_dispersion(self, y: np.ndarray, mu: np.ndarray, w: np.ndarray, dof: int) -> float:
+        """theta by moments: ``E (y - mu)^2 = mu + mu^2 / theta`` summed over the rows."""
+        excess = float(np.sum(w * ((y - mu) ** 2 - mu)))
+        scale = float(np.sum(w * mu * mu))
+        inverse = excess / scale if scale > 0 else 0.0
+        return float(np.clip(1.0 / max(inverse, 1e-4), 1e-3, 1e4))
+
+    def simulate(
+        self, mu: np.ndarray, w: np.ndarray, dispersion: float, rng: np.random.Generator
+    ) -> np.ndarray:
+        t = dispersion
+        return np.asarray(rng.negative_binomial(t, t / (t + mu)), dtype=np.float64)
+
+    def sigma(self, dispersion: float) -> float:
+        """glmmTMB's ``sigma()`` of an ``nbinom2`` fit: theta itself."""
+        return float(dispersion)
+
+    def dispersion_of_sigma(self, sigma: float) -> float:
+        return float(sigma)
+
+
 #: Every family by its R name.
 FAMILIES: dict[str, type[Family]] = {
-    cls.name: cls for cls in (Binomial, Poisson, Gaussian, Gamma, InverseGaussian)
+    cls.name: cls for cls in (Binomial, Poisson, Gaussian, Gamma, InverseGaussian, NegativeBinomial)
 }
 _ALIASES = {
+    "nbinom2": "negative.binomial",
+    "negative_binomial": "negative.binomial",
+    "negativebinomial": "negative.binomial",
     "bernoulli": "binomial",
     "normal": "gaussian",
     "gamma": "Gamma",

@@ -1,6 +1,7 @@
 """The generalized linear model without random effects, fitted by IRLS: where a GLMM of a
-family with a dispersion starts (its fixed effects, and the dispersion by Pearson's
-statistic, as R's ``summary.glm`` estimates it)."""
+family with a dispersion starts (its fixed effects, and the family's start for the
+dispersion at the GLM's means: Pearson's statistic, as R's ``summary.glm`` estimates it,
+or the negative binomial's size by moments)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ GLM_MAX_ITERATIONS = 50
 def glm_start(
     family: Family, X: np.ndarray, y: np.ndarray, w: np.ndarray, offset: np.ndarray
 ) -> tuple[np.ndarray, float]:
-    """beta of the GLM and its Pearson dispersion ``sum w (y - mu)^2 / V(mu) / (n - p)``.
+    """beta of the GLM (at the family's ``start_dispersion``) and the dispersion's start
+    (:meth:`Family.initial_dispersion`, Pearson's ``sum w (y - mu)^2 / V(mu) / (n - p)``
+    for the families whose dispersion scales the weights).
 
     Starts, as R's ``glm.fit``, from the family's start for the mean (``y`` itself for
     the continuous families) and halves a step that leaves the mean's support.
@@ -31,6 +34,7 @@ def glm_start(
         the data, such as an identity link with a negative linear predictor for Gamma).
     """
     n, p = X.shape
+    family = family.with_dispersion(family.start_dispersion)
     mu = family.initial_mean(y, w)
     eta = family.linkfun(mu)
     beta = np.zeros(p)
@@ -59,8 +63,7 @@ def glm_start(
         deviance = trial
         if done:
             break
-    pearson = float(np.sum(w * (y - mu) ** 2 / family.variance(mu)))
-    dispersion = pearson / max(n - p, 1)
+    dispersion = family.initial_dispersion(y, mu, w, n - p)
     if not (np.isfinite(dispersion) and dispersion > 0):
         dispersion = 1.0
     return beta, dispersion

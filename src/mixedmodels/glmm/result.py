@@ -41,8 +41,8 @@ class GlmmResult(MixedModelResult):
     dispersion : float
         glmmTMB's ``sigma()``: ``sqrt(phi)`` for the families with a dispersion ``phi``
         (the residual SD of a gaussian, the coefficient of variation of a Gamma, and
-        ``Var(y) = dispersion^2 mu^3`` for the inverse Gaussian); 1 for binomial and
-        Poisson.
+        ``Var(y) = dispersion^2 mu^3`` for the inverse Gaussian); the size theta of a
+        negative binomial (``Var(y) = mu + mu^2 / theta``); 1 for binomial and Poisson.
     """
 
     family: str
@@ -64,7 +64,9 @@ class GlmmResult(MixedModelResult):
 
     @property
     def _family(self) -> Family:
-        return family(self.family, self.link)
+        return family(self.family, self.link).with_dispersion(
+            family(self.family, self.link).dispersion_of_sigma(self.dispersion)
+        )
 
     # -- fixed effects ----------------------------------------------------------------
     def coef_table(self) -> pd.DataFrame:
