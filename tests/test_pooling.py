@@ -148,3 +148,26 @@ def test_pooling_study_summary() -> None:
     assert list(summary.index) == ["no_pooling", "complete_pooling", "partial_pooling"]
     assert summary["share_best"].sum() == pytest.approx(1.0)
     assert summary.loc["partial_pooling", "mean_mse"] < summary.loc["complete_pooling", "mean_mse"]
+
+
+@pytest.mark.parametrize("family", ["poisson", "negative.binomial"])
+def test_pooling_of_counts(family: str) -> None:
+    """Every GLMM family pools: the partial-pooling rate is the inverse link of the fit's
+    cluster coefficient, alpha grows with the cluster's size, and a family or a trials
+    column that does not fit is refused."""
+    from lme4_reference import load_data
+
+    data = load_data("Salamanders")
+    result = mm.pooling(data, response="count", group="site", family=family)
+    coef = result.fit.coef()["cluster"]["(Intercept)"]
+    table = result.table
+    np.testing.assert_allclose(table["partial_pooling"], np.exp(coef.reindex(table.index)))
+    order = np.argsort(table["n"].to_numpy(), kind="stable")
+    assert np.all(np.diff(table["alpha"].to_numpy()[order]) >= -1e-12)
+    assert ((table["alpha"] > 0) & (table["alpha"] < 1)).all()
+    assert (table["se_partial"] > 0).all() and 0 < result.icc < 1
+    assert table["complete_pooling"].iloc[0] == pytest.approx(data["count"].mean())
+    with pytest.raises(mm.DataError, match="unknown family 'tweedie'"):
+        mm.pooling(data, response="count", group="site", family="tweedie")
+    with pytest.raises(mm.DataError, match="trials= is for a binomial"):
+        mm.pooling(data, response="count", group="site", family=family, trials="cover")

@@ -37,7 +37,7 @@ class PoolingResult:
         Per cluster: ``n, no_pooling, complete_pooling, partial_pooling, alpha,
         se_no_pooling, se_partial`` (and ``true_mean`` when the data carry it).
     sigma_u, sigma_e : float
-        Estimated between- and within-cluster SDs (sigma_e is None for binomial data).
+        Estimated between- and within-cluster SDs (sigma_e is None for a GLMM).
     icc : float
     fit : LmmResult or GlmmResult
     mse : dict or None
@@ -114,7 +114,16 @@ def pooling(
     response, group : str
         Column names. For ``family="binomial"`` the response is 0/1, or a count of
         successes out of ``trials``.
-    family : {"gaussian", "binomial"}
+    family : str
+        ``"gaussian"`` (a linear mixed model) or any GLMM family of
+        :func:`mixedmodels.glmm` by name (``"binomial"``, ``"poisson"``,
+        ``"negative.binomial"``, ``"Gamma"``, ...), each on its default link. For a GLMM
+        the partial-pooling estimate is the inverse link of the cluster's coefficient; its
+        ``alpha`` is the shrinkage factor on the link scale, with the within-cluster
+        variance of one observation there taken by the delta method at the overall mean
+        (``phi V(mu) / mu'(eta)^2``; for binomial ``1 / (p (1 - p))``), and its ICC uses
+        the latent-scale residual variance ``pi^2 / 3`` for the logit link and that delta
+        method variance otherwise.
     """
     from mixedmodels.fitting import lmm
     from mixedmodels.glmm import glmm
@@ -130,8 +139,17 @@ def pooling(
         )
     if frame[response].dtype.kind not in "biuf":
         raise DataError(f"the response {response!r} must be numeric, not {frame[response].dtype}")
-    if family not in ("gaussian", "binomial"):
-        raise DataError(f"family must be 'gaussian' or 'binomial', not {family!r}")
+    from mixedmodels.errors import ModelSpecError
+    from mixedmodels.glmm.family import family as get_family
+
+    fam = None
+    if family != "gaussian":
+        try:
+            fam = get_family(family)
+        except ModelSpecError as exc:
+            raise DataError(f"pooling(): {exc}") from None
+    if trials and (fam is None or fam.name != "binomial"):
+        raise DataError("trials= is for a binomial response only")
     note = ""
     fit: Any
     # The model is fitted on a frame with fixed column names: column names (which may come
@@ -149,7 +167,8 @@ def pooling(
             fixed["trials"] = frame[trials].to_numpy()
             fit = glmm("cbind(y, trials - y) ~ 1 + (1 | cluster)", fixed, family="binomial")
         else:
-            fit = glmm("y ~ 1 + (1 | cluster)", fixed, family="binomial")
+            assert fam is not None
+            fit = glmm("y ~ 1 + (1 | cluster)", fixed, family=fam)
     if fit.is_singular or any(issubclass(w.category, SingularFitWarning) for w in caught):
         note = (
             "The between-cluster variance is estimated as zero: the data show no more "
@@ -183,27 +202,39 @@ def pooling(
         sigma_e: float | None = se_e
         icc_value = su**2 / (su**2 + se_e**2)
     else:
+        assert fam is not None
+        at = fit._family  # the family at the fit's dispersion
         n_trials = (used[trials] if trials else pd.Series(1.0, index=used.index)).astype(float)
-        succ = used[response].astype(float)
+        total = used[response].astype(float)  # successes, or the values themselves
         sizes = n_trials.groupby(g, observed=True).sum().reindex(levels).astype(float)
-        hits = succ.groupby(g, observed=True).sum().reindex(levels)
-        overall = float(hits.sum() / sizes.sum())
-        partial = 1.0 / (1.0 + np.exp(-coef.reindex(levels).to_numpy()))
-        latent = 1.0 / (sizes.to_numpy() * overall * (1 - overall))
+        sums = total.groupby(g, observed=True).sum().reindex(levels)
+        overall = float(sums.sum() / sizes.sum())
+        eta_j = coef.reindex(levels).to_numpy()
+        partial = at.linkinv(eta_j)
+        # one observation's variance, on the response scale and on the link scale
+        phi = at.dispersion_of_sigma(fit.dispersion)
+        one = np.ones(1)
+        scale = float((one / at.weights_at(one, phi))[0])
+        mean = np.array([overall])
+        variance = float(at.variance(mean)[0]) * scale
+        slope = float(at.mu_eta(at.linkfun(mean), mean)[0])
+        on_link = variance / slope**2
         table = pd.DataFrame(
             {
                 "n": sizes.to_numpy(),
-                "no_pooling": (hits / sizes).to_numpy(),
+                "no_pooling": (sums / sizes).to_numpy(),
                 "complete_pooling": overall,
                 "partial_pooling": partial,
-                "alpha": su**2 / (su**2 + latent),
-                "se_no_pooling": np.sqrt(overall * (1 - overall) / sizes.to_numpy()),
-                "se_partial": cond_sd.reindex(levels).to_numpy() * partial * (1 - partial),
+                "alpha": su**2 / (su**2 + on_link / sizes.to_numpy()),
+                "se_no_pooling": np.sqrt(variance / sizes.to_numpy()),
+                "se_partial": cond_sd.reindex(levels).to_numpy()
+                * np.abs(at.mu_eta(eta_j, partial)),
             },
             index=pd.Index(levels, name=group),
         )
         sigma_e = None
-        icc_value = su**2 / (su**2 + np.pi**2 / 3)
+        residual = np.pi**2 / 3 if at.link.name == "logit" else on_link
+        icc_value = su**2 / (su**2 + residual)
     mse = None
     if "true_mean" in used.columns:
         truth = used.groupby(g, observed=True)["true_mean"].first().reindex(levels)
