@@ -95,18 +95,28 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--offset", help="column added to the linear predictor")
     fit.add_argument(
         "--family",
-        choices=["gaussian", "binomial", "poisson", "Gamma", "inverse.gaussian"],
+        choices=[
+            "gaussian",
+            "binomial",
+            "poisson",
+            "negative.binomial",
+            "nbinom2",
+            "Gamma",
+            "inverse.gaussian",
+        ],
         default="gaussian",
         help="response distribution: gaussian (a linear mixed model, the default; a GLMM "
         "with --link log or inverse), or a GLMM: binomial (0/1, cbind(successes, "
-        "failures), or proportions with --weights trials), poisson (counts), Gamma or "
+        "failures), or proportions with --weights trials), poisson (counts), "
+        "negative.binomial or nbinom2 (overdispersed counts, theta estimated), Gamma or "
         "inverse.gaussian (positive measures; the dispersion is estimated)",
     )
     fit.add_argument(
         "--link",
         help="link function (binomial: logit, probit, cloglog; poisson: log, identity, "
-        "sqrt; gaussian: identity, log, inverse; Gamma: inverse, log, identity; "
-        "inverse.gaussian: 1/mu^2, inverse, log, identity)",
+        "sqrt; negative.binomial: log, sqrt, identity; gaussian: identity, log, "
+        "inverse; Gamma: inverse, log, identity; inverse.gaussian: 1/mu^2, inverse, log, "
+        "identity)",
     )
     fit.add_argument(
         "--nagq",
@@ -125,7 +135,19 @@ def _parser() -> argparse.ArgumentParser:
     pool.add_argument("data", help="a shipped data set name or a CSV / Parquet file")
     pool.add_argument("--response", required=True, help="the response column")
     pool.add_argument("--group", required=True, help="the cluster column")
-    pool.add_argument("--family", choices=["gaussian", "binomial"], default="gaussian")
+    pool.add_argument(
+        "--family",
+        choices=[
+            "gaussian",
+            "binomial",
+            "poisson",
+            "negative.binomial",
+            "Gamma",
+            "inverse.gaussian",
+        ],
+        default="gaussian",
+        help="the response's family (a GLMM on its default link unless gaussian)",
+    )
     pool.add_argument("--trials", help="binomial: column of trials (response = successes)")
     pool.add_argument("--plot", help="write the pooling view to this PNG file (matplotlib)")
     t1 = sub.add_parser(
