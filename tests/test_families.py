@@ -52,6 +52,8 @@ def _scipy_logpdf(
         return np.asarray(w * stats.poisson.logpmf(y, mu))
     if name == "negative.binomial":  # size phi, success probability phi / (phi + mu)
         return np.asarray(w * stats.nbinom.logpmf(y, phi, phi / (phi + mu)))
+    if name == "nbinom1":  # size mu / phi, success probability 1 / (1 + phi)
+        return np.asarray(w * stats.nbinom.logpmf(y, mu / phi, 1.0 / (1.0 + phi)))
     n = np.round(w)
     return np.asarray(stats.binom.logpmf(np.round(w * y), n, mu))
 
@@ -60,7 +62,7 @@ def _data(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if name == "binomial":
         w = np.array([1.0, 5.0, 8.0, 3.0])
         return np.array([1.0, 0.4, 0.25, 0.0]), np.array([0.3, 0.5, 0.2, 0.6]), w
-    if name in ("poisson", "negative.binomial"):
+    if name in ("poisson", "negative.binomial", "nbinom1"):
         return np.array([0.0, 3.0, 7.0, 1.0]), np.array([0.5, 2.5, 6.0, 1.2]), np.ones(4)
     return np.array([0.7, 1.9, 3.2, 0.4]), np.array([1.0, 1.5, 2.6, 0.5]), np.array([1, 2, 1, 3.0])
 
@@ -181,3 +183,18 @@ def test_gaussian_identity_glmm_is_the_ml_lmm() -> None:
     assert glmm.dispersion == pytest.approx(lmm.sigma, rel=1e-5)
     assert glmm.varcorr.sd_cor.iloc[0] == pytest.approx(lmm.varcorr.sd_cor.iloc[0], rel=1e-4)
     assert glmm.n_params == lmm.n_params
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_score_is_the_first_derivative(name: str) -> None:
+    fam = family(name)
+    y, _, w = _data(name)
+    phi = 0.7 if fam.has_dispersion else 1.0
+    for link_name in fam.links:
+        f = family(name, link_name).with_dispersion(phi)
+        eta = f.linkfun(np.array([0.35, 0.45, 0.6, 0.3]) if name == "binomial" else y + 0.3)
+        h = 1e-6
+        up = f.log_likelihood(y, f.linkinv(eta + h), w, phi)
+        down = f.log_likelihood(y, f.linkinv(eta - h), w, phi)
+        score = f.score(y, eta, f.linkinv(eta), f.weights_at(w, phi))
+        np.testing.assert_allclose(score, (up - down) / (2 * h), rtol=1e-6, atol=1e-7)

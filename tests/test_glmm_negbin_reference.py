@@ -102,3 +102,24 @@ def test_nb_simulates_counts(case: tuple[dict[str, Any], mm.GlmmResult]) -> None
     mu = fit.fitted.dropna().to_numpy()
     draws = family.simulate(mu, np.ones_like(mu), fit.dispersion, np.random.default_rng(1))
     assert np.all(draws == np.round(draws)) and np.all(draws >= 0)
+
+
+def test_nbinom1_matches_glmmtmb() -> None:
+    """glmmTMB's nbinom1 (Var = mu (1 + phi)) on Owls (``owls_nbinom1.R``): a family that
+    is not an exponential dispersion model in mu, fitted from its own score and observed
+    information."""
+    ref = load_reference("owls_nbinom1")
+    want = ref["glmmTMB"]
+    fit = mm.glmm(ref["formula"], load_data(ref["dataset"]), family="nbinom1")
+    assert abs(fit.loglik - want["logLik"]) <= 1e-4
+    ours = {r_name(k): v for k, v in fit.fixef.items()}
+    ses = {r_name(k): v for k, v in fit.std_errors.items()}
+    for name, value in want["fixef"].items():
+        assert abs(ours[name] - value) <= 2e-3 * want["se"][name], name
+        assert ses[name] == pytest.approx(want["se"][name], rel=2e-3), name
+    assert fit.dispersion == pytest.approx(want["dispersion"], rel=2e-3)
+    assert fit.varcorr.sd_cor.iloc[0] == pytest.approx(want["sd"], rel=2e-3)
+    modes = fit.ranef().set_index("level")["value"]
+    assert len(modes) == len(want["ranef"])
+    for row in want["ranef"]:
+        assert abs(modes[row["level"]] - row["value"]) <= 1e-3, row["level"]

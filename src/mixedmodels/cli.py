@@ -101,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
             "poisson",
             "negative.binomial",
             "nbinom2",
+            "nbinom1",
             "Gamma",
             "inverse.gaussian",
         ],

@@ -38,6 +38,7 @@ __all__ = [
     "Gaussian",
     "InverseGaussian",
     "NegativeBinomial",
+    "NegativeBinomial1",
     "Poisson",
     "family",
 ]
@@ -159,6 +160,12 @@ class Family:
         """A start for the dispersion from a fit's means: Pearson's ``X^2 / dof``."""
         pearson = float(np.sum(w * (y - mu) ** 2 / self.variance(mu)))
         return pearson / max(dof, 1)
+
+    def score(self, y: np.ndarray, eta: np.ndarray, mu: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """``d log f / d eta`` per row: ``w (y - mu) mu' / V`` (``w`` may include
+        ``1 / phi``)."""
+        d = self.link.mu_eta(eta, mu)
+        return np.asarray(w * (y - mu) * d / self.variance(mu))
 
     def observed_weights(
         self, y: np.ndarray, eta: np.ndarray, mu: np.ndarray, w: np.ndarray
@@ -518,9 +525,123 @@ class NegativeBinomial(Family):
         return float(sigma)
 
 
+@dataclass(frozen=True)
+class NegativeBinomial1(Family):
+    """Overdispersed counts with a variance proportional to the mean (glmmTMB's
+    ``nbinom1``): Var = mu (1 + phi), the negative binomial of size ``mu / phi``.
+
+    Not an exponential dispersion model in mu, so it gives its own log-density (the
+    kernel holds all of it), score and observed information.
+
+    Attributes
+    ----------
+    phi : float
+        The dispersion (``fit.dispersion``, glmmTMB's ``sigma()``).
+    """
+
+    phi: float = 1.0
+
+    name: ClassVar[str] = "nbinom1"
+    links: ClassVar[tuple[str, ...]] = ("log",)
+    canonical_link: ClassVar[str] = ""
+    has_dispersion: ClassVar[bool] = True
+    information: ClassVar[str] = "observed"
+
+    def with_dispersion(self, dispersion: float) -> Family:
+        return self if dispersion == self.phi else replace(self, phi=float(dispersion))
+
+    def weights_at(self, w: np.ndarray, dispersion: float) -> np.ndarray:
+        return w
+
+    def variance(self, mu: np.ndarray) -> np.ndarray:
+        return np.asarray(mu * (1.0 + self.phi))
+
+    def variance_derivative(self, mu: np.ndarray) -> np.ndarray:
+        return np.full_like(mu, 1.0 + self.phi, dtype=np.float64)
+
+    def _log_density(self, y: np.ndarray, mu: np.ndarray) -> np.ndarray:
+        size = mu / self.phi
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(
+                special.gammaln(y + size)
+                - special.gammaln(size)
+                - special.gammaln(y + 1.0)
+                - size * np.log1p(self.phi)
+                + y * (np.log(self.phi) - np.log1p(self.phi))
+            )
+
+    def kernel(self, y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> np.ndarray:
+        return np.asarray(w * self._log_density(y, mu))
+
+    def saturated_kernel(self, y: np.ndarray) -> np.ndarray:
+        # the log-density at mu = y (y = 0: the limit mu -> 0, log f = 0)
+        out = np.zeros_like(y, dtype=np.float64)
+        positive = y > 0
+        out[positive] = self._log_density(y[positive], y[positive])
+        return out
+
+    def normalizer(self, y: np.ndarray, w: np.ndarray, dispersion: float = 1.0) -> np.ndarray:
+        return np.zeros_like(y, dtype=np.float64)
+
+    def _mu_derivatives(self, y: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        size = mu / self.phi
+        first = special.digamma(y + size) - special.digamma(size) - np.log1p(self.phi)
+        second = (special.polygamma(1, y + size) - special.polygamma(1, size)) / self.phi
+        return first / self.phi, second / self.phi
+
+    def score(self, y: np.ndarray, eta: np.ndarray, mu: np.ndarray, w: np.ndarray) -> np.ndarray:
+        first, _ = self._mu_derivatives(y, mu)
+        return np.asarray(w * first * self.link.mu_eta(eta, mu))
+
+    def observed_weights(
+        self, y: np.ndarray, eta: np.ndarray, mu: np.ndarray, w: np.ndarray
+    ) -> np.ndarray:
+        first, second = self._mu_derivatives(y, mu)
+        d = self.link.mu_eta(eta, mu)
+        return np.asarray(-w * (second * d * d + first * self.link.mu_eta2(eta, mu)))
+
+    def check_response(self, y: np.ndarray, name: str, weights: np.ndarray | None) -> None:
+        bad = (y < 0) | (y != np.round(y))
+        if bad.any():
+            raise DataError(
+                f"the nbinom1 response {name!r} must be non-negative whole counts; "
+                f"found {y[bad][0]!r}"
+            )
+
+    def initial_mean(self, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+        return np.asarray(y + 0.1)
+
+    def initial_dispersion(self, y: np.ndarray, mu: np.ndarray, w: np.ndarray, dof: int) -> float:
+        """phi by moments: Pearson's ``sum (y - mu)^2 / mu / dof = 1 + phi``."""
+        pearson = float(np.sum(w * (y - mu) ** 2 / mu)) / max(dof, 1)
+        return float(np.clip(pearson - 1.0, 1e-3, 1e4))
+
+    def simulate(
+        self, mu: np.ndarray, w: np.ndarray, dispersion: float, rng: np.random.Generator
+    ) -> np.ndarray:
+        size = mu / dispersion
+        return np.asarray(rng.negative_binomial(size, 1.0 / (1.0 + dispersion)), dtype=float)
+
+    def sigma(self, dispersion: float) -> float:
+        """glmmTMB's ``sigma()`` of an ``nbinom1`` fit: phi itself."""
+        return float(dispersion)
+
+    def dispersion_of_sigma(self, sigma: float) -> float:
+        return float(sigma)
+
+
 #: Every family by its R name.
 FAMILIES: dict[str, type[Family]] = {
-    cls.name: cls for cls in (Binomial, Poisson, Gaussian, Gamma, InverseGaussian, NegativeBinomial)
+    cls.name: cls
+    for cls in (
+        Binomial,
+        Poisson,
+        Gaussian,
+        Gamma,
+        InverseGaussian,
+        NegativeBinomial,
+        NegativeBinomial1,
+    )
 }
 _ALIASES = {
     "nbinom2": "negative.binomial",

@@ -264,10 +264,12 @@ class GlmmProblem:
             # (always for a negative binomial or a Gamma on the log link): Fisher scoring
             # converges only linearly off the canonical link (74 iterations on a sparse
             # negative binomial design against 6)
+            # (the response is the family's score over the weights, which for the
+            # exponential dispersion families is (y - mu) / mu' at Fisher's weights)
             w_observed = self.family.observed_weights(self.y, eta, mu, self.prior)
             if bool(np.all(w_observed > 0)):
-                r *= w / w_observed
                 w = w_observed
+            np.divide(self.family.score(self.y, eta, mu, self.prior), w, out=r)
         if estimate_beta:
             r += eta
             r -= self.offset
