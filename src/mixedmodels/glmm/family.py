@@ -178,6 +178,14 @@ class Family:
         slope = (d2 * V - d * d * self.variance_derivative(mu)) / (V * V)
         return np.asarray(w * (d * d / V - (y - mu) * slope))
 
+    def newton_weights(
+        self, y: np.ndarray, eta: np.ndarray, mu: np.ndarray, w: np.ndarray, fisher: np.ndarray
+    ) -> np.ndarray:
+        """PIRLS's weights for a Newton step: the observed information where it is
+        positive, Fisher's (``fisher``) where it is not."""
+        observed = self.observed_weights(y, eta, mu, w)
+        return np.asarray(np.where(observed > 0, observed, fisher))
+
     def check_response(self, y: np.ndarray, name: str, weights: np.ndarray | None) -> None:
         """Raise :class:`DataError` for a response outside the family's support."""
 

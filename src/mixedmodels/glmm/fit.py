@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from mixedmodels._data import is_dask_dataframe
+from mixedmodels._data import as_dataframe, is_dask_dataframe
 from mixedmodels.core.covariance import covariance_layout
 from mixedmodels.core.optinfo import OptimizerSettings
 from mixedmodels.core.result import RandomTables
@@ -33,8 +33,10 @@ from mixedmodels.core.tables import (
 )
 from mixedmodels.design.conditioning import Conditioning, conditioning
 from mixedmodels.design.frame import ModelFrame, model_frame
+from mixedmodels.design.materialize import design_matrix
 from mixedmodels.errors import (
     ConvergenceWarning,
+    DataError,
     ModelSpecError,
     SeparationWarning,
     SingularFitWarning,
@@ -117,6 +119,7 @@ def glmm(
     offset: Any = None,
     nagq: int = 1,
     settings: OptimizerSettings | None = None,
+    zi: str | None = None,
 ) -> GlmmResult:
     """Fit a generalized linear mixed model, as lme4's ``glmer``.
 
@@ -148,6 +151,10 @@ def glmm(
     offset : str or array-like, optional
     nagq : int, default 1
     settings : OptimizerSettings, optional
+    zi : str, optional
+        A zero-inflation model for a count family, glmmTMB's ``ziformula``: ``"~ 1"``
+        (one probability of a structural zero) or with predictors (``"~ mined"``), on
+        the logit scale, fixed effects only. Its coefficients are ``fit.zi_fixef``.
 
     Returns
     -------
@@ -192,7 +199,9 @@ def glmm(
             f"nagq = {nagq} (adaptive quadrature) needs a single scalar random-effect term "
             f"such as (1 | g); this model has {terms}. Use nagq=1 (Laplace), as lme4 does."
         )
-    problem = GlmmProblem(cframe, clayout, fam)
+    zi_X, zi_names = _zero_inflation(zi, data, frame, fam, nagq)
+    problem = GlmmProblem(cframe, clayout, fam, zi_X)
+    problem.zi_names = tuple(zi_names)
     # PIRLS makes many small BLAS calls; threaded BLAS only adds contention to them
     with threadpool_limits(limits=1, user_api="blas"):
         return _fit(cframe, clayout, problem, fam, nagq, settings, data, cond, frame)
@@ -257,8 +266,11 @@ def _fit(
             stage2 = replace(stage2, info=replace(stage2.info, n_evaluations=total))
     theta, beta, state = stage2.theta, stage2.beta, stage2.state
     objective, info = stage2.objective, stage2.info
-    problem.set_dispersion(stage2.dispersion)
+    if stage2.extra is not None and stage2.extra.size:
+        problem.set_parameters(stage2.extra)
     from_hessian, source = _hessian_vcov(stage2.hessian, layout.n_theta, stage2.scale)
+    if problem.zi_X is not None:
+        problem.zi_vcov = _zero_inflation_vcov(stage2.hessian, problem.zi_gamma.size)
     vcov = state.solution.var_beta_unscaled if from_hessian is None else from_hessian
     if from_hessian is None:
         info = _with_note(
@@ -306,6 +318,41 @@ def _hessian_vcov(H: np.ndarray, n_theta: int, scale: np.ndarray) -> tuple[np.nd
     p = scale.size  # (a dispersion's row and column come last)
     block = 2.0 * inv[n_theta : n_theta + p, n_theta : n_theta + p]
     return block * np.outer(scale, scale), "hessian"
+
+
+def _zero_inflation(
+    zi: str | None, data: Any, frame: ModelFrame, fam: Family, nagq: int
+) -> tuple[np.ndarray | None, list[str]]:
+    """The zero-inflation design in the frame's rows, with its column names."""
+    if zi is None:
+        return None, []
+    if fam.name not in ("poisson", "negative.binomial", "nbinom1"):
+        raise ModelSpecError(f"zero inflation (zi=) is for count families, not {fam.name}")
+    if nagq != 1:
+        raise ModelSpecError("a zero-inflated model is fitted by the Laplace approximation: nagq=1")
+    if frame.weights is not None:
+        raise ModelSpecError("a zero-inflated model takes no prior weights")
+    text = str(zi).strip()
+    if not text.startswith("~"):
+        raise ModelSpecError(f"zi must be a one-sided formula such as '~ 1' or '~ x', not {zi!r}")
+    if not np.any(frame.y == 0):
+        raise DataError(
+            f"the response {frame.response_name!r} has no zeros: there is nothing for a "
+            "zero-inflation model to explain; drop zi="
+        )
+    rows = as_dataframe(data).iloc[frame.rows]
+    X, names = design_matrix(text[1:].strip() or "1", rows, "the zero-inflation formula")
+    return X, list(names)
+
+
+def _zero_inflation_vcov(H: np.ndarray, size: int) -> np.ndarray:
+    """vcov(gamma) = 2 [H^{-1}]_gamma,gamma (the zero-inflation coefficients come last)."""
+    try:
+        inv = np.linalg.inv(H)
+    except np.linalg.LinAlgError:
+        return np.full((size, size), np.nan)
+    out: np.ndarray = 2.0 * inv[-size:, -size:]
+    return out
 
 
 def _result(
@@ -397,4 +444,7 @@ def _result(
         _index=index,
         _random_columns=random_columns(frame, layout),
         dispersion=fam.sigma(problem.dispersion),
+        zi_names=problem.zi_names,
+        zi_beta=problem.zi_gamma.copy(),
+        zi_vcov=problem.zi_vcov,
     )

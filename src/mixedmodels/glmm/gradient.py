@@ -40,7 +40,7 @@ def has_laplace_gradient(problem: GlmmProblem) -> bool:
     """Whether :func:`laplace_gradient` applies: one grouping factor with one scalar term,
     on a canonical link, for a family without a dispersion."""
     blocks = problem.blocks
-    fixed = not problem.family.has_dispersion
+    fixed = not problem.family.has_dispersion and problem.zi_X is None
     return len(blocks) == 1 and blocks[0].k == 1 and problem.canonical and fixed
 
 

@@ -24,6 +24,7 @@ from mixedmodels.design.reweight import Reweighting
 from mixedmodels.errors import MixedModelsError
 from mixedmodels.glmm.family import Family
 from mixedmodels.glmm.glm_start import glm_start
+from mixedmodels.glmm.zeroinflation import ZeroInflated
 
 __all__ = ["GlmmProblem", "PirlsState", "PirlsError"]
 
@@ -101,9 +102,19 @@ class GlmmProblem:
         ``frame.weights`` holds the prior weights (the trials of a binomial response).
     layout : CovarianceLayout
     family : Family
+    zero_inflation : numpy.ndarray, optional
+        ``(n, c)``, the design of the zero-inflation model (``logit pi = X_zi gamma``),
+        in the frame's rows; its coefficients are parameters of the deviance like the
+        dispersion (:meth:`set_parameters`).
     """
 
-    def __init__(self, frame: ModelFrame, layout: CovarianceLayout, family: Family) -> None:
+    def __init__(
+        self,
+        frame: ModelFrame,
+        layout: CovarianceLayout,
+        family: Family,
+        zero_inflation: np.ndarray | None = None,
+    ) -> None:
         self.frame = frame
         self.layout = layout
         self.family = family
@@ -134,9 +145,13 @@ class GlmmProblem:
         self.tail_shapes = [(b.n_levels, b.k) for b in self.blocks[1:]]
         self._u_start = np.zeros(self.q)
         # canonical links: IRLS is Newton's method (quadratic convergence, simpler weights)
-        self.canonical = family.canonical
+        self.zi_X = None if zero_inflation is None else zero_inflation[self.order]
+        #: the zero-inflation columns' names and, after a fit, its coefficients' covariance
+        self.zi_names: tuple[str, ...] = ()
+        self.zi_vcov = np.zeros((0, 0))
+        self.canonical = family.canonical and self.zi_X is None
         #: whether the Laplace approximation's factor takes the observed information
-        self.observed = family.observed_information
+        self.observed = family.observed_information or self.zi_X is not None
         y = self.y
         # 0/1 outcomes: the binomial kernel needs one logarithm, not two ...
         self._binary = family.name == "binomial" and bool(np.all((y == 0) | (y == 1)))
@@ -151,6 +166,13 @@ class GlmmProblem:
             self._beta_start, phi = glm_start(family, self.X, y, self.prior_weights, self.offset)
         #: the dispersion's value at the start of the fit
         self.initial_dispersion = phi
+        self.zi_gamma = np.zeros(0)
+        if self.zi_X is not None:
+            # a start of 0.2 structural zeros where the model has an intercept
+            self.zi_gamma = np.zeros(self.zi_X.shape[1])
+            ones = np.flatnonzero(np.all(self.zi_X == 1.0, axis=0))
+            if ones.size:
+                self.zi_gamma[ones[0]] = np.log(0.2 / 0.8)
         self.set_dispersion(phi)
         #: per term: whether it is scalar with a column of ones (Z Lambda u is a gather of
         #: its modes then)
@@ -176,6 +198,9 @@ class GlmmProblem:
         where it scales them) and their constants."""
         self.dispersion = float(dispersion)
         self.family = self.base_family.with_dispersion(self.dispersion)
+        if self.zi_X is not None:
+            pi = 1.0 / (1.0 + np.exp(-(self.zi_X @ self.zi_gamma)))
+            self.family = ZeroInflated(self.family.link, self.family, pi)
         w = self.prior_weights
         self.prior = self.family.weights_at(w, self.dispersion)
         #: whether every prior weight is 1
@@ -266,9 +291,7 @@ class GlmmProblem:
             # negative binomial design against 6)
             # (the response is the family's score over the weights, which for the
             # exponential dispersion families is (y - mu) / mu' at Fisher's weights)
-            w_observed = self.family.observed_weights(self.y, eta, mu, self.prior)
-            if bool(np.all(w_observed > 0)):
-                w = w_observed
+            w = self.family.newton_weights(self.y, eta, mu, self.prior, w)
             np.divide(self.family.score(self.y, eta, mu, self.prior), w, out=r)
         if estimate_beta:
             r += eta
@@ -301,6 +324,27 @@ class GlmmProblem:
         products = reweighting.products(w, np.zeros(self.n), log_weights=False)
         ws = self._workspaces[estimate_beta].reweighted(products)
         return ws, ws.random_factorize(templates)
+
+    @property
+    def n_parameters(self) -> int:
+        """Parameters of the deviance beyond theta and beta: ``log phi`` (for a family
+        with a dispersion), then the zero-inflation coefficients."""
+        return int(self.base_family.has_dispersion) + self.zi_gamma.size
+
+    def parameters(self) -> np.ndarray:
+        """Their present values."""
+        log_phi = [np.log(self.dispersion)] if self.base_family.has_dispersion else []
+        return np.concatenate([log_phi, self.zi_gamma])
+
+    def set_parameters(self, values: np.ndarray) -> None:
+        """Set them (as :meth:`parameters` orders them)."""
+        values = np.asarray(values, dtype=np.float64)
+        phi = self.dispersion
+        if self.base_family.has_dispersion:
+            phi, values = float(np.exp(values[0])), values[1:]
+        if self.zi_X is not None:
+            self.zi_gamma = values.copy()
+        self.set_dispersion(phi)
 
     def kernel_sum(self, mu: np.ndarray, scratch: np.ndarray | None = None) -> float:
         """Sum over rows of the family's log-density kernel at mu (``scratch``: a buffer of

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -54,13 +54,27 @@ class GlmmResult(MixedModelResult):
     _y: np.ndarray
     _prior: np.ndarray
     dispersion: float = 1.0
+    zi_names: tuple[str, ...] = ()
+    zi_beta: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    zi_vcov: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
     def __post_init__(self) -> None:
-        for name in ("beta", "vcov_matrix", "theta", "_eta", "_y", "_prior"):
+        for name in ("beta", "vcov_matrix", "theta", "_eta", "_y", "_prior", "zi_beta", "zi_vcov"):
             object.__setattr__(self, name, frozen_array(getattr(self, name)))
 
     def _vcov_array(self) -> np.ndarray:
         return np.array(self.vcov_matrix)
+
+    @property
+    def zi_fixef(self) -> pd.Series:
+        """The zero-inflation model's coefficients (logit of a structural zero)."""
+        return pd.Series(np.array(self.zi_beta), index=list(self.zi_names), name="zi_fixef")
+
+    @property
+    def zi_std_errors(self) -> pd.Series:
+        """Their standard errors (from the Hessian over every parameter)."""
+        se = np.sqrt(np.diag(np.array(self.zi_vcov))) if len(self.zi_names) else np.zeros(0)
+        return pd.Series(se, index=list(self.zi_names), name="zi_std_errors")
 
     @property
     def _family(self) -> Family:
@@ -87,7 +101,9 @@ class GlmmResult(MixedModelResult):
     @property
     def n_params(self) -> int:
         """Number of estimated parameters: fixed effects, theta and the dispersion."""
-        return len(self.beta) + len(self.theta) + int(self._family.has_dispersion)
+        return (
+            len(self.beta) + len(self.theta) + int(self._family.has_dispersion) + len(self.zi_names)
+        )
 
     # -- random effects -----------------------------------------------------------------
     # -- per row -------------------------------------------------------------------------

@@ -65,8 +65,8 @@ class Stage2:
     scale: np.ndarray
     """beta's units in the Hessian."""
     info: OptInfo
-    dispersion: float = 1.0
-    """phi at the optimum (1 for families without one)."""
+    extra: np.ndarray | None = None
+    """The other parameters at the optimum (:meth:`GlmmProblem.parameters`)."""
 
 
 def gradient_stage2(
@@ -120,8 +120,8 @@ class _Deviance:
         The nAGQ = 0 fit's modes, at ``(theta1, beta0)``: the first centre, at parameters
         ``(theta1, 0)``.
 
-    For a family with a dispersion the parameters end with ``log phi``, which starts at
-    the problem's present dispersion.
+    The parameters end with the problem's others (``log phi`` for a family with a
+    dispersion, the zero-inflation coefficients), from their present values.
     """
 
     def __init__(
@@ -135,8 +135,8 @@ class _Deviance:
         self.n_theta = start.theta.size
         self.n_beta = start.beta.size
         self.count = 0
-        self.with_dispersion = problem.family.has_dispersion
-        extra = [np.log(problem.dispersion)] if self.with_dispersion else []
+        self.n_extra = problem.n_parameters
+        extra = problem.parameters()
         self.start = np.concatenate([start.theta, np.zeros(self.beta0.size), extra])
         self._guess = ModeGuess()
         self._guess.record(self.start, start.u)
@@ -151,14 +151,15 @@ class _Deviance:
 
     def split(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """theta and beta at ``params``, with the problem set to their dispersion."""
-        if self.with_dispersion:
-            self.problem.set_dispersion(float(np.exp(params[-1])))
+        if self.n_extra:
+            self.problem.set_parameters(params[self.n_theta + self.n_beta :])
         beta = params[self.n_theta : self.n_theta + self.n_beta]
         return params[: self.n_theta], self.beta0 + self.scale * beta
 
-    def dispersion(self, params: np.ndarray) -> float:
-        """phi at ``params``."""
-        return float(np.exp(params[-1])) if self.with_dispersion else 1.0
+    def extra(self, params: np.ndarray) -> np.ndarray:
+        """The parameters beyond theta and beta at ``params``."""
+        out: np.ndarray = params[self.n_theta + self.n_beta :].copy()
+        return out
 
     def centre(self, params: np.ndarray) -> float:
         """The exact deviance at ``params``, where the Newton steps start (as after the
@@ -300,4 +301,4 @@ def difference_stage2(
         seconds=time.perf_counter() - t0,
     )
     deviance.split(params)  # the problem at the optimum's dispersion
-    return Stage2(theta, beta, kept[0], kept[1], H, scale, info, deviance.dispersion(params))
+    return Stage2(theta, beta, kept[0], kept[1], H, scale, info, deviance.extra(params))
