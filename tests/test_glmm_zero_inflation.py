@@ -35,6 +35,8 @@ def test_salamanders_zero_inflated(family: str) -> None:
     for row in want["ranef"]:
         assert abs(modes[row["level"]] - row["value"]) <= 1e-3, row["level"]
     assert fit.n_params == len(fit.beta) + len(fit.theta) + 2 + int(family == "nbinom2")
+    text = fit.summary()
+    assert "Zero-inflation model" in text and "mined[T.no]" in text.split("Zero-inflation")[1]
 
 
 def test_zero_inflation_bad_input() -> None:

@@ -97,6 +97,20 @@ class GlmmResult(MixedModelResult):
             index=list(self.fixed_names),
         )
 
+    def zi_coef_table(self) -> pd.DataFrame:
+        """Wald z tests of the zero-inflation coefficients (empty without ``zi=``)."""
+        se = self.zi_std_errors.to_numpy()
+        z = np.array(self.zi_beta) / se if se.size else se
+        return pd.DataFrame(
+            {
+                "estimate": np.array(self.zi_beta),
+                "std_error": se,
+                "statistic": z,
+                "p_value": 2.0 * stats.norm.sf(np.abs(z)),
+            },
+            index=list(self.zi_names),
+        )
+
     # -- likelihood ---------------------------------------------------------------------
     @property
     def n_params(self) -> int:
@@ -160,7 +174,8 @@ class GlmmResult(MixedModelResult):
 
     def summary(self) -> str:
         """A text summary with what lme4's ``summary`` of a glmer fit shows."""
-        return summary_text(self, self._family, self.method, self.coef_table())
+        zero_inflation = self.zi_coef_table() if self.zi_names else None
+        return summary_text(self, self._family, self.method, self.coef_table(), zero_inflation)
 
     def _repr_html_(self) -> str:
         table = self.coef_table().to_html(float_format=lambda x: f"{x:.4g}")

@@ -17,8 +17,27 @@ from mixedmodels.glmm.family import Family
 __all__ = ["summary_text"]
 
 
+def _wald_rows(coefficients: pd.DataFrame) -> list[list[str]]:
+    rows = [["", "Estimate", "Std. Error", "z value", "Pr(>|z|)"]]
+    for name, r in coefficients.iterrows():
+        rows.append(
+            [
+                str(name),
+                f"{r.estimate:.4f}",
+                f"{r.std_error:.4f}",
+                f"{r.statistic:.3f}",
+                f"{r.p_value:.3g}",
+            ]
+        )
+    return rows
+
+
 def summary_text(
-    fit: MixedModelResult, family: Family, method: str, coefficients: pd.DataFrame
+    fit: MixedModelResult,
+    family: Family,
+    method: str,
+    coefficients: pd.DataFrame,
+    zero_inflation: pd.DataFrame | None = None,
 ) -> str:
     """lme4-style text summary of a GLMM.
 
@@ -32,6 +51,8 @@ def summary_text(
         How its likelihood was approximated, in words (``GlmmResult.method``).
     coefficients : pandas.DataFrame
         The Wald z tests of its fixed effects (``GlmmResult.coef_table()``).
+    zero_inflation : pandas.DataFrame, optional
+        The same for a zero-inflation model's coefficients.
     """
     lines = [
         f"Generalized linear mixed model fit by maximum likelihood ({method})",
@@ -49,18 +70,10 @@ def summary_text(
     if family.has_dispersion:
         lines.append(f"Dispersion (sigma): {getattr(fit, 'dispersion', 1.0):.4g}")
     lines += ["", "Fixed effects:"]
-    rows = [["", "Estimate", "Std. Error", "z value", "Pr(>|z|)"]]
-    for name, r in coefficients.iterrows():
-        rows.append(
-            [
-                str(name),
-                f"{r.estimate:.4f}",
-                f"{r.std_error:.4f}",
-                f"{r.statistic:.3f}",
-                f"{r.p_value:.3g}",
-            ]
-        )
-    lines += text_table(rows)
+    lines += text_table(_wald_rows(coefficients))
+    if zero_inflation is not None and len(zero_inflation):
+        lines += ["", "Zero-inflation model (logit of a structural zero):"]
+        lines += text_table(_wald_rows(zero_inflation))
     lines += fixed_correlation_lines(fit.fixed_names, fit.vcov.to_numpy())
     if fit.is_singular:
         lines += ["", "boundary (singular) fit: " + "; ".join(fit.singular_terms)]
