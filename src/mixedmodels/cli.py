@@ -24,6 +24,18 @@ from mixedmodels.lmm_result import LmmResult
 
 __all__ = ["main"]
 
+#: What --family accepts (R's names; gaussian with the identity link is a linear mixed model).
+FAMILIES = [
+    "gaussian",
+    "binomial",
+    "poisson",
+    "negative.binomial",
+    "nbinom2",
+    "nbinom1",
+    "Gamma",
+    "inverse.gaussian",
+]
+
 FORMULA_HELP = """\
 formula language (lme4's):
   y ~ x + (1 | g)            random intercept per level of g
@@ -95,16 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--offset", help="column added to the linear predictor")
     fit.add_argument(
         "--family",
-        choices=[
-            "gaussian",
-            "binomial",
-            "poisson",
-            "negative.binomial",
-            "nbinom2",
-            "nbinom1",
-            "Gamma",
-            "inverse.gaussian",
-        ],
+        choices=FAMILIES,
         default="gaussian",
         help="response distribution: gaussian (a linear mixed model, the default; a GLMM "
         "with --link log or inverse), or a GLMM: binomial (0/1, cbind(successes, "
@@ -138,14 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     pool.add_argument("--group", required=True, help="the cluster column")
     pool.add_argument(
         "--family",
-        choices=[
-            "gaussian",
-            "binomial",
-            "poisson",
-            "negative.binomial",
-            "Gamma",
-            "inverse.gaussian",
-        ],
+        choices=FAMILIES,
         default="gaussian",
         help="the response's family (a GLMM on its default link unless gaussian)",
     )

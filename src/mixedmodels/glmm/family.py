@@ -67,6 +67,8 @@ class Family:
         so there ``d mu / d eta = canonical_scale V(mu)``.
     has_dispersion : bool
         Whether the family has a dispersion parameter the fit estimates (else ``phi = 1``).
+    counts : bool
+        Whether its responses are counts (a zero-inflation model applies).
     start_dispersion : float
         The parameter's value while the GLM that starts a fit is found.
     information : str
@@ -83,6 +85,7 @@ class Family:
     canonical_link: ClassVar[str] = ""
     canonical_scale: ClassVar[float] = 1.0
     has_dispersion: ClassVar[bool] = False
+    counts: ClassVar[bool] = False
     start_dispersion: ClassVar[float] = 1.0
     information: ClassVar[str] = "expected"
 
@@ -288,10 +291,48 @@ class Binomial(Family):
 
 
 @dataclass(frozen=True)
-class Poisson(Family):
+class _Counts(Family):
+    """What every count family shares: its support, its start, and ``counts``."""
+
+    counts: ClassVar[bool] = True
+    label: ClassVar[str] = ""
+
+    def check_response(self, y: np.ndarray, name: str, weights: np.ndarray | None) -> None:
+        bad = (y < 0) | (y != np.round(y))
+        if bad.any():
+            raise DataError(
+                f"the {self.label} response {name!r} must be non-negative whole counts; "
+                f"found {y[bad][0]!r}"
+            )
+
+    def initial_mean(self, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+        return np.asarray(y + 0.1)
+
+
+@dataclass(frozen=True)
+class _SizedCounts(_Counts):
+    """Counts whose dispersion parameter sits in the variance function (the negative
+    binomials): it leaves the weights alone and is glmmTMB's ``sigma()`` itself."""
+
+    has_dispersion: ClassVar[bool] = True
+    information: ClassVar[str] = "observed"
+
+    def weights_at(self, w: np.ndarray, dispersion: float) -> np.ndarray:
+        return w
+
+    def sigma(self, dispersion: float) -> float:
+        return float(dispersion)
+
+    def dispersion_of_sigma(self, sigma: float) -> float:
+        return float(sigma)
+
+
+@dataclass(frozen=True)
+class Poisson(_Counts):
     """Counts; Var = mu / w."""
 
     name: ClassVar[str] = "poisson"
+    label: ClassVar[str] = "Poisson"
     links: ClassVar[tuple[str, ...]] = ("log", "identity", "sqrt")
     canonical_link: ClassVar[str] = "log"
 
@@ -314,17 +355,6 @@ class Poisson(Family):
         self, y: np.ndarray, mu: np.ndarray, w: np.ndarray, dispersion: float = 1.0
     ) -> np.ndarray:
         return np.asarray(w * (special.xlogy(y, mu) - mu - special.gammaln(y + 1.0)))
-
-    def check_response(self, y: np.ndarray, name: str, weights: np.ndarray | None) -> None:
-        bad = (y < 0) | (y != np.round(y))
-        if bad.any():
-            raise DataError(
-                f"the Poisson response {name!r} must be non-negative whole counts; found "
-                f"{y[bad][0]!r}"
-            )
-
-    def initial_mean(self, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-        return np.asarray(y + 0.1)
 
     def simulate(
         self, mu: np.ndarray, w: np.ndarray, dispersion: float, rng: np.random.Generator
@@ -450,7 +480,7 @@ class InverseGaussian(Family):
 
 
 @dataclass(frozen=True)
-class NegativeBinomial(Family):
+class NegativeBinomial(_SizedCounts):
     """Overdispersed counts (NB2, lme4's ``glmer.nb`` and glmmTMB's ``nbinom2``):
     Var = mu + mu^2 / theta, theta the size (``theta -> inf`` is Poisson).
 
@@ -463,16 +493,12 @@ class NegativeBinomial(Family):
     theta: float = 1.0
 
     name: ClassVar[str] = "negative.binomial"
+    label: ClassVar[str] = "negative binomial"
     links: ClassVar[tuple[str, ...]] = ("log", "sqrt", "identity")
     canonical_link: ClassVar[str] = ""  # log(mu / (mu + theta)), which R does not offer
-    has_dispersion: ClassVar[bool] = True
-    information: ClassVar[str] = "observed"
 
     def with_dispersion(self, dispersion: float) -> Family:
         return self if dispersion == self.theta else replace(self, theta=float(dispersion))
-
-    def weights_at(self, w: np.ndarray, dispersion: float) -> np.ndarray:
-        return w  # theta is in the variance, not in the weights
 
     def variance(self, mu: np.ndarray) -> np.ndarray:
         return np.asarray(mu + mu * mu / self.theta)
@@ -501,17 +527,6 @@ class NegativeBinomial(Family):
             )
         )
 
-    def check_response(self, y: np.ndarray, name: str, weights: np.ndarray | None) -> None:
-        bad = (y < 0) | (y != np.round(y))
-        if bad.any():
-            raise DataError(
-                f"the negative binomial response {name!r} must be non-negative whole counts; "
-                f"found {y[bad][0]!r}"
-            )
-
-    def initial_mean(self, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-        return np.asarray(y + 0.1)
-
     def initial_dispersion(self, y: np.ndarray, mu: np.ndarray, w: np.ndarray, dof: int) -> float:
         """theta by moments: ``E (y - mu)^2 = mu + mu^2 / theta`` summed over the rows."""
         excess = float(np.sum(w * ((y - mu) ** 2 - mu)))
@@ -525,16 +540,9 @@ class NegativeBinomial(Family):
         t = dispersion
         return np.asarray(rng.negative_binomial(t, t / (t + mu)), dtype=np.float64)
 
-    def sigma(self, dispersion: float) -> float:
-        """glmmTMB's ``sigma()`` of an ``nbinom2`` fit: theta itself."""
-        return float(dispersion)
-
-    def dispersion_of_sigma(self, sigma: float) -> float:
-        return float(sigma)
-
 
 @dataclass(frozen=True)
-class NegativeBinomial1(Family):
+class NegativeBinomial1(_SizedCounts):
     """Overdispersed counts with a variance proportional to the mean (glmmTMB's
     ``nbinom1``): Var = mu (1 + phi), the negative binomial of size ``mu / phi``.
 
@@ -550,16 +558,12 @@ class NegativeBinomial1(Family):
     phi: float = 1.0
 
     name: ClassVar[str] = "nbinom1"
+    label: ClassVar[str] = "nbinom1"
     links: ClassVar[tuple[str, ...]] = ("log",)
     canonical_link: ClassVar[str] = ""
-    has_dispersion: ClassVar[bool] = True
-    information: ClassVar[str] = "observed"
 
     def with_dispersion(self, dispersion: float) -> Family:
         return self if dispersion == self.phi else replace(self, phi=float(dispersion))
-
-    def weights_at(self, w: np.ndarray, dispersion: float) -> np.ndarray:
-        return w
 
     def variance(self, mu: np.ndarray) -> np.ndarray:
         return np.asarray(mu * (1.0 + self.phi))
@@ -608,17 +612,6 @@ class NegativeBinomial1(Family):
         d = self.link.mu_eta(eta, mu)
         return np.asarray(-w * (second * d * d + first * self.link.mu_eta2(eta, mu)))
 
-    def check_response(self, y: np.ndarray, name: str, weights: np.ndarray | None) -> None:
-        bad = (y < 0) | (y != np.round(y))
-        if bad.any():
-            raise DataError(
-                f"the nbinom1 response {name!r} must be non-negative whole counts; "
-                f"found {y[bad][0]!r}"
-            )
-
-    def initial_mean(self, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-        return np.asarray(y + 0.1)
-
     def initial_dispersion(self, y: np.ndarray, mu: np.ndarray, w: np.ndarray, dof: int) -> float:
         """phi by moments: Pearson's ``sum (y - mu)^2 / mu / dof = 1 + phi``."""
         pearson = float(np.sum(w * (y - mu) ** 2 / mu)) / max(dof, 1)
@@ -629,13 +622,6 @@ class NegativeBinomial1(Family):
     ) -> np.ndarray:
         size = mu / dispersion
         return np.asarray(rng.negative_binomial(size, 1.0 / (1.0 + dispersion)), dtype=float)
-
-    def sigma(self, dispersion: float) -> float:
-        """glmmTMB's ``sigma()`` of an ``nbinom1`` fit: phi itself."""
-        return float(dispersion)
-
-    def dispersion_of_sigma(self, sigma: float) -> float:
-        return float(sigma)
 
 
 #: Every family by its R name.

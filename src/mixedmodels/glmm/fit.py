@@ -326,7 +326,7 @@ def _zero_inflation(
     """The zero-inflation design in the frame's rows, with its column names."""
     if zi is None:
         return None, []
-    if fam.name not in ("poisson", "negative.binomial", "nbinom1"):
+    if not fam.counts:
         raise ModelSpecError(f"zero inflation (zi=) is for count families, not {fam.name}")
     if nagq != 1:
         raise ModelSpecError("a zero-inflated model is fitted by the Laplace approximation: nagq=1")

@@ -78,9 +78,8 @@ class GlmmResult(MixedModelResult):
 
     @property
     def _family(self) -> Family:
-        return family(self.family, self.link).with_dispersion(
-            family(self.family, self.link).dispersion_of_sigma(self.dispersion)
-        )
+        fam = family(self.family, self.link)
+        return fam.with_dispersion(fam.dispersion_of_sigma(self.dispersion))
 
     # -- fixed effects ----------------------------------------------------------------
     def coef_table(self) -> pd.DataFrame:
