@@ -54,6 +54,8 @@ def _scipy_logpdf(
         return np.asarray(w * stats.nbinom.logpmf(y, phi, phi / (phi + mu)))
     if name == "nbinom1":  # size mu / phi, success probability 1 / (1 + phi)
         return np.asarray(w * stats.nbinom.logpmf(y, mu / phi, 1.0 / (1.0 + phi)))
+    if name == "beta":  # shapes mu phi and (1 - mu) phi
+        return np.asarray(w * stats.beta.logpdf(y, mu * phi, (1.0 - mu) * phi))
     n = np.round(w)
     return np.asarray(stats.binom.logpmf(np.round(w * y), n, mu))
 
@@ -64,6 +66,8 @@ def _data(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return np.array([1.0, 0.4, 0.25, 0.0]), np.array([0.3, 0.5, 0.2, 0.6]), w
     if name in ("poisson", "negative.binomial", "nbinom1"):
         return np.array([0.0, 3.0, 7.0, 1.0]), np.array([0.5, 2.5, 6.0, 1.2]), np.ones(4)
+    if name == "beta":
+        return np.array([0.12, 0.5, 0.93, 0.3]), np.array([0.2, 0.45, 0.8, 0.35]), np.ones(4)
     return np.array([0.7, 1.9, 3.2, 0.4]), np.array([1.0, 1.5, 2.6, 0.5]), np.array([1, 2, 1, 3.0])
 
 
@@ -100,7 +104,8 @@ def test_observed_information_is_the_second_derivative(name: str) -> None:
     phi = 0.7 if fam.has_dispersion else 1.0
     for link_name in fam.links:
         f = family(name, link_name)
-        eta = f.linkfun(np.array([0.35, 0.45, 0.6, 0.3]) if name == "binomial" else y + 0.3)
+        proportions = name in ("binomial", "beta")
+        eta = f.linkfun(np.array([0.35, 0.45, 0.6, 0.3]) if proportions else y + 0.3)
         mu = f.linkinv(eta)
         h = 1e-4
 
@@ -147,6 +152,9 @@ def test_lookup_names_aliases_and_links() -> None:
         ("inverse.gaussian", 0.0, "inverse Gaussian response 'y' must be positive"),
         ("poisson", 1.5, "Poisson response 'y' must be non-negative whole counts"),
         ("nbinom2", -1.0, "negative binomial response 'y' must be non-negative whole"),
+        ("beta", 0.0, "beta response 'y' must lie strictly between 0 and 1; row 7"),
+        ("beta", 1.0, "beta response 'y' must lie strictly between 0 and 1; row 7"),
+        ("beta", 1.3, "beta response 'y' must lie strictly between 0 and 1; row 7"),
     ],
 )
 def test_response_outside_the_support_is_named(name: str, value: float, match: str) -> None:
@@ -156,9 +164,11 @@ def test_response_outside_the_support_is_named(name: str, value: float, match: s
     )
     if name in ("poisson", "nbinom2"):
         data["y"] = np.round(data["y"])
+    if name == "beta":
+        data["y"] = 1.0 / data["y"]
     data.loc[7, "y"] = value
     with pytest.raises(mm.DataError, match=match):
-        mm.glmm("y ~ x + (1 | g)", data, family=name, link="log")
+        mm.glmm("y ~ x + (1 | g)", data, family=name, link="logit" if name == "beta" else "log")
 
 
 def test_nagq_zero_is_refused_with_a_dispersion() -> None:
@@ -192,9 +202,39 @@ def test_score_is_the_first_derivative(name: str) -> None:
     phi = 0.7 if fam.has_dispersion else 1.0
     for link_name in fam.links:
         f = family(name, link_name).with_dispersion(phi)
-        eta = f.linkfun(np.array([0.35, 0.45, 0.6, 0.3]) if name == "binomial" else y + 0.3)
+        proportions = name in ("binomial", "beta")
+        eta = f.linkfun(np.array([0.35, 0.45, 0.6, 0.3]) if proportions else y + 0.3)
         h = 1e-6
         up = f.log_likelihood(y, f.linkinv(eta + h), w, phi)
         down = f.log_likelihood(y, f.linkinv(eta - h), w, phi)
         score = f.score(y, eta, f.linkinv(eta), f.weights_at(w, phi))
         np.testing.assert_allclose(score, (up - down) / (2 * h), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", sorted(n for n in FAMILIES if FAMILIES[n].has_dispersion))
+def test_a_dispersion_per_row_is_each_rows_own(name: str) -> None:
+    """Under a dispersion model phi is one value per row: every per-row quantity at the
+    vector equals the same quantity at each row's phi alone."""
+    fam = family(name)
+    y, mu, w = _data(name)
+    phi = np.array([0.4, 1.3, 2.0, 0.8])
+    eta = fam.linkfun(mu)
+    at = fam.with_dispersion(phi)
+    weights = at.weights_at(w, phi)
+    for i in range(y.size):
+        one = fam.with_dispersion(float(phi[i]))
+        wi = one.weights_at(w[i : i + 1], float(phi[i]))
+        rows = slice(i, i + 1)
+        np.testing.assert_allclose(
+            fam.log_likelihood(y, mu, w, phi)[i],
+            fam.log_likelihood(y[rows], mu[rows], w[rows], float(phi[i]))[0],
+        )
+        np.testing.assert_allclose(at.variance(mu)[i], one.variance(mu[rows])[0])
+        np.testing.assert_allclose(
+            at.score(y, eta, mu, weights)[i], one.score(y[rows], eta[rows], mu[rows], wi)[0]
+        )
+        np.testing.assert_allclose(
+            at.observed_weights(y, eta, mu, weights)[i],
+            one.observed_weights(y[rows], eta[rows], mu[rows], wi)[0],
+        )
+    np.testing.assert_allclose(fam.dispersion_of_sigma(fam.sigma(phi)), phi)

@@ -30,8 +30,13 @@ from scipy import special
 from mixedmodels.errors import DataError, ModelSpecError
 from mixedmodels.glmm.links import LINKS, Link
 
+#: A dispersion parameter: one value, or one per row under a dispersion model.
+Dispersion = float | np.ndarray
+
 __all__ = [
     "FAMILIES",
+    "Dispersion",
+    "Beta",
     "Binomial",
     "Family",
     "Gamma",
@@ -42,6 +47,18 @@ __all__ = [
     "Poisson",
     "family",
 ]
+
+
+def _parameter(value: Dispersion) -> Dispersion:
+    """A dispersion as a float, or as an array of one value per row (a dispersion model)."""
+    if np.ndim(value) == 0:
+        return float(value)
+    return np.asarray(value, dtype=np.float64)
+
+
+def _same(a: Dispersion, b: Dispersion) -> bool:
+    """Whether two dispersions are the same (one object, or equal scalars)."""
+    return a is b or (np.ndim(a) == 0 and np.ndim(b) == 0 and float(a) == float(b))
 
 
 @dataclass(frozen=True)
@@ -134,7 +151,7 @@ class Family:
         """``k(y, y)``, the kernel of the saturated model (``0 log 0 = 0``)."""
         raise NotImplementedError
 
-    def normalizer(self, y: np.ndarray, w: np.ndarray, dispersion: float = 1.0) -> np.ndarray:
+    def normalizer(self, y: np.ndarray, w: np.ndarray, dispersion: Dispersion = 1.0) -> np.ndarray:
         """``c(y, w, phi)``, the constants of each log-density."""
         raise NotImplementedError
 
@@ -143,21 +160,21 @@ class Family:
         return np.asarray(2.0 * (w * self.saturated_kernel(y) - self.kernel(y, mu, w)))
 
     def log_likelihood(
-        self, y: np.ndarray, mu: np.ndarray, w: np.ndarray, dispersion: float = 1.0
+        self, y: np.ndarray, mu: np.ndarray, w: np.ndarray, dispersion: Dispersion = 1.0
     ) -> np.ndarray:
         """Log-density of each response, with its constants."""
         at = self.with_dispersion(dispersion)
         kernel = at.kernel(y, mu, at.weights_at(w, dispersion))
         return np.asarray(kernel + at.normalizer(y, w, dispersion))
 
-    def with_dispersion(self, dispersion: float) -> Family:
+    def with_dispersion(self, dispersion: Dispersion) -> Family:
         """The family at the dispersion parameter's value (itself where the parameter
         only scales the weights)."""
         return self
 
-    def weights_at(self, w: np.ndarray, dispersion: float) -> np.ndarray:
+    def weights_at(self, w: np.ndarray, dispersion: Dispersion) -> np.ndarray:
         """The weights of the kernel at a dispersion: ``w / phi``."""
-        return w if dispersion == 1.0 else w / dispersion
+        return w if _same(dispersion, 1.0) else w / dispersion
 
     def initial_dispersion(self, y: np.ndarray, mu: np.ndarray, w: np.ndarray, dof: int) -> float:
         """A start for the dispersion from a fit's means: Pearson's ``X^2 / dof``."""
@@ -197,19 +214,19 @@ class Family:
         return np.asarray(y, dtype=np.float64)
 
     def simulate(
-        self, mu: np.ndarray, w: np.ndarray, dispersion: float, rng: np.random.Generator
+        self, mu: np.ndarray, w: np.ndarray, dispersion: Dispersion, rng: np.random.Generator
     ) -> np.ndarray:
         """Responses drawn at means ``mu`` (prior weights ``w``, dispersion ``phi``)."""
         raise NotImplementedError
 
-    def sigma(self, dispersion: float) -> float:
+    def sigma(self, dispersion: Dispersion) -> Dispersion:
         """glmmTMB's ``sigma()`` for a dispersion ``phi``: ``sqrt(phi)`` (the residual SD
         of a Gaussian, the coefficient of variation of a Gamma), 1 without dispersion."""
-        return float(np.sqrt(dispersion)) if self.has_dispersion else 1.0
+        return _parameter(np.sqrt(dispersion)) if self.has_dispersion else 1.0
 
-    def dispersion_of_sigma(self, sigma: float) -> float:
+    def dispersion_of_sigma(self, sigma: Dispersion) -> Dispersion:
         """The dispersion parameter whose :meth:`sigma` is ``sigma``."""
-        return float(sigma) ** 2 if self.has_dispersion else 1.0
+        return _parameter(np.square(sigma)) if self.has_dispersion else 1.0
 
 
 def _positive(y: np.ndarray, name: str, family: str) -> None:
@@ -244,7 +261,7 @@ class Binomial(Family):
     def saturated_kernel(self, y: np.ndarray) -> np.ndarray:
         return np.asarray(special.xlogy(y, y) + special.xlogy(1.0 - y, 1.0 - y))
 
-    def normalizer(self, y: np.ndarray, w: np.ndarray, dispersion: float = 1.0) -> np.ndarray:
+    def normalizer(self, y: np.ndarray, w: np.ndarray, dispersion: Dispersion = 1.0) -> np.ndarray:
         n = np.round(w)
         k = np.round(w * y)
         return np.asarray(
@@ -252,7 +269,7 @@ class Binomial(Family):
         )
 
     def log_likelihood(
-        self, y: np.ndarray, mu: np.ndarray, w: np.ndarray, dispersion: float = 1.0
+        self, y: np.ndarray, mu: np.ndarray, w: np.ndarray, dispersion: Dispersion = 1.0
     ) -> np.ndarray:
         # 0 log 0 = 0, so a mean of exactly 0 or 1 (a saturated model) is allowed
         k = np.round(w * y)
@@ -284,7 +301,7 @@ class Binomial(Family):
         return np.asarray((w * y + 0.5) / (w + 1.0))
 
     def simulate(
-        self, mu: np.ndarray, w: np.ndarray, dispersion: float, rng: np.random.Generator
+        self, mu: np.ndarray, w: np.ndarray, dispersion: Dispersion, rng: np.random.Generator
     ) -> np.ndarray:
         n = np.maximum(np.round(w), 1).astype(np.int64)
         return np.asarray(rng.binomial(n, mu) / n)
@@ -317,14 +334,14 @@ class _SizedCounts(_Counts):
     has_dispersion: ClassVar[bool] = True
     information: ClassVar[str] = "observed"
 
-    def weights_at(self, w: np.ndarray, dispersion: float) -> np.ndarray:
+    def weights_at(self, w: np.ndarray, dispersion: Dispersion) -> np.ndarray:
         return w
 
-    def sigma(self, dispersion: float) -> float:
-        return float(dispersion)
+    def sigma(self, dispersion: Dispersion) -> Dispersion:
+        return _parameter(dispersion)
 
-    def dispersion_of_sigma(self, sigma: float) -> float:
-        return float(sigma)
+    def dispersion_of_sigma(self, sigma: Dispersion) -> Dispersion:
+        return _parameter(sigma)
 
 
 @dataclass(frozen=True)
@@ -348,16 +365,16 @@ class Poisson(_Counts):
     def saturated_kernel(self, y: np.ndarray) -> np.ndarray:
         return np.asarray(special.xlogy(y, y) - y)
 
-    def normalizer(self, y: np.ndarray, w: np.ndarray, dispersion: float = 1.0) -> np.ndarray:
+    def normalizer(self, y: np.ndarray, w: np.ndarray, dispersion: Dispersion = 1.0) -> np.ndarray:
         return np.asarray(-w * special.gammaln(y + 1.0))
 
     def log_likelihood(
-        self, y: np.ndarray, mu: np.ndarray, w: np.ndarray, dispersion: float = 1.0
+        self, y: np.ndarray, mu: np.ndarray, w: np.ndarray, dispersion: Dispersion = 1.0
     ) -> np.ndarray:
         return np.asarray(w * (special.xlogy(y, mu) - mu - special.gammaln(y + 1.0)))
 
     def simulate(
-        self, mu: np.ndarray, w: np.ndarray, dispersion: float, rng: np.random.Generator
+        self, mu: np.ndarray, w: np.ndarray, dispersion: Dispersion, rng: np.random.Generator
     ) -> np.ndarray:
         return np.asarray(rng.poisson(mu), dtype=np.float64)
 
@@ -384,7 +401,7 @@ class Gaussian(Family):
     def saturated_kernel(self, y: np.ndarray) -> np.ndarray:
         return np.asarray(0.5 * y * y)
 
-    def normalizer(self, y: np.ndarray, w: np.ndarray, dispersion: float = 1.0) -> np.ndarray:
+    def normalizer(self, y: np.ndarray, w: np.ndarray, dispersion: Dispersion = 1.0) -> np.ndarray:
         a = w / dispersion
         with np.errstate(divide="ignore"):
             out = np.where(a > 0, 0.5 * np.log(a / (2.0 * np.pi)) - 0.5 * a * y * y, 0.0)
@@ -396,7 +413,7 @@ class Gaussian(Family):
             raise DataError(f"the gaussian response {name!r} has a non-finite value {y[bad][0]!r}")
 
     def simulate(
-        self, mu: np.ndarray, w: np.ndarray, dispersion: float, rng: np.random.Generator
+        self, mu: np.ndarray, w: np.ndarray, dispersion: Dispersion, rng: np.random.Generator
     ) -> np.ndarray:
         return np.asarray(rng.normal(mu, np.sqrt(dispersion / w)))
 
@@ -426,7 +443,7 @@ class Gamma(Family):
     def saturated_kernel(self, y: np.ndarray) -> np.ndarray:
         return np.asarray(-1.0 - np.log(y))
 
-    def normalizer(self, y: np.ndarray, w: np.ndarray, dispersion: float = 1.0) -> np.ndarray:
+    def normalizer(self, y: np.ndarray, w: np.ndarray, dispersion: Dispersion = 1.0) -> np.ndarray:
         a = w / dispersion
         return np.asarray(special.xlogy(a, a) + (a - 1.0) * np.log(y) - special.gammaln(a))
 
@@ -434,7 +451,7 @@ class Gamma(Family):
         _positive(y, name, "Gamma")
 
     def simulate(
-        self, mu: np.ndarray, w: np.ndarray, dispersion: float, rng: np.random.Generator
+        self, mu: np.ndarray, w: np.ndarray, dispersion: Dispersion, rng: np.random.Generator
     ) -> np.ndarray:
         shape = w / dispersion
         return np.asarray(rng.gamma(shape, mu / shape))
@@ -464,7 +481,7 @@ class InverseGaussian(Family):
     def saturated_kernel(self, y: np.ndarray) -> np.ndarray:
         return np.asarray(0.5 / y)
 
-    def normalizer(self, y: np.ndarray, w: np.ndarray, dispersion: float = 1.0) -> np.ndarray:
+    def normalizer(self, y: np.ndarray, w: np.ndarray, dispersion: Dispersion = 1.0) -> np.ndarray:
         a = w / dispersion
         with np.errstate(divide="ignore"):
             out = np.where(a > 0, 0.5 * np.log(a / (2.0 * np.pi * y**3)) - 0.5 * a / y, 0.0)
@@ -474,7 +491,7 @@ class InverseGaussian(Family):
         _positive(y, name, "inverse Gaussian")
 
     def simulate(
-        self, mu: np.ndarray, w: np.ndarray, dispersion: float, rng: np.random.Generator
+        self, mu: np.ndarray, w: np.ndarray, dispersion: Dispersion, rng: np.random.Generator
     ) -> np.ndarray:
         return np.asarray(rng.wald(mu, w / dispersion))
 
@@ -490,15 +507,17 @@ class NegativeBinomial(_SizedCounts):
         The size; the fit estimates it (``fit.dispersion``, glmmTMB's ``sigma()``).
     """
 
-    theta: float = 1.0
+    theta: Dispersion = 1.0
 
     name: ClassVar[str] = "negative.binomial"
     label: ClassVar[str] = "negative binomial"
     links: ClassVar[tuple[str, ...]] = ("log", "sqrt", "identity")
     canonical_link: ClassVar[str] = ""  # log(mu / (mu + theta)), which R does not offer
 
-    def with_dispersion(self, dispersion: float) -> Family:
-        return self if dispersion == self.theta else replace(self, theta=float(dispersion))
+    def with_dispersion(self, dispersion: Dispersion) -> Family:
+        return (
+            self if _same(dispersion, self.theta) else replace(self, theta=_parameter(dispersion))
+        )
 
     def variance(self, mu: np.ndarray) -> np.ndarray:
         return np.asarray(mu + mu * mu / self.theta)
@@ -515,7 +534,7 @@ class NegativeBinomial(_SizedCounts):
     def saturated_kernel(self, y: np.ndarray) -> np.ndarray:
         return np.asarray(special.xlogy(y, y) - (y + self.theta) * np.log(y + self.theta))
 
-    def normalizer(self, y: np.ndarray, w: np.ndarray, dispersion: float = 1.0) -> np.ndarray:
+    def normalizer(self, y: np.ndarray, w: np.ndarray, dispersion: Dispersion = 1.0) -> np.ndarray:
         t = dispersion
         return np.asarray(
             w
@@ -535,7 +554,7 @@ class NegativeBinomial(_SizedCounts):
         return float(np.clip(1.0 / max(inverse, 1e-4), 1e-3, 1e4))
 
     def simulate(
-        self, mu: np.ndarray, w: np.ndarray, dispersion: float, rng: np.random.Generator
+        self, mu: np.ndarray, w: np.ndarray, dispersion: Dispersion, rng: np.random.Generator
     ) -> np.ndarray:
         t = dispersion
         return np.asarray(rng.negative_binomial(t, t / (t + mu)), dtype=np.float64)
@@ -555,15 +574,15 @@ class NegativeBinomial1(_SizedCounts):
         The dispersion (``fit.dispersion``, glmmTMB's ``sigma()``).
     """
 
-    phi: float = 1.0
+    phi: Dispersion = 1.0
 
     name: ClassVar[str] = "nbinom1"
     label: ClassVar[str] = "nbinom1"
     links: ClassVar[tuple[str, ...]] = ("log",)
     canonical_link: ClassVar[str] = ""
 
-    def with_dispersion(self, dispersion: float) -> Family:
-        return self if dispersion == self.phi else replace(self, phi=float(dispersion))
+    def with_dispersion(self, dispersion: Dispersion) -> Family:
+        return self if _same(dispersion, self.phi) else replace(self, phi=_parameter(dispersion))
 
     def variance(self, mu: np.ndarray) -> np.ndarray:
         return np.asarray(mu * (1.0 + self.phi))
@@ -592,7 +611,7 @@ class NegativeBinomial1(_SizedCounts):
         out[positive] = self._log_density(y[positive], y[positive])
         return out
 
-    def normalizer(self, y: np.ndarray, w: np.ndarray, dispersion: float = 1.0) -> np.ndarray:
+    def normalizer(self, y: np.ndarray, w: np.ndarray, dispersion: Dispersion = 1.0) -> np.ndarray:
         return np.zeros_like(y, dtype=np.float64)
 
     def _mu_derivatives(self, y: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -618,10 +637,119 @@ class NegativeBinomial1(_SizedCounts):
         return float(np.clip(pearson - 1.0, 1e-3, 1e4))
 
     def simulate(
-        self, mu: np.ndarray, w: np.ndarray, dispersion: float, rng: np.random.Generator
+        self, mu: np.ndarray, w: np.ndarray, dispersion: Dispersion, rng: np.random.Generator
     ) -> np.ndarray:
         size = mu / dispersion
         return np.asarray(rng.negative_binomial(size, 1.0 / (1.0 + dispersion)), dtype=float)
+
+
+@dataclass(frozen=True)
+class Beta(Family):
+    """Proportions strictly inside (0, 1) (glmmTMB's ``beta_family``): y ~ Beta(mu phi,
+    (1 - mu) phi), Var = mu (1 - mu) / (1 + phi), phi the precision.
+
+    Not an exponential dispersion model in mu: the kernel holds the whole log-density and
+    the family gives its own score and observed information.
+
+    Attributes
+    ----------
+    phi : float or numpy.ndarray
+        The precision (``fit.dispersion``, glmmTMB's ``sigma()``), one per row under a
+        dispersion model.
+    """
+
+    phi: Dispersion = 1.0
+
+    name: ClassVar[str] = "beta"
+    links: ClassVar[tuple[str, ...]] = ("logit", "probit", "cloglog")
+    canonical_link: ClassVar[str] = ""
+    has_dispersion: ClassVar[bool] = True
+    information: ClassVar[str] = "observed"
+
+    def with_dispersion(self, dispersion: Dispersion) -> Family:
+        if _same(dispersion, self.phi):
+            return self
+        return replace(self, phi=_parameter(dispersion))
+
+    def weights_at(self, w: np.ndarray, dispersion: Dispersion) -> np.ndarray:
+        return w
+
+    def variance(self, mu: np.ndarray) -> np.ndarray:
+        return np.asarray(mu * (1.0 - mu) / (1.0 + self.phi))
+
+    def variance_derivative(self, mu: np.ndarray) -> np.ndarray:
+        return np.asarray((1.0 - 2.0 * mu) / (1.0 + self.phi))
+
+    def _log_density(self, y: np.ndarray, mu: np.ndarray) -> np.ndarray:
+        a, b = mu * self.phi, (1.0 - mu) * self.phi
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(
+                special.gammaln(self.phi)
+                - special.gammaln(a)
+                - special.gammaln(b)
+                + (a - 1.0) * np.log(y)
+                + (b - 1.0) * np.log1p(-y)
+            )
+
+    def kernel(self, y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> np.ndarray:
+        return np.asarray(w * self._log_density(y, mu))
+
+    def saturated_kernel(self, y: np.ndarray) -> np.ndarray:
+        return self._log_density(y, y)
+
+    def normalizer(self, y: np.ndarray, w: np.ndarray, dispersion: Dispersion = 1.0) -> np.ndarray:
+        return np.zeros_like(y, dtype=np.float64)
+
+    def _mu_derivatives(self, y: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        phi = self.phi
+        a, b = mu * phi, (1.0 - mu) * phi
+        first = phi * (special.digamma(b) - special.digamma(a) + np.log(y) - np.log1p(-y))
+        second = -phi * phi * (special.polygamma(1, a) + special.polygamma(1, b))
+        return first, second
+
+    def score(self, y: np.ndarray, eta: np.ndarray, mu: np.ndarray, w: np.ndarray) -> np.ndarray:
+        first, _ = self._mu_derivatives(y, mu)
+        return np.asarray(w * first * self.link.mu_eta(eta, mu))
+
+    def observed_weights(
+        self, y: np.ndarray, eta: np.ndarray, mu: np.ndarray, w: np.ndarray
+    ) -> np.ndarray:
+        first, second = self._mu_derivatives(y, mu)
+        d = self.link.mu_eta(eta, mu)
+        return np.asarray(-w * (second * d * d + first * self.link.mu_eta2(eta, mu)))
+
+    def check_response(self, y: np.ndarray, name: str, weights: np.ndarray | None) -> None:
+        bad = ~((y > 0) & (y < 1))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"the beta response {name!r} must lie strictly between 0 and 1; row {i} has "
+                f"{y[i]!r} (exact zeros and ones are outside a beta distribution's support: "
+                "squeeze them in, e.g. (y (n - 1) + 0.5) / n, or model them apart)"
+            )
+
+    def initial_mean(self, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+        return np.asarray(y, dtype=np.float64)
+
+    def initial_dispersion(self, y: np.ndarray, mu: np.ndarray, w: np.ndarray, dof: int) -> float:
+        """phi by moments: Pearson's ``sum (y - mu)^2 / (mu (1 - mu)) / dof = 1 / (1 + phi)``."""
+        pearson = float(np.sum(w * (y - mu) ** 2 / (mu * (1.0 - mu)))) / max(dof, 1)
+        return float(np.clip(1.0 / max(pearson, 1e-8) - 1.0, 1e-2, 1e6))
+
+    def simulate(
+        self,
+        mu: np.ndarray,
+        w: np.ndarray,
+        dispersion: Dispersion,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        return np.asarray(rng.beta(mu * dispersion, (1.0 - mu) * dispersion))
+
+    def sigma(self, dispersion: Dispersion) -> Dispersion:
+        return _parameter(dispersion)
+
+    def dispersion_of_sigma(self, sigma: Dispersion) -> Dispersion:
+        return _parameter(sigma)
 
 
 #: Every family by its R name.
@@ -635,6 +763,7 @@ FAMILIES: dict[str, type[Family]] = {
         InverseGaussian,
         NegativeBinomial,
         NegativeBinomial1,
+        Beta,
     )
 }
 _ALIASES = {
@@ -646,6 +775,7 @@ _ALIASES = {
     "gamma": "Gamma",
     "inverse_gaussian": "inverse.gaussian",
     "inversegaussian": "inverse.gaussian",
+    "beta_family": "beta",
 }
 
 
