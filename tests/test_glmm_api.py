@@ -77,6 +77,18 @@ def test_residual_types(fit, cbpp) -> None:
         fit.residuals("working")
 
 
+def test_residuals_follow_the_rows_of_the_data(cbpp, fit) -> None:
+    """Rows in no order of the grouping factor (the fit sorts them by group inside): each
+    row's Pearson residual uses that row's own number of trials."""
+    shuffled = cbpp.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    other = mm.glmm(CBPP, shuffled, family="binomial")
+    y = (shuffled["incidence"] / shuffled["size"]).to_numpy()
+    mu = other.fitted.to_numpy()
+    pearson = (y - mu) * np.sqrt(shuffled["size"] / (mu * (1 - mu)))
+    np.testing.assert_allclose(other.residuals("pearson"), pearson, rtol=1e-10)
+    assert np.sum(other.residuals() ** 2) == pytest.approx(np.sum(fit.residuals() ** 2))
+
+
 def test_poisson_with_offset_column_and_term_agree(cbpp) -> None:
     data = cbpp.assign(log_size=np.log(cbpp["size"]))
     a = mm.glmm("incidence ~ period + offset(log(size)) + (1 | herd)", data, family="poisson")

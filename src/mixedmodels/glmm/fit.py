@@ -120,6 +120,7 @@ def glmm(
     nagq: int = 1,
     settings: OptimizerSettings | None = None,
     zi: str | None = None,
+    dispersion: str | None = None,
 ) -> GlmmResult:
     """Fit a generalized linear mixed model, as lme4's ``glmer``.
 
@@ -155,6 +156,12 @@ def glmm(
         A zero-inflation model for a count family, glmmTMB's ``ziformula``: ``"~ 1"``
         (one probability of a structural zero) or with predictors (``"~ mined"``), on
         the logit scale, fixed effects only. Its coefficients are ``fit.zi_fixef``.
+    dispersion : str, optional
+        A dispersion model for a family with a dispersion, glmmTMB's ``dispformula``:
+        ``"~ x"`` makes ``log phi = X_disp delta`` row by row (phi the family's dispersion
+        parameter: a Gaussian's variance, a Gamma's ``1 / shape``, the size of a negative
+        binomial, a beta's precision), fixed effects only. Its coefficients are
+        ``fit.disp_fixef``; ``fit.dispersion`` is then ``sigma()`` per row.
 
     Returns
     -------
@@ -200,8 +207,10 @@ def glmm(
             f"such as (1 | g); this model has {terms}. Use nagq=1 (Laplace), as lme4 does."
         )
     zi_X, zi_names = _zero_inflation(zi, data, frame, fam, nagq)
-    problem = GlmmProblem(cframe, clayout, fam, zi_X)
+    disp_X, disp_names = _dispersion_model(dispersion, data, frame, fam)
+    problem = GlmmProblem(cframe, clayout, fam, zi_X, disp_X)
     problem.zi_names = tuple(zi_names)
+    problem.disp_names = tuple(disp_names)
     # PIRLS makes many small BLAS calls; threaded BLAS only adds contention to them
     with threadpool_limits(limits=1, user_api="blas"):
         return _fit(cframe, clayout, problem, fam, nagq, settings, data, cond, frame)
@@ -269,8 +278,9 @@ def _fit(
     if stage2.extra is not None and stage2.extra.size:
         problem.set_parameters(stage2.extra)
     from_hessian, source = _hessian_vcov(stage2.hessian, layout.n_theta, stage2.scale)
-    if problem.zi_X is not None:
-        problem.zi_vcov = _zero_inflation_vcov(stage2.hessian, problem.zi_gamma.size)
+    extra_vcov = _extra_vcov(stage2.hessian, problem.n_parameters)
+    d = problem.disp_delta.size
+    problem.disp_vcov, problem.zi_vcov = extra_vcov[:d, :d], extra_vcov[d:, d:]
     vcov = state.solution.var_beta_unscaled if from_hessian is None else from_hessian
     if from_hessian is None:
         info = _with_note(
@@ -320,6 +330,18 @@ def _hessian_vcov(H: np.ndarray, n_theta: int, scale: np.ndarray) -> tuple[np.nd
     return block * np.outer(scale, scale), "hessian"
 
 
+def _side_design(text: Any, data: Any, frame: ModelFrame, what: str, argument: str) -> Any:
+    """The design of a one-sided formula of a side model (zero inflation, dispersion) in
+    the frame's rows, with its column names."""
+    formula = str(text).strip()
+    if not formula.startswith("~"):
+        raise ModelSpecError(
+            f"{argument} must be a one-sided formula such as '~ 1' or '~ x', not {text!r}"
+        )
+    rows = as_dataframe(data).iloc[frame.rows]
+    return design_matrix(formula[1:].strip() or "1", rows, f"the {what} formula")
+
+
 def _zero_inflation(
     zi: str | None, data: Any, frame: ModelFrame, fam: Family, nagq: int
 ) -> tuple[np.ndarray | None, list[str]]:
@@ -332,21 +354,43 @@ def _zero_inflation(
         raise ModelSpecError("a zero-inflated model is fitted by the Laplace approximation: nagq=1")
     if frame.weights is not None:
         raise ModelSpecError("a zero-inflated model takes no prior weights")
-    text = str(zi).strip()
-    if not text.startswith("~"):
-        raise ModelSpecError(f"zi must be a one-sided formula such as '~ 1' or '~ x', not {zi!r}")
+    X, names = _side_design(zi, data, frame, "zero-inflation", "zi")
     if not np.any(frame.y == 0):
         raise DataError(
             f"the response {frame.response_name!r} has no zeros: there is nothing for a "
             "zero-inflation model to explain; drop zi="
         )
-    rows = as_dataframe(data).iloc[frame.rows]
-    X, names = design_matrix(text[1:].strip() or "1", rows, "the zero-inflation formula")
     return X, list(names)
 
 
-def _zero_inflation_vcov(H: np.ndarray, size: int) -> np.ndarray:
-    """vcov(gamma) = 2 [H^{-1}]_gamma,gamma (the zero-inflation coefficients come last)."""
+def _dispersion_model(
+    dispersion: str | None, data: Any, frame: ModelFrame, fam: Family
+) -> tuple[np.ndarray | None, list[str]]:
+    """The dispersion model's design in the frame's rows (None for one phi: no model, or
+    ``"~ 1"``), with its column names."""
+    if dispersion is None:
+        return None, []
+    if not fam.has_dispersion:
+        raise ModelSpecError(
+            f"the {fam.name} family has no dispersion parameter to model; dispersion= is "
+            "for gaussian, Gamma, inverse.gaussian, the negative binomials and beta"
+        )
+    X, names = _side_design(dispersion, data, frame, "dispersion", "dispersion")
+    if X.shape[1] == 1 and np.all(X == 1.0):
+        return None, []
+    if np.linalg.matrix_rank(X) < X.shape[1]:
+        raise ModelSpecError(
+            f"the dispersion formula {dispersion!r} has aliased columns ({', '.join(names)}): "
+            "drop the redundant terms"
+        )
+    return X, list(names)
+
+
+def _extra_vcov(H: np.ndarray, size: int) -> np.ndarray:
+    """The covariance of the parameters beyond theta and beta, ``2 [H^{-1}]`` over them
+    (they come last: the dispersion model's, then the zero-inflation coefficients)."""
+    if size == 0:
+        return np.zeros((0, 0))
     try:
         inv = np.linalg.inv(H)
     except np.linalg.LinAlgError:
@@ -414,8 +458,25 @@ def _result(
     eta_all[frame.rows] = eta_rows
     y_all = np.full(frame.n_input, np.nan)
     y_all[frame.rows] = frame.y
+    # (the problem's per-row arrays are in its sorted order: back to the frame's rows)
+    prior_rows = np.empty(problem.n)
+    prior_rows[problem.order] = problem.prior
     prior_all = np.full(frame.n_input, np.nan)
-    prior_all[frame.rows] = problem.prior
+    prior_all[frame.rows] = prior_rows
+    zi_eta = np.zeros(0)
+    if problem.zi_X is not None:
+        zi_rows = np.empty(problem.n)
+        zi_rows[problem.order] = problem.zi_X @ problem.zi_gamma
+        zi_eta = np.full(frame.n_input, np.nan)
+        zi_eta[frame.rows] = zi_rows
+    sigma: float | np.ndarray
+    if np.ndim(problem.dispersion):
+        sigma_rows = np.empty(problem.n)
+        sigma_rows[problem.order] = fam.sigma(problem.dispersion)
+        sigma = np.full(frame.n_input, np.nan)
+        sigma[frame.rows] = sigma_rows
+    else:
+        sigma = float(fam.sigma(problem.dispersion))
     index = data.index if isinstance(data, pd.DataFrame) else pd.RangeIndex(frame.n_input)
     info = replace(info, objective=objective, warnings=tuple(notes))
     return GlmmResult(
@@ -443,8 +504,12 @@ def _result(
         _prior=prior_all,
         _index=index,
         _random_columns=random_columns(frame, layout),
-        dispersion=fam.sigma(problem.dispersion),
+        dispersion=sigma,
         zi_names=problem.zi_names,
         zi_beta=problem.zi_gamma.copy(),
         zi_vcov=problem.zi_vcov,
+        _zi_eta=zi_eta,
+        disp_names=problem.disp_names,
+        disp_beta=problem.disp_delta.copy() if problem.disp_names else np.zeros(0),
+        disp_vcov=problem.disp_vcov if problem.disp_names else np.zeros((0, 0)),
     )

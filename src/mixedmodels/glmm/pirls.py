@@ -22,7 +22,7 @@ from mixedmodels.design.crossproducts import ZTerm
 from mixedmodels.design.frame import ModelFrame
 from mixedmodels.design.reweight import Reweighting
 from mixedmodels.errors import MixedModelsError
-from mixedmodels.glmm.family import Family
+from mixedmodels.glmm.family import Dispersion, Family
 from mixedmodels.glmm.glm_start import glm_start
 from mixedmodels.glmm.zeroinflation import ZeroInflated
 
@@ -106,6 +106,9 @@ class GlmmProblem:
         ``(n, c)``, the design of the zero-inflation model (``logit pi = X_zi gamma``),
         in the frame's rows; its coefficients are parameters of the deviance like the
         dispersion (:meth:`set_parameters`).
+    dispersion_design : numpy.ndarray, optional
+        ``(n, d)``, the design of a dispersion model (``log phi = X_disp delta``, phi the
+        family's dispersion parameter) in the frame's rows; without it phi is one number.
     """
 
     def __init__(
@@ -114,6 +117,7 @@ class GlmmProblem:
         layout: CovarianceLayout,
         family: Family,
         zero_inflation: np.ndarray | None = None,
+        dispersion_design: np.ndarray | None = None,
     ) -> None:
         self.frame = frame
         self.layout = layout
@@ -166,6 +170,18 @@ class GlmmProblem:
             self._beta_start, phi = glm_start(family, self.X, y, self.prior_weights, self.offset)
         #: the dispersion's value at the start of the fit
         self.initial_dispersion = phi
+        #: the dispersion model's design (rows sorted as the problem's) and coefficients:
+        #: ``log phi = X_disp delta``, one column of ones when phi is one number
+        self.disp_X = None if dispersion_design is None else dispersion_design[self.order]
+        self.disp_names: tuple[str, ...] = ()
+        self.disp_vcov = np.zeros((0, 0))
+        self.disp_delta = np.zeros(0)
+        if family.has_dispersion:
+            if self.disp_X is None:
+                self.disp_delta = np.array([np.log(phi)])
+            else:  # the start's phi in every row
+                target = np.full(self.n, np.log(phi))
+                self.disp_delta = np.linalg.lstsq(self.disp_X, target, rcond=None)[0]
         self.zi_gamma = np.zeros(0)
         if self.zi_X is not None:
             # a start of 0.2 structural zeros where the model has an intercept
@@ -173,7 +189,7 @@ class GlmmProblem:
             ones = np.flatnonzero(np.all(self.zi_X == 1.0, axis=0))
             if ones.size:
                 self.zi_gamma[ones[0]] = np.log(0.2 / 0.8)
-        self.set_dispersion(phi)
+        self.set_dispersion(self._dispersion_at(self.disp_delta))
         #: per term: whether it is scalar with a column of ones (Z Lambda u is a gather of
         #: its modes then)
         self.intercepts = [
@@ -192,11 +208,21 @@ class GlmmProblem:
         self._workspaces: dict[bool, Workspace] = {}
         self._row_buffers: _Rows | None = None
 
-    def set_dispersion(self, dispersion: float) -> None:
-        """Make the deviances those at the dispersion parameter's value: the family at it
+    def _dispersion_at(self, delta: np.ndarray) -> Dispersion:
+        """phi at the dispersion model's coefficients: a number, or one per row."""
+        if not self.base_family.has_dispersion:
+            return 1.0
+        if self.disp_X is None:
+            return float(np.exp(delta[0]))
+        phi: np.ndarray = np.exp(np.clip(self.disp_X @ delta, -700.0, 700.0))
+        return phi
+
+    def set_dispersion(self, dispersion: Dispersion) -> None:
+        """Make the deviances those at the dispersion parameter's value (a number, or one
+        per row under a dispersion model): the family at it
         (:meth:`Family.with_dispersion`), the log-densities' weights there (``w / phi``
         where it scales them) and their constants."""
-        self.dispersion = float(dispersion)
+        self.dispersion = dispersion if np.ndim(dispersion) else float(dispersion)
         self.family = self.base_family.with_dispersion(self.dispersion)
         if self.zi_X is not None:
             pi = 1.0 / (1.0 + np.exp(-(self.zi_X @ self.zi_gamma)))
@@ -327,24 +353,23 @@ class GlmmProblem:
 
     @property
     def n_parameters(self) -> int:
-        """Parameters of the deviance beyond theta and beta: ``log phi`` (for a family
-        with a dispersion), then the zero-inflation coefficients."""
-        return int(self.base_family.has_dispersion) + self.zi_gamma.size
+        """Parameters of the deviance beyond theta and beta: the dispersion model's
+        coefficients (``log phi`` alone without one), then the zero-inflation
+        coefficients."""
+        return self.disp_delta.size + self.zi_gamma.size
 
     def parameters(self) -> np.ndarray:
         """Their present values."""
-        log_phi = [np.log(self.dispersion)] if self.base_family.has_dispersion else []
-        return np.concatenate([log_phi, self.zi_gamma])
+        return np.concatenate([self.disp_delta, self.zi_gamma])
 
     def set_parameters(self, values: np.ndarray) -> None:
         """Set them (as :meth:`parameters` orders them)."""
         values = np.asarray(values, dtype=np.float64)
-        phi = self.dispersion
-        if self.base_family.has_dispersion:
-            phi, values = float(np.exp(values[0])), values[1:]
+        d = self.disp_delta.size
+        self.disp_delta = values[:d].copy()
         if self.zi_X is not None:
-            self.zi_gamma = values.copy()
-        self.set_dispersion(phi)
+            self.zi_gamma = values[d:].copy()
+        self.set_dispersion(self._dispersion_at(self.disp_delta))
 
     def kernel_sum(self, mu: np.ndarray, scratch: np.ndarray | None = None) -> float:
         """Sum over rows of the family's log-density kernel at mu (``scratch``: a buffer of

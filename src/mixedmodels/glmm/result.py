@@ -11,6 +11,7 @@ from scipy import stats
 
 from mixedmodels.core.result import MixedModelResult, frozen_array
 from mixedmodels.core.tables import result_dict
+from mixedmodels.errors import ModelSpecError
 from mixedmodels.glmm.family import Family, family
 from mixedmodels.glmm.summary import summary_text
 
@@ -38,11 +39,14 @@ class GlmmResult(MixedModelResult):
     vcov_source : str
         ``"hessian"`` (lme4's default: the Hessian of the deviance over theta and beta)
         or ``"pirls"`` (the weighted least-squares factor, when the Hessian is unusable).
-    dispersion : float
+    dispersion : float or numpy.ndarray
         glmmTMB's ``sigma()``: ``sqrt(phi)`` for the families with a dispersion ``phi``
         (the residual SD of a gaussian, the coefficient of variation of a Gamma, and
         ``Var(y) = dispersion^2 mu^3`` for the inverse Gaussian); the size theta of a
-        negative binomial (``Var(y) = mu + mu^2 / theta``); 1 for binomial and Poisson.
+        negative binomial (``Var(y) = mu + mu^2 / theta``), nbinom1's phi
+        (``Var(y) = mu (1 + phi)``) and a beta's precision; 1 for binomial and Poisson.
+        Under a dispersion model (``dispersion="~ x"``) one value per row of the data
+        (NaN for rows dropped for missing values).
     """
 
     family: str
@@ -53,13 +57,21 @@ class GlmmResult(MixedModelResult):
     _eta: np.ndarray
     _y: np.ndarray
     _prior: np.ndarray
-    dispersion: float = 1.0
+    dispersion: float | np.ndarray = 1.0
     zi_names: tuple[str, ...] = ()
     zi_beta: np.ndarray = field(default_factory=lambda: np.zeros(0))
     zi_vcov: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    _zi_eta: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    disp_names: tuple[str, ...] = ()
+    disp_beta: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    disp_vcov: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
     def __post_init__(self) -> None:
-        for name in ("beta", "vcov_matrix", "theta", "_eta", "_y", "_prior", "zi_beta", "zi_vcov"):
+        arrays = ["beta", "vcov_matrix", "theta", "_eta", "_y", "_prior", "zi_beta", "zi_vcov"]
+        arrays += ["disp_beta", "disp_vcov", "_zi_eta"]
+        if np.ndim(self.dispersion):
+            arrays.append("dispersion")
+        for name in arrays:
             object.__setattr__(self, name, frozen_array(getattr(self, name)))
 
     def _vcov_array(self) -> np.ndarray:
@@ -77,9 +89,28 @@ class GlmmResult(MixedModelResult):
         return pd.Series(se, index=list(self.zi_names), name="zi_std_errors")
 
     @property
+    def disp_fixef(self) -> pd.Series:
+        """The dispersion model's coefficients (log of the family's dispersion parameter;
+        empty without ``dispersion=``)."""
+        return pd.Series(np.array(self.disp_beta), index=list(self.disp_names), name="disp_fixef")
+
+    @property
+    def disp_std_errors(self) -> pd.Series:
+        """Their standard errors (from the Hessian over every parameter)."""
+        se = np.sqrt(np.diag(np.array(self.disp_vcov))) if len(self.disp_names) else np.zeros(0)
+        return pd.Series(se, index=list(self.disp_names), name="disp_std_errors")
+
+    @property
     def _family(self) -> Family:
+        """The family at the fit's dispersion, in every row of the data."""
         fam = family(self.family, self.link)
-        return fam.with_dispersion(fam.dispersion_of_sigma(self.dispersion))
+        return fam.with_dispersion(fam.dispersion_of_sigma(np.array(self.dispersion)))
+
+    def _family_at(self, rows: np.ndarray) -> Family:
+        """The family at the dispersion of the data's rows ``rows`` (a mask)."""
+        fam = family(self.family, self.link)
+        sigma = np.array(self.dispersion)
+        return fam.with_dispersion(fam.dispersion_of_sigma(sigma[rows] if sigma.ndim else sigma))
 
     # -- fixed effects ----------------------------------------------------------------
     def coef_table(self) -> pd.DataFrame:
@@ -98,38 +129,63 @@ class GlmmResult(MixedModelResult):
 
     def zi_coef_table(self) -> pd.DataFrame:
         """Wald z tests of the zero-inflation coefficients (empty without ``zi=``)."""
-        se = self.zi_std_errors.to_numpy()
-        z = np.array(self.zi_beta) / se if se.size else se
-        return pd.DataFrame(
-            {
-                "estimate": np.array(self.zi_beta),
-                "std_error": se,
-                "statistic": z,
-                "p_value": 2.0 * stats.norm.sf(np.abs(z)),
-            },
-            index=list(self.zi_names),
-        )
+        return _wald_table(self.zi_fixef, self.zi_std_errors)
+
+    def disp_coef_table(self) -> pd.DataFrame:
+        """Wald z tests of the dispersion model's coefficients (empty without
+        ``dispersion=``)."""
+        return _wald_table(self.disp_fixef, self.disp_std_errors)
 
     # -- likelihood ---------------------------------------------------------------------
     @property
     def n_params(self) -> int:
-        """Number of estimated parameters: fixed effects, theta and the dispersion."""
-        return (
-            len(self.beta) + len(self.theta) + int(self._family.has_dispersion) + len(self.zi_names)
-        )
+        """Number of estimated parameters: fixed effects, theta, the dispersion (or its
+        model's coefficients) and the zero-inflation coefficients."""
+        fam = family(self.family, self.link)
+        dispersion = len(self.disp_names) or int(fam.has_dispersion)
+        return len(self.beta) + len(self.theta) + dispersion + len(self.zi_names)
 
     # -- random effects -----------------------------------------------------------------
     # -- per row -------------------------------------------------------------------------
     def predict(self, type: str = "response") -> pd.Series:
-        """Predictions for the fitted rows: ``"link"`` (eta) or ``"response"`` (mu).
+        """Predictions for the fitted rows, at the conditional modes (glmmTMB's types).
+
+        Parameters
+        ----------
+        type : {"response", "link", "conditional", "zprob", "zlink", "disp"}
+            ``"response"``: the mean of y, which for a zero-inflated model is the
+            unconditional mean ``(1 - pi) mu``; ``"link"``: eta; ``"conditional"``: the
+            count model's mean ``mu`` (the response for a model without zero inflation);
+            ``"zprob"`` / ``"zlink"``: the probability of a structural zero and its logit
+            (0 and -inf without ``zi=``); ``"disp"``: the dispersion (``fit.dispersion``)
+            row by row.
 
         Rows dropped for missing values are NaN.
         """
-        if type not in ("link", "response"):
-            raise ValueError(f"type must be 'link' or 'response', not {type!r}")
+        types = ("response", "link", "conditional", "zprob", "zlink", "disp")
+        if type not in types:
+            raise ValueError(f"type must be one of {', '.join(map(repr, types))}, not {type!r}")
         eta = np.array(self._eta)
-        values = eta if type == "link" else self._mu()
+        if type == "link":
+            values = eta
+        elif type == "conditional":
+            values = self._mu()
+        elif type in ("zprob", "zlink"):
+            values = self._zi_link()
+            if type == "zprob":
+                values = 1.0 / (1.0 + np.exp(-values))
+        elif type == "disp":
+            values = np.where(np.isnan(eta), np.nan, np.array(self.dispersion))
+        else:
+            values = self._mu() * (1.0 - 1.0 / (1.0 + np.exp(-self._zi_link())))
         return pd.Series(values, index=self._index, name=type)
+
+    def _zi_link(self) -> np.ndarray:
+        """The zero-inflation model's linear predictor per row (-inf without one)."""
+        if self._zi_eta.size:
+            return np.array(self._zi_eta)
+        eta = np.array(self._eta)
+        return np.where(np.isnan(eta), np.nan, -np.inf)
 
     def _mu(self) -> np.ndarray:
         eta = np.array(self._eta)
@@ -140,25 +196,42 @@ class GlmmResult(MixedModelResult):
 
     @property
     def fitted(self) -> pd.Series:
-        """Fitted values on the response scale (probabilities or rates)."""
-        return pd.Series(self._mu(), index=self._index, name="fitted")
+        """Fitted means of the response (probabilities, rates; for a zero-inflated model
+        the unconditional mean ``(1 - pi) mu``)."""
+        return self.predict("response").rename("fitted")
 
     def residuals(self, type: str = "deviance") -> pd.Series:
-        """Residuals: ``"deviance"`` (default, as lme4), ``"pearson"`` or ``"response"``."""
+        """Residuals: ``"deviance"`` (default, as lme4), ``"pearson"`` or ``"response"``.
+
+        Pearson residuals divide by the response's whole standard deviation, dispersion
+        included (as glmmTMB's). For a zero-inflated model both are taken about the
+        unconditional mean, with its variance ``(1 - pi) (V + pi mu^2)``; it has no
+        deviance residuals (its deviance is not a sum of unit deviances).
+        """
+        types = ("deviance", "pearson", "response")
+        if type not in types:
+            raise ValueError(f"type must be 'deviance', 'pearson' or 'response', not {type!r}")
         mu = self._mu()
         y = np.array(self._y)
         ok = ~np.isnan(mu)
         out = np.full_like(mu, np.nan)
-        fam = self._family
+        fam = self._family_at(ok)
+        pi = 1.0 / (1.0 + np.exp(-self._zi_link()[ok]))
+        mean = (1.0 - pi) * mu[ok]
         if type == "response":
-            out[ok] = y[ok] - mu[ok]
+            out[ok] = y[ok] - mean
         elif type == "pearson":
-            out[ok] = (y[ok] - mu[ok]) * np.sqrt(self._prior[ok] / fam.variance(mu[ok]))
-        elif type == "deviance":
+            variance = fam.variance(mu[ok]) / self._prior[ok]
+            variance = (1.0 - pi) * (variance + pi * mu[ok] ** 2)
+            out[ok] = (y[ok] - mean) / np.sqrt(variance)
+        elif self.zi_names:
+            raise ModelSpecError(
+                "a zero-inflated model has no deviance residuals; use type='pearson' or "
+                "'response' (or simulation-based residuals)"
+            )
+        else:
             d = fam.deviance_residuals(y[ok], mu[ok], self._prior[ok])
             out[ok] = np.sign(y[ok] - mu[ok]) * np.sqrt(np.maximum(d, 0.0))
-        else:
-            raise ValueError(f"type must be 'deviance', 'pearson' or 'response', not {type!r}")
         return pd.Series(out, index=self._index, name=f"{type}_residuals")
 
     # -- display -----------------------------------------------------------------------
@@ -174,7 +247,9 @@ class GlmmResult(MixedModelResult):
     def summary(self) -> str:
         """A text summary with what lme4's ``summary`` of a glmer fit shows."""
         zero_inflation = self.zi_coef_table() if self.zi_names else None
-        return summary_text(self, self._family, self.method, self.coef_table(), zero_inflation)
+        dispersion = self.disp_coef_table() if self.disp_names else None
+        fam = family(self.family, self.link)
+        return summary_text(self, fam, self.method, self.coef_table(), zero_inflation, dispersion)
 
     def _repr_html_(self) -> str:
         table = self.coef_table().to_html(float_format=lambda x: f"{x:.4g}")
@@ -200,5 +275,24 @@ class GlmmResult(MixedModelResult):
             "link": self.link,
             "nagq": self.nagq,
             "vcov_source": self.vcov_source,
-            "dispersion": self.dispersion,
+            "dispersion": (
+                np.array(self.dispersion).tolist() if np.ndim(self.dispersion) else self.dispersion
+            ),
+            "zi_fixef": dict(self.zi_fixef),
+            "disp_fixef": dict(self.disp_fixef),
         }
+
+
+def _wald_table(estimates: pd.Series, std_errors: pd.Series) -> pd.DataFrame:
+    """Wald z tests: estimate, std_error, statistic, p_value."""
+    se = std_errors.to_numpy()
+    z = estimates.to_numpy() / se if se.size else se
+    return pd.DataFrame(
+        {
+            "estimate": estimates.to_numpy(),
+            "std_error": se,
+            "statistic": z,
+            "p_value": 2.0 * stats.norm.sf(np.abs(z)),
+        },
+        index=estimates.index,
+    )

@@ -38,6 +38,7 @@ def summary_text(
     method: str,
     coefficients: pd.DataFrame,
     zero_inflation: pd.DataFrame | None = None,
+    dispersion_model: pd.DataFrame | None = None,
 ) -> str:
     """lme4-style text summary of a GLMM.
 
@@ -53,6 +54,8 @@ def summary_text(
         The Wald z tests of its fixed effects (``GlmmResult.coef_table()``).
     zero_inflation : pandas.DataFrame, optional
         The same for a zero-inflation model's coefficients.
+    dispersion_model : pandas.DataFrame, optional
+        The same for a dispersion model's coefficients (log phi).
     """
     lines = [
         f"Generalized linear mixed model fit by maximum likelihood ({method})",
@@ -67,13 +70,17 @@ def summary_text(
     lines += text_table(random_effects_rows(fit.varcorr), align_left=2)
     groups = ", ".join(f"{g}, {n}" for g, n in fit.ngroups.items())
     lines.append(f"Number of obs: {fit.nobs}, groups: {groups}")
-    if family.has_dispersion:
+    has_model = dispersion_model is not None and len(dispersion_model)
+    if family.has_dispersion and not has_model:
         lines.append(f"Dispersion (sigma): {getattr(fit, 'dispersion', 1.0):.4g}")
     lines += ["", "Fixed effects:"]
     lines += text_table(_wald_rows(coefficients))
     if zero_inflation is not None and len(zero_inflation):
         lines += ["", "Zero-inflation model (logit of a structural zero):"]
         lines += text_table(_wald_rows(zero_inflation))
+    if dispersion_model is not None and len(dispersion_model):
+        lines += ["", "Dispersion model (log of the dispersion parameter):"]
+        lines += text_table(_wald_rows(dispersion_model))
     lines += fixed_correlation_lines(fit.fixed_names, fit.vcov.to_numpy())
     if fit.is_singular:
         lines += ["", "boundary (singular) fit: " + "; ".join(fit.singular_terms)]

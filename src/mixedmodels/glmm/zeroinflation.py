@@ -15,7 +15,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from mixedmodels.glmm.family import Family
+from mixedmodels.glmm.family import Dispersion, Family
 
 __all__ = ["ZeroInflated"]
 
@@ -43,10 +43,10 @@ class ZeroInflated(Family):
     def has_dispersion(self) -> bool:  # type: ignore[override]
         return self.base.has_dispersion
 
-    def with_dispersion(self, dispersion: float) -> Family:
+    def with_dispersion(self, dispersion: Dispersion) -> Family:
         return replace(self, base=self.base.with_dispersion(dispersion))
 
-    def weights_at(self, w: np.ndarray, dispersion: float) -> np.ndarray:
+    def weights_at(self, w: np.ndarray, dispersion: Dispersion) -> np.ndarray:
         return self.base.weights_at(w, dispersion)
 
     def variance(self, mu: np.ndarray) -> np.ndarray:
@@ -58,7 +58,7 @@ class ZeroInflated(Family):
 
     def _count_logpdf(self, y: np.ndarray, mu: np.ndarray) -> np.ndarray:
         one = np.ones_like(y, dtype=np.float64)
-        parameter = getattr(self.base, "theta", 1.0)
+        parameter = getattr(self.base, "theta", 1.0)  # the size of a negative binomial
         return np.asarray(self.base.kernel(y, mu, one) + self.base.normalizer(y, one, parameter))
 
     def _zero_share(self, y: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -80,11 +80,11 @@ class ZeroInflated(Family):
     def saturated_kernel(self, y: np.ndarray) -> np.ndarray:
         return np.zeros_like(y, dtype=np.float64)  # the deviance is -2 log L here
 
-    def normalizer(self, y: np.ndarray, w: np.ndarray, dispersion: float = 1.0) -> np.ndarray:
+    def normalizer(self, y: np.ndarray, w: np.ndarray, dispersion: Dispersion = 1.0) -> np.ndarray:
         return np.zeros_like(y, dtype=np.float64)  # in the kernel
 
     def log_likelihood(
-        self, y: np.ndarray, mu: np.ndarray, w: np.ndarray, dispersion: float = 1.0
+        self, y: np.ndarray, mu: np.ndarray, w: np.ndarray, dispersion: Dispersion = 1.0
     ) -> np.ndarray:
         return self.kernel(y, mu, w)
 
@@ -117,7 +117,7 @@ class ZeroInflated(Family):
         self.base.check_response(y, name, weights)
 
     def simulate(
-        self, mu: np.ndarray, w: np.ndarray, dispersion: float, rng: np.random.Generator
+        self, mu: np.ndarray, w: np.ndarray, dispersion: Dispersion, rng: np.random.Generator
     ) -> np.ndarray:
         counts = self.base.simulate(mu, w, dispersion, rng)
         return np.where(rng.random(mu.shape) < self.pi, 0.0, counts)
