@@ -13,7 +13,7 @@ import pytest
 import mixedmodels as mm
 from mixedmodels.core.covariance import covariance_layout
 from mixedmodels.design.frame import model_frame
-from mixedmodels.glmm import fit as glmm_fit
+from mixedmodels.glmm import estimate as glmm_fit
 from mixedmodels.glmm.family import family as get_family
 from mixedmodels.glmm.gradient import has_laplace_gradient, laplace_gradient
 from mixedmodels.glmm.pirls import GlmmProblem

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -14,6 +14,9 @@ from mixedmodels.core.tables import result_dict
 from mixedmodels.errors import ModelSpecError
 from mixedmodels.glmm.family import Family, family
 from mixedmodels.glmm.summary import summary_text
+
+if TYPE_CHECKING:
+    from mixedmodels.glmm.model import GlmmModel
 
 __all__ = ["GlmmResult"]
 
@@ -65,6 +68,8 @@ class GlmmResult(MixedModelResult):
     disp_names: tuple[str, ...] = ()
     disp_beta: np.ndarray = field(default_factory=lambda: np.zeros(0))
     disp_vcov: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    _model: GlmmModel | None = field(default=None, repr=False)
+    """The model fitted (to fit it again to another response)."""
 
     def __post_init__(self) -> None:
         arrays = ["beta", "vcov_matrix", "theta", "_eta", "_y", "_prior", "zi_beta", "zi_vcov"]
@@ -233,6 +238,49 @@ class GlmmResult(MixedModelResult):
             d = fam.deviance_residuals(y[ok], mu[ok], self._prior[ok])
             out[ok] = np.sign(y[ok] - mu[ok]) * np.sqrt(np.maximum(d, 0.0))
         return pd.Series(out, index=self._index, name=f"{type}_residuals")
+
+    # -- simulation ----------------------------------------------------------------------
+    def simulate(
+        self,
+        n: int = 1,
+        seed: int | np.random.Generator | np.random.SeedSequence | None = None,
+        re: str = "new",
+    ) -> np.ndarray:
+        """Responses simulated from the fitted model, one column per simulation.
+
+        Parameters
+        ----------
+        n : int
+            Number of simulated response vectors.
+        seed : int, Generator or SeedSequence
+            The only source of randomness: the same seed gives the same responses.
+        re : {"new", "conditional"}
+            Draw new random effects from their fitted distribution, or keep the
+            conditional modes (only the draws from the family are new).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(nobs, n)``, rows in the order of the rows used in the fit; a binomial
+            response as proportions of the fit's trials.
+        """
+        from mixedmodels.glmm.simulate import simulate_responses
+
+        return simulate_responses(self, n, np.random.default_rng(seed), re)
+
+    def refit(self, y: Any) -> GlmmResult:
+        """The same model fitted to a new response: one value per row used in the fit, in
+        their order (``simulate()`` gives such vectors; a binomial response as proportions
+        of the same trials). Only the response changes: the formula is not read again.
+
+        Raises
+        ------
+        DataError
+            If ``y`` is not ``nobs`` finite values in the family's support.
+        """
+        if self._model is None:
+            raise ModelSpecError("this fit does not hold its model, so it cannot be refitted")
+        return self._model.with_response(np.asarray(y, dtype=np.float64)).fit()
 
     # -- display -----------------------------------------------------------------------
     @property

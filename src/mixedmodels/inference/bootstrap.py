@@ -1,13 +1,14 @@
-"""Parametric bootstrap of a linear mixed model (lme4's ``bootMer``).
+"""Parametric bootstrap of a linear or generalized linear mixed model (lme4's ``bootMer``).
 
 Each replicate simulates a response from the fitted model (new random effects and new
-residuals) and refits the model to it. Replicate ``i`` draws from its own generator,
-spawned from one ``numpy.random.SeedSequence``, so a seed gives the same replicates
-whatever the number of worker processes (or Dask workers).
+residuals, or new draws from the GLMM's family) and refits the model to it. Replicate
+``i`` draws from its own generator, spawned from one ``numpy.random.SeedSequence``, so a
+seed gives the same replicates whatever the number of worker processes (or Dask workers).
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,15 @@ import numpy as np
 import pandas as pd
 
 from mixedmodels._replicates import run_replicates
-from mixedmodels.errors import ModelSpecError
+from mixedmodels.errors import (
+    ConvergenceWarning,
+    DataError,
+    ModelSpecError,
+    SeparationWarning,
+    SingularFitWarning,
+)
+from mixedmodels.glmm.pirls import PirlsError
+from mixedmodels.glmm.result import GlmmResult
 from mixedmodels.inference.profile import variance_parameter_names
 from mixedmodels.lmm.record import LmmRecord
 from mixedmodels.lmm.refit import refit_response
@@ -56,19 +65,50 @@ class BootstrapResult:
         )
 
 
-def _quantities(fit: LmmRecord) -> np.ndarray:
+def _quantities(fit: LmmRecord | GlmmResult) -> np.ndarray:
+    if isinstance(fit, GlmmResult):
+        sd_cor = fit.varcorr["sd_cor"].to_numpy(dtype=np.float64)
+        dispersion = [float(fit.dispersion)] if _scalar_dispersion(fit) else []
+        parts = [fit.beta, fit.theta, sd_cor, dispersion, fit.disp_beta, fit.zi_beta]
+        return np.concatenate([np.asarray(p, dtype=np.float64) for p in parts])
     sd_cor = fit.varcorr["sd_cor"].to_numpy(dtype=np.float64)[:-1]  # without sigma
     return np.concatenate([fit.beta, fit.theta, [fit.sigma], sd_cor])
 
 
-def _names(fit: LmmRecord) -> list[str]:
+def _scalar_dispersion(fit: GlmmResult) -> bool:
+    return fit._family.has_dispersion and not fit.disp_names
+
+
+def _names(fit: LmmRecord | GlmmResult) -> list[str]:
+    if isinstance(fit, GlmmResult):
+        dispersion = ["dispersion"] if _scalar_dispersion(fit) else []
+        return (
+            list(fit.fixed_names)
+            + list(fit.theta_names)
+            + variance_parameter_names(fit)  # type: ignore[arg-type]
+            + dispersion
+            + [f"disp~{name}" for name in fit.disp_names]
+            + [f"zi~{name}" for name in fit.zi_names]
+        )
     scale = variance_parameter_names(fit)[:-1]
     return list(fit.fixed_names) + list(fit.theta_names) + ["sigma"] + scale
 
 
-def _replicate(fit: LmmRecord, seq: np.random.SeedSequence) -> np.ndarray:
-    y = simulate_responses(fit, 1, np.random.default_rng(seq), "new")[:, 0]
-    return _quantities(refit_response(fit, y))
+def _replicate(fit: LmmRecord | GlmmResult, seq: np.random.SeedSequence) -> np.ndarray:
+    rng = np.random.default_rng(seq)
+    if isinstance(fit, LmmRecord):
+        y = simulate_responses(fit, 1, rng, "new")[:, 0]
+        return _quantities(refit_response(fit, y))
+    y = fit.simulate(1, rng)[:, 0]
+    with warnings.catch_warnings():
+        # a replicate's boundary fits and notes are part of the bootstrap distribution
+        for kind in (ConvergenceWarning, SingularFitWarning, SeparationWarning):
+            warnings.simplefilter("ignore", kind)
+        try:
+            return _quantities(fit.refit(y))
+        except (PirlsError, DataError, np.linalg.LinAlgError):
+            # lme4's bootMer records a failed refit as NA, and so do we
+            return np.full(len(_names(fit)), np.nan)
 
 
 def _progress(total: int, show: bool) -> object:
@@ -82,7 +122,7 @@ def _progress(total: int, show: bool) -> object:
 
 
 def bootstrap(
-    fit: LmmRecord,
+    fit: LmmRecord | GlmmResult,
     n: int = 1000,
     seed: int | None = None,
     n_jobs: int = 1,
@@ -93,8 +133,12 @@ def bootstrap(
 
     Parameters
     ----------
-    fit : LmmRecord
-        A fit of :func:`mixedmodels.lmm` (an ``LmmResult``) or its record.
+    fit : LmmRecord or GlmmResult
+        A fit of :func:`mixedmodels.lmm` (an ``LmmResult``) or its record, or of
+        :func:`mixedmodels.glmm` (its replicates hold beta, theta, the SDs and
+        correlations, the dispersion and the dispersion and zero-inflation models'
+        coefficients; a replicate whose refit fails is a row of NaN, as in lme4's
+        ``bootMer``).
     n : int
         Number of replicates.
     seed : int, optional
@@ -107,9 +151,13 @@ def bootstrap(
         Run the replicates on the workers of this Dask cluster (the fit is sent to each
         worker once); the same seed gives the same table as a serial run.
     """
-    if not isinstance(fit, LmmRecord):
-        raise ModelSpecError("bootstrap takes a linear mixed model fit from mm.lmm")
-    fit._require_rows("the parametric bootstrap")
+    if isinstance(fit, GlmmResult):
+        if fit._model is None:
+            raise ModelSpecError("this GLMM fit does not hold its model, so it cannot be refitted")
+    elif isinstance(fit, LmmRecord):
+        fit._require_rows("the parametric bootstrap")
+    else:
+        raise ModelSpecError("bootstrap takes a fit from mm.lmm or mm.glmm")
     if not isinstance(n, (int, np.integer)) or n < 1:
         raise ModelSpecError(f"n must be a positive whole number of replicates, not {n!r}")
     seqs = np.random.SeedSequence(seed).spawn(int(n))
