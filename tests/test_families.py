@@ -238,3 +238,21 @@ def test_a_dispersion_per_row_is_each_rows_own(name: str) -> None:
             one.observed_weights(y[rows], eta[rows], mu[rows], wi)[0],
         )
     np.testing.assert_allclose(fam.dispersion_of_sigma(fam.sigma(phi)), phi)
+
+
+@pytest.mark.parametrize(("name", "parameter"), [("nbinom2", "size theta"), ("nbinom1", "phi")])
+def test_dispersion_running_to_the_poisson_limit_is_reported(name: str, parameter: str) -> None:
+    """Underdispersed counts: the negative binomial's parameter has no finite estimate;
+    the warning says so, what it started from, where it stopped and what to fit."""
+    rng = np.random.default_rng(2)
+    g = np.repeat(np.arange(20), 15)
+    data = pd.DataFrame(
+        {"y": rng.binomial(10, 0.3, g.size).astype(float), "x": rng.normal(size=g.size), "g": g}
+    )
+    with pytest.warns(mm.ConvergenceWarning) as record:
+        fit = mm.glmm("y ~ x + (1 | g)", data, family=name)
+    text = " ".join(str(w.message) for w in record)
+    assert f"{parameter} did not converge" in text and "Poisson limit" in text
+    assert "started from" in text and "deviance evaluations" in text
+    assert "family='poisson'" in text
+    assert any("did not converge" in note for note in fit.optinfo.warnings)

@@ -146,6 +146,14 @@ def estimate(model: GlmmModel, problem: GlmmProblem) -> GlmmResult:
     objective, info = stage2.objective, stage2.info
     if stage2.extra is not None and stage2.extra.size:
         problem.set_parameters(stage2.extra)
+    boundary = problem.base_family.dispersion_boundary(problem.dispersion, state.mu)
+    if boundary is not None:
+        info = _with_note(
+            info,
+            f"{boundary} (it started from {problem.initial_dispersion:.4g}, the moment "
+            f"estimate at the GLM's means, and stopped at {problem.dispersion_summary()} "
+            f"after {info.n_evaluations} deviance evaluations)",
+        )
     from_hessian, source = _hessian_vcov(stage2.hessian, layout.n_theta, stage2.scale)
     extra_vcov = _extra_vcov(stage2.hessian, problem.n_parameters)
     d = problem.disp_delta.size

@@ -219,6 +219,11 @@ class Family:
         """Responses drawn at means ``mu`` (prior weights ``w``, dispersion ``phi``)."""
         raise NotImplementedError
 
+    def dispersion_boundary(self, dispersion: Dispersion, mu: np.ndarray) -> str | None:
+        """Why an estimated dispersion has no finite value, when it has run to a limit in
+        which the family is another one (None otherwise)."""
+        return None
+
     def sigma(self, dispersion: Dispersion) -> Dispersion:
         """glmmTMB's ``sigma()`` for a dispersion ``phi``: ``sqrt(phi)`` (the residual SD
         of a Gaussian, the coefficient of variation of a Gamma), 1 without dispersion."""
@@ -334,8 +339,28 @@ class _SizedCounts(_Counts):
     has_dispersion: ClassVar[bool] = True
     information: ClassVar[str] = "observed"
 
+    #: the variance's excess over a Poisson's, relative to the mean, below which the
+    #: dispersion is taken to have run to the Poisson limit
+    POISSON_LIMIT: ClassVar[float] = 1e-5
+    #: the dispersion parameter's name
+    parameter: ClassVar[str] = ""
+
     def weights_at(self, w: np.ndarray, dispersion: Dispersion) -> np.ndarray:
         return w
+
+    def overdispersion(self, dispersion: Dispersion, mu: np.ndarray) -> float:
+        """The largest ``(Var - mu) / mu`` over the rows at the dispersion."""
+        raise NotImplementedError
+
+    def dispersion_boundary(self, dispersion: Dispersion, mu: np.ndarray) -> str | None:
+        excess = self.overdispersion(dispersion, mu)
+        if excess >= self.POISSON_LIMIT:
+            return None
+        return (
+            f"the {self.label}'s {self.parameter} did not converge: it ran to the Poisson "
+            f"limit, where the variance exceeds the mean by a fraction {excess:.2g} of it, "
+            "so the data show no overdispersion for it to estimate; fit family='poisson'"
+        )
 
     def sigma(self, dispersion: Dispersion) -> Dispersion:
         return _parameter(dispersion)
@@ -519,6 +544,11 @@ class NegativeBinomial(_SizedCounts):
             self if _same(dispersion, self.theta) else replace(self, theta=_parameter(dispersion))
         )
 
+    parameter: ClassVar[str] = "size theta"
+
+    def overdispersion(self, dispersion: Dispersion, mu: np.ndarray) -> float:
+        return float(np.max(mu / dispersion, initial=0.0))
+
     def variance(self, mu: np.ndarray) -> np.ndarray:
         return np.asarray(mu + mu * mu / self.theta)
 
@@ -583,6 +613,11 @@ class NegativeBinomial1(_SizedCounts):
 
     def with_dispersion(self, dispersion: Dispersion) -> Family:
         return self if _same(dispersion, self.phi) else replace(self, phi=_parameter(dispersion))
+
+    parameter: ClassVar[str] = "dispersion phi"
+
+    def overdispersion(self, dispersion: Dispersion, mu: np.ndarray) -> float:
+        return float(np.max(dispersion))
 
     def variance(self, mu: np.ndarray) -> np.ndarray:
         return np.asarray(mu * (1.0 + self.phi))

@@ -217,6 +217,13 @@ class GlmmProblem:
         phi: np.ndarray = np.exp(np.clip(self.disp_X @ delta, -700.0, 700.0))
         return phi
 
+    def dispersion_summary(self) -> str:
+        """The dispersion in words: its value, or its range over the rows."""
+        if np.ndim(self.dispersion):
+            values = np.asarray(self.dispersion)
+            return f"{values.min():.4g} to {values.max():.4g} over the rows"
+        return f"{float(self.dispersion):.4g}"
+
     def set_dispersion(self, dispersion: Dispersion) -> None:
         """Make the deviances those at the dispersion parameter's value (a number, or one
         per row under a dispersion model): the family at it
