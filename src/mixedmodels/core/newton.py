@@ -106,12 +106,14 @@ def newton_steps(
     rounds: int = 3,
     value: float | None = None,
     keep_hessian: float = 0.0,
+    halvings: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, bool, float]:
     """Newton steps on ``f`` over (theta, then other parameters) with the central-difference
     gradient and Hessian of :func:`derivatives` (steps of ``step``); ``value`` is
     ``f(params)`` when it is known.
 
-    After a step no longer than ``keep_hessian`` only the gradient is differenced again
+    A step that does not lower ``f`` is halved up to ``halvings`` times before the steps
+    stop. After a step no longer than ``keep_hessian`` only the gradient is differenced again
     (2 n evaluations instead of n^2 + n) and the Hessian is kept: it moves by about the
     step times the third derivative, so ``keep_hessian`` bounds the relative change when
     the parameters are in units of their standard errors.
@@ -132,12 +134,20 @@ def newton_steps(
         newton = None if on_bound(params) else positive_definite_step(H, g)
         if newton is None:
             return params, H, polished, np.inf
-        trial = params - newton
-        if np.any(trial[:n_theta] < theta_lower):
+        # a full step, or (from a start the quadratic model does not yet describe) the
+        # first of its halvings that lowers f
+        length = 1.0
+        for _ in range(halvings + 1):
+            trial = params - length * newton
+            if np.any(trial[:n_theta] < theta_lower):
+                return params, H, polished, float(np.max(np.abs(newton)))
+            trial_value = f(trial)
+            if trial_value < value - 1e-12 * max(1.0, abs(value)):
+                break
+            length /= 2.0
+        else:
             return params, H, polished, float(np.max(np.abs(newton)))
-        trial_value = f(trial)
-        if not trial_value < value - 1e-12 * max(1.0, abs(value)):
-            return params, H, polished, float(np.max(np.abs(newton)))
+        newton = length * newton
         params, value, polished = trial, trial_value, True
         if np.max(np.abs(newton)) <= keep_hessian:
             g = central_gradient(f, params, free, step=step)

@@ -31,8 +31,9 @@ from mixedmodels.design.frame import ModelFrame
 from mixedmodels.errors import ConvergenceWarning, SeparationWarning, SingularFitWarning
 from mixedmodels.glmm.family import Family
 from mixedmodels.glmm.gradient import has_laplace_gradient
-from mixedmodels.glmm.pirls import GlmmProblem, PirlsState
+from mixedmodels.glmm.pirls import GlmmProblem, PirlsError, PirlsState
 from mixedmodels.glmm.result import GlmmResult
+from mixedmodels.glmm.side_start import conditional_parameters
 from mixedmodels.glmm.stage1 import initial_state, stage1
 from mixedmodels.glmm.stage2 import Stage2, difference_stage2, gradient_stage2
 
@@ -118,7 +119,7 @@ def estimate(model: GlmmModel, problem: GlmmProblem) -> GlmmResult:
         if start is not None:
             stage2, tried = gradient_stage2(problem, layout, start, _beta_units(start), True)
     if stage2 is None:
-        theta1, info1, state = stage1(problem, layout, frame, settings, nagq, start)
+        theta1, info1, state = _stage1(model, problem, start)
         if nagq == 0:
             objective = problem.laplace(state)
             vcov, source = state.solution.var_beta_unscaled, "pirls"
@@ -176,6 +177,36 @@ def estimate(model: GlmmModel, problem: GlmmProblem) -> GlmmResult:
         source,
         info,
     )
+
+
+def _stage1(
+    model: GlmmModel, problem: GlmmProblem, start: PirlsState | None
+) -> tuple[np.ndarray, Any, PirlsState]:
+    """Stage 1, with the parameters beyond theta and beta (which it holds fixed) started
+    from their conditional maximum before it and moved there again at its optimum
+    (:func:`conditional_parameters`); where PIRLS fails at a moved start, stage 1 runs
+    from the parameters' first values instead."""
+    frame, layout = model.conditioned, model.conditioned_layout
+    nagq, settings = model.nagq, model.settings
+    if not (problem.n_parameters and nagq > 0):
+        return stage1(problem, layout, frame, settings, nagq, start)
+    first = problem.parameters()
+    start = start or initial_state(problem, layout)
+    if start is not None and conditional_parameters(problem, start) is not None:
+        start = None  # its deviance was at the parameters before
+    try:
+        theta1, info1, state = stage1(problem, layout, frame, settings, nagq, start)
+    except PirlsError:
+        problem.set_parameters(first)
+        return stage1(problem, layout, frame, settings, nagq, None)
+    before = conditional_parameters(problem, state)
+    if before is not None:
+        try:
+            state = problem.pirls(theta1, None, u_start=state.u, beta_start=state.beta)
+        except PirlsError:
+            problem.set_parameters(before)
+            state = problem.pirls(theta1, None, u_start=state.u, beta_start=state.beta)
+    return theta1, info1, state
 
 
 def _beta_units(state: PirlsState) -> np.ndarray:

@@ -49,6 +49,9 @@ HESSIAN_KEPT = 1e-4
 #: and beta in units of their stage-1 standard errors: far inside the 1e-3 tolerances).
 NEWTON_FIRST_MAX_PARAMS = 6
 NEWTON_ROUNDS = 4
+#: ... halving a step that does not lower the deviance up to this many times (a halving
+#: costs one evaluation, a new Hessian n^2 + n)
+NEWTON_HALVINGS = 4
 NEWTON_SETTLED = 1e-4
 
 
@@ -245,6 +248,7 @@ def difference_stage2(
                 rounds=NEWTON_ROUNDS,
                 value=deviance.start_value,
                 keep_hessian=HESSIAN_KEPT,
+                halvings=NEWTON_HALVINGS,
             )
             settled = last < NEWTON_SETTLED
             if settled:
