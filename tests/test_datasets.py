@@ -28,6 +28,8 @@ def test_required_sets_are_shipped_with_sources() -> None:
         ("Pastes", 60, {"batch": 10, "cask": 3, "sample": 30}),
         ("cake", 270, {"recipe": 3, "replicate": 15}),
         ("cbpp", 56, {"herd": 15, "period": 4}),
+        ("Salamanders", 644, {"site": 23, "spp": 7, "mined": 2}),
+        ("Owls", 599, {"Nest": 27, "FoodTreatment": 2, "SexParent": 2}),
     ],
 )
 def test_shapes_and_factor_levels(name: str, rows: int, factors: dict[str, int]) -> None:

@@ -107,6 +107,7 @@ def newton_steps(
     value: float | None = None,
     keep_hessian: float = 0.0,
     halvings: int = 0,
+    quasi: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, bool, float]:
     """Newton steps on ``f`` over (theta, then other parameters) with the central-difference
     gradient and Hessian of :func:`derivatives` (steps of ``step``); ``value`` is
@@ -116,12 +117,16 @@ def newton_steps(
     stop. After a step no longer than ``keep_hessian`` only the gradient is differenced again
     (2 n evaluations instead of n^2 + n) and the Hessian is kept: it moves by about the
     step times the third derivative, so ``keep_hessian`` bounds the relative change when
-    the parameters are in units of their standard errors.
+    the parameters are in units of their standard errors. With ``quasi`` every step is
+    followed by the gradient alone and a BFGS update of the Hessian, and the Hessian is
+    differenced afresh only where the updated one fails (not positive definite, or its
+    step does not lower ``f``) and at the end, so the Hessian returned is always one
+    differenced at the point returned (or within ``keep_hessian`` of it).
 
-    Returns the point, the Hessian (made there or within ``keep_hessian`` of it), whether
-    a step was taken, and the length ``max |H^{-1} g|`` of the Newton step that would
-    follow (inf when the Hessian is not positive definite or theta is on its boundary). A
-    point with theta on its boundary is left as it is (its Hessian is still returned)."""
+    Returns the point, the Hessian, whether a step was taken, and the length
+    ``max |H^{-1} g|`` of the Newton step that would follow (inf when the Hessian is not
+    positive definite or theta is on its boundary). A point with theta on its boundary is
+    left as it is (its Hessian is still returned)."""
     free = np.ones(params.size, dtype=bool)
     value = f(params) if value is None else value
     polished = False
@@ -130,33 +135,66 @@ def newton_steps(
         return bool(np.any((theta_lower == 0.0) & (x[:n_theta] < 1e-4)))
 
     g, H = derivatives(f, params, free, value, step=step)
-    for _ in range(rounds):
+    fresh = True  # H is differenced at params (or within keep_hessian of it)
+    taken = 0
+    while taken < rounds:
         newton = None if on_bound(params) else positive_definite_step(H, g)
         if newton is None:
-            return params, H, polished, np.inf
+            if fresh:
+                return params, H, polished, np.inf
+            g, H = derivatives(f, params, free, value, step=step)
+            fresh = True
+            continue
         # a full step, or (from a start the quadratic model does not yet describe) the
         # first of its halvings that lowers f
-        length = 1.0
+        length, trial_value = 1.0, np.inf
         for _ in range(halvings + 1):
             trial = params - length * newton
             if np.any(trial[:n_theta] < theta_lower):
-                return params, H, polished, float(np.max(np.abs(newton)))
+                trial_value = np.inf  # (theta's boundary: the steps stop here)
+                break
             trial_value = f(trial)
             if trial_value < value - 1e-12 * max(1.0, abs(value)):
                 break
             length /= 2.0
         else:
-            return params, H, polished, float(np.max(np.abs(newton)))
+            trial_value = np.inf
+        if not trial_value < value - 1e-12 * max(1.0, abs(value)):
+            if fresh:
+                return params, H, polished, float(np.max(np.abs(newton)))
+            g, H = derivatives(f, params, free, value, step=step)
+            fresh = True
+            continue
+        taken += 1
         newton = length * newton
+        moved = float(np.max(np.abs(newton)))
         params, value, polished = trial, trial_value, True
-        if np.max(np.abs(newton)) <= keep_hessian:
+        if moved <= keep_hessian:
             g = central_gradient(f, params, free, step=step)
+        elif quasi:
+            g_new = central_gradient(f, params, free, step=step)
+            H = _bfgs_update(H, -newton, g_new - g)
+            g, fresh = g_new, False
         else:
             g, H = derivatives(f, params, free, value, step=step)
-        if np.max(np.abs(newton)) < 1e-7:
+        if moved < 1e-7:
             break
+    if not fresh:
+        g, H = derivatives(f, params, free, value, step=step)
     last = None if on_bound(params) else positive_definite_step(H, g)
     return params, H, polished, np.inf if last is None else float(np.max(np.abs(last)))
+
+
+def _bfgs_update(H: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """BFGS's update of a Hessian ``H`` after a step ``s`` that changed the gradient by
+    ``y`` (skipped where ``s'y <= 0``, which would lose positive definiteness)."""
+    sy = float(s @ y)
+    Hs = H @ s
+    sHs = float(s @ Hs)
+    if sy <= 1e-12 * max(sHs, 1e-300) or sHs <= 0:
+        return H
+    out: np.ndarray = H + np.outer(y, y) / sy - np.outer(Hs, Hs) / sHs
+    return out
 
 
 def gradient_differences(

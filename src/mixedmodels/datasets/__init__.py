@@ -1,7 +1,7 @@
 """Small classic data sets shipped with mixedmodels, with their sources.
 
 Each set is a CSV file with a JSON file giving the level order of its factors, written
-from the R packages that distribute them (lme4 1.1-31, mlmRev), so treatment contrasts
+from the R packages that distribute them (lme4 1.1-31, mlmRev, glmmTMB), so treatment contrasts
 and level orders agree with lme4's.
 
 >>> import mixedmodels as mm
@@ -98,6 +98,23 @@ _INFO = {
         "hospital B 5 patients and 60 %.",
         "Illustrative: A and B are the course's; C-H were made up for the example "
         "(sizes 40-200, rates 1.7-11.7 %). Not real data.",
+    ),
+    "Salamanders": DatasetInfo(
+        "Salamanders",
+        "644 rows: 23 streams x 4 surveys x 7 species (species-life stages)",
+        "Counts of stream salamanders in streams draining mountaintop-removal mining "
+        "sites (`mined` = yes) and unmined ones in Appalachia; many counts are zero.",
+        "Price et al. (2016), Journal of Applied Ecology 53, 459-468; as distributed in R "
+        "package glmmTMB.",
+    ),
+    "Owls": DatasetInfo(
+        "Owls",
+        "599 rows: arrivals of a parent at 27 barn-owl nests",
+        "Number of calls of the nestlings (`SiblingNegotiation`) in the 30 s before a parent "
+        "arrived, by the parent's sex and whether the brood was food-satiated or deprived; "
+        "`BroodSize` chicks per nest (the usual offset).",
+        "Roulin & Bersier (2007), Animal Behaviour 74, 1099-1106; Zuur et al. (2009), Mixed "
+        "Effects Models and Extensions in Ecology with R; as distributed in R package glmmTMB.",
     ),
     "Oxboys": DatasetInfo(
         "Oxboys",

@@ -44,11 +44,13 @@ HESSIAN_STEP = 1e-3
 HESSIAN_KEPT = 1e-4
 
 #: Stage 2 is Newton's method from the nAGQ = 0 fit for at most this many parameters
-#: (a round costs n^2 + n deviances; COBYQA needs about 15 n), in at most NEWTON_ROUNDS
-#: rounds, accepted when the next Newton step would be shorter than NEWTON_SETTLED (theta
-#: and beta in units of their stage-1 standard errors: far inside the 1e-3 tolerances).
+#: (the Hessian is differenced at the start and at the end, n^2 + n deviances each, and
+#: updated by BFGS from the gradient, 2 n, after each step between; COBYQA needs about
+#: 15 n), in at most NEWTON_ROUNDS steps, accepted when the next Newton step would be
+#: shorter than NEWTON_SETTLED (theta and beta in units of their stage-1 standard errors:
+#: far inside the 1e-3 tolerances).
 NEWTON_FIRST_MAX_PARAMS = 6
-NEWTON_ROUNDS = 4
+NEWTON_ROUNDS = 10
 #: ... halving a step that does not lower the deviance up to this many times (a halving
 #: costs one evaluation, a new Hessian n^2 + n)
 NEWTON_HALVINGS = 4
@@ -249,6 +251,7 @@ def difference_stage2(
                 value=deviance.start_value,
                 keep_hessian=HESSIAN_KEPT,
                 halvings=NEWTON_HALVINGS,
+                quasi=True,
             )
             settled = last < NEWTON_SETTLED
             if settled:
