@@ -32,6 +32,10 @@ UPDATED_HESSIAN = "analytic gradient, Hessian from the previous fit's with BFGS 
 #: would move theta by noise, at the cost of one more gradient.
 FINAL_STEP = 1e-11
 
+#: Quasi-Newton steps shorter than this many times the settling length are followed by a
+#: Hessian differenced afresh (see :func:`newton_steps`).
+REFRESH_FACTOR = 100.0
+
 
 def derivatives(
     f: Callable[[np.ndarray], float],
@@ -108,6 +112,7 @@ def newton_steps(
     keep_hessian: float = 0.0,
     halvings: int = 0,
     quasi: bool = False,
+    settle: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, bool, float]:
     """Newton steps on ``f`` over (theta, then other parameters) with the central-difference
     gradient and Hessian of :func:`derivatives` (steps of ``step``); ``value`` is
@@ -120,8 +125,10 @@ def newton_steps(
     the parameters are in units of their standard errors. With ``quasi`` every step is
     followed by the gradient alone and a BFGS update of the Hessian, and the Hessian is
     differenced afresh only where the updated one fails (not positive definite, or its
-    step does not lower ``f``) and at the end, so the Hessian returned is always one
-    differenced at the point returned (or within ``keep_hessian`` of it).
+    step does not lower ``f``), after a step shorter than ``REFRESH_FACTOR * settle``
+    (the steps end there if the fresh Hessian's next step is shorter than ``settle``) and
+    at the end, so the Hessian returned is always one differenced at the point returned
+    (or within ``keep_hessian`` of it).
 
     Returns the point, the Hessian, whether a step was taken, and the length
     ``max |H^{-1} g|`` of the Newton step that would follow (inf when the Hessian is not
@@ -175,6 +182,14 @@ def newton_steps(
             g_new = central_gradient(f, params, free, step=step)
             H = _bfgs_update(H, -newton, g_new - g)
             g, fresh = g_new, False
+            if moved < REFRESH_FACTOR * settle:
+                # near the end: the Hessian differenced afresh says whether it is (and
+                # makes the steps from here Newton's, quadratically convergent)
+                g, H = derivatives(f, params, free, value, step=step)
+                fresh = True
+                following = positive_definite_step(H, g)
+                if following is not None and float(np.max(np.abs(following))) < settle:
+                    break
         else:
             g, H = derivatives(f, params, free, value, step=step)
         if moved < 1e-7:

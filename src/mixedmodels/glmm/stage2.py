@@ -252,6 +252,7 @@ def difference_stage2(
                 keep_hessian=HESSIAN_KEPT,
                 halvings=NEWTON_HALVINGS,
                 quasi=True,
+                settle=NEWTON_SETTLED,
             )
             settled = last < NEWTON_SETTLED
             if settled:
