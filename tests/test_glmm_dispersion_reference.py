@@ -92,13 +92,14 @@ def test_the_fit_names_its_dispersion(case: tuple[dict[str, Any], mm.GlmmResult]
     assert np.isfinite(fit.residuals("pearson")).all()
 
 
-def test_vector_term_matches_glmmtmb() -> None:
+@pytest.mark.parametrize("link", ["log", "identity"])
+def test_vector_term_matches_glmmtmb(link: str) -> None:
     """sleepstudy as a Gamma GLMM with correlated random intercepts and slopes
     (``sleepstudy_gamma.R``): the observed-information Laplace approximation on a
-    vector-valued term, against glmmTMB."""
-    ref = load_reference("sleepstudy_gamma_log")
+    vector-valued term, against glmmTMB, on the log and the identity link."""
+    ref = load_reference(f"sleepstudy_gamma_{link}")
     want = ref["glmmTMB"]
-    fit = mm.glmm(ref["formula"], mm.datasets.load("sleepstudy"), family="Gamma", link="log")
+    fit = mm.glmm(ref["formula"], mm.datasets.load("sleepstudy"), family="Gamma", link=link)
     assert fit.loglik >= want["logLik"] - 1e-4 and abs(fit.loglik - want["logLik"]) <= 1e-4
     for name, value in want["fixef"].items():
         se = want["se"][name]
