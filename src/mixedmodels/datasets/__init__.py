@@ -116,6 +116,15 @@ _INFO = {
         "Roulin & Bersier (2007), Animal Behaviour 74, 1099-1106; Zuur et al. (2009), Mixed "
         "Effects Models and Extensions in Ecology with R; as distributed in R package glmmTMB.",
     ),
+    "betasim": DatasetInfo(
+        "betasim",
+        "548 rows: 40 groups of 5 to 25",
+        "Simulated proportions strictly inside (0, 1) for the beta family: `logit mu = -0.3 "
+        "+ 0.6 x + 0.4 trt + b_g`, b_g ~ N(0, 0.5^2); `y` has precision 12, `yd` a precision "
+        "with log phi = 2 + trt - 0.4 x (for a dispersion model).",
+        "Simulated for mixedmodels by tests/reference/beta_dispformula.R "
+        "(set.seed(20261203)); not real data.",
+    ),
     "Oxboys": DatasetInfo(
         "Oxboys",
         "234 rows: 26 boys x 9 occasions",

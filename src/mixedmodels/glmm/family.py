@@ -240,7 +240,7 @@ def _positive(y: np.ndarray, name: str, family: str) -> None:
         i = int(np.flatnonzero(bad)[0])
         raise DataError(
             f"the {family} response {name!r} must be positive and finite; row {i} has "
-            f"{y[i]!r} (zeros are outside a {family} distribution's support: model them "
+            f"{float(y[i])!r} (zeros are outside a {family} distribution's support: model them "
             "apart, or choose another family)"
         )
 
@@ -288,7 +288,7 @@ class Binomial(Family):
         if bad.any():
             raise DataError(
                 f"the binomial response {name!r} must lie in [0, 1] (0/1 outcomes or "
-                f"proportions with weights= trials); found {y[bad][0]!r}"
+                f"proportions with weights= trials); found {float(y[bad][0])!r}"
             )
         trials = weights if weights is not None else np.ones_like(y)
         successes = y * trials
@@ -324,7 +324,7 @@ class _Counts(Family):
         if bad.any():
             raise DataError(
                 f"the {self.label} response {name!r} must be non-negative whole counts; "
-                f"found {y[bad][0]!r}"
+                f"found {float(y[bad][0])!r}"
             )
 
     def initial_mean(self, y: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -435,7 +435,9 @@ class Gaussian(Family):
     def check_response(self, y: np.ndarray, name: str, weights: np.ndarray | None) -> None:
         bad = ~np.isfinite(y)
         if bad.any():
-            raise DataError(f"the gaussian response {name!r} has a non-finite value {y[bad][0]!r}")
+            raise DataError(
+                f"the gaussian response {name!r} has a non-finite value {float(y[bad][0])!r}"
+            )
 
     def simulate(
         self, mu: np.ndarray, w: np.ndarray, dispersion: Dispersion, rng: np.random.Generator
@@ -641,10 +643,8 @@ class NegativeBinomial1(_SizedCounts):
 
     def saturated_kernel(self, y: np.ndarray) -> np.ndarray:
         # the log-density at mu = y (y = 0: the limit mu -> 0, log f = 0)
-        out = np.zeros_like(y, dtype=np.float64)
         positive = y > 0
-        out[positive] = self._log_density(y[positive], y[positive])
-        return out
+        return np.where(positive, self._log_density(y, np.where(positive, y, 1.0)), 0.0)
 
     def normalizer(self, y: np.ndarray, w: np.ndarray, dispersion: Dispersion = 1.0) -> np.ndarray:
         return np.zeros_like(y, dtype=np.float64)
@@ -759,7 +759,7 @@ class Beta(Family):
             i = int(np.flatnonzero(bad)[0])
             raise DataError(
                 f"the beta response {name!r} must lie strictly between 0 and 1; row {i} has "
-                f"{y[i]!r} (exact zeros and ones are outside a beta distribution's support: "
+                f"{float(y[i])!r} (exact zeros and ones are outside a beta distribution's support: "
                 "squeeze them in, e.g. (y (n - 1) + 0.5) / n, or model them apart)"
             )
 
