@@ -126,3 +126,22 @@ def test_fit_gamma_glmm_reports_its_dispersion(capsys) -> None:
     assert out["dispersion"] == pytest.approx(ref["laplace"]["dispersion"], rel=2e-3)
     assert main(["fit", data, "y ~ x + (1 | g)", "--family", "Gamma"]) == 0
     assert "Dispersion (sigma)" in capsys.readouterr().out
+
+
+def test_fit_beta_with_a_dispersion_model(capsys: pytest.CaptureFixture[str]) -> None:
+    """--family beta with --dispersion: the JSON carries the dispersion model's
+    coefficients and one sigma() per row."""
+    args = ["fit", "betasim", "yd ~ x + trt + (1 | g)", "--family", "beta"]
+    assert main([*args, "--dispersion", "~ trt + x", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["family"] == "beta" and set(out["disp_fixef"]) == {"(Intercept)", "trt[T.trt]", "x"}
+    assert len(out["dispersion"]) == 548
+    assert main([*args, "--dispersion", "~ nowhere"]) == 2
+    assert "nowhere" in capsys.readouterr().err
+
+
+def test_fit_zero_inflated_counts(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["fit", "Salamanders", "count ~ mined + (1 | site)", "--family", "poisson"]
+    assert main([*args, "--zi", "~ mined", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["zi_fixef"]) == {"(Intercept)", "mined[T.no]"}

@@ -34,6 +34,7 @@ FAMILIES = [
     "nbinom1",
     "Gamma",
     "inverse.gaussian",
+    "beta",
 ]
 
 FORMULA_HELP = """\
@@ -112,15 +113,24 @@ def _parser() -> argparse.ArgumentParser:
         help="response distribution: gaussian (a linear mixed model, the default; a GLMM "
         "with --link log or inverse), or a GLMM: binomial (0/1, cbind(successes, "
         "failures), or proportions with --weights trials), poisson (counts), "
-        "negative.binomial or nbinom2 (overdispersed counts, theta estimated), Gamma or "
-        "inverse.gaussian (positive measures; the dispersion is estimated)",
+        "negative.binomial or nbinom2 (overdispersed counts, theta estimated), nbinom1 "
+        "(variance proportional to the mean), Gamma or inverse.gaussian (positive "
+        "measures; the dispersion is estimated), beta (proportions strictly inside (0, 1))",
+    )
+    fit.add_argument(
+        "--zi",
+        help='zero-inflation model of a count family, e.g. "~ 1" or "~ x" (quote it)',
+    )
+    fit.add_argument(
+        "--dispersion",
+        help='dispersion model (log phi) of a family with a dispersion, e.g. "~ x"',
     )
     fit.add_argument(
         "--link",
         help="link function (binomial: logit, probit, cloglog; poisson: log, identity, "
         "sqrt; negative.binomial: log, sqrt, identity; gaussian: identity, log, "
         "inverse; Gamma: inverse, log, identity; inverse.gaussian: 1/mu^2, inverse, log, "
-        "identity)",
+        "identity; beta: logit, probit, cloglog)",
     )
     fit.add_argument(
         "--nagq",
@@ -188,7 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             result: LmmResult | GlmmResult
-            if args.family == "gaussian" and args.link in (None, "identity"):
+            plain = args.zi is None and args.dispersion is None
+            if args.family == "gaussian" and args.link in (None, "identity") and plain:
                 result = lmm(
                     args.formula,
                     data,
@@ -205,6 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     weights=args.weights,
                     offset=args.offset,
                     nagq=args.nagq,
+                    zi=args.zi,
+                    dispersion=args.dispersion,
                 )
     except MixedModelsError as exc:
         print(f"mixedmodels: error: {exc}", file=sys.stderr)

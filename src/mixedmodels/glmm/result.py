@@ -324,7 +324,9 @@ class GlmmResult(MixedModelResult):
             "nagq": self.nagq,
             "vcov_source": self.vcov_source,
             "dispersion": (
-                np.array(self.dispersion).tolist() if np.ndim(self.dispersion) else self.dispersion
+                [None if np.isnan(v) else float(v) for v in np.array(self.dispersion)]
+                if np.ndim(self.dispersion)
+                else self.dispersion
             ),
             "zi_fixef": dict(self.zi_fixef),
             "disp_fixef": dict(self.disp_fixef),
