@@ -30,6 +30,9 @@ def test_required_sets_are_shipped_with_sources() -> None:
         ("cbpp", 56, {"herd": 15, "period": 4}),
         ("Salamanders", 644, {"site": 23, "spp": 7, "mined": 2}),
         ("Owls", 599, {"Nest": 27, "FoodTreatment": 2, "SexParent": 2}),
+        ("betasim", 548, {"g": 40, "trt": 2}),
+        ("Orthodont", 108, {"Subject": 27, "Sex": 2}),
+        ("Ovary", 308, {"Mare": 11}),
     ],
 )
 def test_shapes_and_factor_levels(name: str, rows: int, factors: dict[str, int]) -> None:

@@ -18,6 +18,16 @@ from mixedmodels.errors import (
 )
 from mixedmodels.fitting import lmm
 from mixedmodels.glmm import GlmmResult, PirlsError, glmm
+from mixedmodels.gls import (
+    GlsResult,
+    corAR1,
+    corCAR1,
+    corCompSymm,
+    corSymm,
+    gls,
+    varIdent,
+    varPower,
+)
 from mixedmodels.inference import BootstrapResult, VarianceTest, anova, bootstrap, variance_test
 from mixedmodels.lmm import OptimizerSettings, OptInfo
 from mixedmodels.lmm_result import LmmResult
@@ -38,6 +48,14 @@ from mixedmodels.pooling import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "GlsResult",
+    "corAR1",
+    "corCAR1",
+    "corCompSymm",
+    "corSymm",
+    "gls",
+    "varIdent",
+    "varPower",
     "BootstrapResult",
     "ConvergenceWarning",
     "DataError",

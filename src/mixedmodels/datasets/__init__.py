@@ -1,8 +1,8 @@
 """Small classic data sets shipped with mixedmodels, with their sources.
 
 Each set is a CSV file with a JSON file giving the level order of its factors, written
-from the R packages that distribute them (lme4 1.1-31, mlmRev, glmmTMB), so treatment contrasts
-and level orders agree with lme4's.
+from the R packages that distribute them (lme4 1.1-31, mlmRev, glmmTMB, nlme), so
+treatment contrasts and level orders agree with R's.
 
 >>> import mixedmodels as mm
 >>> mm.datasets.names()[:3]
@@ -124,6 +124,22 @@ _INFO = {
         "with log phi = 2 + trt - 0.4 x (for a dispersion model).",
         "Simulated for mixedmodels by tests/reference/beta_dispformula.R "
         "(set.seed(20261203)); not real data.",
+    ),
+    "Orthodont": DatasetInfo(
+        "Orthodont",
+        "108 rows: 27 children x 4 ages (8, 10, 12, 14)",
+        "Distance (mm) from the pituitary to the pterygomaxillary fissure in 16 boys and "
+        "11 girls, measured every two years: repeated measures on each child.",
+        "Potthoff & Roy (1964), Biometrika 51, 313-326; as distributed in R package nlme.",
+    ),
+    "Ovary": DatasetInfo(
+        "Ovary",
+        "308 rows: 11 mares, about 29 days each",
+        "Number of ovarian follicles larger than 10 mm in mares, daily around ovulation; "
+        "`Time` is the position in the oestrous cycle (0 and 1 at ovulation): a daily "
+        "series per mare, autocorrelated.",
+        "Pierson & Ginther (1987), Animal Reproduction Science 14, 219-231; as distributed "
+        "in R package nlme.",
     ),
     "Oxboys": DatasetInfo(
         "Oxboys",

@@ -1,0 +1,136 @@
+"""GlsResult: an immutable fit of :func:`mixedmodels.gls`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from mixedmodels.core.result import frozen_array
+
+__all__ = ["GlsResult"]
+
+
+@dataclass(frozen=True, eq=False)
+class GlsResult:
+    """A generalized least-squares fit with residual structures.
+
+    Attributes
+    ----------
+    formula, method : str
+        The model and ``"REML"`` or ``"ML"``.
+    beta : numpy.ndarray
+    sigma : float
+        The residual SD of the reference stratum (of a multiplier of 1).
+    objective : float
+        -2 log L (ML) or the REML criterion at the optimum.
+    correlation_params, variance_params : dict
+        The structures' parameters on nlme's natural scale.
+    """
+
+    formula: str
+    method: str
+    fixed_names: tuple[str, ...]
+    beta: np.ndarray
+    vcov_matrix: np.ndarray
+    sigma: float
+    objective: float
+    nobs: int
+    n_groups: int
+    correlation_params: dict[str, float]
+    variance_params: dict[str, float]
+    correlation: Any
+    variance: Any
+    converged: bool
+    message: str
+    n_evaluations: int
+    seconds: float
+    _fitted: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    _y: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+
+    def __post_init__(self) -> None:
+        for name in ("beta", "vcov_matrix", "_fitted", "_y"):
+            object.__setattr__(self, name, frozen_array(getattr(self, name)))
+
+    @property
+    def loglik(self) -> float:
+        """The log-likelihood (restricted, for REML), as nlme's ``logLik``."""
+        return -0.5 * self.objective
+
+    @property
+    def n_params(self) -> int:
+        """Fixed effects, sigma and the structure parameters."""
+        return len(self.beta) + 1 + len(self.correlation_params) + len(self.variance_params)
+
+    @property
+    def aic(self) -> float:
+        return -2.0 * self.loglik + 2.0 * self.n_params
+
+    @property
+    def bic(self) -> float:
+        """BIC with nlme's number of observations (n - p under REML)."""
+        n = self.nobs - len(self.beta) if self.method == "REML" else self.nobs
+        return float(-2.0 * self.loglik + np.log(n) * self.n_params)
+
+    @property
+    def fixef(self) -> pd.Series:
+        return pd.Series(np.array(self.beta), index=list(self.fixed_names), name="fixef")
+
+    @property
+    def std_errors(self) -> pd.Series:
+        se = np.sqrt(np.diag(np.array(self.vcov_matrix)))
+        return pd.Series(se, index=list(self.fixed_names), name="std_errors")
+
+    def coef_table(self) -> pd.DataFrame:
+        """t tests of the fixed effects with ``n - p`` degrees of freedom, as nlme's."""
+        se = self.std_errors.to_numpy()
+        t = np.array(self.beta) / se
+        dof = self.nobs - len(self.beta)
+        return pd.DataFrame(
+            {
+                "estimate": np.array(self.beta),
+                "std_error": se,
+                "statistic": t,
+                "df": float(dof),
+                "p_value": 2.0 * stats.t.sf(np.abs(t), dof),
+            },
+            index=list(self.fixed_names),
+        )
+
+    @property
+    def fitted(self) -> pd.Series:
+        return pd.Series(np.array(self._fitted), name="fitted")
+
+    def residuals(self) -> pd.Series:
+        """Response residuals ``y - X beta``."""
+        return pd.Series(np.array(self._y) - np.array(self._fitted), name="residuals")
+
+    def summary(self) -> str:
+        """A text summary in the spirit of nlme's ``summary.gls``."""
+        lines = [
+            f"Generalized least squares fit by {self.method}",
+            f"  Model: {self.formula}",
+            f"  AIC {self.aic:.2f}  BIC {self.bic:.2f}  logLik {self.loglik:.3f}",
+        ]
+        if self.correlation is not None:
+            params = ", ".join(f"{k} = {v:.4f}" for k, v in self.correlation_params.items())
+            lines.append(
+                f"Correlation structure: {self.correlation.name}({self.correlation.form}): {params}"
+            )
+        if self.variance is not None:
+            params = ", ".join(f"{k} = {v:.4f}" for k, v in self.variance_params.items())
+            lines.append(f"Variance function: {self.variance.name}({self.variance.form}): {params}")
+        lines.append("")
+        lines.append(self.coef_table().to_string(float_format=lambda x: f"{x:.4g}"))
+        lines.append("")
+        lines.append(f"Residual standard error: {self.sigma:.4f}; {self.nobs} observations")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (
+            f"<GlsResult {self.formula!r} ({self.method}), nobs={self.nobs}, "
+            f"loglik={self.loglik:.4f}>"
+        )

@@ -1,0 +1,103 @@
+"""Generalized least squares with residual correlation and variance structures against
+nlme's ``gls`` (``tests/reference/gls_reference.R``, ``tests/reference/GLS_README.md``),
+REML and ML, at issue 14's tolerances: logLik within 1e-4, fixed effects within 1e-3 SE,
+SEs, sigma and the structure parameters within 1e-3 relative; and their bad input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixedmodels as mm
+from lme4_reference import load_data, load_reference
+
+
+def _ovary() -> pd.DataFrame:
+    data = load_data("Ovary")
+    # nlme's formula has sin(2*pi*Time) and cos(2*pi*Time): the same columns, made here
+    data["sin(2 * pi * Time)"] = np.sin(2 * np.pi * data["Time"])
+    data["cos(2 * pi * Time)"] = np.cos(2 * np.pi * data["Time"])
+    return data.rename(columns={"sin(2 * pi * Time)": "s", "cos(2 * pi * Time)": "c"})
+
+
+MODELS: dict[str, tuple[str, Any, Any, Any]] = {
+    "ovary_ar1": ("follicles ~ s + c", _ovary, mm.corAR1(form="~ 1 | Mare"), None),
+    "orthodont_cs": (
+        "distance ~ age + Sex",
+        lambda: load_data("Orthodont"),
+        mm.corCompSymm(form="~ 1 | Subject"),
+        None,
+    ),
+    "orthodont_symm_ident": (
+        "distance ~ age + Sex",
+        lambda: load_data("Orthodont"),
+        mm.corSymm(form="~ 1 | Subject"),
+        mm.varIdent(form="~ 1 | Sex"),
+    ),
+    "bodyweight_car1_ident": (
+        "weight ~ Time * Diet",
+        lambda: load_data("BodyWeight"),
+        mm.corCAR1(form="~ Time | Rat"),
+        mm.varIdent(form="~ 1 | Diet"),
+    ),
+    "bodyweight_ar1_power": (
+        "weight ~ Time * Diet",
+        lambda: load_data("BodyWeight"),
+        mm.corAR1(form="~ 1 | Rat"),
+        mm.varPower(form="~ Time"),
+    ),
+}
+
+
+@pytest.mark.parametrize("method", ["REML", "ML"])
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_matches_nlme(name: str, method: str) -> None:
+    formula, data, correlation, variance = MODELS[name]
+    ref = load_reference(f"gls_{name}")[method]
+    fit = mm.gls(formula, data(), correlation=correlation, variance=variance, reml=method == "REML")
+    assert fit.converged, fit.message
+    assert fit.loglik >= ref["logLik"] - 1e-4 and abs(fit.loglik - ref["logLik"]) <= 1e-4
+    se = np.array(list(ref["se"].values()))
+    np.testing.assert_array_less(np.abs(fit.beta - np.array(list(ref["coef"].values()))), 1e-3 * se)
+    np.testing.assert_allclose(fit.std_errors, se, rtol=1e-3)
+    assert fit.sigma == pytest.approx(ref["sigma"], rel=1e-3)
+    want_corr = ref["correlation"]
+    got_corr = list(fit.correlation_params.values())
+    want = list(want_corr.values()) if isinstance(want_corr, dict) else want_corr
+    np.testing.assert_allclose(got_corr, want, rtol=1e-3)
+    if variance is not None:
+        assert list(fit.variance_params) == list(ref["variance"])
+        np.testing.assert_allclose(
+            list(fit.variance_params.values()), list(ref["variance"].values()), rtol=1e-3, atol=1e-5
+        )
+    assert "Correlation structure" in fit.summary()
+
+
+def test_no_structure_is_ordinary_least_squares() -> None:
+    data = load_data("Orthodont")
+    fit = mm.gls("distance ~ age + Sex", data, reml=False)
+    X = np.column_stack([np.ones(len(data)), data["age"], data["Sex"] == "Female"]).astype(float)
+    beta, rss, *_ = np.linalg.lstsq(X, data["distance"].to_numpy(), rcond=None)
+    np.testing.assert_allclose(fit.beta, beta, rtol=1e-10)
+    assert fit.sigma == pytest.approx(np.sqrt(rss[0] / len(data)))
+
+
+def test_bad_input_is_named() -> None:
+    data = load_data("Orthodont")
+    with pytest.raises(mm.DataError, match="grouping column 'Patient'"):
+        mm.gls("distance ~ age", data, correlation=mm.corAR1(form="~ 1 | Patient"))
+    with pytest.raises(mm.DataError, match="'visit'.*not in the data"):
+        mm.gls("distance ~ age", data, correlation=mm.corAR1(form="~ visit | Subject"))
+    twice = data.assign(t=np.where(data.index % 4 == 1, 8, data["age"]))  # ages 8, 8, 12, 14
+    with pytest.raises(mm.DataError, match="appears twice in one group"):
+        mm.gls("distance ~ age", twice, correlation=mm.corAR1(form="~ t | Subject"))
+    with pytest.raises(mm.DataError, match="'Sexx'"):
+        mm.gls("distance ~ age", data, variance=mm.varIdent(form="~ 1 | Sexx"))
+    with pytest.raises(mm.ModelSpecError, match="no random effects"):
+        mm.gls("distance ~ age + (1 | Subject)", data)
+    small = data.head(8)
+    with pytest.raises(mm.ModelSpecError, match="more than 8 rows"):
+        mm.gls("distance ~ age", small, correlation=mm.corSymm(form="~ 1 | Subject"))
