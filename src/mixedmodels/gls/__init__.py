@@ -2,15 +2,34 @@
 
 from mixedmodels.gls.fit import gls
 from mixedmodels.gls.result import GlsResult
-from mixedmodels.gls.structures import corAR1, corCAR1, corCompSymm, corSymm, varIdent, varPower
+from mixedmodels.gls.structures import (
+    corAR1,
+    corARMA,
+    corCAR1,
+    corCompSymm,
+    corExp,
+    corGaus,
+    corSpher,
+    corSymm,
+    varConstPower,
+    varExp,
+    varIdent,
+    varPower,
+)
 
 __all__ = [
     "GlsResult",
     "corAR1",
+    "corARMA",
     "corCAR1",
     "corCompSymm",
+    "corExp",
+    "corGaus",
+    "corSpher",
     "corSymm",
     "gls",
+    "varConstPower",
+    "varExp",
     "varIdent",
     "varPower",
 ]

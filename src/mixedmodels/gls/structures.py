@@ -12,7 +12,6 @@ stratum for ``varIdent`` and the power of ``varPower``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +28,12 @@ __all__ = [
     "corCompSymm",
     "corSymm",
     "parse_form",
+    "corARMA",
+    "corExp",
+    "corGaus",
+    "corSpher",
+    "varConstPower",
+    "varExp",
     "varIdent",
     "varPower",
 ]
@@ -243,20 +248,229 @@ class corSymm(Correlation):  # noqa: N801
             raise DataError("corSymm's positions must be whole numbers from 1 (the visits)")
 
 
+def _pacf_to_coefficients(r: np.ndarray) -> np.ndarray:
+    """AR coefficients of a stationary polynomial from partial autocorrelations in
+    (-1, 1) (the Durbin-Levinson recursion): any such values give a stationary model."""
+    phi = np.zeros(0)
+    for k, rk in enumerate(r):
+        phi = np.concatenate([phi - rk * phi[::-1], [rk]]) if k else np.array([rk])
+    return phi
+
+
+@dataclass(frozen=True)
+class corARMA(Correlation):  # noqa: N801
+    """An ARMA(p, q) process on integer times (or positions), nlme's ``corARMA``:
+    ``e_t = Phi_1 e_{t-1} + ... + a_t + Theta_1 a_{t-1} + ...``, stationary and
+    invertible (its parameters are those of partial autocorrelations in (-1, 1))."""
+
+    p: int = 0
+    q: int = 0
+    name: str = field(default="corARMA", init=False)
+
+    def __post_init__(self) -> None:
+        for order, value in (("p", self.p), ("q", self.q)):
+            if not isinstance(value, (int, np.integer)) or value < 0:
+                raise ModelSpecError(
+                    f"corARMA's {order} must be a whole number >= 0, not {value!r}"
+                )
+        if self.p + self.q == 0:
+            raise ModelSpecError("corARMA needs p > 0 or q > 0 (p = q = 0 is no correlation)")
+
+    def n_params(self, bound: BoundCorrelation) -> int:
+        return self.p + self.q
+
+    def _coefficients(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        phi = _pacf_to_coefficients(np.tanh(params[: self.p] / 2.0))
+        theta = -_pacf_to_coefficients(np.tanh(params[self.p :] / 2.0))
+        return phi, theta
+
+    def autocorrelations(self, params: np.ndarray, max_lag: int) -> np.ndarray:
+        """The process's autocorrelations at lags 0..max_lag (from its MA(infinity) weights,
+        summed until they are below 1e-14 of the first)."""
+        from scipy import signal
+
+        phi, theta = self._coefficients(params)
+        length = 256 + max_lag
+        while True:
+            impulse = np.zeros(length)
+            impulse[0] = 1.0
+            psi = signal.lfilter(
+                np.concatenate([[1.0], theta]), np.concatenate([[1.0], -phi]), impulse
+            )
+            if abs(psi[-1]) < 1e-14 * np.max(np.abs(psi)) or length > 1_000_000:
+                break
+            length *= 4
+        gamma = np.array([psi[: length - k] @ psi[k:] for k in range(max_lag + 1)])
+        return np.asarray(gamma / gamma[0])
+
+    def matrices(
+        self, times: np.ndarray, params: np.ndarray, bound: BoundCorrelation
+    ) -> np.ndarray:
+        lags = _lags(times).astype(np.int64)
+        return np.asarray(self.autocorrelations(params, int(lags.max(initial=0)))[lags])
+
+    def natural(self, params: np.ndarray, bound: BoundCorrelation) -> dict[str, float]:
+        phi, theta = self._coefficients(params)
+        out = {f"Phi{i + 1}": float(v) for i, v in enumerate(phi)}
+        out.update({f"Theta{i + 1}": float(v) for i, v in enumerate(theta)})
+        return out
+
+    def _check(self, position: np.ndarray, groups: np.ndarray, covariate: str | None) -> None:
+        super()._check(position, groups, covariate)
+        if not np.all(position == np.round(position)):
+            raise DataError("corARMA's times must be whole numbers (it is a discrete-time process)")
+
+
+@dataclass(frozen=True)
+class _Spatial(Correlation):
+    """An isotropic spatial correlation of the Euclidean distance between the rows'
+    coordinates (``form = "~ x + y"`` or ``"~ x + y | g"``): ``(1 - nugget) f(d / range)``
+    off the diagonal, with ``nugget`` only when asked for."""
+
+    value: tuple[float, ...] | None = None
+    nugget: bool = False
+
+    def bind(self, data: pd.DataFrame, groups: np.ndarray) -> BoundCorrelation:
+        covariate, _ = parse_form(self.form, self.name)
+        if covariate is None:
+            raise ModelSpecError(
+                f"{self.name} needs coordinates: form = '~ x + y' (or '~ x + y | g')"
+            )
+        columns = [c.strip() for c in covariate.split("+")]
+        coords = np.column_stack(
+            [
+                pd.to_numeric(_column(data, c, self.name), errors="coerce").to_numpy(float)
+                for c in columns
+            ]
+        )
+        if not np.all(np.isfinite(coords)):
+            raise DataError(
+                f"{self.name}'s coordinates {', '.join(columns)} must be numeric and finite"
+            )
+        return BoundCorrelation(self, coords, groups)
+
+    def shape(self, s: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def n_params(self, bound: BoundCorrelation) -> int:
+        return 1 + int(self.nugget)
+
+    def start(self, bound: BoundCorrelation) -> np.ndarray:
+        if self.value is not None:
+            values = np.atleast_1d(np.asarray(self.value, dtype=float))
+            if values.size != self.n_params(bound) or values[0] <= 0:
+                raise ModelSpecError(
+                    f"{self.name}'s value must be (range,{' nugget' if self.nugget else ''}) "
+                    f"with range > 0, not {self.value!r}"
+                )
+            out = [np.log(values[0])]
+            if self.nugget:
+                if not 0 < values[1] < 1:
+                    raise ModelSpecError(
+                        f"{self.name}'s nugget must lie in (0, 1), not {values[1]!r}"
+                    )
+                out.append(np.log(values[1] / (1 - values[1])))
+            return np.array(out)
+        # a tenth of the largest distance within a group, and a nugget of 0.1
+        span = float(np.max(np.ptp(bound.times, axis=0))) if bound.times.size else 1.0
+        out = [np.log(max(span, 1e-8) / 10.0)]
+        if self.nugget:
+            out.append(np.log(0.1 / 0.9))
+        return np.array(out)
+
+    def matrices(
+        self, times: np.ndarray, params: np.ndarray, bound: BoundCorrelation
+    ) -> np.ndarray:
+        distance = np.sqrt(np.sum((times[:, :, None, :] - times[:, None, :, :]) ** 2, axis=-1))
+        R = self.shape(distance / np.exp(params[0]))
+        if self.nugget:
+            nugget = 1.0 / (1.0 + np.exp(-params[1]))
+            m = times.shape[1]
+            R = (1.0 - nugget) * R + nugget * np.eye(m)
+        else:
+            m = times.shape[1]
+            R = np.where(np.eye(m, dtype=bool), 1.0, R)
+        return np.asarray(R)
+
+    def natural(self, params: np.ndarray, bound: BoundCorrelation) -> dict[str, float]:
+        out = {"range": float(np.exp(params[0]))}
+        if self.nugget:
+            out["nugget"] = float(1.0 / (1.0 + np.exp(-params[1])))
+        return out
+
+
+@dataclass(frozen=True)
+class corExp(_Spatial):  # noqa: N801
+    """Exponential spatial correlation: ``exp(-d / range)``."""
+
+    name: str = field(default="corExp", init=False)
+
+    def shape(self, s: np.ndarray) -> np.ndarray:
+        return np.asarray(np.exp(-s))
+
+
+@dataclass(frozen=True)
+class corGaus(_Spatial):  # noqa: N801
+    """Gaussian spatial correlation: ``exp(-(d / range)^2)``."""
+
+    name: str = field(default="corGaus", init=False)
+
+    def shape(self, s: np.ndarray) -> np.ndarray:
+        return np.asarray(np.exp(-s * s))
+
+
+@dataclass(frozen=True)
+class corSpher(_Spatial):  # noqa: N801
+    """Spherical spatial correlation: ``1 - 1.5 s + 0.5 s^3`` for ``s = d / range < 1``,
+    0 beyond."""
+
+    name: str = field(default="corSpher", init=False)
+
+    def shape(self, s: np.ndarray) -> np.ndarray:
+        return np.asarray(np.where(s < 1.0, 1.0 - 1.5 * s + 0.5 * s**3, 0.0))
+
+
 @dataclass(frozen=True)
 class Variance:
-    """A residual variance function: each row's SD is sigma times a multiplier."""
+    """A residual variance function: each row's SD is sigma times a multiplier of the
+    rows' values of its ``form``."""
 
     form: str = "~ 1"
     name: str = field(default="", init=False)
 
-    def bind(self, data: pd.DataFrame) -> Any:
+    def bind(self, data: pd.DataFrame) -> BoundVariance:
+        covariate, _ = parse_form(self.form, self.name)
+        if covariate is None:
+            raise ModelSpecError(f"{self.name} needs a covariate: form = '~ v'")
+        column = pd.to_numeric(_column(data, covariate, self.name), errors="coerce")
+        values = np.asarray(column, dtype=float)
+        if not np.all(np.isfinite(values)):
+            raise DataError(f"{self.name}'s covariate {covariate!r} must be numeric and finite")
+        self._check(values, covariate)
+        return BoundVariance(self, values)
+
+    def _check(self, values: np.ndarray, covariate: str) -> None:
+        """Refuse values the function is not defined at."""
+
+    # per function
+    def n_params(self, bound: BoundVariance) -> int:
+        return 1
+
+    def start(self, bound: BoundVariance) -> np.ndarray:
+        return np.zeros(self.n_params(bound))
+
+    def multipliers(self, bound: BoundVariance, params: np.ndarray) -> np.ndarray:
+        """Each row's SD multiplier at the unconstrained ``params``."""
+        raise NotImplementedError
+
+    def natural(self, bound: BoundVariance, params: np.ndarray) -> dict[str, float]:
         raise NotImplementedError
 
 
 @dataclass(frozen=True)
 class BoundVariance:
-    """A variance function read from the data."""
+    """A variance function read from the data: the rows' values (stratum codes for
+    ``varIdent``, with the strata's names)."""
 
     structure: Variance
     values: np.ndarray
@@ -264,30 +478,23 @@ class BoundVariance:
 
     @property
     def n_params(self) -> int:
-        return len(self.levels) - 1 if self.levels else 1
+        return self.structure.n_params(self)
 
     def start(self) -> np.ndarray:
-        return np.zeros(self.n_params)
+        return self.structure.start(self)
 
     def multipliers(self, params: np.ndarray) -> np.ndarray:
-        """Each row's SD multiplier."""
-        if self.levels:
-            delta = np.concatenate([[1.0], np.exp(params)])
-            return np.asarray(delta[self.values.astype(np.int64)])
-        return np.asarray(np.abs(self.values) ** params[0])
+        return self.structure.multipliers(self, params)
 
     def natural(self, params: np.ndarray) -> dict[str, float]:
-        if self.levels:
-            return {
-                level: float(np.exp(p)) for level, p in zip(self.levels[1:], params, strict=True)
-            }
-        return {"power": float(params[0])}
+        return self.structure.natural(self, params)
 
 
 @dataclass(frozen=True)
 class varIdent(Variance):  # noqa: N801
     """A different residual SD per stratum of ``form = "~ 1 | stratum"`` (the first level is
-    the reference, with ratio 1)."""
+    the reference, with ratio 1: a categorical's first category present, else the first
+    value in the data)."""
 
     name: str = field(default="varIdent", init=False)
 
@@ -296,7 +503,6 @@ class varIdent(Variance):  # noqa: N801
         if stratum is None:
             raise ModelSpecError("varIdent needs strata: form = '~ 1 | stratum'")
         column = _column(data, stratum, self.name)
-        # the reference: a categorical's first category present, else the first value seen
         codes, found = pd.factorize(column, sort=False)
         levels = list(found)
         if isinstance(column.dtype, pd.CategoricalDtype):
@@ -306,6 +512,16 @@ class varIdent(Variance):  # noqa: N801
             raise DataError(f"varIdent's stratum {stratum!r} has missing values")
         return BoundVariance(self, np.asarray(codes, float), tuple(str(v) for v in levels))
 
+    def n_params(self, bound: BoundVariance) -> int:
+        return len(bound.levels) - 1
+
+    def multipliers(self, bound: BoundVariance, params: np.ndarray) -> np.ndarray:
+        delta = np.concatenate([[1.0], np.exp(params)])
+        return np.asarray(delta[bound.values.astype(np.int64)])
+
+    def natural(self, bound: BoundVariance, params: np.ndarray) -> dict[str, float]:
+        return {level: float(np.exp(p)) for level, p in zip(bound.levels[1:], params, strict=True)}
+
 
 @dataclass(frozen=True)
 class varPower(Variance):  # noqa: N801
@@ -313,11 +529,41 @@ class varPower(Variance):  # noqa: N801
 
     name: str = field(default="varPower", init=False)
 
-    def bind(self, data: pd.DataFrame) -> BoundVariance:
-        covariate, _ = parse_form(self.form, self.name)
-        if covariate is None:
-            raise ModelSpecError("varPower needs a covariate: form = '~ v'")
-        values = pd.to_numeric(_column(data, covariate, self.name), errors="coerce").to_numpy(float)
-        if not np.all(np.isfinite(values)) or np.any(values == 0):
-            raise DataError(f"varPower's covariate {covariate!r} must be finite and non-zero")
-        return BoundVariance(self, values)
+    def _check(self, values: np.ndarray, covariate: str) -> None:
+        if np.any(values == 0):
+            raise DataError(f"varPower's covariate {covariate!r} must be non-zero")
+
+    def multipliers(self, bound: BoundVariance, params: np.ndarray) -> np.ndarray:
+        return np.asarray(np.abs(bound.values) ** params[0])
+
+    def natural(self, bound: BoundVariance, params: np.ndarray) -> dict[str, float]:
+        return {"power": float(params[0])}
+
+
+@dataclass(frozen=True)
+class varExp(Variance):  # noqa: N801
+    """A residual SD proportional to ``exp(expon v)``."""
+
+    name: str = field(default="varExp", init=False)
+
+    def multipliers(self, bound: BoundVariance, params: np.ndarray) -> np.ndarray:
+        return np.asarray(np.exp(params[0] * bound.values))
+
+    def natural(self, bound: BoundVariance, params: np.ndarray) -> dict[str, float]:
+        return {"expon": float(params[0])}
+
+
+@dataclass(frozen=True)
+class varConstPower(Variance):  # noqa: N801
+    """A residual SD proportional to ``const + |v|^power``, ``const > 0``."""
+
+    name: str = field(default="varConstPower", init=False)
+
+    def n_params(self, bound: BoundVariance) -> int:
+        return 2
+
+    def multipliers(self, bound: BoundVariance, params: np.ndarray) -> np.ndarray:
+        return np.asarray(np.exp(params[0]) + np.abs(bound.values) ** params[1])
+
+    def natural(self, bound: BoundVariance, params: np.ndarray) -> dict[str, float]:
+        return {"const": float(np.exp(params[0])), "power": float(params[1])}
