@@ -36,6 +36,7 @@ from mixedmodels.gls import (
 )
 from mixedmodels.inference import BootstrapResult, VarianceTest, anova, bootstrap, variance_test
 from mixedmodels.lmm import OptimizerSettings, OptInfo
+from mixedmodels.lmm.structured import StructuredLmmResult
 from mixedmodels.lmm_result import LmmResult
 from mixedmodels.pooling import (
     PoolingResult,
@@ -54,6 +55,7 @@ from mixedmodels.pooling import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "StructuredLmmResult",
     "GlsResult",
     "corAR1",
     "corARMA",

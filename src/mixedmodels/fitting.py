@@ -4,15 +4,51 @@ record comes back as the user-facing :class:`~mixedmodels.lmm_result.LmmResult`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, overload
 
 from mixedmodels._data import is_dask_dataframe
 from mixedmodels.core.optinfo import OptimizerSettings
 from mixedmodels.errors import ModelSpecError
+from mixedmodels.gls.structures import Correlation, Variance
 from mixedmodels.lmm.fit import lmm as lmm_in_memory
+from mixedmodels.lmm.structured import StructuredLmmResult, lmm_structured
 from mixedmodels.lmm_result import LmmResult
 
 __all__ = ["lmm"]
+
+
+@overload
+def lmm(
+    formula: str,
+    data: Any,
+    *,
+    reml: bool = ...,
+    weights: Any = ...,
+    offset: Any = ...,
+    settings: OptimizerSettings | None = ...,
+    start: Any = ...,
+    progress: bool | None = ...,
+    max_block_bytes: int | None = ...,
+    correlation: None = ...,
+    variance: None = ...,
+) -> LmmResult: ...
+
+
+@overload
+def lmm(
+    formula: str,
+    data: Any,
+    *,
+    reml: bool = ...,
+    weights: Any = ...,
+    offset: Any = ...,
+    settings: OptimizerSettings | None = ...,
+    start: Any = ...,
+    progress: bool | None = ...,
+    max_block_bytes: int | None = ...,
+    correlation: Correlation | None = ...,
+    variance: Variance | None = ...,
+) -> LmmResult | StructuredLmmResult: ...
 
 
 def lmm(
@@ -26,7 +62,9 @@ def lmm(
     start: Any = None,
     progress: bool | None = None,
     max_block_bytes: int | None = None,
-) -> LmmResult:
+    correlation: Correlation | None = None,
+    variance: Variance | None = None,
+) -> LmmResult | StructuredLmmResult:
     """Fit a linear mixed-effects model, as lme4's ``lmer``.
 
     The model is ``y = X beta + Z b + e`` with ``b ~ N(0, sigma^2 Lambda Lambda')`` and
@@ -58,9 +96,19 @@ def lmm(
         Dask data only: the most client memory the levels and blocks may need (an
         estimate checked before they are built; default 4 GiB).
 
+    correlation : Correlation, optional
+        A residual correlation structure (nlme's ``correlation=``: ``mm.corAR1``,
+        ``mm.corCAR1``, ``mm.corCompSymm``, ``mm.corSymm``, ``mm.corARMA``, the spatial
+        ones), within groups nested in the random effects' grouping factors.
+    variance : Variance, optional
+        A residual variance function (nlme's ``weights=``: ``mm.varIdent``,
+        ``mm.varPower``, ``mm.varExp``, ``mm.varConstPower``).
+
     Returns
     -------
     LmmResult
+        Or, with ``correlation=`` or ``variance=``, a
+        :class:`~mixedmodels.lmm.structured.StructuredLmmResult`.
 
     Examples
     --------
@@ -69,6 +117,21 @@ def lmm(
     >>> round(fit.objective, 3)
     1743.628
     """
+    if correlation is not None or variance is not None:
+        if is_dask_dataframe(data) or weights is not None or start is not None:
+            raise ModelSpecError(
+                "residual structures (correlation=, variance=) are fitted on in-memory data "
+                "without prior weights or start="
+            )
+        return lmm_structured(
+            formula,
+            data,
+            correlation=correlation,
+            variance=variance,
+            reml=reml,
+            offset=offset,
+            settings=settings or OptimizerSettings(),
+        )
     if is_dask_dataframe(data):
         from mixedmodels.daskfit.fit import lmm_dask
 

@@ -1,0 +1,367 @@
+"""Linear mixed models with residual correlation and variance structures, as nlme's ``lme``
+with ``correlation=`` and ``weights=``: ``y = X beta + Z b + e``, ``Var(e_i) = sigma^2 D_i
+R_i D_i`` within each group ``i`` of the correlation structure.
+
+Each group's rows are whitened by the Cholesky factor ``L_i`` of ``D_i R_i D_i``. When
+every random-effects factor is constant within each group (the groups are nested in the
+factors, as a subject's visits are), whitening keeps Z's shape: a row still belongs to
+one level of each factor, only its values change. The whitened rows are an ordinary LMM
+with independent residuals, fitted by the LMM engine (profiled over beta and sigma, its
+criterion minimized over theta), and ``-2 log L = criterion + sum_i log|D_i R_i D_i|``.
+The structure parameters are optimized over that; each evaluation is an LMM fit, started
+from the last theta. Conditioning (centring and scaling) is applied before whitening, so
+it stays a linear reparametrization of the whitened columns.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from mixedmodels._data import as_dataframe
+from mixedmodels.core.covariance import covariance_layout
+from mixedmodels.core.optinfo import OptimizerSettings
+from mixedmodels.design.conditioning import conditioning
+from mixedmodels.design.crossproducts import ZTerm, crossproducts
+from mixedmodels.design.frame import ModelFrame, model_frame
+from mixedmodels.errors import ModelSpecError
+from mixedmodels.gls.structures import (
+    BoundCorrelation,
+    BoundVariance,
+    Correlation,
+    Variance,
+    parse_form,
+)
+from mixedmodels.lmm.fit import estimate, make_model, record_of_model, response_shift
+from mixedmodels.lmm_result import LmmResult
+
+__all__ = ["StructuredLmmResult", "lmm_structured"]
+
+#: The outer optimizer's gradient tolerance and difference step (unconstrained scale).
+GRADIENT_TOLERANCE = 1e-6
+DIFFERENCE_STEP = 1e-5
+ACCEPTED_GRADIENT = 1e-3
+
+
+class _Whitener:
+    """The per-group whitening of the rows at given structure parameters."""
+
+    def __init__(
+        self,
+        codes: np.ndarray,
+        correlation: BoundCorrelation | None,
+        variance: BoundVariance | None,
+    ) -> None:
+        order = np.argsort(codes, kind="stable")
+        groups = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)
+        sizes = np.array([g.size for g in groups])
+        self.batches = [
+            np.stack([groups[i] for i in np.flatnonzero(sizes == m)]) for m in np.unique(sizes)
+        ]
+        self.correlation, self.variance = correlation, variance
+        self.n = codes.size
+        self.n_corr = 0 if correlation is None else correlation.structure.n_params(correlation)
+
+    def start(self) -> np.ndarray:
+        parts = []
+        if self.correlation is not None:
+            parts.append(self.correlation.structure.start(self.correlation))
+        if self.variance is not None:
+            parts.append(self.variance.start())
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def factors(self, params: np.ndarray) -> tuple[list[np.ndarray], float]:
+        """Each batch's Cholesky factors ``(G, m, m)`` and the total log-determinant."""
+        corr, var = params[: self.n_corr], params[self.n_corr :]
+        mult = np.ones(self.n) if self.variance is None else self.variance.multipliers(var)
+        out, logdet = [], 0.0
+        for rows in self.batches:
+            m = mult[rows]
+            if self.correlation is None:
+                R = np.broadcast_to(np.eye(rows.shape[1]), (rows.shape[0],) + (rows.shape[1],) * 2)
+            else:
+                bound = self.correlation
+                R = bound.structure.matrices(bound.times[rows], corr, bound)
+            L = np.linalg.cholesky(R * m[:, :, None] * m[:, None, :])
+            out.append(L)
+            logdet += 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
+        return out, logdet
+
+    def apply(self, factors: list[np.ndarray], M: np.ndarray) -> np.ndarray:
+        """``L^{-1} M`` group by group (``M`` is ``(n,)`` or ``(n, k)``)."""
+        flat = M.ndim == 1
+        A = M[:, None] if flat else M
+        out = np.empty_like(A, dtype=np.float64)
+        for rows, L in zip(self.batches, factors, strict=True):
+            out[rows] = np.linalg.solve(L, A[rows])
+        return out[:, 0] if flat else out
+
+    def unapply(self, factors: list[np.ndarray], v: np.ndarray) -> np.ndarray:
+        """``L v`` group by group, for a vector."""
+        out = np.empty_like(v, dtype=np.float64)
+        for rows, L in zip(self.batches, factors, strict=True):
+            out[rows] = np.einsum("gij,gj->gi", L, v[rows])
+        return out
+
+
+def _groups(frame: ModelFrame, rows: pd.DataFrame, correlation: Correlation | None) -> np.ndarray:
+    """The codes of the structures' groups: the correlation's ``| g``, else the random
+    effects' single grouping factor; checked to be nested in every grouping factor."""
+    group = None if correlation is None else parse_form(correlation.form, correlation.name)[1]
+    factors = {t.factor.name: t.factor for t in frame.terms}
+    if group is None:
+        if len(factors) != 1:
+            raise ModelSpecError(
+                "with more than one grouping factor, name the residual structure's groups "
+                "in its form, e.g. mm.corAR1(form='~ 1 | Subject')"
+            )
+        codes = next(iter(factors.values())).codes
+    else:
+        if group not in rows.columns:
+            raise ModelSpecError(
+                f"the correlation structure's grouping column {group!r} is not in the data"
+            )
+        codes, _ = pd.factorize(rows[group], sort=False)
+    codes = np.asarray(codes, dtype=np.int64)
+    for name, factor in factors.items():
+        pairs = pd.DataFrame({"g": codes, "f": factor.codes}).drop_duplicates()
+        if pairs["g"].duplicated().any():
+            raise ModelSpecError(
+                f"the residual structure's groups are not nested in the grouping factor "
+                f"{name!r} (a group spans several of its levels): with crossed random "
+                "effects, residual structures are not fitted yet"
+            )
+    return codes
+
+
+@dataclass(frozen=True, eq=False)
+class StructuredLmmResult:
+    """An LMM fitted with residual correlation and/or variance structures.
+
+    The fixed effects, theta, sigma, the random effects' covariances and conditional modes
+    are those of the model (``fit.fixef``, ``fit.varcorr``, ``fit.ranef()``); the
+    log-likelihood includes the structures' determinant; fitted values and residuals are
+    on the data's scale.
+    """
+
+    whitened: LmmResult
+    """The LMM of the whitened rows at the optimum (its own fitted values and residuals
+    are whitened)."""
+    objective: float
+    correlation_params: dict[str, float]
+    variance_params: dict[str, float]
+    correlation: Any
+    variance: Any
+    converged: bool
+    n_evaluations: int
+    seconds: float
+    _fitted: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    _residuals: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+
+    @property
+    def loglik(self) -> float:
+        return -0.5 * self.objective
+
+    @property
+    def reml(self) -> bool:
+        return bool(self.whitened.reml)
+
+    @property
+    def n_params(self) -> int:
+        return (
+            int(self.whitened.n_params) + len(self.correlation_params) + len(self.variance_params)
+        )
+
+    @property
+    def aic(self) -> float:
+        return -2.0 * self.loglik + 2.0 * self.n_params
+
+    @property
+    def bic(self) -> float:
+        n = self.whitened.nobs - (len(self.whitened.beta) if self.reml else 0)
+        return float(-2.0 * self.loglik + np.log(n) * self.n_params)
+
+    @property
+    def fixef(self) -> pd.Series:
+        return self.whitened.fixef
+
+    @property
+    def beta(self) -> np.ndarray:
+        return np.asarray(self.whitened.beta)
+
+    @property
+    def std_errors(self) -> pd.Series:
+        return self.whitened.std_errors
+
+    @property
+    def sigma(self) -> float:
+        return float(self.whitened.sigma)
+
+    @property
+    def theta(self) -> np.ndarray:
+        return np.asarray(self.whitened.theta)
+
+    @property
+    def varcorr(self) -> pd.DataFrame:
+        return self.whitened.varcorr
+
+    def ranef(self) -> pd.DataFrame:
+        return self.whitened.ranef()
+
+    @property
+    def fitted(self) -> pd.Series:
+        return pd.Series(np.array(self._fitted), name="fitted")
+
+    def residuals(self) -> pd.Series:
+        return pd.Series(np.array(self._residuals), name="residuals")
+
+    def coef_table(self) -> pd.DataFrame:
+        """Wald t statistics of the fixed effects (``estimate, std_error, statistic``); the
+        structures' parameters are taken as known, so no degrees of freedom are given."""
+        se = self.std_errors.to_numpy()
+        return pd.DataFrame(
+            {"estimate": self.beta, "std_error": se, "statistic": self.beta / se},
+            index=list(self.whitened.fixed_names),
+        )
+
+    def summary(self) -> str:
+        """A text summary: criteria, random effects, fixed effects and the structures."""
+        method = "REML" if self.reml else "maximum likelihood"
+        lines = [
+            f"Linear mixed model with residual structures fit by {method}",
+            f"Formula: {self.whitened.formula}",
+            f"  AIC {self.aic:.2f}  BIC {self.bic:.2f}  logLik {self.loglik:.4f}",
+            "",
+            "Random effects:",
+            self.varcorr.to_string(index=False, float_format=lambda x: f"{x:.4g}", na_rep=""),
+            f"Number of obs: {self.whitened.nobs}",
+            "",
+            "Fixed effects:",
+            self.coef_table().to_string(float_format=lambda x: f"{x:.4f}"),
+            "",
+        ]
+        if self.correlation is not None:
+            params = ", ".join(f"{k} = {v:.4f}" for k, v in self.correlation_params.items())
+            lines.append(
+                f"Correlation structure: {self.correlation.name}({self.correlation.form}): {params}"
+            )
+        if self.variance is not None:
+            params = ", ".join(f"{k} = {v:.4f}" for k, v in self.variance_params.items())
+            lines.append(f"Variance function: {self.variance.name}({self.variance.form}): {params}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (
+            f"<StructuredLmmResult {self.whitened.formula!r}, nobs={self.whitened.nobs}, "
+            f"loglik={self.loglik:.4f}>"
+        )
+
+
+def lmm_structured(
+    formula: str,
+    data: Any,
+    *,
+    correlation: Correlation | None,
+    variance: Variance | None,
+    reml: bool,
+    offset: Any,
+    settings: OptimizerSettings,
+) -> StructuredLmmResult:
+    """Fit an LMM with residual structures; see :func:`mixedmodels.lmm`."""
+    frame = model_frame(formula, data, offset=offset)
+    rows = as_dataframe(data).iloc[frame.rows].reset_index(drop=True)
+    codes = _groups(frame, rows, correlation)
+    bound_corr = None if correlation is None else correlation.bind(rows, codes)
+    bound_var = None if variance is None else variance.bind(rows)
+    whitener = _Whitener(codes, bound_corr, bound_var)
+    layout = covariance_layout(frame)
+    cond = conditioning(frame)
+    cframe = cond.apply(frame)
+    response = cframe.y if cframe.offset is None else cframe.y - cframe.offset
+    shift = response_shift(cframe, response)
+    index = data.index if isinstance(data, pd.DataFrame) else pd.RangeIndex(frame.n_input)
+    label = data.attrs.get("name", "data") if isinstance(data, pd.DataFrame) else "data"
+    theta_start: list[np.ndarray | None] = [None]
+    count = [0]
+
+    def whitened(params: np.ndarray) -> tuple[Any, ModelFrame, Any, float, list[np.ndarray]]:
+        factors, logdet = whitener.factors(params)
+        X = whitener.apply(factors, cframe.X)
+        y = whitener.apply(factors, response - shift)
+        terms = tuple(replace(t, matrix=whitener.apply(factors, t.matrix)) for t in cframe.terms)
+        wframe = replace(cframe, X=X, y=y + shift, terms=terms, offset=None)
+        wlayout = covariance_layout(wframe)
+        zterms = [ZTerm(b.factor.codes, b.matrix, b.n_levels) for b in wlayout.blocks]
+        products = crossproducts(zterms, np.column_stack([X, y]), None)
+        model = make_model(products, shift, frame, wlayout, cond, reml)
+        return model, wframe, wlayout, logdet, factors
+
+    def criterion(params: np.ndarray) -> float:
+        count[0] += 1
+        try:
+            model, _, _, logdet, _ = whitened(params)
+            est = estimate(model, frame, layout, settings, theta_start[0])
+        except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+            return np.inf
+        theta_start[0] = est.theta
+        value = est.objective + logdet
+        return value if np.isfinite(value) else np.inf
+
+    def gradient(params: np.ndarray) -> np.ndarray:
+        g = np.zeros(params.size)
+        for j in range(params.size):
+            e = np.zeros(params.size)
+            e[j] = DIFFERENCE_STEP
+            g[j] = (criterion(params + e) - criterion(params - e)) / (2.0 * DIFFERENCE_STEP)
+        return g
+
+    t0 = time.perf_counter()
+    start = whitener.start()
+    params, converged = start, True
+    if start.size:
+        found = optimize.minimize(
+            criterion, start, jac=gradient, method="BFGS", options={"gtol": GRADIENT_TOLERANCE}
+        )
+        params = found.x
+        slope = float(np.max(np.abs(gradient(params))))
+        converged = bool(found.success) or slope < ACCEPTED_GRADIENT
+    else:
+        criterion(start)
+    model, wframe, wlayout, logdet, factors = whitened(params)
+    record = record_of_model(
+        model, frame, layout, wframe, wlayout, settings, index, label, theta_start[0]
+    )
+    fit = LmmResult.of(record)
+    # fitted values on the data's scale: X beta + offset + Z b with the original matrices
+    fitted = frame.X @ np.asarray(fit.beta)
+    if frame.offset is not None:
+        fitted = fitted + frame.offset
+    table = fit.ranef()
+    for term in frame.terms:
+        part = table[table["group"] == term.factor.name]
+        for k, column in enumerate(term.column_names):
+            values = part[part["term"] == column].set_index("level")["value"]
+            b = values.reindex([str(v) for v in term.factor.levels]).to_numpy(dtype=float)
+            fitted = fitted + term.matrix[:, k] * b[term.factor.codes]
+    return StructuredLmmResult(
+        whitened=fit,
+        objective=float(fit.objective) + logdet,
+        correlation_params=(
+            {}
+            if bound_corr is None
+            else bound_corr.structure.natural(params[: whitener.n_corr], bound_corr)
+        ),
+        variance_params={} if bound_var is None else bound_var.natural(params[whitener.n_corr :]),
+        correlation=correlation,
+        variance=variance,
+        converged=converged,
+        n_evaluations=count[0],
+        seconds=time.perf_counter() - t0,
+        _fitted=fitted,
+        _residuals=frame.y - fitted,
+    )
