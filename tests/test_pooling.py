@@ -171,3 +171,21 @@ def test_pooling_of_counts(family: str) -> None:
         mm.pooling(data, response="count", group="site", family="tweedie")
     with pytest.raises(mm.DataError, match="trials= is for a binomial"):
         mm.pooling(data, response="count", group="site", family=family, trials="cover")
+
+
+@pytest.mark.parametrize("family", ["beta", "Gamma"])
+def test_pooling_of_proportions_and_positive_measures(family: str) -> None:
+    """The beta (logit link) and Gamma (its inverse link) pool like the counts: the
+    partial-pooling estimate is the inverse link of the cluster coefficient, alpha grows
+    with the cluster's size and lies in (0, 1)."""
+    data = mm.datasets.load("betasim")
+    if family == "Gamma":
+        data = data.assign(y=1.0 / data["y"])
+    result = mm.pooling(data, response="y", group="g", family=family)
+    coef = result.fit.coef()["cluster"]["(Intercept)"].reindex(result.table.index)
+    inverse = 1.0 / (1.0 + np.exp(-coef)) if family == "beta" else 1.0 / coef
+    np.testing.assert_allclose(result.table["partial_pooling"], inverse)
+    table = result.table
+    order = np.argsort(table["n"].to_numpy(), kind="stable")
+    assert np.all(np.diff(table["alpha"].to_numpy()[order]) >= -1e-12)
+    assert ((table["alpha"] > 0) & (table["alpha"] < 1)).all()
