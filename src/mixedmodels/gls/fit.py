@@ -3,8 +3,9 @@
 the correlation structure (``R_i`` its correlation matrix, ``D_i`` the rows' SD
 multipliers of the variance function).
 
-For given structure parameters each group's rows are whitened by the Cholesky factor of
-``D_i R_i D_i`` (its own size, never n x n), beta and sigma^2 are profiled out by least
+For given structure parameters each group's rows are whitened
+(:mod:`mixedmodels.gls.whitening`: in time order for the autoregressions, by the Cholesky
+factor of ``D_i R_i D_i`` otherwise; never n x n), beta and sigma^2 are profiled out by least
 squares on the whitened rows, and the ML or REML criterion follows; the structure
 parameters are optimized on their unconstrained scales.
 """
@@ -23,13 +24,8 @@ from mixedmodels.design.materialize import design_matrix
 from mixedmodels.design.response import read_response
 from mixedmodels.errors import DataError, ModelSpecError
 from mixedmodels.gls.result import GlsResult
-from mixedmodels.gls.structures import (
-    BoundCorrelation,
-    BoundVariance,
-    Correlation,
-    Variance,
-    parse_form,
-)
+from mixedmodels.gls.structures import Correlation, Variance, parse_form
+from mixedmodels.gls.whitening import Whitener
 
 __all__ = ["gls"]
 
@@ -47,55 +43,19 @@ MAX_GROUP_ROWS = 2000
 class _Criterion:
     """-2 log L (ML) or the REML criterion as a function of the structure parameters."""
 
-    def __init__(
-        self,
-        X: np.ndarray,
-        y: np.ndarray,
-        groups: list[np.ndarray],
-        correlation: BoundCorrelation | None,
-        variance: BoundVariance | None,
-        reml: bool,
-    ) -> None:
-        self.X, self.y, self.groups = X, y, groups
-        self.correlation, self.variance, self.reml = correlation, variance, reml
+    def __init__(self, X: np.ndarray, y: np.ndarray, whitener: Whitener, reml: bool) -> None:
+        self.X, self.y, self.whitener, self.reml = X, y, whitener, reml
         self.n, self.p = X.shape
-        # the groups by size, each size a (G, m) array of row indices: one batched
-        # Cholesky factor per size
-        sizes = np.array([g.size for g in groups])
-        self.batches = [
-            np.stack([groups[i] for i in np.flatnonzero(sizes == m)]) for m in np.unique(sizes)
-        ]
-        self.n_corr = 0 if correlation is None else correlation.structure.n_params(correlation)
+        self.n_corr = whitener.n_corr
         self.count = 0
 
     def start(self) -> np.ndarray:
-        parts = []
-        if self.correlation is not None:
-            parts.append(self.correlation.structure.start(self.correlation))
-        if self.variance is not None:
-            parts.append(self.variance.start())
-        return np.concatenate(parts) if parts else np.zeros(0)
+        return self.whitener.start()
 
     def whiten(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """The whitened X and y and the log-determinant of ``D R D`` over the groups."""
-        corr, var = params[: self.n_corr], params[self.n_corr :]
-        mult = np.ones(self.n) if self.variance is None else self.variance.multipliers(var)
-        Xw = np.empty_like(self.X)
-        yw = np.empty_like(self.y)
-        logdet = 0.0
-        if self.correlation is None:
-            Xw[:] = self.X / mult[:, None]
-            yw[:] = self.y / mult
-            return Xw, yw, float(2.0 * np.sum(np.log(mult)))
-        bound = self.correlation
-        for rows in self.batches:  # (G, m): G groups of m rows
-            R = bound.structure.matrices(bound.times[rows], corr, bound)
-            m = mult[rows]
-            L = np.linalg.cholesky(R * m[:, :, None] * m[:, None, :])
-            Xw[rows] = np.linalg.solve(L, self.X[rows])
-            yw[rows] = np.linalg.solve(L, self.y[rows][:, :, None])[:, :, 0]
-            logdet += 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
-        return Xw, yw, logdet
+        w = self.whitener.at(params)
+        return self.whitener.apply(w, self.X), self.whitener.apply(w, self.y), w.logdet
 
     def solve(self, params: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, float]:
         """The criterion, beta, its unscaled covariance ``(Xw'Xw)^{-1}`` and sigma^2."""
@@ -208,15 +168,13 @@ def gls(
     codes, group_name = _groups_of(frame, correlation)
     bound_corr = None if correlation is None else correlation.bind(frame, codes)
     bound_var = None if variance is None else variance.bind(frame)
-    order = np.argsort(codes, kind="stable")
-    splits = np.flatnonzero(np.diff(codes[order])) + 1
-    groups = np.split(order, splits)
-    largest = max(g.size for g in groups)
-    if bound_corr is not None and largest > MAX_GROUP_ROWS:
+    whitener = Whitener(codes, bound_corr, bound_var)
+    if whitener.largest_group > MAX_GROUP_ROWS:
         raise ModelSpecError(
-            f"{bound_corr.structure.name}: a group of {largest} rows; its correlation matrix is "
-            f"factored whole, which needs {largest}^2 values (at most {MAX_GROUP_ROWS} rows "
-            "per group; group the rows more finely in form='~ t | group')"
+            f"{correlation.name if correlation else 'the structure'}: a group of "
+            f"{whitener.largest_group} rows; its correlation matrix is factored whole, which "
+            f"needs {whitener.largest_group}^2 values (at most {MAX_GROUP_ROWS} rows per group; "
+            "group the rows more finely in form='~ t | group')"
         )
     if bound_corr is not None and bound_corr.structure.name == "corSymm":
         n_params = bound_corr.structure.n_params(bound_corr)
@@ -226,7 +184,7 @@ def gls(
                 f"correlations, more than {len(y)} rows can support with {X.shape[1]} fixed "
                 "effects"
             )
-    criterion = _Criterion(X, y, groups, bound_corr, bound_var, reml)
+    criterion = _Criterion(X, y, whitener, reml)
     t0 = time.perf_counter()
     start = criterion.start()
     if start.size:
@@ -256,7 +214,7 @@ def gls(
         sigma=float(np.sqrt(sigma2)),
         objective=value,
         nobs=len(y),
-        n_groups=len(groups) if group_name is not None else 0,
+        n_groups=int(np.unique(codes).size) if group_name is not None else 0,
         correlation_params=(
             {}
             if bound_corr is None

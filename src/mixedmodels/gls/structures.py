@@ -64,6 +64,9 @@ class Correlation:
 
     form: str = "~ 1"
     name: str = field(default="", init=False)
+    #: whether the structure is Markov in time order (each row depends on the row before
+    #: it alone), so whitening needs no factorization (see mixedmodels.gls.whitening)
+    markov = False
 
     def bind(self, data: pd.DataFrame, groups: np.ndarray) -> BoundCorrelation:
         """The structure on these rows; ``groups`` are the codes of the grouping factor."""
@@ -97,6 +100,10 @@ class Correlation:
 
     def start(self, bound: BoundCorrelation) -> np.ndarray:
         return np.zeros(self.n_params(bound))
+
+    def phi(self, params: np.ndarray) -> float:
+        """A Markov structure's correlation at a time step of 1."""
+        raise NotImplementedError
 
     def matrices(
         self, times: np.ndarray, params: np.ndarray, bound: BoundCorrelation
@@ -142,6 +149,11 @@ class corAR1(Correlation):  # noqa: N801 - nlme's name
     """First-order autoregression on integer times (or positions): ``cor = Phi^|t - s|``."""
 
     name: str = field(default="corAR1", init=False)
+    markov = True
+
+    def phi(self, params: np.ndarray) -> float:
+        """Phi at the unconstrained parameter."""
+        return _fisher(params[0])
 
     def n_params(self, bound: BoundCorrelation) -> int:
         return 1
@@ -163,6 +175,11 @@ class corCAR1(Correlation):  # noqa: N801
     """Continuous-time autoregression: ``cor = Phi^|t - s|``, Phi in (0, 1), any times."""
 
     name: str = field(default="corCAR1", init=False)
+    markov = True
+
+    def phi(self, params: np.ndarray) -> float:
+        """Phi at the unconstrained parameter."""
+        return float(1.0 / (1.0 + np.exp(-params[0])))
 
     def n_params(self, bound: BoundCorrelation) -> int:
         return 1

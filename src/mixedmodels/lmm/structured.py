@@ -2,7 +2,9 @@
 with ``correlation=`` and ``weights=``: ``y = X beta + Z b + e``, ``Var(e_i) = sigma^2 D_i
 R_i D_i`` within each group ``i`` of the correlation structure.
 
-Each group's rows are whitened by the Cholesky factor ``L_i`` of ``D_i R_i D_i``. When
+Each group's rows are whitened (:mod:`mixedmodels.gls.whitening`): by ``L_i^{-1}``, ``L_i``
+the Cholesky factor of ``D_i R_i D_i``, or for the autoregressions row by row in time
+order. When
 every random-effects factor is constant within each group (the groups are nested in the
 factors, as a subject's visits are), whitening keeps Z's shape: a row still belongs to
 one level of each factor, only its values change. The whitened rows are an ordinary LMM
@@ -30,13 +32,8 @@ from mixedmodels.design.conditioning import conditioning
 from mixedmodels.design.crossproducts import ZTerm, crossproducts
 from mixedmodels.design.frame import ModelFrame, model_frame
 from mixedmodels.errors import ModelSpecError
-from mixedmodels.gls.structures import (
-    BoundCorrelation,
-    BoundVariance,
-    Correlation,
-    Variance,
-    parse_form,
-)
+from mixedmodels.gls.structures import Correlation, Variance, parse_form
+from mixedmodels.gls.whitening import Whitener
 from mixedmodels.lmm.fit import estimate, make_model, record_of_model, response_shift
 from mixedmodels.lmm_result import LmmResult
 
@@ -46,67 +43,6 @@ __all__ = ["StructuredLmmResult", "lmm_structured"]
 GRADIENT_TOLERANCE = 1e-6
 DIFFERENCE_STEP = 1e-5
 ACCEPTED_GRADIENT = 1e-3
-
-
-class _Whitener:
-    """The per-group whitening of the rows at given structure parameters."""
-
-    def __init__(
-        self,
-        codes: np.ndarray,
-        correlation: BoundCorrelation | None,
-        variance: BoundVariance | None,
-    ) -> None:
-        order = np.argsort(codes, kind="stable")
-        groups = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)
-        sizes = np.array([g.size for g in groups])
-        self.batches = [
-            np.stack([groups[i] for i in np.flatnonzero(sizes == m)]) for m in np.unique(sizes)
-        ]
-        self.correlation, self.variance = correlation, variance
-        self.n = codes.size
-        self.n_corr = 0 if correlation is None else correlation.structure.n_params(correlation)
-
-    def start(self) -> np.ndarray:
-        parts = []
-        if self.correlation is not None:
-            parts.append(self.correlation.structure.start(self.correlation))
-        if self.variance is not None:
-            parts.append(self.variance.start())
-        return np.concatenate(parts) if parts else np.zeros(0)
-
-    def factors(self, params: np.ndarray) -> tuple[list[np.ndarray], float]:
-        """Each batch's Cholesky factors ``(G, m, m)`` and the total log-determinant."""
-        corr, var = params[: self.n_corr], params[self.n_corr :]
-        mult = np.ones(self.n) if self.variance is None else self.variance.multipliers(var)
-        out, logdet = [], 0.0
-        for rows in self.batches:
-            m = mult[rows]
-            if self.correlation is None:
-                R = np.broadcast_to(np.eye(rows.shape[1]), (rows.shape[0],) + (rows.shape[1],) * 2)
-            else:
-                bound = self.correlation
-                R = bound.structure.matrices(bound.times[rows], corr, bound)
-            L = np.linalg.cholesky(R * m[:, :, None] * m[:, None, :])
-            out.append(L)
-            logdet += 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
-        return out, logdet
-
-    def apply(self, factors: list[np.ndarray], M: np.ndarray) -> np.ndarray:
-        """``L^{-1} M`` group by group (``M`` is ``(n,)`` or ``(n, k)``)."""
-        flat = M.ndim == 1
-        A = M[:, None] if flat else M
-        out = np.empty_like(A, dtype=np.float64)
-        for rows, L in zip(self.batches, factors, strict=True):
-            out[rows] = np.linalg.solve(L, A[rows])
-        return out[:, 0] if flat else out
-
-    def unapply(self, factors: list[np.ndarray], v: np.ndarray) -> np.ndarray:
-        """``L v`` group by group, for a vector."""
-        out = np.empty_like(v, dtype=np.float64)
-        for rows, L in zip(self.batches, factors, strict=True):
-            out[rows] = np.einsum("gij,gj->gi", L, v[rows])
-        return out
 
 
 def _groups(frame: ModelFrame, rows: pd.DataFrame, correlation: Correlation | None) -> np.ndarray:
@@ -278,7 +214,7 @@ def lmm_structured(
     codes = _groups(frame, rows, correlation)
     bound_corr = None if correlation is None else correlation.bind(rows, codes)
     bound_var = None if variance is None else variance.bind(rows)
-    whitener = _Whitener(codes, bound_corr, bound_var)
+    whitener = Whitener(codes, bound_corr, bound_var)
     layout = covariance_layout(frame)
     cond = conditioning(frame)
     cframe = cond.apply(frame)
@@ -289,22 +225,22 @@ def lmm_structured(
     theta_start: list[np.ndarray | None] = [None]
     count = [0]
 
-    def whitened(params: np.ndarray) -> tuple[Any, ModelFrame, Any, float, list[np.ndarray]]:
-        factors, logdet = whitener.factors(params)
-        X = whitener.apply(factors, cframe.X)
-        y = whitener.apply(factors, response - shift)
-        terms = tuple(replace(t, matrix=whitener.apply(factors, t.matrix)) for t in cframe.terms)
+    def whitened(params: np.ndarray) -> tuple[Any, ModelFrame, Any, float]:
+        w = whitener.at(params)
+        X = whitener.apply(w, cframe.X)
+        y = whitener.apply(w, response - shift)
+        terms = tuple(replace(t, matrix=whitener.apply(w, t.matrix)) for t in cframe.terms)
         wframe = replace(cframe, X=X, y=y + shift, terms=terms, offset=None)
         wlayout = covariance_layout(wframe)
         zterms = [ZTerm(b.factor.codes, b.matrix, b.n_levels) for b in wlayout.blocks]
         products = crossproducts(zterms, np.column_stack([X, y]), None)
         model = make_model(products, shift, frame, wlayout, cond, reml)
-        return model, wframe, wlayout, logdet, factors
+        return model, wframe, wlayout, w.logdet
 
     def criterion(params: np.ndarray) -> float:
         count[0] += 1
         try:
-            model, _, _, logdet, _ = whitened(params)
+            model, _, _, logdet = whitened(params)
             est = estimate(model, frame, layout, settings, theta_start[0])
         except (np.linalg.LinAlgError, ValueError, FloatingPointError):
             return np.inf
@@ -332,7 +268,7 @@ def lmm_structured(
         converged = bool(found.success) or slope < ACCEPTED_GRADIENT
     else:
         criterion(start)
-    model, wframe, wlayout, logdet, factors = whitened(params)
+    model, wframe, wlayout, logdet = whitened(params)
     record = record_of_model(
         model, frame, layout, wframe, wlayout, settings, index, label, theta_start[0]
     )
