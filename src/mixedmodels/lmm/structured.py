@@ -18,6 +18,7 @@ it stays a linear reparametrization of the whitened columns.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -31,13 +32,20 @@ from mixedmodels.core.optinfo import OptimizerSettings
 from mixedmodels.design.conditioning import conditioning
 from mixedmodels.design.crossproducts import ZTerm, crossproducts
 from mixedmodels.design.frame import ModelFrame, model_frame
-from mixedmodels.errors import ModelSpecError
+from mixedmodels.errors import (
+    ConvergenceWarning,
+    ModelSpecError,
+    RankDeficiencyWarning,
+    SingularFitWarning,
+)
 from mixedmodels.gls.structures import Correlation, Variance, parse_form
 from mixedmodels.gls.whitening import Whitener
 from mixedmodels.lmm.fit import estimate, make_model, record_of_model, response_shift
 from mixedmodels.lmm_result import LmmResult
 
 __all__ = ["StructuredLmmResult", "lmm_structured"]
+
+MixedModelsWarnings = (ConvergenceWarning, SingularFitWarning, RankDeficiencyWarning)
 
 #: The outer optimizer's gradient tolerance and difference step (unconstrained scale).
 GRADIENT_TOLERANCE = 1e-6
@@ -241,7 +249,10 @@ def lmm_structured(
         count[0] += 1
         try:
             model, _, _, logdet = whitened(params)
-            est = estimate(model, frame, layout, settings, theta_start[0])
+            with warnings.catch_warnings():
+                # the inner fits' notes (a boundary, say) are the final fit's to give
+                warnings.simplefilter("ignore", MixedModelsWarnings)
+                est = estimate(model, frame, layout, settings, theta_start[0])
         except (np.linalg.LinAlgError, ValueError, FloatingPointError):
             return np.inf
         theta_start[0] = est.theta
@@ -259,11 +270,13 @@ def lmm_structured(
     t0 = time.perf_counter()
     start = whitener.start()
     params, converged = start, True
+    found_message = [""]
     if start.size:
         found = optimize.minimize(
             criterion, start, jac=gradient, method="BFGS", options={"gtol": GRADIENT_TOLERANCE}
         )
         params = found.x
+        found_message[0] = str(found.message)
         slope = float(np.max(np.abs(gradient(params))))
         converged = bool(found.success) or slope < ACCEPTED_GRADIENT
     else:
@@ -273,6 +286,18 @@ def lmm_structured(
         model, frame, layout, wframe, wlayout, settings, index, label, theta_start[0]
     )
     fit = LmmResult.of(record)
+    if fit.is_singular:
+        warnings.warn(
+            f"boundary (singular) fit for {formula!r}: {'; '.join(fit.singular_terms)}",
+            SingularFitWarning,
+            stacklevel=3,
+        )
+    if not converged:
+        warnings.warn(
+            f"{formula}: the residual structures' parameters did not converge ({found_message[0]})",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
     # fitted values on the data's scale: X beta + offset + Z b with the original matrices
     fitted = frame.X @ np.asarray(fit.beta)
     if frame.offset is not None:
