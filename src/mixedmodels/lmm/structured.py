@@ -271,7 +271,19 @@ def lmm_structured(
     start = whitener.start()
     params, converged = start, True
     found_message = [""]
-    if start.size:
+    if start.size == 1:
+        # one parameter (an autoregression, a power): Brent's method needs no gradient,
+        # about a third of the evaluations of BFGS on differences
+        line = optimize.minimize_scalar(
+            lambda v: criterion(np.array([v])),
+            bracket=(float(start[0]), float(start[0]) + 0.5),
+            method="brent",
+            options={"xtol": 1e-9},
+        )
+        params = np.array([line.x])
+        found_message[0] = str(getattr(line, "message", ""))
+        converged = bool(line.success) and np.isfinite(line.fun)
+    elif start.size:
         found = optimize.minimize(
             criterion, start, jac=gradient, method="BFGS", options={"gtol": GRADIENT_TOLERANCE}
         )
