@@ -20,10 +20,8 @@ and to ``benchmarks/ar1_speed.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -31,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _fresh import measure
 
 BENCH = Path(__file__).resolve().parent
 TAG = "AR1-RESULT "
@@ -96,21 +95,6 @@ def simulate(subjects: int, visits: int, seed: int = 2026) -> pd.DataFrame:
     return pd.DataFrame({"y": y, "x": x, "subj": subj, "visit": visit})
 
 
-def measure(command: list[str]) -> dict[str, float]:
-    """One measurement in a fresh process: its result line and its peak memory in MB."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(command, stdout=out, stderr=err, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
-        out.seek(0)
-        err.seek(0)
-        lines = [line for line in out.read().splitlines() if line.startswith(TAG)]
-        if not lines:
-            raise RuntimeError(f"{command[0]} failed: {err.read()[-2000:]}")
-    result: dict[str, float] = json.loads(lines[-1][len(TAG) :])
-    result["peak_mb"] = usage.ru_maxrss / 1024  # kilobytes on Linux
-    return result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=2_000)
@@ -129,7 +113,7 @@ def main() -> None:
                 command = [sys.executable, "-c", OURS, str(csv)]
             else:
                 command = ["Rscript", str(r_file), str(csv), program]
-            results[program] = measure(command)
+            results[program] = measure(command, TAG)
             print(program, results[program], flush=True)
     ours = results.get("mixedmodels")
     rows = args.subjects * args.visits

@@ -181,22 +181,30 @@ class Family:
         pearson = float(np.sum(w * (y - mu) ** 2 / self.variance(mu)))
         return pearson / max(dof, 1)
 
+    def mu_derivatives(self, y: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The first and second derivatives of the log-density in mu, per unit weight (and
+        per ``1 / phi`` where the dispersion scales the weights): for an exponential
+        dispersion model ``(y - mu) / V`` and ``-1 / V - (y - mu) V' / V^2``; a family
+        that is not one (nbinom1, beta) gives its own."""
+        V = self.variance(mu)
+        first = (y - mu) / V
+        second = -1.0 / V - (y - mu) * self.variance_derivative(mu) / (V * V)
+        return np.asarray(first), np.asarray(second)
+
     def score(self, y: np.ndarray, eta: np.ndarray, mu: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """``d log f / d eta`` per row: ``w (y - mu) mu' / V`` (``w`` may include
-        ``1 / phi``)."""
-        d = self.link.mu_eta(eta, mu)
-        return np.asarray(w * (y - mu) * d / self.variance(mu))
+        """``d log f / d eta`` per row (``w`` may include ``1 / phi``)."""
+        first, _ = self.mu_derivatives(y, mu)
+        return np.asarray(w * first * self.link.mu_eta(eta, mu))
 
     def observed_weights(
         self, y: np.ndarray, eta: np.ndarray, mu: np.ndarray, w: np.ndarray
     ) -> np.ndarray:
-        """``-d^2 log f / d eta^2`` per row (``w`` may include ``1 / phi``): the expected
-        information ``w mu'^2 / V`` less ``w (y - mu) d(mu' / V)/d eta``."""
+        """``-d^2 log f / d eta^2`` per row (``w`` may include ``1 / phi``): for an
+        exponential dispersion model the expected information ``w mu'^2 / V`` less
+        ``w (y - mu) d(mu' / V)/d eta``."""
+        first, second = self.mu_derivatives(y, mu)
         d = self.link.mu_eta(eta, mu)
-        V = self.variance(mu)
-        d2 = self.link.mu_eta2(eta, mu)
-        slope = (d2 * V - d * d * self.variance_derivative(mu)) / (V * V)
-        return np.asarray(w * (d * d / V - (y - mu) * slope))
+        return np.asarray(-w * (second * d * d + first * self.link.mu_eta2(eta, mu)))
 
     def newton_weights(
         self, y: np.ndarray, eta: np.ndarray, mu: np.ndarray, w: np.ndarray, fisher: np.ndarray
@@ -649,22 +657,11 @@ class NegativeBinomial1(_SizedCounts):
     def normalizer(self, y: np.ndarray, w: np.ndarray, dispersion: Dispersion = 1.0) -> np.ndarray:
         return np.zeros_like(y, dtype=np.float64)
 
-    def _mu_derivatives(self, y: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def mu_derivatives(self, y: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         size = mu / self.phi
         first = special.digamma(y + size) - special.digamma(size) - np.log1p(self.phi)
         second = (special.polygamma(1, y + size) - special.polygamma(1, size)) / self.phi
         return first / self.phi, second / self.phi
-
-    def score(self, y: np.ndarray, eta: np.ndarray, mu: np.ndarray, w: np.ndarray) -> np.ndarray:
-        first, _ = self._mu_derivatives(y, mu)
-        return np.asarray(w * first * self.link.mu_eta(eta, mu))
-
-    def observed_weights(
-        self, y: np.ndarray, eta: np.ndarray, mu: np.ndarray, w: np.ndarray
-    ) -> np.ndarray:
-        first, second = self._mu_derivatives(y, mu)
-        d = self.link.mu_eta(eta, mu)
-        return np.asarray(-w * (second * d * d + first * self.link.mu_eta2(eta, mu)))
 
     def initial_dispersion(self, y: np.ndarray, mu: np.ndarray, w: np.ndarray, dof: int) -> float:
         """phi by moments: Pearson's ``sum (y - mu)^2 / mu / dof = 1 + phi``."""
@@ -735,23 +732,12 @@ class Beta(Family):
     def normalizer(self, y: np.ndarray, w: np.ndarray, dispersion: Dispersion = 1.0) -> np.ndarray:
         return np.zeros_like(y, dtype=np.float64)
 
-    def _mu_derivatives(self, y: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def mu_derivatives(self, y: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         phi = self.phi
         a, b = mu * phi, (1.0 - mu) * phi
         first = phi * (special.digamma(b) - special.digamma(a) + np.log(y) - np.log1p(-y))
         second = -phi * phi * (special.polygamma(1, a) + special.polygamma(1, b))
         return first, second
-
-    def score(self, y: np.ndarray, eta: np.ndarray, mu: np.ndarray, w: np.ndarray) -> np.ndarray:
-        first, _ = self._mu_derivatives(y, mu)
-        return np.asarray(w * first * self.link.mu_eta(eta, mu))
-
-    def observed_weights(
-        self, y: np.ndarray, eta: np.ndarray, mu: np.ndarray, w: np.ndarray
-    ) -> np.ndarray:
-        first, second = self._mu_derivatives(y, mu)
-        d = self.link.mu_eta(eta, mu)
-        return np.asarray(-w * (second * d * d + first * self.link.mu_eta2(eta, mu)))
 
     def check_response(self, y: np.ndarray, name: str, weights: np.ndarray | None) -> None:
         bad = ~((y > 0) & (y < 1))

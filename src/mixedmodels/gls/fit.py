@@ -20,6 +20,7 @@ import pandas as pd
 from scipy import linalg, optimize
 
 from mixedmodels._data import as_dataframe
+from mixedmodels.core.newton import central_gradient
 from mixedmodels.design.materialize import design_matrix
 from mixedmodels.design.response import read_response
 from mixedmodels.errors import DataError, ModelSpecError
@@ -80,12 +81,8 @@ class _Criterion:
         return value if np.isfinite(value) else np.inf
 
     def gradient(self, params: np.ndarray) -> np.ndarray:
-        g = np.zeros(params.size)
-        for j in range(params.size):
-            e = np.zeros(params.size)
-            e[j] = DIFFERENCE_STEP
-            g[j] = (self(params + e) - self(params - e)) / (2.0 * DIFFERENCE_STEP)
-        return g
+        free = np.ones(params.size, dtype=bool)
+        return central_gradient(self, params, free, step=DIFFERENCE_STEP)
 
 
 def _groups_of(

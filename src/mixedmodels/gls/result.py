@@ -10,6 +10,7 @@ import pandas as pd
 from scipy import stats
 
 from mixedmodels.core.result import frozen_array
+from mixedmodels.gls.structures import describe
 
 __all__ = ["GlsResult"]
 
@@ -115,14 +116,9 @@ class GlsResult:
             f"  Model: {self.formula}",
             f"  AIC {self.aic:.2f}  BIC {self.bic:.2f}  logLik {self.loglik:.3f}",
         ]
-        if self.correlation is not None:
-            params = ", ".join(f"{k} = {v:.4f}" for k, v in self.correlation_params.items())
-            lines.append(
-                f"Correlation structure: {self.correlation.name}({self.correlation.form}): {params}"
-            )
-        if self.variance is not None:
-            params = ", ".join(f"{k} = {v:.4f}" for k, v in self.variance_params.items())
-            lines.append(f"Variance function: {self.variance.name}({self.variance.form}): {params}")
+        lines += describe(
+            self.correlation, self.correlation_params, self.variance, self.variance_params
+        )
         lines.append("")
         lines.append(self.coef_table().to_string(float_format=lambda x: f"{x:.4g}"))
         lines.append("")

@@ -27,6 +27,7 @@ __all__ = [
     "corCAR1",
     "corCompSymm",
     "corSymm",
+    "describe",
     "parse_form",
     "corARMA",
     "corExp",
@@ -50,6 +51,24 @@ def parse_form(form: str, what: str) -> tuple[str | None, str | None]:
     covariate, _, group = body.partition("|")
     covariate, group = covariate.strip(), group.strip()
     return (None if covariate in ("", "1") else covariate), (group or None)
+
+
+def describe(
+    correlation: Correlation | None,
+    correlation_params: dict[str, float],
+    variance: Variance | None,
+    variance_params: dict[str, float],
+) -> list[str]:
+    """The structures and their parameters, a line each, for a summary."""
+    lines = []
+    for kind, structure, params in (
+        ("Correlation structure", correlation, correlation_params),
+        ("Variance function", variance, variance_params),
+    ):
+        if structure is not None:
+            values = ", ".join(f"{k} = {v:.4f}" for k, v in params.items())
+            lines.append(f"{kind}: {structure.name}({structure.form}): {values}")
+    return lines
 
 
 def _column(data: pd.DataFrame, name: str, what: str) -> pd.Series:

@@ -28,6 +28,7 @@ from scipy import optimize
 
 from mixedmodels._data import as_dataframe
 from mixedmodels.core.covariance import covariance_layout
+from mixedmodels.core.newton import central_gradient
 from mixedmodels.core.optinfo import OptimizerSettings
 from mixedmodels.design.conditioning import conditioning
 from mixedmodels.design.crossproducts import ZTerm, crossproducts
@@ -38,7 +39,7 @@ from mixedmodels.errors import (
     RankDeficiencyWarning,
     SingularFitWarning,
 )
-from mixedmodels.gls.structures import Correlation, Variance, parse_form
+from mixedmodels.gls.structures import Correlation, Variance, describe, parse_form
 from mixedmodels.gls.whitening import Whitener
 from mixedmodels.lmm.fit import estimate, make_model, record_of_model, response_shift
 from mixedmodels.lmm_result import LmmResult
@@ -189,14 +190,9 @@ class StructuredLmmResult:
             self.coef_table().to_string(float_format=lambda x: f"{x:.4f}"),
             "",
         ]
-        if self.correlation is not None:
-            params = ", ".join(f"{k} = {v:.4f}" for k, v in self.correlation_params.items())
-            lines.append(
-                f"Correlation structure: {self.correlation.name}({self.correlation.form}): {params}"
-            )
-        if self.variance is not None:
-            params = ", ".join(f"{k} = {v:.4f}" for k, v in self.variance_params.items())
-            lines.append(f"Variance function: {self.variance.name}({self.variance.form}): {params}")
+        lines += describe(
+            self.correlation, self.correlation_params, self.variance, self.variance_params
+        )
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -260,12 +256,8 @@ def lmm_structured(
         return value if np.isfinite(value) else np.inf
 
     def gradient(params: np.ndarray) -> np.ndarray:
-        g = np.zeros(params.size)
-        for j in range(params.size):
-            e = np.zeros(params.size)
-            e[j] = DIFFERENCE_STEP
-            g[j] = (criterion(params + e) - criterion(params - e)) / (2.0 * DIFFERENCE_STEP)
-        return g
+        free = np.ones(params.size, dtype=bool)
+        return central_gradient(criterion, params, free, step=DIFFERENCE_STEP)
 
     t0 = time.perf_counter()
     start = whitener.start()
