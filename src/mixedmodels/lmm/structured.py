@@ -290,12 +290,7 @@ def lmm_structured(
         model, frame, layout, wframe, wlayout, settings, index, label, theta_start[0]
     )
     fit = LmmResult.of(record)
-    if fit.is_singular:
-        warnings.warn(
-            f"boundary (singular) fit for {formula!r}: {'; '.join(fit.singular_terms)}",
-            SingularFitWarning,
-            stacklevel=3,
-        )
+    # (a boundary fit is reported by the final fit's record itself)
     if not converged:
         warnings.warn(
             f"{formula}: the residual structures' parameters did not converge ({found_message[0]})",
