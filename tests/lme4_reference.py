@@ -42,6 +42,13 @@ def load_data(name: str) -> pd.DataFrame:
     return frame
 
 
+def load_ovary() -> pd.DataFrame:
+    """nlme's Ovary with the columns its formulas write as ``sin(2*pi*Time)`` and
+    ``cos(2*pi*Time)`` (``s`` and ``c``)."""
+    data = load_data("Ovary")
+    return data.assign(s=np.sin(2 * np.pi * data["Time"]), c=np.cos(2 * np.pi * data["Time"]))
+
+
 def fit_reference(ref: dict[str, Any]) -> mm.LmmResult:
     data = load_data(ref["dataset"])
     kwargs: dict[str, Any] = {"reml": bool(ref["REML"])}

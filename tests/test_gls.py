@@ -8,21 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import mixedmodels as mm
-from lme4_reference import load_data, load_reference
-
-
-def _ovary() -> pd.DataFrame:
-    data = load_data("Ovary")
-    # nlme's formula has sin(2*pi*Time) and cos(2*pi*Time): the same columns, made here
-    return data.assign(s=np.sin(2 * np.pi * data["Time"]), c=np.cos(2 * np.pi * data["Time"]))
-
+from lme4_reference import load_data, load_ovary, load_reference
 
 MODELS: dict[str, tuple[str, Any, Any, Any]] = {
-    "ovary_ar1": ("follicles ~ s + c", _ovary, mm.corAR1(form="~ 1 | Mare"), None),
+    "ovary_ar1": ("follicles ~ s + c", load_ovary, mm.corAR1(form="~ 1 | Mare"), None),
     "orthodont_cs": (
         "distance ~ age + Sex",
         lambda: load_data("Orthodont"),
@@ -49,7 +41,7 @@ MODELS: dict[str, tuple[str, Any, Any, Any]] = {
     ),
     "ovary_arma11": (
         "follicles ~ s + c",
-        _ovary,
+        load_ovary,
         mm.corARMA(form="~ 1 | Mare", p=1, q=1),
         None,
     ),

@@ -8,18 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import mixedmodels as mm
-from lme4_reference import load_data, load_reference
-
-
-def _ovary() -> pd.DataFrame:
-    data = load_data("Ovary")
-    # nlme's formula has sin(2*pi*Time) and cos(2*pi*Time): the same columns, made here
-    return data.assign(s=np.sin(2 * np.pi * data["Time"]), c=np.cos(2 * np.pi * data["Time"]))
-
+from lme4_reference import load_data, load_ovary, load_reference
 
 MODELS: dict[str, tuple[str, Any, Any, Any]] = {
     "orthodont_ar1": (
@@ -28,7 +20,7 @@ MODELS: dict[str, tuple[str, Any, Any, Any]] = {
         mm.corAR1(form="~ 1 | Subject"),
         None,
     ),
-    "ovary_ar1": ("follicles ~ s + c + (1 | Mare)", _ovary, mm.corAR1(form="~ 1 | Mare"), None),
+    "ovary_ar1": ("follicles ~ s + c + (1 | Mare)", load_ovary, mm.corAR1(form="~ 1 | Mare"), None),
     "bodyweight_car1_power": (
         "weight ~ Time * Diet + (Time | Rat)",
         lambda: load_data("BodyWeight"),

@@ -1,8 +1,6 @@
 """Generalized least squares with nlme's residual correlation and variance structures."""
 
-from mixedmodels.gls.fit import gls
-from mixedmodels.gls.result import GlsResult
-from mixedmodels.gls.structures import (
+from mixedmodels.gls.correlation import (
     corAR1,
     corARMA,
     corCAR1,
@@ -11,11 +9,10 @@ from mixedmodels.gls.structures import (
     corGaus,
     corSpher,
     corSymm,
-    varConstPower,
-    varExp,
-    varIdent,
-    varPower,
 )
+from mixedmodels.gls.fit import gls
+from mixedmodels.gls.result import GlsResult
+from mixedmodels.gls.variance import varConstPower, varExp, varIdent, varPower
 
 __all__ = [
     "GlsResult",

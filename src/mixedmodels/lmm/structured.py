@@ -262,7 +262,7 @@ def lmm_structured(
     t0 = time.perf_counter()
     start = whitener.start()
     params, converged = start, True
-    found_message = [""]
+    message = ""
     if start.size == 1:
         # one parameter (an autoregression, a power): Brent's method needs no gradient,
         # about a third of the evaluations of BFGS on differences
@@ -273,14 +273,14 @@ def lmm_structured(
             options={"xtol": 1e-9},
         )
         params = np.array([line.x])
-        found_message[0] = str(getattr(line, "message", ""))
+        message = str(getattr(line, "message", ""))
         converged = bool(line.success) and np.isfinite(line.fun)
     elif start.size:
         found = optimize.minimize(
             criterion, start, jac=gradient, method="BFGS", options={"gtol": GRADIENT_TOLERANCE}
         )
         params = found.x
-        found_message[0] = str(found.message)
+        message = str(found.message)
         slope = float(np.max(np.abs(gradient(params))))
         converged = bool(found.success) or slope < ACCEPTED_GRADIENT
     else:
@@ -293,7 +293,7 @@ def lmm_structured(
     # (a boundary fit is reported by the final fit's record itself)
     if not converged:
         warnings.warn(
-            f"{formula}: the residual structures' parameters did not converge ({found_message[0]})",
+            f"{formula}: the residual structures' parameters did not converge ({message})",
             ConvergenceWarning,
             stacklevel=3,
         )
