@@ -145,3 +145,25 @@ def test_fit_zero_inflated_counts(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*args, "--zi", "~ mined", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out["zi_fixef"]) == {"(Intercept)", "mined[T.no]"}
+
+
+def test_output_cut_short_by_its_reader_ends_quietly() -> None:
+    """``mixedmodels fit ... | head -1``: no BrokenPipeError traceback, exit status 0."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mixedmodels.cli",
+            "fit",
+            "sleepstudy",
+            "Reaction ~ Days + (Days | Subject)",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader goes away before the summary is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0
+    assert "Traceback" not in err and "BrokenPipe" not in err
