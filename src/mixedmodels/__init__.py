@@ -38,6 +38,7 @@ from mixedmodels.inference import BootstrapResult, VarianceTest, anova, bootstra
 from mixedmodels.lmm import OptimizerSettings, OptInfo
 from mixedmodels.lmm.structured import StructuredLmmResult
 from mixedmodels.lmm_result import LmmResult
+from mixedmodels.mmrm import MmrmResult, mmrm
 from mixedmodels.pooling import (
     PoolingResult,
     PoolingStudy,
@@ -66,6 +67,8 @@ __all__ = [
     "corSpher",
     "corSymm",
     "gls",
+    "mmrm",
+    "MmrmResult",
     "varConstPower",
     "varExp",
     "varIdent",

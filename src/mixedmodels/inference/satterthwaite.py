@@ -15,16 +15,21 @@ from scipy import stats
 
 from mixedmodels.inference.varpar import VarianceFunctions
 
-__all__ = ["satterthwaite_t", "satterthwaite_f"]
+__all__ = ["SatterthwaitePieces", "satterthwaite_t", "satterthwaite_f"]
 
 
-class _Pieces:
-    def __init__(self, vf: VarianceFunctions) -> None:
-        self.V = vf.vcov(vf.varpar)
-        H = vf.hessian()
+class SatterthwaitePieces:
+    """``vcov(beta)`` ``V``, the variance parameters' covariance ``A`` and ``dV/dphi``
+    ``J`` ``(k, p, p)``: all that the df of any contrast needs."""
+
+    def __init__(self, V: np.ndarray, A: np.ndarray, J: np.ndarray) -> None:
+        self.V, self.A, self.J = V, A, J
+
+    @classmethod
+    def of(cls, vf: VarianceFunctions) -> SatterthwaitePieces:
+        """The pieces of an LMM, its Hessian and Jacobian by differences."""
         # where sigma or theta sits on a boundary the Hessian can be singular: pinv
-        self.A = 2.0 * np.linalg.pinv(H)
-        self.J = vf.vcov_jacobian()
+        return cls(vf.vcov(vf.varpar), 2.0 * np.linalg.pinv(vf.hessian()), vf.vcov_jacobian())
 
     def df(self, contrast: np.ndarray) -> float:
         v = float(contrast @ self.V @ contrast)
@@ -33,9 +38,11 @@ class _Pieces:
         return 2.0 * v * v / denom if denom > 0 else np.inf
 
 
-def satterthwaite_t(vf: VarianceFunctions, beta: np.ndarray) -> dict[str, np.ndarray]:
+def satterthwaite_t(
+    vf: VarianceFunctions | SatterthwaitePieces, beta: np.ndarray
+) -> dict[str, np.ndarray]:
     """Per fixed effect: estimate, std_error, df, t statistic and two-sided p-value."""
-    pieces = _Pieces(vf)
+    pieces = vf if isinstance(vf, SatterthwaitePieces) else SatterthwaitePieces.of(vf)
     p = beta.size
     se = np.sqrt(np.diag(pieces.V))
     df = np.array([pieces.df(np.eye(p)[i]) for i in range(p)])
@@ -50,10 +57,10 @@ def satterthwaite_t(vf: VarianceFunctions, beta: np.ndarray) -> dict[str, np.nda
 
 
 def satterthwaite_f(
-    vf: VarianceFunctions, beta: np.ndarray, L: np.ndarray
+    vf: VarianceFunctions | SatterthwaitePieces, beta: np.ndarray, L: np.ndarray
 ) -> tuple[float, float, float, float]:
     """F test of ``L beta = 0``: (numerator df, denominator df, F, p)."""
-    pieces = _Pieces(vf)
+    pieces = vf if isinstance(vf, SatterthwaitePieces) else SatterthwaitePieces.of(vf)
     VL = L @ pieces.V @ L.T
     q = L.shape[0]
     Lb = L @ beta

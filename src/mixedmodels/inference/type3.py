@@ -19,7 +19,7 @@ from mixedmodels.inference.satterthwaite import satterthwaite_f
 from mixedmodels.inference.varpar import VarianceFunctions
 from mixedmodels.lmm.record import LmmRecord
 
-__all__ = ["type3_anova"]
+__all__ = ["type3_anova", "type3_hypotheses"]
 
 
 def _sum_coded(formula: str, data: pd.DataFrame) -> tuple[str, dict[str, str]]:
@@ -48,10 +48,6 @@ def type3_anova(fit: LmmRecord, ddf: str = "satterthwaite") -> pd.DataFrame:
             "type III tests need a full-rank fixed-effects matrix; these columns were "
             f"dropped as aliased: {', '.join(frame.aliased)}"
         )
-    formula, renamed = _sum_coded(frame.formula.fixed, frame.data)
-    encoded = model_matrix(formula, frame.data, na_action="raise")
-    X_sum = np.asarray(encoded, dtype=np.float64)
-    M = np.linalg.lstsq(X_sum, frame.X, rcond=None)[0]
     if ddf == "satterthwaite":
         vf = VarianceFunctions(fit)
 
@@ -65,13 +61,25 @@ def type3_anova(fit: LmmRecord, ddf: str = "satterthwaite") -> pd.DataFrame:
         def test(L: np.ndarray) -> tuple[float, float, float, float]:
             return kr.test(L, fit.beta)
 
-    rows = []
+    rows = [
+        (name, *test(L)) for name, L in type3_hypotheses(frame.formula.fixed, frame.data, frame.X)
+    ]
+    return pd.DataFrame(rows, columns=["term", "numdf", "dendf", "F", "p_value"]).set_index("term")
+
+
+def type3_hypotheses(fixed: str, data: pd.DataFrame, X: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """Each fixed-effect term's type III hypothesis ``L beta = 0`` on the columns of ``X``
+    (the treatment-coded matrix of ``fixed`` on ``data``)."""
+    formula, renamed = _sum_coded(fixed, data)
+    encoded = model_matrix(formula, data, na_action="raise")
+    X_sum = np.asarray(encoded, dtype=np.float64)
+    M = np.linalg.lstsq(X_sum, X, rcond=None)[0]
+    out = []
     for term, columns in encoded.model_spec.term_indices.items():
         name = str(term)
         if name == "1":
             continue
         for coded, original in renamed.items():
             name = name.replace(coded, original)
-        numdf, dendf, F, p = test(M[list(columns), :])
-        rows.append((name, numdf, dendf, F, p))
-    return pd.DataFrame(rows, columns=["term", "numdf", "dendf", "F", "p_value"]).set_index("term")
+        out.append((name, M[list(columns), :]))
+    return out

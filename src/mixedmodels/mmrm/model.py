@@ -1,0 +1,160 @@
+"""The MMRM likelihood: subjects grouped by the set of visits they were observed at.
+
+Subject ``i``'s responses have covariance ``Sigma_i = Sigma[S_i, S_i]``, the rows and
+columns of the visits ``S_i`` it has. Subjects with the same visits share ``Sigma_i``, so
+each pattern of visits is factored once per evaluation and its subjects are whitened
+together: the cost is the number of rows times the visits, never ``n x n``.
+
+Everything is a function of the full ``T x T`` matrix ``Sigma``; the derivative of the
+criterion in ``Sigma`` is a ``T x T`` matrix (:meth:`MmrmModel.evaluate`), and the
+derivatives in a structure's parameters follow by the chain rule through
+``d Sigma / d parameter``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import linalg
+
+__all__ = ["Evaluation", "MmrmModel", "Pattern"]
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """Subjects observed at the same visits."""
+
+    visits: np.ndarray
+    """The visits' indices (ascending), ``(m,)``."""
+    rows: np.ndarray
+    """Each subject's rows in visit order, ``(n_subjects, m)``."""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The criterion and its pieces at one ``Sigma``."""
+
+    value: float
+    beta: np.ndarray
+    Phi: np.ndarray
+    """``(X' Sigma^{-1} X)^{-1}``."""
+    gradient: np.ndarray
+    """d criterion / d Sigma, ``(T, T)`` (symmetric; the derivative along ``dSigma`` is
+    ``sum(gradient * dSigma)``)."""
+
+
+class MmrmModel:
+    """The rows of an MMRM, grouped by pattern of visits.
+
+    Parameters
+    ----------
+    X, y : numpy.ndarray
+        The fixed-effects matrix and the response (complete rows).
+    visit, subject : numpy.ndarray
+        Each row's visit index (0..T-1) and subject code.
+    n_visits : int
+    reml : bool
+    """
+
+    def __init__(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        visit: np.ndarray,
+        subject: np.ndarray,
+        n_visits: int,
+        reml: bool,
+    ) -> None:
+        self.X, self.y, self.T, self.reml = X, y, n_visits, reml
+        self.n, self.p = X.shape
+        order = np.lexsort((visit, subject))
+        s_sorted = subject[order]
+        starts = np.flatnonzero(np.r_[True, s_sorted[1:] != s_sorted[:-1]])
+        bounds = np.r_[starts, order.size]
+        masks: dict[bytes, list[np.ndarray]] = {}
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+            rows = order[a:b]
+            key = visit[rows].astype(np.int64).tobytes()
+            masks.setdefault(key, []).append(rows)
+        self.patterns = [
+            Pattern(np.frombuffer(key, dtype=np.int64).copy(), np.stack(rows))
+            for key, rows in masks.items()
+        ]
+        self.n_subjects = len(bounds) - 1
+
+    def _whitened(
+        self, Sigma: np.ndarray
+    ) -> list[tuple[Pattern, np.ndarray, np.ndarray, np.ndarray, float]]:
+        """Per pattern: its Cholesky factor, ``L^{-1} X_i`` ``(n_k, m, p)`` and
+        ``L^{-1} y_i`` ``(n_k, m)``, and the pattern's total log-determinant."""
+        out = []
+        for pat in self.patterns:
+            L = np.linalg.cholesky(Sigma[np.ix_(pat.visits, pat.visits)])
+            nk, m = pat.rows.shape
+            Xk = self.X[pat.rows]  # (nk, m, p)
+            Xw = linalg.solve_triangular(
+                L, Xk.transpose(1, 0, 2).reshape(m, -1), lower=True
+            ).reshape(m, nk, self.p)
+            yw = linalg.solve_triangular(L, self.y[pat.rows].T, lower=True)
+            logdet = nk * 2.0 * float(np.sum(np.log(np.diag(L))))
+            out.append((pat, L, Xw.transpose(1, 0, 2), yw.T, logdet))
+        return out
+
+    def evaluate(self, Sigma: np.ndarray, with_gradient: bool = True) -> Evaluation:
+        """-2 log L (ML) or the REML criterion at ``Sigma``, with beta profiled out.
+
+        Raises
+        ------
+        numpy.linalg.LinAlgError
+            Where ``Sigma`` (or one of its patterns) is not positive definite.
+        """
+        parts = self._whitened(Sigma)
+        XtX = np.zeros((self.p, self.p))
+        Xty = np.zeros(self.p)
+        yty = 0.0
+        logdet = 0.0
+        for _, _, Xw, yw, ld in parts:
+            XtX += np.einsum("imp,imq->pq", Xw, Xw)
+            Xty += np.einsum("imp,im->p", Xw, yw)
+            yty += float(np.sum(yw * yw))
+            logdet += ld
+        R = np.linalg.cholesky(XtX)
+        beta = linalg.cho_solve((R, True), Xty)
+        Phi = linalg.cho_solve((R, True), np.eye(self.p))
+        rss = yty - float(beta @ Xty)
+        dof = self.n - self.p if self.reml else self.n
+        value = logdet + rss + dof * np.log(2.0 * np.pi)
+        if self.reml:
+            value += 2.0 * float(np.sum(np.log(np.diag(R))))
+        G = np.zeros((self.T, self.T))
+        if with_gradient:
+            for pat, L, Xw, yw, _ in parts:
+                # Sigma_k^{-1} r_i and Sigma_k^{-1} X_i, from the whitened rows
+                rw = yw - Xw @ beta
+                r_t = linalg.solve_triangular(L, rw.T, lower=True, trans="T").T
+                inv = linalg.cho_solve((L, True), np.eye(L.shape[0]))
+                Gk = pat.rows.shape[0] * inv - r_t.T @ r_t
+                if self.reml:
+                    m = L.shape[0]
+                    Xt = linalg.solve_triangular(
+                        L, Xw.transpose(1, 0, 2).reshape(m, -1), lower=True, trans="T"
+                    ).reshape(m, -1, self.p)
+                    Gk -= np.einsum("mip,pq,niq->mn", Xt, Phi, Xt)
+                G[np.ix_(pat.visits, pat.visits)] += Gk
+        return Evaluation(float(value), beta, Phi, G)
+
+    def tilde_products(self, Sigma: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """``sum_i Xt_i[a]' Xt_i[b]`` over subjects (``Xt_i = Sigma_i^{-1} X_i``), scattered
+        to ``(T, T, p, p)``, and per pattern the same sums ``(m, m, p, p)``."""
+        S_full = np.zeros((self.T, self.T, self.p, self.p))
+        per_pattern = []
+        for pat, L, Xw, _, _ in self._whitened(Sigma):
+            m = L.shape[0]
+            Xt = linalg.solve_triangular(
+                L, Xw.transpose(1, 0, 2).reshape(m, -1), lower=True, trans="T"
+            ).reshape(m, -1, self.p)
+            Sk = np.einsum("aip,biq->abpq", Xt, Xt)
+            per_pattern.append(Sk)
+            S_full[np.ix_(pat.visits, pat.visits)] += Sk
+        return S_full, per_pattern
