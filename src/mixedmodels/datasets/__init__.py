@@ -125,6 +125,15 @@ _INFO = {
         "Simulated for mixedmodels by tests/reference/beta_dispformula.R "
         "(set.seed(20261203)); not real data.",
     ),
+    "fev_data": DatasetInfo(
+        "fev_data",
+        "800 rows: 200 subjects x 4 visits (263 responses missing)",
+        "Simulated forced expiratory volume (FEV1) of a two-arm trial at four visits, "
+        "with race, sex and the baseline value: the example of a mixed model for "
+        "repeated measures, missing visits included.",
+        "Simulated by the authors of R package mmrm (openpharma/mmrm, Apache License 2.0), "
+        "as distributed in that package.",
+    ),
     "Orthodont": DatasetInfo(
         "Orthodont",
         "108 rows: 27 children x 4 ages (8, 10, 12, 14)",

@@ -20,10 +20,18 @@ first-order ante-dependence. The ``h`` forms have a variance per visit.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 __all__ = ["STRUCTURES", "CovarianceStructure"]
+
+
+@lru_cache(maxsize=64)
+def _lower(T: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The lower triangle's rows and columns in row order, and the diagonal's positions."""
+    rows, cols = np.tril_indices(T)
+    return rows, cols, np.flatnonzero(rows == cols)
 
 
 def _lags(T: int) -> np.ndarray:
@@ -91,8 +99,7 @@ class CovarianceStructure:
         u = np.zeros(self.n_params(T))
         log_sd = 0.5 * np.log(variance)
         if self.kind == "us":
-            diag = [i * (i + 1) // 2 + i for i in range(T)]
-            u[diag] = log_sd
+            u[_lower(T)[2]] = log_sd
         else:
             u[: T if self.heterogeneous else 1] = 2.0 * log_sd
         return u
@@ -100,14 +107,14 @@ class CovarianceStructure:
     # --- the unconstrained -> natural map
     def natural(self, u: np.ndarray, T: int) -> np.ndarray:
         if self.kind == "us":
+            rows, cols, diag = _lower(T)
+            values = np.array(u, dtype=float)
+            values[diag] = np.exp(values[diag])
             L = np.zeros((T, T))
-            rows, cols = np.tril_indices(T)
-            order = np.lexsort((cols, rows))
-            L[rows[order], cols[order]] = u
-            d = np.diag_indices(T)
-            L[d] = np.exp(L[d])
+            L[rows, cols] = values
             S = L @ L.T
-            return np.array([S[i, j] for i in range(T) for j in range(i + 1)])
+            out: np.ndarray = S[rows, cols]
+            return out
         n_var = T if self.heterogeneous else 1
         var, z = np.exp(u[:n_var]), u[n_var:]
         if self.kind == "cs":
@@ -123,14 +130,40 @@ class CovarianceStructure:
             return np.concatenate([var, rho_lag])
         return np.concatenate([var, np.tanh(z)])
 
+    def jacobian(self, u: np.ndarray, T: int, step: float = 1e-6) -> np.ndarray:
+        """``d Sigma / d u`` in the unconstrained parameters, ``(k, T, T)``: exact for the
+        unstructured matrix (``Sigma = L L'``), by central differences otherwise."""
+        if self.kind == "us":
+            rows, cols, diag = _lower(T)
+            values = np.array(u, dtype=float)
+            values[diag] = np.exp(values[diag])
+            L = np.zeros((T, T))
+            L[rows, cols] = values
+            # dL = scale e_a e_b', scale = L_aa on the diagonal (its log is the parameter)
+            scale = np.ones(u.size)
+            scale[diag] = values[diag]
+            half = np.zeros((u.size, T, T))
+            half[np.arange(u.size), rows, :] = (L[:, cols] * scale).T
+            out: np.ndarray = half + half.transpose(0, 2, 1)
+            return out
+        J = np.empty((u.size, T, T))
+        for h in range(u.size):
+            d = step * max(1.0, abs(float(u[h])))
+            e = np.zeros(u.size)
+            e[h] = d
+            J[h] = (
+                self.matrix(self.natural(u + e, T), T) - self.matrix(self.natural(u - e, T), T)
+            ) / (2.0 * d)
+        return J
+
     # --- the natural parameters -> the covariance matrix
     def matrix(self, nu: np.ndarray, T: int) -> np.ndarray:
         if self.kind == "us":
+            rows, cols, _ = _lower(T)
             S = np.zeros((T, T))
-            rows, cols = np.tril_indices(T)
-            order = np.lexsort((cols, rows))
-            S[rows[order], cols[order]] = nu
-            return S + np.tril(S, -1).T
+            S[rows, cols] = nu
+            S[cols, rows] = nu
+            return S
         lags = _lags(T)
         if self.kind == "cs" and not self.heterogeneous:
             return np.asarray(nu[0] * np.ones((T, T)) + nu[1] * np.eye(T), dtype=float)

@@ -27,7 +27,7 @@ __all__ = ["mmrm"]
 
 #: The optimizer's tolerance on the criterion's gradient (unconstrained scale).
 GRADIENT_TOLERANCE = 1e-6
-#: Central-difference step of d Sigma / d parameter (unconstrained scale).
+#: Central-difference step of d Sigma / d nu (relative to the parameter, at least 1).
 STEP = 1e-6
 
 _TERM = re.compile(r"(?<![\w.])([A-Za-z_][\w.]*)\s*\(([^()]*\|[^()]*)\)")
@@ -178,21 +178,14 @@ def mmrm(formula: str, data: Any, *, reml: bool = True) -> MmrmResult:
     )
 
 
-def sigma_jacobian(
-    structure: CovarianceStructure, T: int, at: np.ndarray, natural_scale: bool
-) -> np.ndarray:
-    """``d Sigma / d parameter`` by central differences, ``(k, T, T)``; in the natural
-    parameters (``natural_scale``) or the unconstrained ones."""
-
-    def sigma(x: np.ndarray) -> np.ndarray:
-        return structure.matrix(x if natural_scale else structure.natural(x, T), T)
-
-    out = np.empty((at.size, T, T))
-    for h in range(at.size):
-        step = STEP * max(1.0, abs(float(at[h])))
-        e = np.zeros(at.size)
+def sigma_jacobian(structure: CovarianceStructure, T: int, nu: np.ndarray) -> np.ndarray:
+    """``d Sigma / d nu`` in the natural parameters by central differences, ``(k, T, T)``."""
+    out = np.empty((nu.size, T, T))
+    for h in range(nu.size):
+        step = STEP * max(1.0, abs(float(nu[h])))
+        e = np.zeros(nu.size)
         e[h] = step
-        out[h] = (sigma(at + e) - sigma(at - e)) / (2.0 * step)
+        out[h] = (structure.matrix(nu + e, T) - structure.matrix(nu - e, T)) / (2.0 * step)
     return out
 
 
@@ -211,7 +204,7 @@ def _optimize(
             return np.inf, np.zeros(u.size)
         if not np.isfinite(ev.value):
             return np.inf, np.zeros(u.size)
-        J = sigma_jacobian(structure, T, u, natural_scale=False)
+        J = structure.jacobian(u, T)
         return ev.value, np.einsum("hab,ab->h", J, ev.gradient)
 
     start = structure.start(T, variance)

@@ -34,7 +34,7 @@ HESSIAN_STEP = 1e-5
 def _gradient(model: MmrmModel, structure: CovarianceStructure, nu: np.ndarray) -> np.ndarray:
     T = model.T
     ev = model.evaluate(structure.matrix(nu, T))
-    J = sigma_jacobian(structure, T, nu, natural_scale=True)
+    J = sigma_jacobian(structure, T, nu)
     return np.asarray(np.einsum("hab,ab->h", J, ev.gradient), dtype=float)
 
 
@@ -58,7 +58,7 @@ def _pieces(
     T = model.T
     Sigma = structure.matrix(nu, T)
     Phi = model.evaluate(Sigma, with_gradient=False).Phi
-    J = sigma_jacobian(structure, T, nu, natural_scale=True)
+    J = sigma_jacobian(structure, T, nu)
     S_full, per_pattern = model.tilde_products(Sigma)
     P = -np.einsum("hab,abpq->hpq", J, S_full)
     W = 2.0 * np.linalg.pinv(_hessian(model, structure, nu))

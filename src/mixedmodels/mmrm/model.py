@@ -23,10 +23,12 @@ __all__ = ["Evaluation", "MmrmModel", "Pattern"]
 
 @dataclass(frozen=True)
 class Pattern:
-    """Subjects observed at the same visits."""
+    """Subjects observed at the same visits (a pattern), or at the same number of visits
+    (a batch)."""
 
     visits: np.ndarray
-    """The visits' indices (ascending), ``(m,)``."""
+    """The visits' indices (ascending), ``(m,)`` for a pattern, ``(n_subjects, m)`` for a
+    batch."""
     rows: np.ndarray
     """Each subject's rows in visit order, ``(n_subjects, m)``."""
 
@@ -82,6 +84,18 @@ class MmrmModel:
             for key, rows in masks.items()
         ]
         self.n_subjects = len(bounds) - 1
+        # for the criterion: subjects batched by their number of visits, each with its own
+        # visits, so that one batched factorization serves any number of patterns
+        by_size: dict[int, list[Pattern]] = {}
+        for pat in self.patterns:
+            by_size.setdefault(pat.visits.size, []).append(pat)
+        self.batches = [
+            Pattern(
+                np.concatenate([np.tile(p.visits, (p.rows.shape[0], 1)) for p in group]),
+                np.concatenate([p.rows for p in group]),
+            )
+            for group in by_size.values()
+        ]
 
     def _whitened(
         self, Sigma: np.ndarray
@@ -109,40 +123,42 @@ class MmrmModel:
         numpy.linalg.LinAlgError
             Where ``Sigma`` (or one of its patterns) is not positive definite.
         """
-        parts = self._whitened(Sigma)
-        XtX = np.zeros((self.p, self.p))
-        Xty = np.zeros(self.p)
-        yty = 0.0
-        logdet = 0.0
-        for _, _, Xw, yw, ld in parts:
-            XtX += np.einsum("imp,imq->pq", Xw, Xw)
-            Xty += np.einsum("imp,im->p", Xw, yw)
-            yty += float(np.sum(yw * yw))
-            logdet += ld
+        T, p = self.T, self.p
+        XtX = np.zeros((p, p))
+        Xty = np.zeros(p)
+        yty = logdet = 0.0
+        parts = []
+        for batch in self.batches:
+            v = batch.visits
+            S = Sigma[v[:, :, None], v[:, None, :]]  # (G, m, m)
+            L = np.linalg.cholesky(S)
+            logdet += 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
+            inv = np.linalg.inv(S)
+            Xb, yb = self.X[batch.rows], self.y[batch.rows]
+            Xt = inv @ Xb  # Sigma_i^{-1} X_i
+            yt = np.einsum("gmn,gn->gm", inv, yb)
+            XtX += Xb.reshape(-1, p).T @ Xt.reshape(-1, p)
+            Xty += Xt.reshape(-1, p).T @ yb.ravel()
+            yty += float(yb.ravel() @ yt.ravel())
+            parts.append((v, inv, Xt, yt))
         R = np.linalg.cholesky(XtX)
         beta = linalg.cho_solve((R, True), Xty)
-        Phi = linalg.cho_solve((R, True), np.eye(self.p))
+        Phi = linalg.cho_solve((R, True), np.eye(p))
         rss = yty - float(beta @ Xty)
-        dof = self.n - self.p if self.reml else self.n
+        dof = self.n - p if self.reml else self.n
         value = logdet + rss + dof * np.log(2.0 * np.pi)
         if self.reml:
             value += 2.0 * float(np.sum(np.log(np.diag(R))))
-        G = np.zeros((self.T, self.T))
+        G = np.zeros(T * T)
         if with_gradient:
-            for pat, L, Xw, yw, _ in parts:
-                # Sigma_k^{-1} r_i and Sigma_k^{-1} X_i, from the whitened rows
-                rw = yw - Xw @ beta
-                r_t = linalg.solve_triangular(L, rw.T, lower=True, trans="T").T
-                inv = linalg.cho_solve((L, True), np.eye(L.shape[0]))
-                Gk = pat.rows.shape[0] * inv - r_t.T @ r_t
+            for v, inv, Xt, yt in parts:
+                rt = yt - Xt @ beta  # Sigma_i^{-1} r_i
+                Gi = inv - rt[:, :, None] * rt[:, None, :]
                 if self.reml:
-                    m = L.shape[0]
-                    Xt = linalg.solve_triangular(
-                        L, Xw.transpose(1, 0, 2).reshape(m, -1), lower=True, trans="T"
-                    ).reshape(m, -1, self.p)
-                    Gk -= np.einsum("mip,pq,niq->mn", Xt, Phi, Xt)
-                G[np.ix_(pat.visits, pat.visits)] += Gk
-        return Evaluation(float(value), beta, Phi, G)
+                    Gi -= (Xt @ Phi) @ Xt.transpose(0, 2, 1)
+                flat = v[:, :, None] * T + v[:, None, :]
+                G += np.bincount(flat.ravel(), weights=Gi.ravel(), minlength=T * T)
+        return Evaluation(float(value), beta, Phi, G.reshape(T, T))
 
     def tilde_products(self, Sigma: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         """``sum_i Xt_i[a]' Xt_i[b]`` over subjects (``Xt_i = Sigma_i^{-1} X_i``), scattered
