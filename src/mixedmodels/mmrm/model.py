@@ -18,7 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
-__all__ = ["Evaluation", "MmrmModel", "Pattern"]
+__all__ = ["COMMON_PATTERN", "Evaluation", "MmrmModel", "Pattern"]
+
+#: Subjects a pattern of visits needs to be factored on its own (fewer: batched).
+COMMON_PATTERN = 32
 
 
 @dataclass(frozen=True)
@@ -84,11 +87,15 @@ class MmrmModel:
             for key, rows in masks.items()
         ]
         self.n_subjects = len(bounds) - 1
-        # for the criterion: subjects batched by their number of visits, each with its own
-        # visits, so that one batched factorization serves any number of patterns
+        # for the criterion: a pattern of many subjects is one factorization and matrix
+        # products over all its rows; the subjects of the rare patterns are batched by
+        # their number of visits, each with its own visits (one batched factorization
+        # for any number of patterns)
+        self.common = [pat for pat in self.patterns if pat.rows.shape[0] >= COMMON_PATTERN]
         by_size: dict[int, list[Pattern]] = {}
         for pat in self.patterns:
-            by_size.setdefault(pat.visits.size, []).append(pat)
+            if pat.rows.shape[0] < COMMON_PATTERN:
+                by_size.setdefault(pat.visits.size, []).append(pat)
         self.batches = [
             Pattern(
                 np.concatenate([np.tile(p.visits, (p.rows.shape[0], 1)) for p in group]),
@@ -96,6 +103,16 @@ class MmrmModel:
             )
             for group in by_size.values()
         ]
+        # the rows of each, gathered once: a batch's (G, m, p) and (G, m); a common
+        # pattern's visit-major, (m, G p) and (m, G), for its matrix products
+        self._common_rows = [
+            (
+                self.X[pat.rows].transpose(1, 0, 2).reshape(pat.visits.size, -1),
+                self.y[pat.rows].T.copy(),
+            )
+            for pat in self.common
+        ]
+        self._batch_rows = [(self.X[b.rows], self.y[b.rows]) for b in self.batches]
 
     def _whitened(
         self, Sigma: np.ndarray
@@ -128,13 +145,25 @@ class MmrmModel:
         Xty = np.zeros(p)
         yty = logdet = 0.0
         parts = []
-        for batch in self.batches:
+        common = []
+        for pat, (Xvm, yvm) in zip(self.common, self._common_rows, strict=True):
+            # visit-major: row a of Xvm holds every subject's X at visit a, (m, G p)
+            v = pat.visits
+            Sk = Sigma[np.ix_(v, v)]
+            inv = np.linalg.inv(Sk)
+            logdet += pat.rows.shape[0] * float(np.linalg.slogdet(Sk)[1])
+            Xt = inv @ Xvm
+            yt = inv @ yvm
+            XtX += Xvm.reshape(-1, p).T @ Xt.reshape(-1, p)
+            Xty += Xt.reshape(-1, p).T @ yvm.ravel()
+            yty += float(yvm.ravel() @ yt.ravel())
+            common.append((v, inv, Xt, yt))
+        for batch, (Xb, yb) in zip(self.batches, self._batch_rows, strict=True):
             v = batch.visits
             S = Sigma[v[:, :, None], v[:, None, :]]  # (G, m, m)
             L = np.linalg.cholesky(S)
             logdet += 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
             inv = np.linalg.inv(S)
-            Xb, yb = self.X[batch.rows], self.y[batch.rows]
             Xt = inv @ Xb  # Sigma_i^{-1} X_i
             yt = np.einsum("gmn,gn->gm", inv, yb)
             XtX += Xb.reshape(-1, p).T @ Xt.reshape(-1, p)
@@ -151,6 +180,15 @@ class MmrmModel:
             value += 2.0 * float(np.sum(np.log(np.diag(R))))
         G = np.zeros(T * T)
         if with_gradient:
+            Gm = np.zeros((T, T))
+            for v, inv, Xt, yt in common:
+                m = v.size
+                rt = yt - (Xt.reshape(-1, p) @ beta).reshape(m, -1)
+                Gk = rt.shape[1] * inv - rt @ rt.T
+                if self.reml:
+                    Gk -= (Xt.reshape(-1, p) @ Phi).reshape(m, -1) @ Xt.T
+                Gm[np.ix_(v, v)] += Gk
+            G += Gm.ravel()
             for v, inv, Xt, yt in parts:
                 rt = yt - Xt @ beta  # Sigma_i^{-1} r_i
                 Gi = inv - rt[:, :, None] * rt[:, None, :]
