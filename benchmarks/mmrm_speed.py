@@ -123,9 +123,17 @@ def main() -> None:
                 command = ["Rscript", str(r_file), str(csv), program]
             results[program] = measure(command, TAG)
             print(program, results[program], flush=True)
+            # the table so far, so that a slow last program leaves the others' figures
+            write_table(args, len(data), results)
+
+
+def write_table(
+    args: argparse.Namespace, n_rows: int, results: dict[str, dict[str, float]]
+) -> None:
+    """The table of the programs measured so far, to stdout and ``args.out``."""
     ours = results.get("mixedmodels")
     lines = [
-        f"# Unstructured MMRM, {len(data):,} rows of {args.subjects:,} subjects x "
+        f"# Unstructured MMRM, {n_rows:,} rows of {args.subjects:,} subjects x "
         f"{args.visits} visits",
         "",
         f"`python benchmarks/mmrm_speed.py --subjects {args.subjects} --visits {args.visits}` "
