@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,8 +12,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import mixedmodels as mm
 from mixedmodels.errors import FormulaError
 from mixedmodels.formula import parse_formula
+
+REFERENCE = Path(__file__).parent / "reference"
 
 
 def test_bars_are_split_from_the_fixed_part() -> None:
@@ -145,3 +150,31 @@ def test_other_expressions_go_through_formulaic(expression: str) -> None:
         {"x": [1.0, 2.0], "Days": [1, 2], "b": [True, False], "g": ["a", "b"], "nan": [1.0, np.nan]}
     )
     assert _plain_columns(expression, data) is None
+
+
+def test_r_math_functions_in_formulas() -> None:
+    """nlme's Ovary formula as nlme writes it, ``sin(2*pi*Time)``: the same fit as with the
+    columns computed beforehand, and R's two-argument log."""
+    ovary = mm.datasets.load("Ovary")
+    written = mm.lmm("follicles ~ sin(2*pi*Time) + cos(2*pi*Time) + (1 | Mare)", ovary)
+    computed = mm.lmm(
+        "follicles ~ s + c + (1 | Mare)",
+        ovary.assign(s=np.sin(2 * np.pi * ovary["Time"]), c=np.cos(2 * np.pi * ovary["Time"])),
+    )
+    np.testing.assert_allclose(written.fixef.to_numpy(), computed.fixef.to_numpy(), rtol=1e-10)
+    assert written.loglik == pytest.approx(computed.loglik, abs=1e-9)
+    assert list(written.fixef.index)[1] == "sin(2 * pi * Time)"
+    # nlme's own formula for its Ovary example, against nlme's fit
+    reference = json.loads((REFERENCE / "gls_ovary_ar1.json").read_text())
+    ar1 = mm.corAR1(form="~ 1 | Mare")
+    gls_fit = mm.gls(reference["formula"], ovary, correlation=ar1)
+    nlme = reference["REML"]
+    assert gls_fit.loglik == pytest.approx(nlme["logLik"], abs=1e-4)
+    assert list(gls_fit.fixef.index) == list(nlme["coef"])
+    coef, se = np.array(list(nlme["coef"].values())), np.array(list(nlme["se"].values()))
+    assert np.all(np.abs(gls_fit.beta - coef) < 1e-3 * se)
+    base10 = mm.lmm("follicles ~ log(Time + 1, 10) + (1 | Mare)", ovary)
+    log10 = mm.lmm("follicles ~ log10(Time + 1) + (1 | Mare)", ovary)
+    np.testing.assert_allclose(base10.fixef.to_numpy(), log10.fixef.to_numpy(), rtol=1e-10)
+    with pytest.raises(FormulaError, match="did you mean 'Time'"):
+        mm.lmm("follicles ~ sin(2*pi*Tim) + (1 | Mare)", ovary)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from formulaic import Formula, model_matrix
 
+from mixedmodels.design.rmath import R_MATH
 from mixedmodels.errors import FormulaError
 
 __all__ = [
@@ -30,9 +31,10 @@ def intercept_name(name: str) -> str:
 
 
 def required_columns(expression: str, where: str) -> set[str]:
-    """The data columns that a formulaic expression reads."""
+    """The data columns that a formulaic expression reads (R's mathematical names, such as
+    ``pi``, are not columns unless the data has them: :mod:`mixedmodels.design.rmath`)."""
     try:
-        return set(_required_variables(expression))
+        return set(_required_variables(expression)) - set(R_MATH)
     except Exception as exc:
         raise FormulaError(f"cannot read {where} {expression!r}: {exc}") from None
 
@@ -123,7 +125,7 @@ class _LazySpec:
 
     def _built(self) -> Any:
         if self._spec is None:
-            self._spec = model_matrix(self._expression, self._sample).model_spec
+            self._spec = model_matrix(self._expression, self._sample, context=R_MATH).model_spec
         return self._spec
 
     def __getattr__(self, name: str) -> Any:
@@ -148,7 +150,7 @@ def encode(expression: str, data: pd.DataFrame, where: str) -> tuple[np.ndarray,
         names = ([INTERCEPT] if intercept else []) + columns
         return np.ascontiguousarray(values), names, _LazySpec(expression, data.iloc[:1])
     try:
-        matrix = model_matrix(expression, data, na_action="raise")
+        matrix = model_matrix(expression, data, na_action="raise", context=R_MATH)
     except Exception as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise FormulaError(f"cannot build {where} {expression!r}: {message}") from None
@@ -163,7 +165,7 @@ def encode_new(spec: Any, data: pd.DataFrame, where: str) -> np.ndarray:
     """Encode new data with a ModelSpec from :func:`encode`."""
     data = readable(data)
     try:
-        matrix = spec.get_model_matrix(data, na_action="raise")
+        matrix = spec.get_model_matrix(data, na_action="raise", context=R_MATH)
     except Exception as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise FormulaError(f"cannot encode the new data for {where}: {message}") from None
