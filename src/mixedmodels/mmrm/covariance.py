@@ -34,6 +34,17 @@ def _lower(T: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rows, cols, np.flatnonzero(rows == cols)
 
 
+def _cholesky_factor(u: np.ndarray, T: int) -> np.ndarray:
+    """The unstructured matrix's Cholesky factor from its parameters (row-major lower
+    triangle, the diagonal on the log scale)."""
+    rows, cols, diag = _lower(T)
+    values = np.array(u, dtype=float)
+    values[diag] = np.exp(values[diag])
+    L = np.zeros((T, T))
+    L[rows, cols] = values
+    return L
+
+
 def _lags(T: int) -> np.ndarray:
     idx = np.arange(T)
     lags: np.ndarray = np.abs(idx[:, None] - idx[None, :])
@@ -107,13 +118,9 @@ class CovarianceStructure:
     # --- the unconstrained -> natural map
     def natural(self, u: np.ndarray, T: int) -> np.ndarray:
         if self.kind == "us":
-            rows, cols, diag = _lower(T)
-            values = np.array(u, dtype=float)
-            values[diag] = np.exp(values[diag])
-            L = np.zeros((T, T))
-            L[rows, cols] = values
-            S = L @ L.T
-            out: np.ndarray = S[rows, cols]
+            rows, cols, _ = _lower(T)
+            L = _cholesky_factor(u, T)
+            out: np.ndarray = (L @ L.T)[rows, cols]
             return out
         n_var = T if self.heterogeneous else 1
         var, z = np.exp(u[:n_var]), u[n_var:]
@@ -135,13 +142,10 @@ class CovarianceStructure:
         unstructured matrix (``Sigma = L L'``), by central differences otherwise."""
         if self.kind == "us":
             rows, cols, diag = _lower(T)
-            values = np.array(u, dtype=float)
-            values[diag] = np.exp(values[diag])
-            L = np.zeros((T, T))
-            L[rows, cols] = values
+            L = _cholesky_factor(u, T)
             # dL = scale e_a e_b', scale = L_aa on the diagonal (its log is the parameter)
             scale = np.ones(u.size)
-            scale[diag] = values[diag]
+            scale[diag] = L[rows[diag], cols[diag]]
             half = np.zeros((u.size, T, T))
             half[np.arange(u.size), rows, :] = (L[:, cols] * scale).T
             out: np.ndarray = half + half.transpose(0, 2, 1)
