@@ -132,12 +132,19 @@ def _term_theta(term: RandomEffectsTerm) -> list[tuple[int, int, str]]:
     return out
 
 
-def covariance_layout(frame: ModelFrame) -> CovarianceLayout:
-    """Group the frame's terms by grouping factor and map theta onto the blocks."""
+def covariance_layout(frame: ModelFrame, first: str | None = None) -> CovarianceLayout:
+    """Group the frame's terms by grouping factor and map theta onto the blocks.
+
+    The blocks go by decreasing number of levels, or with the factor named ``first``
+    ahead of the others (the one whose rows a residual structure keeps together, say).
+    Theta keeps the order of the terms either way."""
     by_factor: dict[str, list[int]] = {}
     for i, term in enumerate(frame.terms):
         by_factor.setdefault(term.factor.name, []).append(i)
-    groups = sorted(by_factor.values(), key=lambda idx: -frame.terms[idx[0]].n_levels)
+    groups = sorted(
+        by_factor.values(),
+        key=lambda idx: (frame.terms[idx[0]].factor.name != first, -frame.terms[idx[0]].n_levels),
+    )
     blocks: list[FactorBlock] = []
     where: dict[int, tuple[int, int]] = {}
     for b, members in enumerate(groups):

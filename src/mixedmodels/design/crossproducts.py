@@ -14,7 +14,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["ZTerm", "CrossProducts", "chunk_crossproducts", "crossproducts", "with_response"]
+__all__ = [
+    "ZTerm",
+    "CrossProducts",
+    "chunk_crossproducts",
+    "crossproducts",
+    "sparse_tail_crossproducts",
+    "tail_matrix",
+    "with_response",
+]
 
 #: Rows per chunk when a frame is reduced in pieces (bounds temporary memory).
 CHUNK_ROWS = 1_000_000
@@ -199,6 +207,45 @@ def crossproducts(
         total = part if total is None else total + part
     assert total is not None
     return total
+
+
+def tail_matrix(terms: Sequence[ZTerm]) -> sp.csr_matrix:
+    """The tail's columns of Z as a sparse ``(n, q_T)`` matrix, in the order of the tail's
+    blocks of A (level by level, a level's coefficients together)."""
+    index, q_t = _tail_index(terms)
+    n = terms[0].codes.size if terms else 0
+    rows = np.concatenate([np.arange(n)] * len(index)) if index else np.zeros(0, np.int64)
+    cols = np.concatenate(index) if index else np.zeros(0, np.int64)
+    vals = (
+        np.concatenate([t.matrix[:, a] for t in terms for a in range(t.k)])
+        if index
+        else np.zeros(0)
+    )
+    return sp.csr_matrix((vals, (rows, cols)), shape=(n, q_t))
+
+
+def sparse_tail_crossproducts(first: ZTerm, tail: sp.csr_matrix, B: np.ndarray) -> CrossProducts:
+    """The blocks of A when the tail's columns of Z are any sparse matrix.
+
+    A row of ``tail`` may have entries at several levels of one factor, as a crossed
+    factor's rows have once a residual correlation structure whitens them (each row then
+    mixes its level with those of the rows before it); the first factor's rows still
+    belong to one level each. Z_T'Z_T is dense unless it has more than
+    ``DENSE_TAIL_ENTRIES`` entries."""
+    base = chunk_crossproducts([first], B, None)
+    n, m0, k0 = B.shape[0], first.n_levels, first.k
+    cols0 = (first.codes.astype(np.int64)[:, None] * k0 + np.arange(k0)).ravel()
+    Z0 = sp.csr_matrix(
+        (first.matrix.ravel(), (np.repeat(np.arange(n), k0), cols0)), shape=(n, m0 * k0)
+    )
+    tail_t = tail.T.tocsr()
+    zt0 = sp.csr_matrix(tail_t @ Z0)
+    zt0.sum_duplicates()
+    q_t = tail.shape[1]
+    gram = sp.csr_matrix(tail_t @ tail)
+    ztt: np.ndarray | sp.csr_matrix = gram if q_t * q_t > DENSE_TAIL_ENTRIES else gram.toarray()
+    bzt = np.asarray(tail_t @ B)
+    return CrossProducts(base.zz0, base.bz0, zt0, ztt, bzt, base.bb, n, 0.0)
 
 
 def _response_column(

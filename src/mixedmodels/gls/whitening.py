@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from mixedmodels.gls.structures import BoundCorrelation, BoundVariance
 
@@ -130,3 +131,38 @@ class Whitener:
                 out[rows] = np.linalg.solve(L, z[rows])
         result: np.ndarray = out[:, 0] if flat else out
         return result
+
+    def matrix(self, w: Whitening) -> sp.csr_matrix:
+        """The whitening as a sparse ``(n, n)`` matrix ``W`` (``W M`` is :meth:`apply`):
+        two entries a row for the autoregressions, a group's lower triangle otherwise.
+        It whitens matrices whose rows mix levels, a crossed factor's columns of Z."""
+        n = self.n
+        diagonal = np.arange(n)
+        if self.correlation is None:
+            return sp.csr_matrix((1.0 / w.multipliers, (diagonal, diagonal)), shape=(n, n))
+        if self.markov:
+            assert w.previous_weight is not None and w.scale is not None
+            has = np.flatnonzero(self.previous >= 0)
+            before = self.previous[has]
+            rows = np.concatenate([diagonal, has])
+            cols = np.concatenate([diagonal, before])
+            values = np.concatenate(
+                [
+                    1.0 / (w.scale * w.multipliers),
+                    -w.previous_weight[has] / (w.scale[has] * w.multipliers[before]),
+                ]
+            )
+            return sp.csr_matrix((values, (rows, cols)), shape=(n, n))
+        parts_r, parts_c, parts_v = [], [], []
+        for rows_of, L in zip(self.batches, w.factors, strict=True):
+            m = rows_of.shape[1]
+            inverse = np.linalg.solve(L, np.broadcast_to(np.eye(m), L.shape))
+            inverse = inverse / w.multipliers[rows_of][:, None, :]
+            lower = np.tril_indices(m)
+            parts_r.append(rows_of[:, lower[0]].ravel())
+            parts_c.append(rows_of[:, lower[1]].ravel())
+            parts_v.append(inverse[:, lower[0], lower[1]].ravel())
+        return sp.csr_matrix(
+            (np.concatenate(parts_v), (np.concatenate(parts_r), np.concatenate(parts_c))),
+            shape=(n, n),
+        )

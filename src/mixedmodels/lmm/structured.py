@@ -4,34 +4,46 @@ R_i D_i`` within each group ``i`` of the correlation structure.
 
 Each group's rows are whitened (:mod:`mixedmodels.gls.whitening`): by ``L_i^{-1}``, ``L_i``
 the Cholesky factor of ``D_i R_i D_i``, or for the autoregressions row by row in time
-order. When
-every random-effects factor is constant within each group (the groups are nested in the
-factors, as a subject's visits are), whitening keeps Z's shape: a row still belongs to
-one level of each factor, only its values change. The whitened rows are an ordinary LMM
-with independent residuals, fitted by the LMM engine (profiled over beta and sigma, its
-criterion minimized over theta), and ``-2 log L = criterion + sum_i log|D_i R_i D_i|``.
-The structure parameters are optimized over that; each evaluation is an LMM fit, started
-from the last theta. Conditioning (centring and scaling) is applied before whitening, so
-it stays a linear reparametrization of the whitened columns.
+order. The whitened rows are an ordinary LMM with independent residuals, fitted by the
+LMM engine (profiled over beta and sigma, its criterion minimized over theta), and
+``-2 log L = criterion + sum_i log|D_i R_i D_i|``. The structure parameters are optimized
+over that; each evaluation is an LMM fit, started from the last theta.
+
+The groups must be nested in at least one grouping factor (a subject's trials in the
+subject); that factor goes first in Z, and whitening keeps its shape: a row still belongs
+to one of its levels, only the values change. So does every other factor the groups are
+nested in. A crossed factor (items met by many subjects) does not keep it: a whitened row
+mixes the item of its trial with those of the trials before it, so these columns of Z are
+whitened as a sparse matrix (two entries a row per coefficient for an autoregression) and
+meet in the dense or sparse tail of the engine, exactly. Conditioning (centring and
+scaling) is applied before whitening, so it stays a linear reparametrization of the
+whitened columns.
 """
 
 from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from scipy import optimize
 
 from mixedmodels._data import as_dataframe
 from mixedmodels.core.covariance import covariance_layout
 from mixedmodels.core.newton import central_gradient
 from mixedmodels.core.optinfo import OptimizerSettings
+from mixedmodels.core.summary import random_effects_rows, text_table
 from mixedmodels.design.conditioning import conditioning
-from mixedmodels.design.crossproducts import ZTerm, crossproducts
+from mixedmodels.design.crossproducts import (
+    ZTerm,
+    crossproducts,
+    sparse_tail_crossproducts,
+    tail_matrix,
+)
 from mixedmodels.design.frame import ModelFrame, model_frame
 from mixedmodels.errors import (
     ConvergenceWarning,
@@ -54,11 +66,17 @@ DIFFERENCE_STEP = 1e-5
 ACCEPTED_GRADIENT = 1e-3
 
 
-def _groups(frame: ModelFrame, rows: pd.DataFrame, correlation: Correlation | None) -> np.ndarray:
-    """The codes of the structures' groups: the correlation's ``| g``, else the random
-    effects' single grouping factor; checked to be nested in every grouping factor."""
-    group = None if correlation is None else parse_form(correlation.form, correlation.name)[1]
+def _groups(
+    frame: ModelFrame, rows: pd.DataFrame, correlation: Correlation | None
+) -> tuple[np.ndarray, list[str]]:
+    """The codes of the correlation structure's groups (its ``| g``, else the random
+    effects' single grouping factor; each row alone without a correlation), and the
+    grouping factors they are nested in, most levels first."""
     factors = {t.factor.name: t.factor for t in frame.terms}
+    by_levels = sorted(factors, key=lambda name: -factors[name].n_levels)
+    if correlation is None:
+        return np.arange(frame.y.size, dtype=np.int64), by_levels
+    group = parse_form(correlation.form, correlation.name)[1]
     if group is None:
         if len(factors) != 1:
             raise ModelSpecError(
@@ -73,15 +91,19 @@ def _groups(frame: ModelFrame, rows: pd.DataFrame, correlation: Correlation | No
             )
         codes, _ = pd.factorize(rows[group], sort=False)
     codes = np.asarray(codes, dtype=np.int64)
-    for name, factor in factors.items():
-        pairs = pd.DataFrame({"g": codes, "f": factor.codes}).drop_duplicates()
-        if pairs["g"].duplicated().any():
-            raise ModelSpecError(
-                f"the residual structure's groups are not nested in the grouping factor "
-                f"{name!r} (a group spans several of its levels): with crossed random "
-                "effects, residual structures are not fitted yet"
-            )
-    return codes
+    nested = []
+    for name in by_levels:
+        pairs = pd.DataFrame({"g": codes, "f": factors[name].codes}).drop_duplicates()
+        if not pairs["g"].duplicated().any():
+            nested.append(name)
+    if not nested:
+        raise ModelSpecError(
+            f"the residual structure's groups ({group or 'its form'}) lie in no grouping "
+            f"factor: each group must stay within one level of at least one of "
+            f"{', '.join(repr(n) for n in by_levels)} (a subject's trials within the "
+            "subject), whose random effects it then whitens with the rows"
+        )
+    return codes, nested
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,8 +117,8 @@ class StructuredLmmResult:
     """
 
     whitened: LmmResult
-    """The LMM of the whitened rows at the optimum (its own fitted values and residuals
-    are whitened)."""
+    """The LMM of the whitened rows at the optimum; its fitted values and residuals are
+    those of the unwhitened rows, as this result's."""
     objective: float
     correlation_params: dict[str, float]
     variance_params: dict[str, float]
@@ -152,6 +174,10 @@ class StructuredLmmResult:
         return np.asarray(self.whitened.theta)
 
     @property
+    def theta_names(self) -> tuple[str, ...]:
+        return tuple(self.whitened.theta_names)
+
+    @property
     def varcorr(self) -> pd.DataFrame:
         return self.whitened.varcorr
 
@@ -183,7 +209,7 @@ class StructuredLmmResult:
             f"  AIC {self.aic:.2f}  BIC {self.bic:.2f}  logLik {self.loglik:.4f}",
             "",
             "Random effects:",
-            self.varcorr.to_string(index=False, float_format=lambda x: f"{x:.4g}", na_rep=""),
+            *text_table(random_effects_rows(self.varcorr), align_left=2),
             f"Number of obs: {self.whitened.nobs}",
             "",
             "Fixed effects:",
@@ -215,13 +241,22 @@ def lmm_structured(
     """Fit an LMM with residual structures; see :func:`mixedmodels.lmm`."""
     frame = model_frame(formula, data, offset=offset)
     rows = as_dataframe(data).iloc[frame.rows].reset_index(drop=True)
-    codes = _groups(frame, rows, correlation)
+    codes, nested = _groups(frame, rows, correlation)
     bound_corr = None if correlation is None else correlation.bind(rows, codes)
     bound_var = None if variance is None else variance.bind(rows)
     whitener = Whitener(codes, bound_corr, bound_var)
-    layout = covariance_layout(frame)
+    # the factor the groups are nested in keeps its diagonal blocks: it goes first
+    layout = covariance_layout(frame, first=nested[0])
     cond = conditioning(frame)
     cframe = cond.apply(frame)
+    clayout = covariance_layout(cframe, first=nested[0])
+    crossed = [b for b in clayout.blocks[1:] if b.factor.name not in nested]
+    # a crossed factor's rows mix levels once whitened: the tail is then a sparse matrix
+    tail = (
+        tail_matrix([ZTerm(b.factor.codes, b.matrix, b.n_levels) for b in clayout.blocks[1:]])
+        if crossed
+        else None
+    )
     response = cframe.y if cframe.offset is None else cframe.y - cframe.offset
     shift = response_shift(cframe, response)
     index = data.index if isinstance(data, pd.DataFrame) else pd.RangeIndex(frame.n_input)
@@ -229,22 +264,29 @@ def lmm_structured(
     theta_start: list[np.ndarray | None] = [None]
     count = [0]
 
-    def whitened(params: np.ndarray) -> tuple[Any, ModelFrame, Any, float]:
+    def whitened(params: np.ndarray) -> tuple[Any, float]:
         w = whitener.at(params)
-        X = whitener.apply(w, cframe.X)
-        y = whitener.apply(w, response - shift)
-        terms = tuple(replace(t, matrix=whitener.apply(w, t.matrix)) for t in cframe.terms)
-        wframe = replace(cframe, X=X, y=y + shift, terms=terms, offset=None)
-        wlayout = covariance_layout(wframe)
-        zterms = [ZTerm(b.factor.codes, b.matrix, b.n_levels) for b in wlayout.blocks]
-        products = crossproducts(zterms, np.column_stack([X, y]), None)
-        model = make_model(products, shift, frame, wlayout, cond, reml)
-        return model, wframe, wlayout, w.logdet
+        B = np.column_stack([whitener.apply(w, cframe.X), whitener.apply(w, response - shift)])
+        if tail is None:
+            # every factor holds each group whole: whitened rows keep one level each
+            zterms = [
+                ZTerm(b.factor.codes, whitener.apply(w, b.matrix), b.n_levels)
+                for b in clayout.blocks
+            ]
+            products = crossproducts(zterms, B, None)
+        else:
+            first = clayout.blocks[0]
+            products = sparse_tail_crossproducts(
+                ZTerm(first.factor.codes, whitener.apply(w, first.matrix), first.n_levels),
+                sp.csr_matrix(whitener.matrix(w) @ tail),
+                B,
+            )
+        return make_model(products, shift, frame, clayout, cond, reml), w.logdet
 
     def criterion(params: np.ndarray) -> float:
         count[0] += 1
         try:
-            model, _, _, logdet = whitened(params)
+            model, logdet = whitened(params)
             with warnings.catch_warnings():
                 # the inner fits' notes (a boundary, say) are the final fit's to give
                 warnings.simplefilter("ignore", MixedModelsWarnings)
@@ -285,9 +327,10 @@ def lmm_structured(
         converged = bool(found.success) or slope < ACCEPTED_GRADIENT
     else:
         criterion(start)
-    model, wframe, wlayout, logdet = whitened(params)
+    model, logdet = whitened(params)
+    # the record's fitted values and residuals come from the unwhitened rows
     record = record_of_model(
-        model, frame, layout, wframe, wlayout, settings, index, label, theta_start[0]
+        model, frame, layout, cframe, clayout, settings, index, label, theta_start[0]
     )
     fit = LmmResult.of(record)
     # (a boundary fit is reported by the final fit's record itself)
