@@ -65,7 +65,22 @@ class BootstrapResult:
         )
 
 
-def _quantities(fit: LmmRecord | GlmmResult) -> np.ndarray:
+Fit = Any  # LmmRecord, GlmmResult or StructuredLmmResult
+
+
+def _structured(fit: Fit) -> bool:
+    """Whether ``fit`` is an LMM with residual structures (imported here: its module
+    imports this one's package)."""
+    from mixedmodels.lmm.structured_result import StructuredLmmResult
+
+    return isinstance(fit, StructuredLmmResult)
+
+
+def _quantities(fit: Fit) -> np.ndarray:
+    if _structured(fit):
+        sd_cor = fit.varcorr["sd_cor"].to_numpy(dtype=np.float64)[:-1]
+        structures = [*fit.correlation_params.values(), *fit.variance_params.values()]
+        return np.concatenate([fit.beta, fit.theta, [fit.sigma], sd_cor, structures])
     if isinstance(fit, GlmmResult):
         sd_cor = fit.varcorr["sd_cor"].to_numpy(dtype=np.float64)
         dispersion = [float(fit.dispersion)] if _scalar_dispersion(fit) else []
@@ -79,7 +94,11 @@ def _scalar_dispersion(fit: GlmmResult) -> bool:
     return fit._family.has_dispersion and not fit.disp_names
 
 
-def _names(fit: LmmRecord | GlmmResult) -> list[str]:
+def _names(fit: Fit) -> list[str]:
+    if _structured(fit):
+        scale = variance_parameter_names(fit.whitened)[:-1]
+        structures = [*fit.correlation_params, *fit.variance_params]
+        return list(fit.fixed_names) + list(fit.theta_names) + ["sigma"] + scale + structures
     if isinstance(fit, GlmmResult):
         dispersion = ["dispersion"] if _scalar_dispersion(fit) else []
         return (
@@ -94,7 +113,7 @@ def _names(fit: LmmRecord | GlmmResult) -> list[str]:
     return list(fit.fixed_names) + list(fit.theta_names) + ["sigma"] + scale
 
 
-def _replicate(fit: LmmRecord | GlmmResult, seq: np.random.SeedSequence) -> np.ndarray:
+def _replicate(fit: Fit, seq: np.random.SeedSequence) -> np.ndarray:
     rng = np.random.default_rng(seq)
     if isinstance(fit, LmmRecord):
         y = simulate_responses(fit, 1, rng, "new")[:, 0]
@@ -122,7 +141,7 @@ def _progress(total: int, show: bool) -> object:
 
 
 def bootstrap(
-    fit: LmmRecord | GlmmResult,
+    fit: Fit,
     n: int = 1000,
     seed: int | None = None,
     n_jobs: int = 1,
@@ -138,7 +157,8 @@ def bootstrap(
         :func:`mixedmodels.glmm` (its replicates hold beta, theta, the SDs and
         correlations, the dispersion and the dispersion and zero-inflation models'
         coefficients; a replicate whose refit fails is a row of NaN, as in lme4's
-        ``bootMer``).
+        ``bootMer``), or an LMM with residual structures (its replicates add the
+        structures' parameters on nlme's scales).
     n : int
         Number of replicates.
     seed : int, optional
@@ -151,7 +171,9 @@ def bootstrap(
         Run the replicates on the workers of this Dask cluster (the fit is sent to each
         worker once); the same seed gives the same table as a serial run.
     """
-    if isinstance(fit, GlmmResult):
+    if _structured(fit):
+        pass
+    elif isinstance(fit, GlmmResult):
         if fit._model is None:
             raise ModelSpecError("this GLMM fit does not hold its model, so it cannot be refitted")
     elif isinstance(fit, LmmRecord):

@@ -16,6 +16,16 @@ __all__ = ["anova"]
 
 
 def _refit_ml(fit: Any, data: Any) -> Any:
+    """The fit again by ML, with its residual structures if it has any."""
+    structures = {
+        name: getattr(fit, name)
+        for name in ("correlation", "variance")
+        if getattr(fit, name, None) is not None
+    }
+    if structures:
+        from mixedmodels.fitting import lmm as lmm_with_structures
+
+        return lmm_with_structures(fit.formula, data, reml=False, **structures)
     return lmm(fit.formula, data, reml=False)
 
 

@@ -7,11 +7,13 @@ cost does not grow with the number of observations.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from mixedmodels.lmm.record import LmmRecord
 
-__all__ = ["VarianceFunctions"]
+__all__ = ["StructuredVarianceFunctions", "VarianceFunctions"]
 
 
 class VarianceFunctions:
@@ -90,4 +92,49 @@ class VarianceFunctions:
             e = np.zeros(x.size)
             e[i] = h[i]
             out[i] = (self.vcov(x + e) - self.vcov(x - e)) / (2 * h[i])
+        return out
+
+
+class StructuredVarianceFunctions(VarianceFunctions):
+    """Deviance and vcov(beta) of an LMM with residual structures at any
+    ``(theta, psi, sigma)``, ``psi`` the structures' unconstrained parameters: the LMM of
+    the rows whitened at ``psi`` at ``(theta, sigma)``, with ``sum_i log|D_i R_i D_i|``
+    added to the deviance.
+
+    Parameters
+    ----------
+    record : LmmRecord
+        The whitened LMM at the optimum (its theta, sigma, REML or not).
+    design : StructuredDesign
+        What gives the whitened LMM at any ``psi``.
+    params : numpy.ndarray
+        ``psi`` at the optimum.
+    """
+
+    def __init__(self, record: LmmRecord, design: Any, params: np.ndarray) -> None:
+        super().__init__(record)
+        self.design = design
+        self.n_theta = record.theta.size
+        self.varpar = np.concatenate([record.theta, params, [record.sigma]])
+        self._models: dict[bytes, tuple[Any, float]] = {}
+
+    def _factor(self, head: np.ndarray) -> tuple[float, float, float, np.ndarray]:
+        key = np.ascontiguousarray(head, dtype=np.float64).tobytes()
+        cached = self._factors.get(key)
+        if cached is not None:
+            return cached
+        theta, psi = head[: self.n_theta], head[self.n_theta :]
+        psi_key = np.ascontiguousarray(psi, dtype=np.float64).tobytes()
+        if psi_key not in self._models:
+            self._models[psi_key] = self.design.model_at(psi)
+        model, logdet = self._models[psi_key]
+        fac = model.factorize(self.fit._theta_map.factors(theta))
+        sol = model.solve(fac)
+        out = (
+            fac.logdet_z + logdet,
+            model.logdet_x(fac),
+            sol.rss_penalized,
+            sol.var_beta_unscaled,
+        )
+        self._factors[key] = out
         return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from mixedmodels.lmm.record import LmmRecord
@@ -9,8 +11,16 @@ from mixedmodels.lmm.record import LmmRecord
 __all__ = ["simulate_responses"]
 
 
-def simulate_responses(fit: LmmRecord, n: int, rng: np.random.Generator, re: str) -> np.ndarray:
-    """``(nobs, n)`` simulated responses; see :meth:`LmmResult.simulate`."""
+def simulate_responses(
+    fit: LmmRecord,
+    n: int,
+    rng: np.random.Generator,
+    re: str,
+    colour: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> np.ndarray:
+    """``(nobs, n)`` simulated responses; see :meth:`LmmResult.simulate`. ``colour``
+    turns the independent standard normal residuals into correlated ones (a residual
+    correlation structure's ``W^{-1} z``)."""
     if re not in ("new", "conditional"):
         raise ValueError(f"re must be 'new' or 'conditional', not {re!r}")
     if not isinstance(n, (int, np.integer)) or n < 1:
@@ -18,7 +28,10 @@ def simulate_responses(fit: LmmRecord, n: int, rng: np.random.Generator, re: str
     frame, layout = fit._frame, fit._layout
     nobs = frame.nobs
     scale = fit.sigma if frame.weights is None else fit.sigma / np.sqrt(frame.weights)
-    noise = rng.standard_normal((nobs, n)) * np.reshape(scale, (-1, 1))
+    standard = rng.standard_normal((nobs, n))
+    if colour is not None:
+        standard = colour(standard)
+    noise = standard * np.reshape(scale, (-1, 1))
     if re == "conditional":
         mean = fit.fitted.to_numpy()[frame.rows]
         return np.asarray(mean[:, None] + noise)
