@@ -69,6 +69,12 @@ MODELS: dict[str, tuple[str, Any, Any, Any]] = {
         mm.corCAR1(form="~ Time | Rat"),
         mm.varExp(form="~ Time"),
     ),
+    "bodyweight_car1_comb": (
+        "weight ~ Time * Diet",
+        lambda: load_data("BodyWeight"),
+        mm.corCAR1(form="~ Time | Rat"),
+        mm.varComb(mm.varIdent(form="~ 1 | Diet"), mm.varPower(form="~ Time")),
+    ),
     # nlme from its default start stops lower under REML; the reference is its better fit
     # from a second start (``logLik_default_start`` in the fixture)
     "bodyweight_car1_constpower": (
@@ -111,6 +117,13 @@ def test_no_structure_is_ordinary_least_squares() -> None:
     beta, rss, *_ = np.linalg.lstsq(X, data["distance"].to_numpy(), rcond=None)
     np.testing.assert_allclose(fit.beta, beta, rtol=1e-10)
     assert fit.sigma == pytest.approx(np.sqrt(rss[0] / len(data)))
+
+
+def test_varcomb_needs_two_functions() -> None:
+    with pytest.raises(mm.ModelSpecError, match="two or more variance functions"):
+        mm.varComb(mm.varPower(form="~ Time"))
+    with pytest.raises(mm.ModelSpecError, match="two or more variance functions"):
+        mm.varComb(mm.varPower(form="~ Time"), "varIdent")  # type: ignore[arg-type]
 
 
 def test_bad_input_is_named() -> None:

@@ -27,6 +27,12 @@ MODELS: dict[str, tuple[str, Any, Any, Any]] = {
         mm.corCAR1(form="~ Time | Rat"),
         mm.varPower(form="~ Time"),
     ),
+    "bodyweight_comb": (
+        "weight ~ Time * Diet + (1 | Rat)",
+        lambda: load_data("BodyWeight"),
+        mm.corCAR1(form="~ Time | Rat"),
+        mm.varComb(mm.varIdent(form="~ 1 | Diet"), mm.varPower(form="~ Time")),
+    ),
     "orthodont_ident": (
         "distance ~ age + Sex + (1 | Subject)",
         lambda: load_data("Orthodont"),

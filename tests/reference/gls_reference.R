@@ -9,7 +9,8 @@
 # are on nlme's natural scale: corAR1 / corCAR1 Phi, corCompSymm Rho, corSymm the correlations
 # in nlme's order (row by row of the upper triangle), corARMA Phi1.. and Theta1.., the
 # spatial structures range and nugget, varIdent the SD ratios of each stratum to the first
-# (reference) one, varPower and varExp their power / rate, varConstPower const and power.
+# (reference) one, varPower and varExp their power / rate, varConstPower const and power, varComb
+# its functions' parameters after A., B., ... as nlme names them.
 suppressPackageStartupMessages({ library(nlme); library(jsonlite) })
 args <- commandArgs(TRUE)
 stopifnot(length(args) == 1)
@@ -59,6 +60,9 @@ models <- list(
        variance = NULL),
   list(id = "bodyweight_car1_exp", dataset = "BodyWeight", formula = "weight ~ Time * Diet",
        correlation = "corCAR1(form = ~ Time | Rat)", variance = "varExp(form = ~ Time)"),
+  list(id = "bodyweight_car1_comb", dataset = "BodyWeight", formula = "weight ~ Time * Diet",
+       correlation = "corCAR1(form = ~ Time | Rat)",
+       variance = "varComb(varIdent(form = ~ 1 | Diet), varPower(form = ~ Time))"),
   # nlme's default start stops at a lower REML optimum here (-575.985); started from
   # (Phi 0.9979, const 28, power -1.6) it climbs to -575.837. Both fits are kept, and the
   # better one is the reference.

@@ -27,7 +27,10 @@ models <- list(
        random = "~ Time | Rat", correlation = "corCAR1(form = ~ Time | Rat)",
        variance = "varPower(form = ~ Time)"),
   list(id = "orthodont_ident", dataset = "Orthodont", fixed = "distance ~ age + Sex",
-       random = "~ 1 | Subject", correlation = NULL, variance = "varIdent(form = ~ 1 | Sex)"))
+       random = "~ 1 | Subject", correlation = NULL, variance = "varIdent(form = ~ 1 | Sex)"),
+  list(id = "bodyweight_comb", dataset = "BodyWeight", fixed = "weight ~ Time * Diet",
+       random = "~ 1 | Rat", correlation = "corCAR1(form = ~ Time | Rat)",
+       variance = "varComb(varIdent(form = ~ 1 | Diet), varPower(form = ~ Time))"))
 results <- list()
 for (md in models) {
   d <- read_data(md$dataset)

@@ -12,7 +12,7 @@ from mixedmodels.gls.correlation import (
 )
 from mixedmodels.gls.fit import gls
 from mixedmodels.gls.result import GlsResult
-from mixedmodels.gls.variance import varConstPower, varExp, varIdent, varPower
+from mixedmodels.gls.variance import varComb, varConstPower, varExp, varIdent, varPower
 
 __all__ = [
     "GlsResult",
@@ -25,6 +25,7 @@ __all__ = [
     "corSpher",
     "corSymm",
     "gls",
+    "varComb",
     "varConstPower",
     "varExp",
     "varIdent",

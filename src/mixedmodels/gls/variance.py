@@ -1,6 +1,7 @@
 """Residual variance functions, nlme's ``varFunc``: each row's SD is sigma times a
 multiplier of the rows' values of the function's ``form`` (SD ratios to the reference
-stratum for ``varIdent``, a power, an exponential rate, a constant plus a power).
+stratum for ``varIdent``, a power, an exponential rate, a constant plus a power), or the
+product of several (``varComb``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,15 @@ import pandas as pd
 from mixedmodels.errors import DataError, ModelSpecError
 from mixedmodels.gls.form import data_column, parse_form
 
-__all__ = ["BoundVariance", "Variance", "varConstPower", "varExp", "varIdent", "varPower"]
+__all__ = [
+    "BoundVariance",
+    "Variance",
+    "varComb",
+    "varConstPower",
+    "varExp",
+    "varIdent",
+    "varPower",
+]
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,8 @@ class BoundVariance:
     structure: Variance
     values: np.ndarray
     levels: tuple[str, ...] = ()
+    parts: tuple[BoundVariance, ...] = ()
+    """A combination's functions, each read from the data."""
 
     @property
     def n_params(self) -> int:
@@ -153,3 +164,53 @@ class varConstPower(Variance):  # noqa: N801
 
     def natural(self, bound: BoundVariance, params: np.ndarray) -> dict[str, float]:
         return {"const": float(np.exp(params[0])), "power": float(params[1])}
+
+
+@dataclass(frozen=True, init=False)
+class varComb(Variance):  # noqa: N801
+    """The product of variance functions: each row's SD multiplier is the product of the
+    functions' multipliers, ``varComb(varIdent(form="~ 1 | Diet"), varPower(form="~ Time"))``
+    for a different SD per diet that also grows as a power of time. The parameters are
+    named as nlme names them: ``A.`` before the first function's, ``B.`` before the
+    second's, and so on."""
+
+    name: str = field(default="varComb", init=False)
+    parts: tuple[Variance, ...] = ()
+
+    def __init__(self, *parts: Variance) -> None:
+        if len(parts) < 2 or not all(isinstance(p, Variance) for p in parts):
+            raise ModelSpecError(
+                "varComb takes two or more variance functions, e.g. "
+                "mm.varComb(mm.varIdent(form='~ 1 | g'), mm.varPower(form='~ v'))"
+            )
+        object.__setattr__(self, "parts", tuple(parts))
+        object.__setattr__(self, "name", "varComb")
+        object.__setattr__(self, "form", " * ".join(f"{p.name}({p.form})" for p in parts))
+
+    def bind(self, data: pd.DataFrame) -> BoundVariance:
+        return BoundVariance(self, np.zeros(0), (), tuple(p.bind(data) for p in self.parts))
+
+    def _split(self, bound: BoundVariance, params: np.ndarray) -> list[np.ndarray]:
+        sizes = [b.n_params for b in bound.parts]
+        return np.split(np.asarray(params, dtype=np.float64), np.cumsum(sizes)[:-1])
+
+    def n_params(self, bound: BoundVariance) -> int:
+        return sum(b.n_params for b in bound.parts)
+
+    def start(self, bound: BoundVariance) -> np.ndarray:
+        return np.concatenate([b.start() for b in bound.parts])
+
+    def multipliers(self, bound: BoundVariance, params: np.ndarray) -> np.ndarray:
+        out = np.ones(0)
+        for b, p in zip(bound.parts, self._split(bound, params), strict=True):
+            m = b.multipliers(p)
+            out = m if out.size == 0 else out * m
+        return out
+
+    def natural(self, bound: BoundVariance, params: np.ndarray) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for letter, b, p in zip(
+            "ABCDEFGHIJ", bound.parts, self._split(bound, params), strict=False
+        ):
+            out.update({f"{letter}.{k}": v for k, v in b.natural(p).items()})
+        return out
