@@ -122,8 +122,8 @@ def test_type3_tests_of_one_df_terms_are_the_t_tests(
     assert numdf == 2 and np.isfinite(dendf) and F > 0 and 0 <= p <= 1
     with pytest.raises(mm.ModelSpecError, match="must have 4 columns"):
         fit.test(np.ones((1, 3)))
-    with pytest.raises(ValueError, match="Kenward-Roger is not available"):
-        fit.coef_table(ddf="kenward-roger")
+    with pytest.raises(ValueError, match="ddf must be one of"):
+        fit.coef_table(ddf="containment")
 
 
 def test_likelihood_ratio_test_against_the_plain_lmm(
@@ -206,3 +206,53 @@ def test_bootstrap_of_a_structured_fit(
     assert intervals.loc["Phi", "lower"] <= intervals.loc["Phi", "upper"]
     wald = fit.confint()
     assert list(wald.index) == list(fit.fixed_names)
+
+
+def test_kenward_roger_of_a_random_intercept_is_sas_cs() -> None:
+    """A random intercept with independent residuals is SAS's type=cs in SAS's own
+    parameters (the covariance, i.e. the intercept's variance, and the residual
+    variance). A variance function with one stratum has no parameter, so the structured
+    fit is that model, and its Kenward-Roger SE and df (observed information, from the
+    dense covariance) are SAS's (tests/reference/mmrm_sas.json)."""
+    import json
+
+    from lme4_reference import REFERENCE
+
+    sas = json.loads((REFERENCE / "mmrm_sas.json").read_text())["kenward_roger_armcd"]["cs"]
+    fev = mm.datasets.load("fev_data").dropna(subset=["FEV1"]).reset_index(drop=True)
+    fev["stratum"] = "all"
+    fit = mm.lmm("FEV1 ~ ARMCD + (1 | USUBJID)", fev, variance=mm.varIdent(form="~ 1 | stratum"))
+    assert fit.variance_params == {}
+    row = fit.coef_table("kenward-roger").loc["ARMCD[T.TRT]"]
+    assert row["std_error"] == pytest.approx(sas["kenward-roger"]["std_error"], rel=1e-5)
+    assert row["df"] == pytest.approx(sas["kenward-roger"]["df"], rel=1e-5)
+
+
+def test_kenward_roger_with_a_structure(
+    orthodont: tuple[pd.DataFrame, mm.StructuredLmmResult],
+) -> None:
+    _, fit = orthodont
+    kr = fit.coef_table("kenward-roger")
+    sat = fit.coef_table()
+    # the adjusted SEs are at least the unadjusted ones here, the df near Satterthwaite's
+    assert np.all(kr["std_error"] >= sat["std_error"] * (1 - 1e-6))
+    np.testing.assert_allclose(kr["df"], sat["df"], rtol=0.1)
+    ml = mm.lmm(
+        "distance ~ age * Sex + (1 | Subject)",
+        load_data("Orthodont"),
+        reml=False,
+        correlation=mm.corAR1(form="~ 1 | Subject"),
+    )
+    with pytest.raises(mm.ModelSpecError, match="defined for REML"):
+        ml.coef_table("kenward-roger")
+
+
+def test_a_component_too_large_for_dense_kenward_roger_is_refused() -> None:
+    from mixedmodels.inference.dense_covariance import MAX_COMPONENT_ROWS, components
+
+    n = MAX_COMPONENT_ROWS + 1
+    subject, item = np.arange(n) % 50, np.arange(n) % 7  # crossed: one component
+    with pytest.raises(mm.ModelSpecError, match=r"3001 rows .* use ddf='satterthwaite'"):
+        components(n, [subject, item], "Kenward-Roger")
+    parts = components(100, [np.arange(100) // 4], "Kenward-Roger")
+    assert [r.shape for r in parts.rows] == [(25, 4)]

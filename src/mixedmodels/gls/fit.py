@@ -13,6 +13,7 @@ parameters are optimized on their unconstrained scales.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,9 +25,11 @@ from mixedmodels.core.newton import central_gradient
 from mixedmodels.design.materialize import design_matrix
 from mixedmodels.design.response import read_response
 from mixedmodels.errors import DataError, ModelSpecError
+from mixedmodels.gls.marginal import StructureCovariance
 from mixedmodels.gls.result import GlsResult
 from mixedmodels.gls.structures import Correlation, Variance, parse_form
 from mixedmodels.gls.whitening import Whitener
+from mixedmodels.inference.dense_covariance import DenseCovariance, components
 
 __all__ = ["gls"]
 
@@ -228,4 +231,33 @@ def gls(
         seconds=time.perf_counter() - t0,
         _fitted=X @ beta,
         _y=y,
+        _dense=_dense_model(X, y, codes, whitener, params, float(sigma2), reml),
     )
+
+
+def _dense_model(
+    X: np.ndarray,
+    y: np.ndarray,
+    codes: np.ndarray,
+    whitener: Whitener,
+    params: np.ndarray,
+    sigma2: float,
+    reml: bool,
+) -> Callable[[], DenseCovariance]:
+    """What builds the marginal covariance in SAS's parameters, when asked for."""
+
+    def natural(u: np.ndarray) -> np.ndarray:
+        corr, var = whitener.correlation, whitener.variance
+        n_corr = whitener.n_corr
+        values = [] if corr is None else list(corr.structure.natural(u[:n_corr], corr).values())
+        if var is not None:
+            values += list(var.natural(u[n_corr:]).values())
+        return np.asarray(values, dtype=np.float64)
+
+    def build() -> DenseCovariance:
+        parts = components(len(y), [codes], "a gls fit's small-sample df")
+        cov = StructureCovariance(whitener, parts, natural, params)
+        nu = cov.estimates(np.zeros(0), sigma2)
+        return DenseCovariance(X, y, parts, cov.covariance, nu, reml)
+
+    return build

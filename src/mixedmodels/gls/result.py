@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,7 +11,11 @@ import pandas as pd
 from scipy import stats
 
 from mixedmodels.core.result import frozen_array
+from mixedmodels.errors import ModelSpecError
 from mixedmodels.gls.structures import describe
+from mixedmodels.inference.dense_covariance import DenseCovariance, dense_pieces
+from mixedmodels.inference.kenward_roger import KenwardRoger
+from mixedmodels.inference.satterthwaite import SatterthwaitePieces
 
 __all__ = ["GlsResult"]
 
@@ -51,6 +56,8 @@ class GlsResult:
     seconds: float
     _fitted: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     _y: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    _dense: Callable[[], DenseCovariance] | None = field(repr=False, default=None)
+    """The marginal covariance as a function of SAS's parameters, for small-sample df."""
 
     def __post_init__(self) -> None:
         for name in ("beta", "vcov_matrix", "_fitted", "_y"):
@@ -85,18 +92,51 @@ class GlsResult:
         se = np.sqrt(np.diag(np.array(self.vcov_matrix)))
         return pd.Series(se, index=list(self.fixed_names), name="std_errors")
 
-    def coef_table(self) -> pd.DataFrame:
-        """t tests of the fixed effects with ``n - p`` degrees of freedom, as nlme's."""
-        se = self.std_errors.to_numpy()
-        t = np.array(self.beta) / se
-        dof = self.nobs - len(self.beta)
+    def _pieces(self) -> tuple[SatterthwaitePieces, KenwardRoger]:
+        if "_cached_pieces" not in self.__dict__:
+            assert self._dense is not None
+            object.__setattr__(self, "_cached_pieces", dense_pieces(self._dense()))
+        pieces: tuple[SatterthwaitePieces, KenwardRoger] = self.__dict__["_cached_pieces"]
+        return pieces
+
+    def coef_table(self, ddf: str = "residual") -> pd.DataFrame:
+        """t tests of the fixed effects.
+
+        Parameters
+        ----------
+        ddf : {"residual", "satterthwaite", "kenward-roger"}
+            ``n - p`` degrees of freedom, as nlme's; Satterthwaite's; or Kenward-Roger's
+            with its adjusted standard errors (REML fits), as SAS PROC MIXED's
+            ``ddfm=kr``, both in SAS's parameters (sigma^2 and the structures'
+            natural ones) with the observed information.
+        """
+        beta = np.array(self.beta)
+        p = beta.size
+        if ddf == "residual":
+            se = self.std_errors.to_numpy()
+            df = np.full(p, float(self.nobs - p))
+        elif ddf in ("satterthwaite", "kenward-roger"):
+            if ddf == "kenward-roger" and self.method != "REML":
+                raise ModelSpecError("Kenward-Roger is defined for REML fits; refit with reml=True")
+            satterthwaite, kr = self._pieces()
+            if ddf == "satterthwaite":
+                se = np.sqrt(np.diag(satterthwaite.V))
+                df = np.array([satterthwaite.df(np.eye(p)[i]) for i in range(p)])
+            else:
+                se = np.sqrt(np.diag(kr.Phi_A))
+                df = np.array([kr.test(np.eye(p)[[i]], beta)[1] for i in range(p)])
+        else:
+            raise ValueError(
+                f"ddf must be 'residual', 'satterthwaite' or 'kenward-roger', not {ddf!r}"
+            )
+        t = beta / se
         return pd.DataFrame(
             {
-                "estimate": np.array(self.beta),
+                "estimate": beta,
                 "std_error": se,
                 "statistic": t,
-                "df": float(dof),
-                "p_value": 2.0 * stats.t.sf(np.abs(t), dof),
+                "df": df,
+                "p_value": 2.0 * stats.t.sf(np.abs(t), df),
             },
             index=list(self.fixed_names),
         )

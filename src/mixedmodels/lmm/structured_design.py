@@ -135,6 +135,8 @@ class StructuredDesign:
 
     frame: ModelFrame
     rows: pd.DataFrame
+    codes: np.ndarray
+    """Each row's group of the correlation structure (each row alone without one)."""
     correlation: Correlation | None
     variance: Variance | None
     bound_correlation: BoundCorrelation | None
@@ -199,6 +201,7 @@ class StructuredDesign:
         return cls(
             frame,
             rows,
+            codes,
             correlation,
             variance,
             bound_corr,
@@ -234,6 +237,11 @@ class StructuredDesign:
     def n_corr(self) -> int:
         """Number of correlation parameters (they come first in the structure's)."""
         return self.whitener.n_corr
+
+    def natural_vector(self, params: np.ndarray) -> np.ndarray:
+        """The structures' natural parameters as one vector (correlation's first)."""
+        corr, var = self.natural(params)
+        return np.array([*corr.values(), *var.values()], dtype=np.float64)
 
     def natural(self, params: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:
         """The correlation's and the variance function's parameters on nlme's scales."""

@@ -20,7 +20,10 @@ from scipy import stats
 
 from mixedmodels.core.summary import random_effects_rows, text_table
 from mixedmodels.errors import ModelSpecError
+from mixedmodels.gls.marginal import RandomBlock, StructureCovariance
 from mixedmodels.gls.structures import describe
+from mixedmodels.inference.dense_covariance import DenseCovariance, components, dense_pieces
+from mixedmodels.inference.kenward_roger import KenwardRoger
 from mixedmodels.inference.satterthwaite import (
     SatterthwaitePieces,
     satterthwaite_f,
@@ -34,7 +37,7 @@ from mixedmodels.lmm_result import LmmResult
 
 __all__ = ["StructuredLmmResult"]
 
-DDF = ("satterthwaite", "residual", "normal")
+DDF = ("satterthwaite", "kenward-roger", "residual", "normal")
 
 
 @dataclass(frozen=True, eq=False)
@@ -182,22 +185,56 @@ class StructuredLmmResult:
         pieces: SatterthwaitePieces = self.__dict__["_cached_pieces"]
         return pieces
 
+    def _dense(self) -> DenseCovariance:
+        """The marginal covariance in SAS's parameters: the random effects' variances
+        and covariances, sigma^2 and the structures' natural parameters."""
+        design, record = self._design, self.whitened
+        templates = record._theta_map.factors(record.theta)
+        positions = record._theta_map.position
+        blocks, random = [], []
+        for b, block in enumerate(record._layout.blocks):
+            entries = tuple((int(r), int(c)) for bb, r, c in positions if bb == b)
+            S = self.sigma**2 * templates[b] @ templates[b].T
+            random += [S[r, c] for r, c in entries]
+            blocks.append(RandomBlock(block.factor.codes, block.matrix, entries))
+        parts = components(
+            self.nobs,
+            [design.codes] + [blk.codes for blk in blocks],
+            "Kenward-Roger for an LMM with residual structures",
+        )
+        cov = StructureCovariance(
+            design.whitener, parts, design.natural_vector, self._params, blocks
+        )
+        frame = design.frame
+        y = frame.y if frame.offset is None else frame.y - frame.offset
+        nu = cov.estimates(np.array(random), self.sigma**2)
+        return DenseCovariance(frame.X, y, parts, cov.covariance, nu, self.reml)
+
+    def _kenward_roger(self) -> KenwardRoger:
+        if not self.reml:
+            raise ModelSpecError("Kenward-Roger is defined for REML fits; refit with reml=True")
+        if "_cached_kr" not in self.__dict__:
+            object.__setattr__(self, "_cached_kr", dense_pieces(self._dense())[1])
+        kr: KenwardRoger = self.__dict__["_cached_kr"]
+        return kr
+
     def _check_ddf(self, ddf: str) -> None:
         if ddf not in DDF:
-            raise ValueError(
-                f"ddf must be one of {', '.join(repr(d) for d in DDF)}, not {ddf!r} "
-                "(Kenward-Roger is not available for LMMs with residual structures)"
-            )
+            raise ValueError(f"ddf must be one of {', '.join(repr(d) for d in DDF)}, not {ddf!r}")
 
     def coef_table(self, ddf: str = "satterthwaite", level: float = 0.95) -> pd.DataFrame:
         """t tests of the fixed effects with a confidence interval for each.
 
         Parameters
         ----------
-        ddf : {"satterthwaite", "residual", "normal"}
+        ddf : {"satterthwaite", "kenward-roger", "residual", "normal"}
             Satterthwaite's df, with the covariance of ``(theta, psi, sigma)`` from the
             Hessian of the deviance, so the structures' parameters count as estimated;
-            ``nobs - p``; or none (Wald z).
+            Kenward-Roger's df and adjusted SEs (REML fits), as SAS PROC MIXED's
+            ``ddfm=kr``: in SAS's parameters (the random effects' variances and
+            covariances, sigma^2, the structures' natural ones) with the observed
+            information, from the covariance of each independent component of the rows
+            (at most 3,000 rows each); ``nobs - p``; or none (Wald z).
         level : float
             Confidence level of the intervals.
 
@@ -213,6 +250,10 @@ class StructuredLmmResult:
         p = self.beta.size
         if ddf == "satterthwaite":
             df = satterthwaite_t(self._pieces(), self.beta)["df"]
+        elif ddf == "kenward-roger":
+            kr = self._kenward_roger()
+            se = np.sqrt(np.diag(kr.Phi_A))
+            df = np.array([kr.test(np.eye(p)[[i]], self.beta)[1] for i in range(p)])
         elif ddf == "residual":
             df = np.full(p, float(self.nobs - p))
         else:
