@@ -256,3 +256,55 @@ def test_a_component_too_large_for_dense_kenward_roger_is_refused() -> None:
         components(n, [subject, item], "Kenward-Roger")
     parts = components(100, [np.arange(100) // 4], "Kenward-Roger")
     assert [r.shape for r in parts.rows] == [(25, 4)]
+
+
+def test_profile_interval_of_phi_is_where_the_dense_profile_rises_by_the_quantile(
+    crossed: tuple[pd.DataFrame, mm.StructuredLmmResult],
+) -> None:
+    from scipy import optimize, stats
+
+    data, fit = crossed
+    table = fit.confint(method="profile", level=0.95)
+    lower, upper = table.loc["Phi", "lower"], table.loc["Phi", "upper"]
+    assert lower < fit.correlation_params["Phi"] < upper
+    cutoff = fit.objective + stats.chi2.ppf(0.95, 1)
+    for phi in (lower, upper):
+        # the dense REML criterion at this Phi, minimized over theta from our optimum
+        def criterion(theta: np.ndarray, phi: float = phi) -> float:
+            if theta[0] < 0 or theta[2] < 0 or theta[3] < 0:
+                return np.inf
+            return dense_criterion(data, theta, lambda lag: ar1(lag, phi), True)[0]
+
+        best = optimize.minimize(
+            criterion,
+            formula_theta(fit),
+            method="Nelder-Mead",
+            options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 10_000},
+        )
+        assert best.fun == pytest.approx(cutoff, abs=1e-4)
+    with pytest.raises(ValueError, match="'wald', 'boot' or 'profile'"):
+        fit.confint(method="likelihood")
+
+
+def test_profiles_know_which_structures_map_coordinate_by_coordinate() -> None:
+    from mixedmodels.core.optinfo import OptimizerSettings
+    from mixedmodels.lmm.structured_design import StructuredDesign
+    from mixedmodels.lmm.structured_profile import _coordinatewise
+
+    data = load_data("Orthodont")
+
+    def design(correlation: object, variance: object) -> StructuredDesign:
+        return StructuredDesign.of(
+            "distance ~ age + (1 | Subject)",
+            data,
+            correlation,  # type: ignore[arg-type]
+            variance,  # type: ignore[arg-type]
+            True,
+            None,
+            OptimizerSettings(),
+        )
+
+    ar1 = design(mm.corAR1(form="~ 1 | Subject"), mm.varIdent(form="~ 1 | Sex"))
+    assert _coordinatewise(ar1, ar1.whitener.start() + 0.3)
+    symm = design(mm.corSymm(form="~ 1 | Subject"), None)
+    assert not _coordinatewise(symm, symm.whitener.start() + 0.3)

@@ -284,6 +284,23 @@ class StructuredDesign:
         out: np.ndarray = splu(sp.csc_matrix(W)).solve(np.asarray(z, dtype=np.float64))
         return out
 
+    def evaluate(
+        self, params: np.ndarray, theta_start: np.ndarray | None = None
+    ) -> tuple[float, np.ndarray | None]:
+        """``-2 log L`` (or the REML criterion) at structure parameters ``params``,
+        minimized over theta by an LMM fit of the whitened rows, and that theta (inf and
+        None where the structures are not positive definite)."""
+        try:
+            model, logdet = self.model_at(params)
+            with warnings.catch_warnings():
+                # the inner fits' notes (a boundary, say) are the final fit's to give
+                warnings.simplefilter("ignore", MixedModelsWarnings)
+                est = estimate(model, self.frame, self.layout, self.settings, theta_start)
+        except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+            return np.inf, None
+        value = est.objective + logdet
+        return (value, est.theta) if np.isfinite(value) else (np.inf, None)
+
     def estimate(
         self, start: np.ndarray | None = None, theta_start: np.ndarray | None = None
     ) -> StructuredEstimate:
@@ -295,17 +312,10 @@ class StructuredDesign:
 
         def criterion(params: np.ndarray) -> float:
             count[0] += 1
-            try:
-                model, logdet = self.model_at(params)
-                with warnings.catch_warnings():
-                    # the inner fits' notes (a boundary, say) are the final fit's to give
-                    warnings.simplefilter("ignore", MixedModelsWarnings)
-                    est = estimate(model, frame, layout, settings, last_theta[0])
-            except (np.linalg.LinAlgError, ValueError, FloatingPointError):
-                return np.inf
-            last_theta[0] = est.theta
-            value = est.objective + logdet
-            return value if np.isfinite(value) else np.inf
+            value, theta = self.evaluate(params, last_theta[0])
+            if theta is not None:
+                last_theta[0] = theta
+            return value
 
         def gradient(params: np.ndarray) -> np.ndarray:
             free = np.ones(params.size, dtype=bool)

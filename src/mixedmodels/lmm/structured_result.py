@@ -314,11 +314,13 @@ class StructuredLmmResult:
 
         Parameters
         ----------
-        method : {"wald", "boot"}
-            Wald intervals of the fixed effects (normal quantiles), or percentile
+        method : {"wald", "boot", "profile"}
+            Wald intervals of the fixed effects (normal quantiles); percentile
             intervals of a parametric bootstrap of ``n_boot`` replicates for every
             quantity the bootstrap records (fixed effects, theta, sigma, SDs and
-            correlations, the structures' parameters).
+            correlations, the structures' parameters); or profile-likelihood intervals
+            of the structures' parameters, each profiled over the others and theta
+            (:mod:`mixedmodels.lmm.structured_profile`).
         level : float
 
         Returns
@@ -340,7 +342,16 @@ class StructuredLmmResult:
 
             table = bootstrap(self, n=n_boot, seed=seed, n_jobs=n_jobs).intervals(level)
             return table[["lower", "upper"]].rename_axis("name")
-        raise ValueError(f"method must be 'wald' or 'boot', not {method!r}")
+        if method == "profile":
+            from mixedmodels.lmm.structured_profile import structure_profile_intervals
+
+            names = [*self.correlation_params, *self.variance_params]
+            if not names:
+                raise ModelSpecError("this fit's structures have no parameter to profile")
+            return structure_profile_intervals(
+                self._design, self._params, self.theta, self.objective, names, level
+            )
+        raise ValueError(f"method must be 'wald', 'boot' or 'profile', not {method!r}")
 
     # -- prediction and simulation -----------------------------------------------------
     def predict(
