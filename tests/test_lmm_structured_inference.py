@@ -263,8 +263,13 @@ def test_profile_interval_of_phi_is_where_the_dense_profile_rises_by_the_quantil
 ) -> None:
     from scipy import optimize, stats
 
+    from mixedmodels.lmm.structured_profile import structure_profile_intervals
+
     data, fit = crossed
-    table = fit.confint(method="profile", level=0.95)
+    # the structures' part of confint(method="profile"), without the fixed effects' refits
+    table = structure_profile_intervals(
+        fit._design, fit._params, fit.theta, fit.objective, ["Phi"], 0.95
+    )
     lower, upper = table.loc["Phi", "lower"], table.loc["Phi", "upper"]
     assert lower < fit.correlation_params["Phi"] < upper
     cutoff = fit.objective + stats.chi2.ppf(0.95, 1)
@@ -308,3 +313,30 @@ def test_profiles_know_which_structures_map_coordinate_by_coordinate() -> None:
     assert _coordinatewise(ar1, ar1.whitener.start() + 0.3)
     symm = design(mm.corSymm(form="~ 1 | Subject"), None)
     assert not _coordinatewise(symm, symm.whitener.start() + 0.3)
+
+
+def test_fixed_effect_profiles_are_lme4s_when_the_structure_has_no_parameter() -> None:
+    """With a parameter-free variance function the structured fit is the plain LMM, so
+    its profile intervals of the fixed effects are the plain LMM's (lme4's method)."""
+    data = load_data("Orthodont")
+    data["stratum"] = "all"
+    formula = "distance ~ age + Sex + (1 | Subject)"
+    structured = mm.lmm(formula, data, variance=mm.varIdent(form="~ 1 | stratum"))
+    plain = mm.lmm(formula, data)
+    ours = structured.confint(method="profile")
+    theirs = plain.confint(method="profile").loc[list(plain.fixed_names)]
+    np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(), rtol=1e-5)
+
+
+def test_profile_intervals_of_a_structured_fit(
+    orthodont: tuple[pd.DataFrame, mm.StructuredLmmResult],
+) -> None:
+    _, fit = orthodont
+    table = fit.confint(method="profile")
+    assert list(table.index) == ["Phi", *fit.fixed_names]
+    wald = fit.confint()
+    for name in fit.fixed_names:
+        lower, upper = table.loc[name]
+        assert lower < fit.fixef[name] < upper
+        ratio = (upper - lower) / (wald.loc[name, "upper"] - wald.loc[name, "lower"])
+        assert 0.8 < ratio < 1.25  # near the Wald interval's width, not equal to it

@@ -233,6 +233,25 @@ class StructuredDesign:
             self.label,
         )
 
+    def with_fixed(self, column: int, value: float) -> StructuredDesign:
+        """The design with fixed effect ``column`` held at ``value``: its column taken
+        out of X and ``value`` times it off the response (a profile's refit)."""
+        frame = self.frame
+        X = np.delete(frame.X, column, axis=1)
+        names = tuple(n for i, n in enumerate(frame.fixed_names) if i != column)
+        y = frame.y - value * frame.X[:, column]
+        held = replace(frame, X=X, fixed_names=names, y=y)
+        return self._build(
+            held,
+            self.rows,
+            self.correlation,
+            self.variance,
+            self.reml,
+            self.settings,
+            self.index,
+            self.label,
+        )
+
     @property
     def n_corr(self) -> int:
         """Number of correlation parameters (they come first in the structure's)."""

@@ -1,5 +1,9 @@
-"""Profile-likelihood intervals for the residual structures' parameters of a structured
-LMM (Phi, the SD ratios, a power, ...).
+"""Profile-likelihood intervals of a structured LMM: of the residual structures' parameters
+(Phi, the SD ratios, a power, ...) and of the fixed effects.
+
+A fixed effect is held at a value (its column out of X, its share off the response) and
+the model refitted by ML, structures and theta included; its interval's ends are where
+-2 log L rises by the chi-squared quantile, as lme4 profiles the ML deviance.
 
 Each parameter ``psi_j`` is moved along its own unconstrained coordinate ``u_j``; at every
 value the criterion (-2 log L, or the REML criterion of a REML fit) is minimized over the
@@ -22,7 +26,7 @@ from scipy import optimize, stats
 from mixedmodels.errors import ModelSpecError
 from mixedmodels.lmm.structured_design import StructuredDesign
 
-__all__ = ["structure_profile_intervals"]
+__all__ = ["fixed_profile_intervals", "structure_profile_intervals"]
 
 #: Steps along a coordinate before an interval's end is taken to be the bound.
 MAX_DOUBLINGS = 7
@@ -106,5 +110,42 @@ def structure_profile_intervals(
                 point[j] = end
                 value = float(design.natural_vector(point)[j])
             ends.append(value)
+        rows.append((name, min(ends), max(ends)))
+    return pd.DataFrame(rows, columns=["name", "lower", "upper"]).set_index("name")
+
+
+def fixed_profile_intervals(
+    design: StructuredDesign,
+    params: np.ndarray,
+    theta: np.ndarray,
+    beta: np.ndarray,
+    std_errors: np.ndarray,
+    names: list[str],
+    level: float,
+) -> pd.DataFrame:
+    """``lower, upper`` of each fixed effect, from the ML profile (``design`` is ML,
+    ``params``, ``theta`` and ``beta`` its estimates)."""
+    full = design.estimate(start=params, theta_start=theta)
+    cutoff = float(full.record.objective) + full.logdet + float(stats.chi2.ppf(level, 1))
+    rows = []
+    for j, name in enumerate(names):
+
+        def deviance(value: float, j: int = j) -> float:
+            held = design.with_fixed(j, value).estimate(start=full.params, theta_start=theta)
+            return float(held.record.objective) + held.logdet - cutoff
+
+        ends = []
+        for side in (-1.0, 1.0):
+            inside = float(beta[j])
+            for k in range(MAX_DOUBLINGS):
+                outside = float(beta[j]) + side * 2.0 * std_errors[j] * 2.0**k
+                if deviance(outside) >= 0:
+                    ends.append(
+                        optimize.brentq(deviance, inside, outside, xtol=1e-8 * std_errors[j])
+                    )
+                    break
+                inside = outside
+            else:
+                ends.append(side * np.inf)
         rows.append((name, min(ends), max(ends)))
     return pd.DataFrame(rows, columns=["name", "lower", "upper"]).set_index("name")

@@ -319,8 +319,9 @@ class StructuredLmmResult:
             intervals of a parametric bootstrap of ``n_boot`` replicates for every
             quantity the bootstrap records (fixed effects, theta, sigma, SDs and
             correlations, the structures' parameters); or profile-likelihood intervals
-            of the structures' parameters, each profiled over the others and theta
-            (:mod:`mixedmodels.lmm.structured_profile`).
+            of the structures' parameters (each profiled over the others and theta, on
+            the fit's criterion) and of the fixed effects (ML refits with the effect
+            held, as lme4; :mod:`mixedmodels.lmm.structured_profile`).
         level : float
 
         Returns
@@ -343,14 +344,36 @@ class StructuredLmmResult:
             table = bootstrap(self, n=n_boot, seed=seed, n_jobs=n_jobs).intervals(level)
             return table[["lower", "upper"]].rename_axis("name")
         if method == "profile":
-            from mixedmodels.lmm.structured_profile import structure_profile_intervals
+            from mixedmodels.lmm.structured_profile import (
+                fixed_profile_intervals,
+                structure_profile_intervals,
+            )
 
             names = [*self.correlation_params, *self.variance_params]
-            if not names:
-                raise ModelSpecError("this fit's structures have no parameter to profile")
-            return structure_profile_intervals(
-                self._design, self._params, self.theta, self.objective, names, level
+            parts = []
+            if names:
+                parts.append(
+                    structure_profile_intervals(
+                        self._design, self._params, self.theta, self.objective, names, level
+                    )
+                )
+            ml = (
+                self._design
+                if not self.reml
+                else self._design.with_response(self._design.frame.y, reml=False)
             )
+            parts.append(
+                fixed_profile_intervals(
+                    ml,
+                    self._params,
+                    self.theta,
+                    self.beta,
+                    self.std_errors.to_numpy(),
+                    list(self.fixed_names),
+                    level,
+                )
+            )
+            return pd.concat(parts)
         raise ValueError(f"method must be 'wald', 'boot' or 'profile', not {method!r}")
 
     # -- prediction and simulation -----------------------------------------------------
