@@ -201,6 +201,18 @@ def needed_columns(
     for expression in response_expressions(parsed.response, response_kind):
         for name in sorted(required_columns(expression, "the response")):
             needed.setdefault(name, "the response")
+    needed.update(predictor_columns(parsed, needed))
+    for col in (weight_column, offset_column):
+        if col is not None:
+            needed.setdefault(col, "weights=/offset=")
+    return needed
+
+
+def predictor_columns(parsed: MixedFormula, before: dict[str, str] | None = None) -> dict[str, str]:
+    """The columns the right-hand side reads (the fixed part, offsets and random terms:
+    what new data for a prediction must have), each with the first part that reads it
+    (after the parts in ``before``)."""
+    needed: dict[str, str] = dict(before or {})
     for name in sorted(required_columns(parsed.fixed, "the fixed part")):
         needed.setdefault(name, "the fixed part")
     for expr in parsed.offsets:
@@ -211,10 +223,7 @@ def needed_columns(
             needed.setdefault(name, f"random term {spec.source}")
         for name in spec.factors:
             needed.setdefault(name, f"random term {spec.source}")
-    for col in (weight_column, offset_column):
-        if col is not None:
-            needed.setdefault(col, "weights=/offset=")
-    return needed
+    return {k: v for k, v in needed.items() if before is None or k not in before}
 
 
 def check_terms(terms: Sequence[RandomEffectsTerm], n: int, residual_variance: bool) -> None:

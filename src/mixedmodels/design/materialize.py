@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from formulaic import Formula, model_matrix
 
+from mixedmodels.design.namespace import FORMULA_CONTEXT, check_expression, column_names
 from mixedmodels.design.rmath import R_MATH
 from mixedmodels.errors import FormulaError
 
@@ -25,18 +26,29 @@ __all__ = [
 INTERCEPT = "(Intercept)"
 
 
+_RAW_POWER = re.compile(r"^(poly\(.*raw\s*=\s*(?:TRUE|True).*\))\[(\d+)\]$")
+
+
 def intercept_name(name: str) -> str:
-    """formulaic calls the intercept ``Intercept``; lme4 users read ``(Intercept)``."""
-    return INTERCEPT if name == "Intercept" else name
+    """formulaic calls the intercept ``Intercept``; lme4 users read ``(Intercept)``. Its
+    raw polynomials count their powers from 0 (``poly(x, 2, raw=TRUE)[0]`` is ``x``);
+    R's names are the powers, ``[1]`` and ``[2]``."""
+    if name == "Intercept":
+        return INTERCEPT
+    raw = _RAW_POWER.match(name)
+    return f"{raw.group(1)}[{int(raw.group(2)) + 1}]" if raw else name
 
 
 def required_columns(expression: str, where: str) -> set[str]:
-    """The data columns that a formulaic expression reads (R's mathematical names, such as
-    ``pi``, are not columns unless the data has them: :mod:`mixedmodels.design.rmath`)."""
+    """The data columns that a formulaic expression reads, after checking that it names
+    nothing a formula may not evaluate (:mod:`mixedmodels.design.namespace`; R's
+    mathematical names, such as ``pi``, are not columns unless the data has them)."""
+    check_expression(expression, where)
     try:
-        return set(_required_variables(expression)) - set(R_MATH)
+        _required_variables(expression)  # formulaic's parse: its syntax errors, named
     except Exception as exc:
         raise FormulaError(f"cannot read {where} {expression!r}: {exc}") from None
+    return column_names(expression) - set(R_MATH)
 
 
 @lru_cache(maxsize=256)
@@ -125,7 +137,9 @@ class _LazySpec:
 
     def _built(self) -> Any:
         if self._spec is None:
-            self._spec = model_matrix(self._expression, self._sample, context=R_MATH).model_spec
+            self._spec = model_matrix(
+                self._expression, self._sample, context=FORMULA_CONTEXT
+            ).model_spec
         return self._spec
 
     def __getattr__(self, name: str) -> Any:
@@ -150,7 +164,7 @@ def encode(expression: str, data: pd.DataFrame, where: str) -> tuple[np.ndarray,
         names = ([INTERCEPT] if intercept else []) + columns
         return np.ascontiguousarray(values), names, _LazySpec(expression, data.iloc[:1])
     try:
-        matrix = model_matrix(expression, data, na_action="raise", context=R_MATH)
+        matrix = model_matrix(expression, data, na_action="raise", context=FORMULA_CONTEXT)
     except Exception as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise FormulaError(f"cannot build {where} {expression!r}: {message}") from None
@@ -165,7 +179,7 @@ def encode_new(spec: Any, data: pd.DataFrame, where: str) -> np.ndarray:
     """Encode new data with a ModelSpec from :func:`encode`."""
     data = readable(data)
     try:
-        matrix = spec.get_model_matrix(data, na_action="raise", context=R_MATH)
+        matrix = spec.get_model_matrix(data, na_action="raise", context=FORMULA_CONTEXT)
     except Exception as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise FormulaError(f"cannot encode the new data for {where}: {message}") from None

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from formulaic import model_matrix
 
-from mixedmodels.design.rmath import R_MATH
+from mixedmodels.design.namespace import FORMULA_CONTEXT
 from mixedmodels.errors import ModelSpecError
 from mixedmodels.inference.satterthwaite import satterthwaite_f
 from mixedmodels.inference.varpar import VarianceFunctions
@@ -72,7 +72,7 @@ def type3_hypotheses(fixed: str, data: pd.DataFrame, X: np.ndarray) -> list[tupl
     """Each fixed-effect term's type III hypothesis ``L beta = 0`` on the columns of ``X``
     (the treatment-coded matrix of ``fixed`` on ``data``)."""
     formula, renamed = _sum_coded(fixed, data)
-    encoded = model_matrix(formula, data, na_action="raise", context=R_MATH)
+    encoded = model_matrix(formula, data, na_action="raise", context=FORMULA_CONTEXT)
     X_sum = np.asarray(encoded, dtype=np.float64)
     M = np.linalg.lstsq(X_sum, X, rcond=None)[0]
     out = []

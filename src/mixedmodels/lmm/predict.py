@@ -11,7 +11,7 @@ import pandas as pd
 
 from mixedmodels._data import as_dataframe, shared_in_graph, unknown_column_error
 from mixedmodels.core.covariance import CovarianceLayout, covariance_layout
-from mixedmodels.design.frame import ModelFrame
+from mixedmodels.design.frame import ModelFrame, predictor_columns
 from mixedmodels.design.materialize import encode_new
 from mixedmodels.errors import DataError
 from mixedmodels.lmm.record import LmmRecord
@@ -68,10 +68,8 @@ def predict_rows(
 ) -> np.ndarray:
     """The linear predictor of every row of ``data`` (see :meth:`LmmResult.predict`)."""
     frame, layout = model.frame, model.layout
-    needed = list(frame.data.columns)
-    if frame.response_name in needed:
-        needed.remove(frame.response_name)
-    for column in needed:
+    # the columns the right-hand side reads (not the response's: log(Reaction)'s Reaction)
+    for column in predictor_columns(frame.formula):
         if column not in data.columns and column != frame.offset_column:
             raise unknown_column_error(column, data.columns, "the new data for predict()")
     X = encode_new(frame.fixed_encoding, data, "the fixed part")[:, list(frame.kept_columns)]

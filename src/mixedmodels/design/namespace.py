@@ -1,0 +1,107 @@
+"""What a formula may name: the data's columns, R's mathematical functions and constants
+(:mod:`mixedmodels.design.rmath`), R's formula functions (``scale``, ``center``, ``poly``,
+``bs``, ``factor``, ``I``, ``C``) and ``TRUE`` / ``FALSE``. Nothing else is evaluated: a
+formula is checked before formulaic sees it, and a call of any other function, an
+attribute of a value, or a double-underscore name is refused with the text at fault.
+
+The stateful transforms (``scale``, ``center``, ``poly``, ``bs``) are formulaic's: each
+remembers what it learnt from the training data (the mean and SD, the polynomial basis,
+the knots), so predictions on new data apply the training transform.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mixedmodels.design.rmath import R_MATH
+from mixedmodels.errors import FormulaError
+
+__all__ = ["FORMULA_CONTEXT", "FORMULA_FUNCTIONS", "check_expression", "column_names"]
+
+
+def factor(x: Any) -> pd.Series:
+    """R's ``factor(x)``: the values as categories, in sorted order (R's default; a
+    categorical keeps its own)."""
+    values = x if isinstance(x, pd.Series) else pd.Series(np.asarray(x))
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values
+    categories = sorted(values.dropna().unique())
+    return pd.Series(pd.Categorical(values, categories=categories), index=values.index)
+
+
+#: R's constants and formula functions besides the mathematical ones.
+FORMULA_CONTEXT: dict[str, Any] = {**R_MATH, "TRUE": True, "FALSE": False, "factor": factor}
+
+#: The functions a formula may call: R's mathematical functions and formula functions
+#: (formulaic's stateful transforms among them).
+FORMULA_FUNCTIONS = frozenset(
+    {name for name, value in R_MATH.items() if callable(value)}
+    | {"factor", "I", "Q", "C", "scale", "center", "poly", "bs", "offset"}
+)
+
+#: Names that are neither columns nor calls: constants and keyword values.
+_CONSTANTS = frozenset({"TRUE", "FALSE", "True", "False", "None", "pi"})
+
+_TOKEN = re.compile(
+    r"""(?P<string>'[^']*'|"[^"]*")"""
+    r"|(?P<backtick>`[^`]*`)"
+    r"|(?P<number>\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
+    r"|(?P<name>[A-Za-z_.][A-Za-z0-9_.]*)"
+    r"|(?P<space>\s+)"
+    r"|(?P<other>.)"
+)
+
+
+def _tokens(expression: str) -> list[tuple[str, str]]:
+    return [(m.lastgroup or "other", m.group()) for m in _TOKEN.finditer(expression)]
+
+
+def check_expression(expression: str, where: str) -> None:
+    """Refuse what a formula must not evaluate: calls of functions outside
+    :data:`FORMULA_FUNCTIONS`, attributes of values, double-underscore names."""
+    tokens = [t for t in _tokens(expression) if t[0] != "space"]
+    for i, (kind, text) in enumerate(tokens):
+        after = tokens[i + 1][1] if i + 1 < len(tokens) else ""
+        before = tokens[i - 1] if i > 0 else ("", "")
+        if kind == "name" and "__" in text:
+            raise FormulaError(f"{where} {expression!r}: the name {text!r} is not allowed")
+        allowed = text in FORMULA_FUNCTIONS or text.startswith("contr.")
+        if kind == "name" and after == "(" and not allowed:
+            known = ", ".join(sorted(FORMULA_FUNCTIONS))
+            raise FormulaError(
+                f"{where} {expression!r} calls {text}(), which a formula cannot use "
+                f"(its functions: {known})"
+            )
+        if (
+            kind == "name"
+            and text.startswith(".")
+            and (before[1] in (")", "]") or before[0] == "string")
+        ):
+            raise FormulaError(
+                f"{where} {expression!r}: attributes of values ({text!r}) are not allowed"
+            )
+        if kind == "other" and text == "[":
+            raise FormulaError(f"{where} {expression!r}: indexing ('[') is not allowed")
+
+
+def column_names(expression: str) -> set[str]:
+    """The data columns an expression reads: its names that are not called, not keyword
+    arguments, not constants and not contrasts (``contr.sum``), and its backticked names."""
+    tokens = [t for t in _tokens(expression) if t[0] != "space"]
+    out: set[str] = set()
+    for i, (kind, text) in enumerate(tokens):
+        after = tokens[i + 1][1] if i + 1 < len(tokens) else ""
+        after2 = tokens[i + 2][1] if i + 2 < len(tokens) else ""
+        if kind == "backtick":
+            out.add(text[1:-1])
+        elif kind == "name":
+            if after == "(" or (after == "=" and after2 != "="):
+                continue
+            if text in _CONSTANTS or text.startswith("contr."):
+                continue
+            out.add(text)
+    return out

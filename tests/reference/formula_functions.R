@@ -1,0 +1,29 @@
+# Reference fits of lme4 models whose formulas call R's formula functions, on
+# sleepstudy, with predictions at new Days (the training transform applied to new data).
+# Usage (from tests/reference): Rscript formula_functions.R
+suppressPackageStartupMessages({ library(lme4); library(splines); library(jsonlite) })
+models <- c(
+  scale = "Reaction ~ scale(Days) + (1 | Subject)",
+  center = "Reaction ~ I(Days - mean(Days)) + (1 | Subject)",
+  poly = "Reaction ~ poly(Days, 2) + (1 | Subject)",
+  poly_raw = "Reaction ~ poly(Days, 2, raw = TRUE) + (1 | Subject)",
+  factor = "Reaction ~ factor(Days) + (1 | Subject)",
+  bs = "Reaction ~ bs(Days, df = 4) + (1 | Subject)",
+  log_response = "log(Reaction) ~ Days + (Days | Subject)",
+  scale_slope = "Reaction ~ scale(Days) + (scale(Days) | Subject)"
+)
+new <- data.frame(Days = c(0.5, 4.5, 9), Subject = factor("308", levels = levels(sleepstudy$Subject)))
+new_factor <- data.frame(Days = c(0, 4, 9), Subject = new$Subject)
+out <- list(lme4_version = as.character(packageVersion("lme4")))
+for (id in names(models)) {
+  m <- lmer(as.formula(models[[id]]), data = sleepstudy, REML = TRUE)
+  nd <- if (id == "factor") new_factor else new
+  out[[id]] <- list(
+    formula = models[[id]], names = names(fixef(m)), fixef = unname(fixef(m)),
+    se = unname(sqrt(diag(as.matrix(vcov(m))))), loglik = as.numeric(logLik(m)),
+    new_days = nd$Days,
+    predict_population = unname(predict(m, newdata = nd, re.form = NA)),
+    predict_subject = unname(predict(m, newdata = nd))
+  )
+}
+writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE), "formula_functions.json")
