@@ -41,9 +41,12 @@ def test_syntax_error_points_at_position(sleep, formula: str, position: int) -> 
     assert caret_line.index("^") - 4 == position  # four spaces of indentation
 
 
-def test_bar_outside_parentheses_is_explained(sleep) -> None:
-    with pytest.raises(mm.FormulaError, match="needs parentheses"):
-        mm.lmm("Reaction ~ Days + 1 | Subject", sleep)
+def test_bar_outside_parentheses_is_lme4s_lowest_precedence(sleep) -> None:
+    # lme4 reads 'Reaction ~ Days + 1 | Subject' as 'Reaction ~ 1 + (Days + 1 | Subject)'
+    bare = mm.lmm("Reaction ~ Days + 1 | Subject", sleep)
+    wrapped = mm.lmm("Reaction ~ 1 + (Days + 1 | Subject)", sleep)
+    assert bare.loglik == wrapped.loglik
+    assert list(bare.fixed_names) == ["(Intercept)"]
 
 
 def test_grouping_factor_with_a_level_per_row_is_refused(sleep) -> None:

@@ -26,4 +26,23 @@ for (id in names(models)) {
     predict_subject = unname(predict(m, newdata = nd))
   )
 }
+# lme4 idioms: a bar without parentheses (the whole right-hand side is the random term)
+# and an arithmetic response with prior weights (glmer's help page example)
+idioms <- list(
+  bar_intercept = list(formula = "Yield ~ 1 | Batch", data = "Dyestuff"),
+  bar_slope = list(formula = "Reaction ~ Days | Subject", data = "sleepstudy"),
+  bar_log = list(formula = "log(Reaction) ~ Days | Subject", data = "sleepstudy"),
+  ratio_response = list(formula = "incidence/size ~ period + (1 | herd)", data = "cbpp",
+                        family = "binomial", weights = "size")
+)
+for (id in names(idioms)) {
+  md <- idioms[[id]]
+  d <- get(md$data)
+  m <- if (is.null(md$family)) lmer(as.formula(md$formula), data = d) else
+    glmer(as.formula(md$formula), data = d, family = md$family, weights = d[[md$weights]])
+  out[[paste0("idiom_", id)]] <- list(
+    formula = md$formula, data = md$data, family = md$family, weights = md$weights,
+    names = names(fixef(m)), fixef = unname(fixef(m)), theta = unname(getME(m, "theta")),
+    loglik = as.numeric(logLik(m)))
+}
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE), "formula_functions.json")

@@ -79,7 +79,9 @@ def read_response(text: str, data: pd.DataFrame, kind: str) -> tuple[np.ndarray,
             f"the response {column!r} has dtype {data[column].dtype}; this model needs a "
             "numeric response"
         )
-    return _single_column(text, data, "the response"), None
+    # R evaluates a response as an expression: incidence/size is a ratio, not nesting
+    values = _single_column(f"I({column})", data, "the response")
+    return values, None
 
 
 def response_expressions(text: str, kind: str) -> list[str]:

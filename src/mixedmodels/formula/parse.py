@@ -182,6 +182,13 @@ def _parsed(text: str) -> MixedFormula:
     fixed: list[str] = []
     offsets: list[str] = []
     random: list[RandomTermSpec] = []
+    if find_top_level(rhs, "|") >= 0:
+        # lme4 reads a bar outside parentheses with the lowest precedence: the whole
+        # right-hand side is one random term and the fixed part is the intercept
+        # ('Yield ~ 1 | Batch', 'y ~ x | g' is 'y ~ 1 + (x | g)')
+        at = rhs_start + len(rhs) - len(rhs.lstrip())
+        random.extend(_random_term(f"({rhs.strip()})", at - 1, text))
+        return MixedFormula(text, _rewrite_powers(response), "1", (), tuple(random))
     for start, piece in split_top_level(rhs, "+"):
         stripped = piece.strip()
         at = rhs_start + start + (len(piece) - len(piece.lstrip()))
@@ -191,8 +198,6 @@ def _parsed(text: str) -> MixedFormula:
             if find_top_level(stripped[1:-1], "|") >= 0:
                 random.extend(_random_term(stripped, at, text))
                 continue
-        if find_top_level(stripped, "|") >= 0 or "|" in stripped and "(" not in stripped:
-            raise caret(text, at + stripped.find("|"), "a random term needs parentheses: (x | g)")
         match = re.fullmatch(r"offset\s*\((.*)\)", stripped, flags=re.S)
         if match is not None:
             offsets.append(_rewrite_powers(match.group(1)))
