@@ -102,6 +102,7 @@ __all__ = [
     "glmm",
     "icc",
     "lmm",
+    "plot",
     "pooling",
     "pooling_study",
     "shrinkage_factor",
@@ -109,3 +110,13 @@ __all__ = [
     "type1_error",
     "variance_test",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``mm.plot``, the matplotlib figures, imported when first used (matplotlib is the
+    ``plot`` extra, so ``import mixedmodels`` does not need it)."""
+    if name == "plot":
+        import importlib
+
+        return importlib.import_module("mixedmodels.plot")
+    raise AttributeError(f"module 'mixedmodels' has no attribute {name!r}")
