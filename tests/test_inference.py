@@ -77,9 +77,9 @@ def test_lrt_refits_reml_fits_and_refuses_mismatched_data() -> None:
     data = mm.datasets.load("sleepstudy")
     a = mm.lmm("Reaction ~ 1 + (1 | Subject)", data)
     b = mm.lmm("Reaction ~ Days + (1 | Subject)", data)
-    with pytest.raises(mm.ModelSpecError, match="pass data= to refit them by ML"):
-        mm.anova(a, b)
-    table = mm.anova(a, b, data=data)
+    with pytest.raises(mm.ModelSpecError, match="needs REML fits with the same fixed effects"):
+        mm.anova(a, b, refit=False)
+    table = mm.anova(a, b)
     assert "refitted by maximum likelihood" in table.attrs["note"]
     fewer = mm.lmm("Reaction ~ Days + (1 | Subject)", data.iloc[:170])
     with pytest.raises(mm.ModelSpecError, match="different numbers of observations"):
@@ -202,6 +202,28 @@ def test_profile_traces_for_plotting() -> None:
         assert (np.diff(part["zeta"].to_numpy()) >= -1e-9).all()  # zeta increases
         assert part["zeta"].min() <= -1.95 or part["value"].min() == 0.0
         assert part["zeta"].max() >= 1.95
+
+
+@pytest.mark.parametrize("case", ["refit", "no_refit", "weighted", "fixed"])
+def test_lrt_between_reml_fits_is_lme4s(case: str) -> None:
+    """lme4's anova() of REML fits (tests/reference/anova_reference.R): refitted by ML
+    from the fits' own rows with their weights and offset, or with refit=False compared
+    on the REML likelihoods."""
+    ref = load_reference("anova_reference")[case]
+    data = mm.datasets.load("sleepstudy").assign(
+        w=lambda d: 1 + d["Days"] / 10, off=lambda d: 2 * d["Days"]
+    )
+    extra = {"weights": "w", "offset": "off"} if case == "weighted" else {}
+    small = (
+        "Reaction ~ 1 + (Days | Subject)" if case == "fixed" else "Reaction ~ Days + (1 | Subject)"
+    )
+    a = mm.lmm(small, data, **extra)
+    b = mm.lmm("Reaction ~ Days + (Days | Subject)", data, **extra)
+    table = mm.anova(a, b, refit=case != "no_refit")
+    np.testing.assert_allclose(table["loglik"], ref["loglik"], atol=1e-4)
+    assert table["npar"].tolist() == ref["npar"]
+    assert table["chisq"].iloc[1] == pytest.approx(ref["chisq"][1], abs=2e-4)
+    assert table["p_value"].iloc[1] == pytest.approx(ref["p"][1], rel=1e-3)
 
 
 def test_lrt_refuses_fits_to_different_responses() -> None:

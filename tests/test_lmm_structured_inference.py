@@ -131,14 +131,14 @@ def test_likelihood_ratio_test_against_the_plain_lmm(
 ) -> None:
     data, fit = orthodont
     plain = mm.lmm("distance ~ age * Sex + (1 | Subject)", data)
-    table = mm.anova(plain, fit)
+    table = mm.anova(plain, fit, refit=False)
     assert table["npar"].tolist() == [plain.n_params, plain.n_params + 1]
     assert table["chisq"].iloc[1] == pytest.approx(2 * (fit.loglik - plain.loglik), abs=1e-8)
     assert table["df"].iloc[1] == 1
-    # with data= the REML fits are refitted by ML, the structured one with its structure
+    # by default REML fits are refitted by ML, the structured one with its structure
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        by_ml = mm.anova(plain, fit, data=data)
+        by_ml = mm.anova(plain, fit)
         ml = mm.lmm(
             "distance ~ age * Sex + (1 | Subject)",
             data,

@@ -8,6 +8,7 @@ and adds only methods.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ import pandas as pd
 from scipy import stats
 
 from mixedmodels._data import is_dask_dataframe
+from mixedmodels.core.optinfo import OptimizerSettings
 from mixedmodels.core.tables import result_dict
 from mixedmodels.inference.bootstrap import bootstrap
 from mixedmodels.inference.kenward_roger import kenward_roger_t
@@ -234,6 +236,28 @@ class LmmResult(LmmRecord):
         self._require_rows("refit()")
         response = check_response(y, self.nobs, self.n_dropped)
         return LmmResult.of(refit_response(self, response))
+
+    def refit_ml(self) -> LmmResult:
+        """This model fitted by maximum likelihood (lme4's ``refitML``) from the rows the
+        fit holds, with its weights, offset and optimizer settings, started from its
+        theta; an ML fit is returned as it is."""
+        if not self.reml:
+            return self
+        self._require_rows("refit_ml()")
+        from mixedmodels.lmm.fit import fit_frame
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            record = fit_frame(
+                self._frame,
+                self._layout,
+                False,
+                self._settings or OptimizerSettings(),
+                self._index,
+                self.data_label,
+                start=self.theta,
+            )
+        return LmmResult.of(record)
 
     # -- display -----------------------------------------------------------------------
     def summary(self) -> str:

@@ -79,9 +79,10 @@ def read_response(text: str, data: pd.DataFrame, kind: str) -> tuple[np.ndarray,
             f"the response {column!r} has dtype {data[column].dtype}; this model needs a "
             "numeric response"
         )
-    # R evaluates a response as an expression: incidence/size is a ratio, not nesting
-    values = _single_column(f"I({column})", data, "the response")
-    return values, None
+    # R evaluates a response as an expression: incidence/size is a ratio, not nesting (a
+    # column is read as it is: its name may be a Python keyword, as Wheat2's 'yield')
+    expression = column if column in data.columns else f"I({column})"
+    return _single_column(expression, data, "the response"), None
 
 
 def response_expressions(text: str, kind: str) -> list[str]:

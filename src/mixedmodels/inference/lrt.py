@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -16,26 +15,29 @@ __all__ = ["anova"]
 
 
 def _refit_ml(fit: Any, data: Any) -> Any:
-    """The fit again by ML, with its residual structures if it has any."""
-    structures = {
-        name: getattr(fit, name)
-        for name in ("correlation", "variance")
-        if getattr(fit, name, None) is not None
-    }
-    if structures:
-        from mixedmodels.fitting import lmm as lmm_with_structures
-
-        return lmm_with_structures(fit.formula, data, reml=False, **structures)
+    """The fit again by ML: from the rows it holds (weights and offset included), or
+    for a fit whose rows are elsewhere (a Dask DataFrame) from ``data``."""
+    if getattr(fit, "rows_in_memory", True) or data is None:
+        return fit.refit_ml()
     return lmm(fit.formula, data, reml=False)
 
 
-def anova(*fits: Any, data: Any = None) -> pd.DataFrame:
+def anova(*fits: Any, refit: bool = True, data: Any = None) -> pd.DataFrame:
     """Compare nested fits by likelihood-ratio tests, ordered by number of parameters.
 
-    REML fits are compared on their ML log-likelihoods, as lme4 does: with ``data=``
-    they are refitted by ML (and the result's ``attrs["note"]`` says so); without it
-    REML fits whose fixed effects differ are refused, since their REML likelihoods are
-    not comparable.
+    As lme4's ``anova``: REML fits are refitted by maximum likelihood first (from the
+    rows each fit holds, with its weights and offset; the table's ``attrs["note"]`` says
+    so). With ``refit=False`` REML fits are compared on their REML likelihoods, which is
+    valid only when their fixed effects are the same (otherwise refused).
+
+    Parameters
+    ----------
+    *fits
+        Two or more fits of the same response.
+    refit : bool, default True
+    data : DataFrame, optional
+        Only for fits to a Dask DataFrame, whose rows are not in memory: the data to
+        refit them by ML from.
 
     Returns
     -------
@@ -60,18 +62,17 @@ def anova(*fits: Any, data: Any = None) -> pd.DataFrame:
         )
     note = ""
     if any(getattr(f, "reml", False) for f in fits):
-        if data is None:
-            fixed = {tuple(f.fixed_names) for f in fits}
-            if len(fixed) > 1:
-                raise ModelSpecError(
-                    "these REML fits have different fixed effects, so their REML "
-                    "likelihoods are not comparable: pass data= to refit them by ML"
-                )
-        else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                fits = tuple(_refit_ml(f, data) if f.reml else f for f in fits)
+        if refit:
+            fits = tuple(_refit_ml(f, data) if f.reml else f for f in fits)
             note = "REML fits were refitted by maximum likelihood for the comparison"
+        else:
+            fixed = {tuple(f.fixed_names) for f in fits}
+            if len(fixed) > 1 or not all(getattr(f, "reml", False) for f in fits):
+                raise ModelSpecError(
+                    "with refit=False, REML likelihoods are compared, which needs REML fits "
+                    "with the same fixed effects; these differ (use refit=True)"
+                )
+            note = "REML likelihoods compared (refit=False)"
     ordered = sorted(fits, key=lambda f: f.n_params)
     rows = []
     previous = None

@@ -418,6 +418,16 @@ class StructuredLmmResult:
         est = design.estimate(start=self._params, theta_start=self.theta)
         return StructuredLmmResult.of(design, est)
 
+    def refit_ml(self) -> StructuredLmmResult:
+        """This model fitted by maximum likelihood (lme4's ``refitML``), structures
+        included, started from this fit's estimates; an ML fit is returned as it is."""
+        if not self.reml:
+            return self
+        design = self._design.with_response(self._design.frame.y, reml=False)
+        return StructuredLmmResult.of(
+            design, design.estimate(start=self._params, theta_start=self.theta)
+        )
+
     # -- display -----------------------------------------------------------------------
     def summary(self) -> str:
         """A text summary: criteria, random effects, fixed effects and the structures."""
