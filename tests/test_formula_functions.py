@@ -106,3 +106,53 @@ def test_an_arithmetic_response_is_arithmetic() -> None:
     np.testing.assert_allclose(ratio.beta, counts.beta, rtol=1e-10)
     se = ratio.std_errors.to_numpy()
     np.testing.assert_array_less(np.abs(ratio.beta - ref["fixef"]), 2e-3 * se)
+
+
+@pytest.mark.parametrize(
+    ("dataset", "formula", "case", "re_form"),
+    [
+        ("Penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)", "all", None),
+        ("Penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)", "plate", "~ (1 | plate)"),
+        ("Penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)", "sample", "~(1|sample)"),
+        ("Penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)", "none", "NA"),
+        ("sleepstudy", "Reaction ~ Days + (Days || Subject)", "slope", "~ (0 + Days | Subject)"),
+        ("sleepstudy", "Reaction ~ Days + (Days || Subject)", "intercept", "~ (1 | Subject)"),
+    ],
+)
+def test_predict_conditions_on_the_terms_of_re_form(
+    dataset: str, formula: str, case: str, re_form: str | None
+) -> None:
+    """lme4's predict(re.form = ...) (tests/reference/predict_re_form.R)."""
+    ref = load_reference("predict_re_form")[dataset.lower()]
+    data = mm.datasets.load(dataset)
+    fit = mm.lmm(formula, data)
+    new = data.iloc[ref["rows"]]
+    got = fit.predict(new, re_form=re_form).to_numpy()
+    np.testing.assert_allclose(got, ref[case], rtol=1e-6)
+
+
+def test_re_form_names_a_term_the_model_has() -> None:
+    data = mm.datasets.load("Penicillin")
+    fit = mm.lmm("diameter ~ 1 + (1 | plate) + (1 | sample)", data)
+    with pytest.raises(mm.ModelSpecError, match=r"\(1 \| batch\) is not one of the model's"):
+        fit.predict(data, re_form="~ (1 | batch)")
+    with pytest.raises(mm.ModelSpecError, match="re_form must be"):
+        fit.predict(data, re_form="plate")
+
+
+def test_glmm_predicts_new_rows_as_glmer() -> None:
+    """glmer's predict(newdata=, type=, re.form=) at tolPwrss = 1e-12, where lme4's
+    Laplace optimum is converged (tests/reference/README.md on its default)."""
+    ref = load_reference("predict_re_form")["cbpp"]
+    data = mm.datasets.load("cbpp")
+    fit = mm.glmm(
+        "cbind(incidence, size - incidence) ~ period + (1 | herd)", data, family="binomial"
+    )
+    new = data.iloc[ref["rows"]]
+    np.testing.assert_allclose(fit.predict(new, type="link"), ref["link"], rtol=1e-4)
+    np.testing.assert_allclose(fit.predict(new), ref["response"], rtol=1e-4)
+    np.testing.assert_allclose(fit.predict(new, re_form="NA"), ref["population"], rtol=1e-4)
+    # the training rows through the new-data path are the fitted values
+    np.testing.assert_allclose(fit.predict(data, type="link"), fit.predict(type="link"))
+    with pytest.raises(mm.ModelSpecError, match=r"pass the type by name"):
+        fit.predict("link")

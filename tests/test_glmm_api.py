@@ -54,9 +54,9 @@ def test_result_surface(fit) -> None:
     assert list(fit.ranef().columns) == ["group", "term", "level", "value", "cond_sd"]
     assert fit.vcov_source == "hessian"
     mu = fit.fitted.to_numpy()
-    eta = fit.predict("link").to_numpy()
+    eta = fit.predict(type="link").to_numpy()
     np.testing.assert_allclose(mu, 1 / (1 + np.exp(-eta)), rtol=1e-12)
-    np.testing.assert_allclose(fit.predict("response"), fit.fitted)
+    np.testing.assert_allclose(fit.predict(type="response"), fit.fitted)
     table = fit.coef_table()
     assert list(table.columns) == ["estimate", "std_error", "statistic", "p_value"]
     assert "z value" in fit.summary() and "Family: binomial ( logit )" in fit.summary()

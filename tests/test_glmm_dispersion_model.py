@@ -38,7 +38,7 @@ def test_per_row_dispersion_and_its_coefficients() -> None:
     np.testing.assert_allclose(
         sigma[kept] ** 2, np.exp(delta[0] + delta[1] * data["Days"].to_numpy()[kept])
     )
-    np.testing.assert_allclose(fit.predict("disp").to_numpy()[kept], sigma[kept])
+    np.testing.assert_allclose(fit.predict(type="disp").to_numpy()[kept], sigma[kept])
     assert fit.n_params == 2 + 1 + 2
     table = fit.disp_coef_table()
     assert list(table.index) == ["(Intercept)", "Days"] and np.all(table.std_error > 0)

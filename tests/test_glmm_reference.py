@@ -78,7 +78,7 @@ def check(fit: mm.GlmmResult, want: dict[str, Any], loglik: float) -> None:
     check_ranef(fit.ranef(), want["ranef"], atol=1e-3)  # link scale
     if "fitted_link" in want:
         np.testing.assert_allclose(
-            fit.predict("link").dropna(), want["fitted_link"], rtol=0, atol=1e-3
+            fit.predict(type="link").dropna(), want["fitted_link"], rtol=0, atol=1e-3
         )
 
 

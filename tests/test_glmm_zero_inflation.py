@@ -46,30 +46,30 @@ def test_predictions_conditional_and_unconditional() -> None:
     that mean, with the zero-inflated variance."""
     data = load_data("Salamanders")
     fit = mm.glmm("count ~ mined + (1 | site)", data, family="nbinom2", zi="~ mined")
-    mu = fit.predict("conditional").to_numpy()
-    np.testing.assert_allclose(np.log(mu), fit.predict("link"), rtol=1e-12)
+    mu = fit.predict(type="conditional").to_numpy()
+    np.testing.assert_allclose(np.log(mu), fit.predict(type="link"), rtol=1e-12)
     zi = fit.zi_fixef.to_numpy()
     zlink = zi[0] + zi[1] * (data["mined"] == "no").to_numpy()
-    np.testing.assert_allclose(fit.predict("zlink"), zlink, rtol=1e-12)
+    np.testing.assert_allclose(fit.predict(type="zlink"), zlink, rtol=1e-12)
     pi = 1.0 / (1.0 + np.exp(-zlink))
-    np.testing.assert_allclose(fit.predict("zprob"), pi, rtol=1e-12)
+    np.testing.assert_allclose(fit.predict(type="zprob"), pi, rtol=1e-12)
     mean = (1.0 - pi) * mu
-    np.testing.assert_allclose(fit.predict("response"), mean, rtol=1e-12)
+    np.testing.assert_allclose(fit.predict(type="response"), mean, rtol=1e-12)
     np.testing.assert_allclose(fit.fitted, mean, rtol=1e-12)
     y = data["count"].to_numpy()
     np.testing.assert_allclose(fit.residuals("response"), y - mean, rtol=1e-12)
     theta = fit.dispersion
     variance = (1.0 - pi) * (mu + mu**2 / theta + pi * mu**2)
     np.testing.assert_allclose(fit.residuals("pearson"), (y - mean) / np.sqrt(variance))
-    np.testing.assert_allclose(fit.predict("disp"), theta)
+    np.testing.assert_allclose(fit.predict(type="disp"), theta)
     with pytest.raises(mm.ModelSpecError, match="no deviance residuals"):
         fit.residuals()
     with pytest.raises(ValueError, match="'zprob'"):
-        fit.predict("probability")
+        fit.predict(type="probability")
     # without zero inflation, the response is the conditional mean and pi is 0
     plain = mm.glmm("count ~ mined + (1 | site)", data, family="poisson")
-    np.testing.assert_allclose(plain.predict("response"), plain.predict("conditional"))
-    assert np.all(plain.predict("zprob") == 0.0)
+    np.testing.assert_allclose(plain.predict(type="response"), plain.predict(type="conditional"))
+    assert np.all(plain.predict(type="zprob") == 0.0)
 
 
 def test_zero_inflation_bad_input() -> None:

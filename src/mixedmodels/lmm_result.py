@@ -18,6 +18,7 @@ from scipy import stats
 from mixedmodels._data import is_dask_dataframe
 from mixedmodels.core.optinfo import OptimizerSettings
 from mixedmodels.core.tables import result_dict
+from mixedmodels.errors import ModelSpecError
 from mixedmodels.inference.bootstrap import bootstrap
 from mixedmodels.inference.kenward_roger import kenward_roger_t
 from mixedmodels.inference.profile import (
@@ -165,7 +166,11 @@ class LmmResult(LmmRecord):
         return profile_traces(self, level)
 
     def predict(
-        self, newdata: Any = None, re: bool = True, allow_new_levels: bool = False
+        self,
+        newdata: Any = None,
+        re: bool = True,
+        allow_new_levels: bool = False,
+        re_form: Any = None,
     ) -> pd.Series:
         """Predictions: ``X beta (+ Z b) (+ offset)``.
 
@@ -179,14 +184,20 @@ class LmmResult(LmmRecord):
         allow_new_levels : bool
             Predict groups not seen in the fit at the population level; otherwise such
             levels are an error that names them.
+        re_form : str, optional
+            lme4's ``re.form``: the random-effect terms to condition on, as a one-sided
+            formula (``"~ (1 | plate)"``), or ``"NA"`` / ``"~0"`` for none; default all
+            (with ``re=True``).
         """
         if newdata is None:
-            if re:
+            if re and re_form is None:
                 return self.fitted.rename("predicted")
             newdata = self._frame.data if self._rows is None else self._rows.data
         if is_dask_dataframe(newdata):
+            if re_form is not None:
+                raise ModelSpecError("re_form is not available for Dask data; use re=False")
             return predict_lazy(self, newdata, re, allow_new_levels)  # type: ignore[no-any-return]
-        return predict_new(self, newdata, re, allow_new_levels)
+        return predict_new(self, newdata, re, allow_new_levels, re_form)
 
     # -- simulation ----------------------------------------------------------------------
     def simulate(

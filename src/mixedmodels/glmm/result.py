@@ -152,11 +152,27 @@ class GlmmResult(MixedModelResult):
 
     # -- random effects -----------------------------------------------------------------
     # -- per row -------------------------------------------------------------------------
-    def predict(self, type: str = "response") -> pd.Series:
-        """Predictions for the fitted rows, at the conditional modes (glmmTMB's types).
+    def predict(
+        self,
+        newdata: Any = None,
+        type: str = "response",
+        re: bool = True,
+        allow_new_levels: bool = False,
+        re_form: Any = None,
+    ) -> pd.Series:
+        """Predictions, at the conditional modes (glmmTMB's types).
 
         Parameters
         ----------
+        newdata : DataFrame or dict of arrays, optional
+            Rows to predict, encoded as the training data (the transforms, levels and
+            offsets of the fit); without it, the fitted rows. A model with a
+            zero-inflation or dispersion formula predicts its fitted rows only.
+        re, allow_new_levels, re_form
+            As :meth:`mixedmodels.LmmResult.predict`: the random effects' conditional
+            modes, all of them, none (``re=False`` or ``re_form="NA"``), or the terms of
+            ``re_form``; a level not seen in the fit is an error unless
+            ``allow_new_levels`` (then it is predicted at the population level).
         type : {"response", "link", "conditional", "zprob", "zlink", "disp"}
             ``"response"``: the mean of y, which for a zero-inflated model is the
             unconditional mean ``(1 - pi) mu``; ``"link"``: eta; ``"conditional"``: the
@@ -170,6 +186,13 @@ class GlmmResult(MixedModelResult):
         types = ("response", "link", "conditional", "zprob", "zlink", "disp")
         if type not in types:
             raise ValueError(f"type must be one of {', '.join(map(repr, types))}, not {type!r}")
+        if isinstance(newdata, str):
+            raise ModelSpecError(
+                f"predict's first argument is the new data; pass the type by name: "
+                f"predict(type={newdata!r})"
+            )
+        if newdata is not None or not re or re_form is not None:
+            return self._predict_rows(newdata, type, re, allow_new_levels, re_form)
         eta = np.array(self._eta)
         if type == "link":
             values = eta
@@ -184,6 +207,39 @@ class GlmmResult(MixedModelResult):
         else:
             values = self._mu() * (1.0 - 1.0 / (1.0 + np.exp(-self._zi_link())))
         return pd.Series(values, index=self._index, name=type)
+
+    def _predict_rows(
+        self, newdata: Any, type: str, re: bool, allow_new_levels: bool, re_form: Any
+    ) -> pd.Series:
+        """Predictions from the fit's design for ``newdata`` (the training rows if None)."""
+        from mixedmodels._data import as_dataframe
+        from mixedmodels.lmm.predict import predict_rows, prediction_model_of, selected_terms
+
+        if self._model is None:
+            raise ModelSpecError("this GLMM fit does not hold its model, so it cannot predict")
+        if self.zi_names or self.disp_names:
+            raise ModelSpecError(
+                "predictions for new data, or without the random effects, are not available "
+                "for a model with a zero-inflation or dispersion formula; predict() gives its "
+                "fitted rows"
+            )
+        frame = self._model.frame
+        data = frame.data if newdata is None else as_dataframe(newdata)
+        model = prediction_model_of(frame, self._tables.ranef, self._random_columns, self.beta)
+        terms = selected_terms(frame, re_form)
+        eta = predict_rows(model, data, re, allow_new_levels, terms)
+        if type == "link":
+            values = eta
+        elif type in ("response", "conditional"):
+            values = self._family.linkinv(eta)
+        elif type == "zprob":
+            values = np.zeros_like(eta)
+        elif type == "zlink":
+            values = np.full_like(eta, -np.inf)
+        else:
+            values = np.full_like(eta, float(np.asarray(self.dispersion)))
+        index = data.index if isinstance(data, pd.DataFrame) else pd.RangeIndex(eta.size)
+        return pd.Series(values, index=index, name=type)
 
     def _zi_link(self) -> np.ndarray:
         """The zero-inflation model's linear predictor per row (-inf without one)."""
@@ -203,7 +259,7 @@ class GlmmResult(MixedModelResult):
     def fitted(self) -> pd.Series:
         """Fitted means of the response (probabilities, rates; for a zero-inflated model
         the unconditional mean ``(1 - pi) mu``)."""
-        return self.predict("response").rename("fitted")
+        return self.predict(type="response").rename("fitted")
 
     def residuals(self, type: str = "deviance") -> pd.Series:
         """Residuals: ``"deviance"`` (default, as lme4), ``"pearson"`` or ``"response"``.
