@@ -9,12 +9,14 @@ import pandas as pd
 import pytest
 
 import mixedmodels as mm
-from lme4_reference import load_reference
+from lme4_reference import load_reference, r_name
 
 REF = load_reference("formula_functions")
 # ours where R's formula differs: center() is stateful, R's I(Days - mean(Days)) is not
 OURS = {"center": "Reaction ~ center(Days) + (1 | Subject)"}
-CASES = sorted(k for k in REF if k != "lme4_version" and not k.startswith("idiom_"))
+CASES = sorted(
+    k for k in REF if k not in ("lme4_version", "ordered_cake") and not k.startswith("idiom_")
+)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -156,3 +158,19 @@ def test_glmm_predicts_new_rows_as_glmer() -> None:
     np.testing.assert_allclose(fit.predict(data, type="link"), fit.predict(type="link"))
     with pytest.raises(mm.ModelSpecError, match=r"pass the type by name"):
         fit.predict("link")
+
+
+def test_an_ordered_factor_gets_polynomial_contrasts_as_in_r() -> None:
+    """lme4's cake has temperature as an ordered factor: R codes it by contr.poly."""
+    ref = REF["ordered_cake"]
+    data = mm.datasets.load("cake")
+    data["temperature"] = pd.Categorical(data["temp"], ordered=True)
+    fit = mm.lmm(ref["formula"], data)
+    assert [r_name(n) for n in fit.fixed_names] == ref["names"]
+    assert fit.loglik == pytest.approx(ref["loglik"], abs=1e-6)
+    se = np.array(ref["se"])
+    np.testing.assert_array_less(np.abs(fit.beta - ref["fixef"]), 1e-3 * se)
+    np.testing.assert_allclose(fit.std_errors.to_numpy(), se, rtol=1e-3)
+    # its own contrasts win: C(temperature, contr.treatment) is treatment-coded
+    treated = mm.lmm("angle ~ C(temperature, contr.treatment) + (1 | recipe:replicate)", data)
+    assert "[T." in treated.fixed_names[1]

@@ -45,4 +45,11 @@ for (id in names(idioms)) {
     names = names(fixef(m)), fixef = unname(fixef(m)), theta = unname(getME(m, "theta")),
     loglik = as.numeric(logLik(m)))
 }
+# an ordered factor: R codes it by orthogonal polynomial contrasts (temperature.L, ...)
+stopifnot(is.ordered(cake$temperature))
+m <- lmer(angle ~ recipe * temperature + (1 | recipe:replicate), cake)
+out$ordered_cake <- list(formula = "angle ~ recipe * temperature + (1 | recipe:replicate)",
+                         names = names(fixef(m)), fixef = unname(fixef(m)),
+                         se = unname(sqrt(diag(as.matrix(vcov(m))))),
+                         loglik = as.numeric(logLik(m)))
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE), "formula_functions.json")

@@ -10,7 +10,13 @@ import numpy as np
 import pandas as pd
 from formulaic import Formula, model_matrix
 
-from mixedmodels.design.namespace import FORMULA_CONTEXT, check_expression, column_names
+from mixedmodels.design.namespace import (
+    FORMULA_CONTEXT,
+    check_expression,
+    column_names,
+    ordered_as_polynomial,
+    r_contrast_name,
+)
 from mixedmodels.design.rmath import R_MATH
 from mixedmodels.errors import FormulaError
 
@@ -163,12 +169,13 @@ def encode(expression: str, data: pd.DataFrame, where: str) -> tuple[np.ndarray,
         values = np.column_stack(parts) if parts else np.zeros((len(data), 0))
         names = ([INTERCEPT] if intercept else []) + columns
         return np.ascontiguousarray(values), names, _LazySpec(expression, data.iloc[:1])
+    coded = ordered_as_polynomial(expression, data)
     try:
-        matrix = model_matrix(expression, data, na_action="raise", context=FORMULA_CONTEXT)
+        matrix = model_matrix(coded, data, na_action="raise", context=FORMULA_CONTEXT)
     except Exception as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise FormulaError(f"cannot build {where} {expression!r}: {message}") from None
-    names = [intercept_name(str(c)) for c in matrix.columns]
+    names = [r_contrast_name(intercept_name(str(c))) for c in matrix.columns]
     values = np.asarray(matrix, dtype=np.float64)
     if values.ndim == 1:
         values = values[:, None]

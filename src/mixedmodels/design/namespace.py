@@ -20,7 +20,14 @@ import pandas as pd
 from mixedmodels.design.rmath import R_MATH
 from mixedmodels.errors import FormulaError
 
-__all__ = ["FORMULA_CONTEXT", "FORMULA_FUNCTIONS", "check_expression", "column_names"]
+__all__ = [
+    "FORMULA_CONTEXT",
+    "FORMULA_FUNCTIONS",
+    "check_expression",
+    "column_names",
+    "ordered_as_polynomial",
+    "r_contrast_name",
+]
 
 
 def factor(x: Any) -> pd.Series:
@@ -105,3 +112,34 @@ def column_names(expression: str) -> set[str]:
                 continue
             out.add(text)
     return out
+
+
+def ordered_as_polynomial(expression: str, data: pd.DataFrame) -> str:
+    """``expression`` with each ordered categorical column coded by R's default for
+    ordered factors, orthogonal polynomial contrasts (``C(f, contr.poly)``), unless the
+    formula gives it contrasts of its own (``C(f, ...)``)."""
+    tokens = _tokens(expression)
+    significant = [i for i, t in enumerate(tokens) if t[0] != "space"]
+    out = [text for _, text in tokens]
+    for n, i in enumerate(significant):
+        kind, text = tokens[i]
+        if kind != "name" or text not in data.columns:
+            continue
+        column = data[text]
+        if not (isinstance(column.dtype, pd.CategoricalDtype) and column.dtype.ordered):
+            continue
+        after = tokens[significant[n + 1]][1] if n + 1 < len(significant) else ""
+        before = [tokens[significant[m]][1] for m in range(max(0, n - 2), n)]
+        if after == "(" or before == ["C", "("]:
+            continue
+        out[i] = f"C({text}, contr.poly)"
+    return "".join(out)
+
+
+_POLY_NAME = re.compile(r"C\(([A-Za-z_.][A-Za-z0-9_.]*), contr\.poly\)\[")
+
+
+def r_contrast_name(name: str) -> str:
+    """An ordered factor's column as R names it, ``temperature[.L]`` (R:
+    ``temperature.L``), not ``C(temperature, contr.poly)[.L]``."""
+    return _POLY_NAME.sub(r"\1[", name)
