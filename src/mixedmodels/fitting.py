@@ -4,10 +4,12 @@ record comes back as the user-facing :class:`~mixedmodels.lmm_result.LmmResult`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, overload
 
 from mixedmodels._data import is_dask_dataframe
 from mixedmodels.core.optinfo import OptimizerSettings
+from mixedmodels.design.namespace import with_contrasts
 from mixedmodels.errors import ModelSpecError
 from mixedmodels.gls.structures import Correlation, Variance
 from mixedmodels.lmm.fit import lmm as lmm_in_memory
@@ -31,6 +33,7 @@ def lmm(
     max_block_bytes: int | None = ...,
     correlation: None = ...,
     variance: None = ...,
+    contrasts: Mapping[str, Any] | None = ...,
 ) -> LmmResult: ...
 
 
@@ -48,6 +51,7 @@ def lmm(
     max_block_bytes: int | None = ...,
     correlation: Correlation | None = ...,
     variance: Variance | None = ...,
+    contrasts: Mapping[str, Any] | None = ...,
 ) -> LmmResult | StructuredLmmResult: ...
 
 
@@ -64,6 +68,7 @@ def lmm(
     max_block_bytes: int | None = None,
     correlation: Correlation | None = None,
     variance: Variance | None = None,
+    contrasts: Mapping[str, Any] | None = None,
 ) -> LmmResult | StructuredLmmResult:
     """Fit a linear mixed-effects model, as lme4's ``lmer``.
 
@@ -104,6 +109,12 @@ def lmm(
         A residual variance function (nlme's ``weights=``: ``mm.varIdent``,
         ``mm.varPower``, ``mm.varExp``, ``mm.varConstPower``).
 
+    contrasts : dict, optional
+        R's ``contrasts=``: a coding for categorical columns, ``{"recipe": "sum"}``
+        (``"sum"``, ``"helmert"``, ``"poly"``, ``"treatment"`` or
+        ``("treatment", base)``); by default treatment contrasts against the first level,
+        polynomial ones for ordered categoricals (see ``docs/formulas.md``).
+
     Returns
     -------
     LmmResult
@@ -117,6 +128,7 @@ def lmm(
     >>> round(fit.objective, 3)
     1743.628
     """
+    formula = with_contrasts(formula, contrasts)
     if correlation is not None or variance is not None:
         if is_dask_dataframe(data) or weights is not None or start is not None:
             raise ModelSpecError(

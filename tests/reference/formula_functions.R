@@ -52,4 +52,16 @@ out$ordered_cake <- list(formula = "angle ~ recipe * temperature + (1 | recipe:r
                          names = names(fixef(m)), fixef = unname(fixef(m)),
                          se = unname(sqrt(diag(as.matrix(vcov(m))))),
                          loglik = as.numeric(logLik(m)))
+# contrasts = list(recipe = "contr.sum"), and a treatment base other than the first level
+m <- lmer(angle ~ recipe * temp + (1 | recipe:replicate), cake,
+          contrasts = list(recipe = "contr.sum"))
+out$sum_cake <- list(formula = "angle ~ recipe * temp + (1 | recipe:replicate)",
+                     names = names(fixef(m)), fixef = unname(fixef(m)),
+                     se = unname(sqrt(diag(as.matrix(vcov(m))))), loglik = as.numeric(logLik(m)))
+cake_b <- cake
+cake_b$recipe <- relevel(cake_b$recipe, ref = "B")
+m <- lmer(angle ~ recipe + temp + (1 | recipe:replicate), cake_b)
+out$base_cake <- list(formula = "angle ~ recipe + temp + (1 | recipe:replicate)",
+                      names = names(fixef(m)), fixef = unname(fixef(m)),
+                      se = unname(sqrt(diag(as.matrix(vcov(m))))), loglik = as.numeric(logLik(m)))
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE), "formula_functions.json")

@@ -12,13 +12,14 @@ the knots), so predictions on new data apply the training transform.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from mixedmodels.design.rmath import R_MATH
-from mixedmodels.errors import FormulaError
+from mixedmodels.errors import FormulaError, ModelSpecError
 
 __all__ = [
     "FORMULA_CONTEXT",
@@ -27,6 +28,7 @@ __all__ = [
     "column_names",
     "ordered_as_polynomial",
     "r_contrast_name",
+    "with_contrasts",
 ]
 
 
@@ -136,10 +138,75 @@ def ordered_as_polynomial(expression: str, data: pd.DataFrame) -> str:
     return "".join(out)
 
 
-_POLY_NAME = re.compile(r"C\(([A-Za-z_.][A-Za-z0-9_.]*), contr\.poly\)\[")
+_CODED_NAME = re.compile(r"C\(([A-Za-z_.][A-Za-z0-9_.]*), contr\.[a-z]+(?:\([^()]*\))?\)")
 
 
 def r_contrast_name(name: str) -> str:
-    """An ordered factor's column as R names it, ``temperature[.L]`` (R:
-    ``temperature.L``), not ``C(temperature, contr.poly)[.L]``."""
-    return _POLY_NAME.sub(r"\1[", name)
+    """A coded column or term named by its variable: ``temperature[.L]`` (R:
+    ``temperature.L``) or ``recipe[S.A]``, not ``C(temperature, contr.poly)[.L]``; the
+    term ``recipe``, not ``C(recipe, contr.sum)``."""
+    return _CODED_NAME.sub(r"\1", name)
+
+
+#: The contrasts ``contrasts=`` takes, by their R names without ``contr.``.
+CONTRASTS = ("treatment", "sum", "helmert", "poly")
+
+
+def _contrast_code(column: str, spec: Any) -> str:
+    """formulaic's coding of ``column`` for a ``contrasts=`` entry: ``"sum"`` (or R's
+    ``"contr.sum"``), ``"helmert"``, ``"poly"``, ``"treatment"`` or
+    ``("treatment", base)``."""
+    base = None
+    if isinstance(spec, tuple) and len(spec) == 2:
+        spec, base = spec
+    kind = str(spec).removeprefix("contr.")
+    if kind not in CONTRASTS or (base is not None and kind != "treatment"):
+        raise ModelSpecError(
+            f"contrasts for {column!r}: {spec!r} is not one of {', '.join(CONTRASTS)} (or "
+            "('treatment', base) for another reference level)"
+        )
+    if base is not None:
+        return f"C({column}, contr.treatment(base={base!r}))"
+    return f"C({column}, contr.{kind})"
+
+
+def with_contrasts(formula: str, contrasts: Mapping[str, Any] | None) -> str:
+    """The formula with the columns of ``contrasts`` coded as asked (R's ``contrasts =
+    list(f = "contr.sum")``) wherever they enter the fixed part or a random term's
+    left-hand side (not as grouping factors, not in the response)."""
+    if not contrasts:
+        return formula
+    if not isinstance(contrasts, Mapping):
+        raise ModelSpecError(
+            f"contrasts must map columns to contrasts, e.g. {{'recipe': 'sum'}}, not {contrasts!r}"
+        )
+    codes = {str(c): _contrast_code(str(c), spec) for c, spec in contrasts.items()}
+    lhs, tilde, rhs = formula.partition("~")
+    tokens = _tokens(rhs)
+    significant = [i for i, t in enumerate(tokens) if t[0] != "space"]
+    out = [text for _, text in tokens]
+    grouping: list[bool] = []  # per open parenthesis: past its '|'
+    used = set()
+    for n, i in enumerate(significant):
+        kind, text = tokens[i]
+        if text == "(":
+            grouping.append(False)
+        elif text == ")" and grouping:
+            grouping.pop()
+        elif text == "|" and grouping:
+            grouping[-1] = True
+        if kind != "name" or text not in codes or any(grouping):
+            continue
+        after = tokens[significant[n + 1]][1] if n + 1 < len(significant) else ""
+        before = [tokens[significant[m]][1] for m in range(max(0, n - 2), n)]
+        if after == "(" or before == ["C", "("]:
+            continue
+        out[i] = codes[text]
+        used.add(text)
+    unused = sorted(set(codes) - used)
+    if unused:
+        raise ModelSpecError(
+            f"contrasts names {', '.join(repr(c) for c in unused)}, which the formula "
+            f"{formula!r} does not use as a predictor"
+        )
+    return lhs + tilde + "".join(out)

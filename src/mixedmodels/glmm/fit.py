@@ -5,6 +5,7 @@ them against the family, and fit the :class:`~mixedmodels.glmm.model.GlmmModel` 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from mixedmodels.core.optinfo import OptimizerSettings
 from mixedmodels.design.conditioning import conditioning
 from mixedmodels.design.frame import ModelFrame, model_frame
 from mixedmodels.design.materialize import design_matrix
+from mixedmodels.design.namespace import with_contrasts
 from mixedmodels.errors import (
     DataError,
     ModelSpecError,
@@ -40,6 +42,7 @@ def glmm(
     settings: OptimizerSettings | None = None,
     zi: str | None = None,
     dispersion: str | None = None,
+    contrasts: Mapping[str, Any] | None = None,
 ) -> GlmmResult:
     """Fit a generalized linear mixed model, as lme4's ``glmer``.
 
@@ -81,6 +84,8 @@ def glmm(
         parameter: a Gaussian's variance, a Gamma's ``1 / shape``, the size of a negative
         binomial, a beta's precision), fixed effects only. Its coefficients are
         ``fit.disp_fixef``; ``fit.dispersion`` is then ``sigma()`` per row.
+    contrasts : dict, optional
+        R's ``contrasts=`` for categorical columns, as :func:`mixedmodels.lmm`'s.
 
     Returns
     -------
@@ -105,6 +110,7 @@ def glmm(
             "family's dispersion is estimated with beta and theta: use nagq=1 (Laplace)"
         )
     kind = "binomial" if fam.name == "binomial" else "numeric"
+    formula = with_contrasts(formula, contrasts)
     frame = model_frame(
         formula,
         data,

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from formulaic import model_matrix
 
-from mixedmodels.design.namespace import FORMULA_CONTEXT
+from mixedmodels.design.namespace import FORMULA_CONTEXT, r_contrast_name
 from mixedmodels.errors import ModelSpecError
 from mixedmodels.inference.satterthwaite import satterthwaite_f
 from mixedmodels.inference.varpar import VarianceFunctions
@@ -82,5 +82,5 @@ def type3_hypotheses(fixed: str, data: pd.DataFrame, X: np.ndarray) -> list[tupl
             continue
         for coded, original in renamed.items():
             name = name.replace(coded, original)
-        out.append((name, M[list(columns), :]))
+        out.append((r_contrast_name(name), M[list(columns), :]))
     return out
