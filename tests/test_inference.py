@@ -268,3 +268,27 @@ def test_profile_map_and_its_jacobian_match_the_conditioned_theta(dataset, formu
         e[k] = h
         numeric = (prof.deviance(varpar + e)[0] - prof.deviance(varpar - e)[0]) / (2 * h)
         assert grad[k] == pytest.approx(numeric, rel=1e-5, abs=1e-5)
+
+
+def test_lme4_accessors_under_their_names() -> None:
+    """deviance, REMLcrit and df.residual as lme4 gives them (anova_reference.R). The
+    GLMM's deviance (the squared deviance residuals) follows lme4's conditional modes,
+    which its default PIRLS tolerance leaves 3e-5 from converged (tests/reference/README.md)."""
+    ref = load_reference("anova_reference")["accessors"]
+    data = mm.datasets.load("sleepstudy")
+    reml = mm.lmm("Reaction ~ Days + (Days | Subject)", data)
+    ml = mm.lmm("Reaction ~ Days + (Days | Subject)", data, reml=False)
+    assert reml.deviance == pytest.approx(ref["reml"]["deviance_ml"], abs=1e-4)
+    assert reml.reml_criterion == pytest.approx(ref["reml"]["remlcrit"], abs=1e-6)
+    assert reml.df_residual == ref["reml"]["df_residual"]
+    assert ml.deviance == pytest.approx(ref["ml"]["deviance"], abs=1e-4)
+    assert ml.df_residual == ref["ml"]["df_residual"]
+    with pytest.raises(mm.ModelSpecError, match="no REML criterion"):
+        _ = ml.reml_criterion
+    glmer = mm.glmm(
+        "cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        mm.datasets.load("cbpp"),
+        family="binomial",
+    )
+    assert glmer.deviance == pytest.approx(ref["glmer"]["deviance"], rel=1e-4)
+    assert glmer.df_residual == ref["glmer"]["df_residual"]

@@ -248,6 +248,25 @@ class LmmResult(LmmRecord):
         response = check_response(y, self.nobs, self.n_dropped)
         return LmmResult.of(refit_response(self, response))
 
+    @property
+    def deviance(self) -> float:
+        """-2 log L by maximum likelihood at this fit's theta (lme4's
+        ``deviance(m, REML = FALSE)``): ``-2 * loglik`` for an ML fit; for a REML fit
+        the ML deviance at the REML estimates (its REML criterion is
+        :attr:`reml_criterion`)."""
+        if not self.reml:
+            return float(self.objective)
+        return float(self.model.objective(self.theta, reml=False) - self.model.sum_log_weights)
+
+    @property
+    def reml_criterion(self) -> float:
+        """lme4's ``REMLcrit``: the REML criterion at the optimum of a REML fit."""
+        if not self.reml:
+            raise ModelSpecError(
+                "an ML fit has no REML criterion at its optimum (refit with reml=True)"
+            )
+        return float(self.objective)
+
     def refit_ml(self) -> LmmResult:
         """This model fitted by maximum likelihood (lme4's ``refitML``) from the rows the
         fit holds, with its weights, offset and optimizer settings, started from its

@@ -1,5 +1,6 @@
 # lme4's anova() between REML fits: refitted by ML (refit = TRUE, the default) and not
-# (refit = FALSE), unweighted and with prior weights and an offset, on sleepstudy.
+# (refit = FALSE), unweighted and with prior weights and an offset, on sleepstudy; and
+# lme4's accessors (deviance, REMLcrit, df.residual).
 # Usage (from tests/reference): Rscript anova_reference.R
 suppressPackageStartupMessages({ library(lme4); library(jsonlite) })
 d <- sleepstudy
@@ -20,4 +21,12 @@ out <- list(
   weighted = table_of(anova(w0, w1)),
   fixed = table_of(anova(f0, m1))
 )
+# lme4's accessors under their names
+g <- glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), cbpp, family = binomial)
+ml <- update(m1, REML = FALSE)
+out$accessors <- list(
+  reml = list(deviance_ml = deviance(m1, REML = FALSE), remlcrit = REMLcrit(m1),
+              df_residual = df.residual(m1)),
+  ml = list(deviance = deviance(ml), df_residual = df.residual(ml)),
+  glmer = list(deviance = deviance(g), df_residual = df.residual(g)))
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE), "anova_reference.json")

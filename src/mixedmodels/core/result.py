@@ -132,6 +132,11 @@ class MixedModelResult:
         raise NotImplementedError
 
     @property
+    def df_residual(self) -> int:
+        """lme4's ``df.residual``: observations less estimated parameters."""
+        return int(self.nobs - self.n_params)
+
+    @property
     def fixef(self) -> pd.Series:
         """Fixed-effect estimates, indexed by column name."""
         return pd.Series(np.array(self.beta), index=list(self.fixed_names), name="fixef")

@@ -241,6 +241,12 @@ class GlmmResult(MixedModelResult):
         index = data.index if isinstance(data, pd.DataFrame) else pd.RangeIndex(eta.size)
         return pd.Series(values, index=index, name=type)
 
+    @property
+    def deviance(self) -> float:
+        """lme4's ``deviance`` of a GLMM: the sum of the squared deviance residuals."""
+        values = self.residuals(type="deviance").to_numpy()
+        return float(np.nansum(values**2))
+
     def _zi_link(self) -> np.ndarray:
         """The zero-inflation model's linear predictor per row (-inf without one)."""
         if self._zi_eta.size:
