@@ -292,3 +292,35 @@ def test_lme4_accessors_under_their_names() -> None:
     )
     assert glmer.deviance == pytest.approx(ref["glmer"]["deviance"], rel=1e-4)
     assert glmer.df_residual == ref["glmer"]["df_residual"]
+
+
+def test_glmm_confint() -> None:
+    """Wald intervals as lme4's confint(method = "Wald") at its converged optimum (the
+    tight refit in cbpp_laplace.json: lme4's default PIRLS tolerance leaves its SEs up
+    to 1.3 % off, tests/reference/README.md), the variance rows NaN; bootstrap
+    percentile intervals for every row."""
+    from scipy import stats
+
+    tight = load_reference("cbpp_laplace")["tight"]
+    fit = mm.glmm(
+        "cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        mm.datasets.load("cbpp"),
+        family="binomial",
+    )
+    wald = fit.confint()
+    assert list(wald.index) == ["sd_(Intercept)|herd", *fit.fixed_names]
+    assert wald.iloc[0].isna().all()
+    z = stats.norm.ppf(0.975)
+    for ours, name in zip(fit.fixed_names, tight["fixef"], strict=True):
+        se = tight["se"][name]
+        assert wald.loc[ours, "lower"] == pytest.approx(
+            tight["fixef"][name] - z * se, abs=2e-3 * se
+        )
+        assert wald.loc[ours, "upper"] == pytest.approx(
+            tight["fixef"][name] + z * se, abs=2e-3 * se
+        )
+    boot = fit.confint(method="boot", n_boot=8, seed=2)
+    assert np.isfinite(boot.to_numpy()).all()
+    assert (boot["lower"] <= boot["upper"]).all()
+    with pytest.raises(ValueError, match="profile intervals are the LMM's"):
+        fit.confint(method="profile")

@@ -241,6 +241,49 @@ class GlmmResult(MixedModelResult):
         index = data.index if isinstance(data, pd.DataFrame) else pd.RangeIndex(eta.size)
         return pd.Series(values, index=index, name=type)
 
+    def confint(
+        self,
+        method: str = "wald",
+        level: float = 0.95,
+        n_boot: int = 1000,
+        seed: int | None = None,
+        n_jobs: int = 1,
+    ) -> pd.DataFrame:
+        """Confidence intervals: Wald intervals of the fixed effects (normal quantiles;
+        the variance rows NaN, as lme4's ``confint(method = "Wald")``), or percentile
+        intervals of a parametric bootstrap of ``n_boot`` replicates for every SD,
+        correlation and fixed effect (``method="boot"``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``lower`` and ``upper``, indexed by lme4's names (``sd_(Intercept)|herd``,
+            then the fixed effects).
+        """
+        from mixedmodels.inference.bootstrap import bootstrap
+        from mixedmodels.inference.profile import lme4_order, variance_parameter_names
+
+        if not 0 < level < 1:
+            raise ValueError(f"level must lie strictly between 0 and 1, not {level!r}")
+        names = lme4_order(variance_parameter_names(self))  # type: ignore[arg-type]
+        if method == "wald":
+            z = float(stats.norm.ppf(0.5 + level / 2))
+            se = self.std_errors.to_numpy()
+            lower = [np.nan] * len(names) + list(self.beta - z * se)
+            upper = [np.nan] * len(names) + list(self.beta + z * se)
+        elif method == "boot":
+            table = bootstrap(self, n=n_boot, seed=seed, n_jobs=n_jobs).intervals(level)
+            rows = names + list(self.fixed_names)
+            lower = [table.loc[n, "lower"] for n in rows]
+            upper = [table.loc[n, "upper"] for n in rows]
+        else:
+            raise ValueError(
+                f"method must be 'wald' or 'boot' for a GLMM, not {method!r} (profile "
+                "intervals are the LMM's)"
+            )
+        index = pd.Index(names + list(self.fixed_names), name="name")
+        return pd.DataFrame({"lower": lower, "upper": upper}, index=index)
+
     @property
     def deviance(self) -> float:
         """lme4's ``deviance`` of a GLMM: the sum of the squared deviance residuals."""
