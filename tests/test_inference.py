@@ -342,3 +342,21 @@ def test_refit_is_a_fresh_fit() -> None:
     assert again.objective == pytest.approx(fresh["remlcrit"], abs=1e-6)
     np.testing.assert_allclose(again.std_errors.to_numpy(), fresh["se"], rtol=1e-5)
     np.testing.assert_allclose(again.theta, fresh["theta"], rtol=1e-4)
+
+
+def test_update_refits_with_arguments_changed() -> None:
+    data = mm.datasets.load("sleepstudy").assign(
+        w=lambda d: 1 + d["Days"] / 10, off=lambda d: 2 * d["Days"]
+    )
+    fit = mm.lmm("Reaction ~ Days + (1 | Subject)", data, weights="w", offset="off")
+    wider = fit.update(". ~ . + (0 + Days | Subject)")
+    direct = mm.lmm(
+        "Reaction ~ Days + (1 | Subject) + (0 + Days | Subject)", data, weights="w", offset="off"
+    )
+    assert wider.loglik == pytest.approx(direct.loglik, abs=1e-9)
+    ml = mm.lmm("Reaction ~ Days + (1 | Subject)", data, weights="w", offset="off", reml=False)
+    assert fit.update(reml=False).loglik == pytest.approx(ml.loglik, abs=1e-9)
+    plain = mm.lmm("Reaction ~ Days + (1 | Subject)", data)
+    assert plain.update(data=data.iloc[:100]).nobs == 100
+    with pytest.raises(mm.ModelSpecError, match="other data cannot take over"):
+        fit.update(data=data.iloc[:100])

@@ -8,6 +8,7 @@ and adds only methods.
 
 from __future__ import annotations
 
+import re
 import warnings
 from typing import Any
 
@@ -18,6 +19,7 @@ from scipy import stats
 from mixedmodels._data import is_dask_dataframe
 from mixedmodels.core.optinfo import OptimizerSettings
 from mixedmodels.core.tables import result_dict
+from mixedmodels.design.materialize import encode_new
 from mixedmodels.errors import ModelSpecError
 from mixedmodels.inference.bootstrap import bootstrap
 from mixedmodels.inference.kenward_roger import kenward_roger_t
@@ -247,6 +249,59 @@ class LmmResult(LmmRecord):
         self._require_rows("refit()")
         response = check_response(y, self.nobs, self.n_dropped)
         return LmmResult.of(refit_response(self, response))
+
+    def update(
+        self, formula: str | None = None, *, data: Any = None, reml: bool | None = None
+    ) -> LmmResult:
+        """This model fitted again with some of its arguments changed, as lme4's
+        ``update``: a new ``formula`` (``". ~ . + x"`` keeps the response and adds to
+        the right-hand side), other ``data``, or the other criterion; the weights,
+        offset and optimizer settings are kept (with other data, an offset column is
+        read from it; prior weights, or an offset given as values, are refused)."""
+        from mixedmodels.fitting import lmm
+
+        self._require_rows("update()")
+        old_lhs, _, old_rhs = self.formula.partition("~")
+        text = self.formula if formula is None else str(formula)
+        lhs, tilde, rhs = text.partition("~")
+        if not tilde:
+            raise ModelSpecError(f"update's formula must contain '~', not {formula!r}")
+        if lhs.strip() == ".":
+            lhs = old_lhs
+        rhs = re.sub(r"(?<![\w.])\.(?![\w.])", lambda _: old_rhs.strip(), rhs)
+        frame = self._frame
+        weights: Any = None
+        offset: Any = None
+        if data is None:
+            data = frame.data
+            weights = frame.weights
+            # the offset argument alone: offset() terms of the formula come again with it
+            if frame.offset is not None:
+                formula_part = sum(
+                    (encode_new(e, frame.data, "offset()")[:, 0] for e in frame.offset_encodings),
+                    np.zeros(frame.y.size),
+                )
+                offset = frame.offset - formula_part
+                if not np.any(offset):
+                    offset = None
+        else:
+            formula_offsets = bool(frame.offset_encodings)
+            if frame.weights is not None or (
+                frame.offset is not None and frame.offset_column is None and not formula_offsets
+            ):
+                raise ModelSpecError(
+                    "this fit has prior weights or an offset given as values, which other "
+                    "data cannot take over: fit it with mm.lmm(..., weights=, offset=)"
+                )
+            offset = frame.offset_column
+        return lmm(
+            f"{lhs.strip()} ~ {rhs.strip()}",
+            data,
+            reml=self.reml if reml is None else reml,
+            weights=weights,
+            offset=offset,
+            settings=self._settings,
+        )
 
     @property
     def deviance(self) -> float:
