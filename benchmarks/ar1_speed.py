@@ -11,8 +11,9 @@ The data: ``y = 1 + 0.5 x + b_i + e_it`` with ``b_i ~ N(0, 0.7^2)`` and, within 
 ``e`` a stationary AR(1) series with Phi = 0.6 and unit variance over ``visits`` visits;
 seed 2026. The models are REML fits of the same likelihood: nlme's lme and ours directly;
 glmmTMB's as ``(1 | subj) + ar1(visit + 0 | subj)`` with the residual variance held at its
-floor (``dispformula = ~ 0``), the way glmmTMB writes AR(1) residuals, by ML (it has no REML
-for this form, so its logLik is the ML one). Times are the fit alone (data read before the
+floor (``dispformula = ~ 0``), the way glmmTMB writes AR(1) residuals, by ML, its default,
+so its logLik is the ML one (glmmTMB 1.1.5 also fits this form with ``REML = TRUE``, as
+``crossed_ar1_speed.py`` runs it; the recorded run predates that, and is kept as run). Times are the fit alone (data read before the
 clock starts); peak memory is the process's maximum resident set. The table goes to stdout
 and to ``benchmarks/ar1_speed.md``.
 """
