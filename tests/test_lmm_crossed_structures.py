@@ -20,28 +20,9 @@ from scipy import optimize
 
 import mixedmodels as mm
 from lme4_reference import REFERENCE, load_reference
+from reference.crossed_ar1_data import simulate
 
 FORMULA = "y ~ x + (1 + x | subject) + (1 | item)"
-
-
-def simulate(n_subjects: int, n_items: int, reps: int, phi: float, seed: int) -> pd.DataFrame:
-    """Each subject sees every item ``reps`` times in a random order; the residuals are
-    AR(1) in trial order with correlation ``phi`` between neighbouring trials."""
-    rng = np.random.default_rng(seed)
-    u = rng.normal(0.0, [1.0, 0.4], size=(n_subjects, 2))
-    w = rng.normal(0.0, 0.7, size=n_items)
-    rows = []
-    for s in range(n_subjects):
-        items = np.concatenate([rng.permutation(n_items) for _ in range(reps)])
-        e = np.empty(items.size)
-        e[0] = rng.normal()
-        for t in range(1, items.size):
-            e[t] = phi * e[t - 1] + np.sqrt(1.0 - phi**2) * rng.normal()
-        for t, i in enumerate(items):
-            x = rng.normal()
-            y = 1.0 + 0.5 * x + u[s, 0] + u[s, 1] * x + w[i] + 0.8 * e[t]
-            rows.append((f"s{s}", f"i{i}", t + 1, x, y))
-    return pd.DataFrame(rows, columns=["subject", "item", "trial", "x", "y"])
 
 
 def ar1(lag: np.ndarray, rho: float) -> np.ndarray:

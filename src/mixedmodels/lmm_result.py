@@ -18,7 +18,7 @@ from scipy import stats
 
 from mixedmodels._data import is_dask_dataframe
 from mixedmodels.core.optinfo import OptimizerSettings
-from mixedmodels.core.tables import result_dict
+from mixedmodels.core.tables import result_dict, t_table
 from mixedmodels.design.materialize import encode_new
 from mixedmodels.errors import ModelSpecError
 from mixedmodels.inference.bootstrap import bootstrap
@@ -92,20 +92,7 @@ class LmmResult(LmmRecord):
             raise ValueError(
                 f"ddf must be 'satterthwaite', 'kenward-roger', 'residual' or 'normal', not {ddf!r}"
             )
-        t = self.beta / se
-        q = stats.t.ppf(0.5 + level / 2, df)
-        return pd.DataFrame(
-            {
-                "estimate": self.beta,
-                "std_error": se,
-                "df": df,
-                "statistic": t,
-                "p_value": 2.0 * stats.t.sf(np.abs(t), df),
-                "lower": self.beta - q * se,
-                "upper": self.beta + q * se,
-            },
-            index=list(self.fixed_names),
-        )
+        return t_table(self.beta, se, df, self.fixed_names, level)
 
     def anova(self, ddf: str = "satterthwaite") -> pd.DataFrame:
         """Type III F tests of each fixed-effect term (lmerTest's ``anova``), with

@@ -217,6 +217,29 @@ def coef_tables(
     return out
 
 
+def t_table(
+    beta: np.ndarray, se: np.ndarray, df: np.ndarray, names: Any, level: float
+) -> pd.DataFrame:
+    """t tests of fixed effects with ``level`` intervals: ``estimate, std_error, df,
+    statistic, p_value, lower, upper`` (``df`` infinite for Wald z)."""
+    from scipy import stats
+
+    t = beta / se
+    q = stats.t.ppf(0.5 + level / 2, df)
+    return pd.DataFrame(
+        {
+            "estimate": beta,
+            "std_error": se,
+            "df": df,
+            "statistic": t,
+            "p_value": 2.0 * stats.t.sf(np.abs(t), df),
+            "lower": beta - q * se,
+            "upper": beta + q * se,
+        },
+        index=list(names),
+    )
+
+
 def result_dict(fit: Any) -> dict[str, Any]:
     """The parts of an LMM or GLMM result that both write to JSON, as plain values."""
     return {

@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from mixedmodels.core.summary import random_effects_rows, text_table
+from mixedmodels.core.tables import t_table
 from mixedmodels.errors import ModelSpecError
 from mixedmodels.gls.marginal import RandomBlock, StructureCovariance
 from mixedmodels.gls.structures import describe
@@ -258,20 +259,7 @@ class StructuredLmmResult:
             df = np.full(p, float(self.nobs - p))
         else:
             df = np.full(p, np.inf)
-        t = self.beta / se
-        q = stats.t.ppf(0.5 + level / 2, df)
-        return pd.DataFrame(
-            {
-                "estimate": self.beta,
-                "std_error": se,
-                "df": df,
-                "statistic": t,
-                "p_value": 2.0 * stats.t.sf(np.abs(t), df),
-                "lower": self.beta - q * se,
-                "upper": self.beta + q * se,
-            },
-            index=list(self.fixed_names),
-        )
+        return t_table(self.beta, se, df, self.fixed_names, level)
 
     def test(self, L: Any) -> tuple[float, float, float, float]:
         """F test of ``L beta = 0`` with Satterthwaite's df: ``(numdf, dendf, F, p)``."""
