@@ -13,9 +13,9 @@ seed 2026. The models are REML fits of the same likelihood: nlme's lme and ours 
 glmmTMB's as ``(1 | subj) + ar1(visit + 0 | subj)`` with the residual variance held at its
 floor (``dispformula = ~ 0``), the way glmmTMB writes AR(1) residuals, by ML, its default,
 so its logLik is the ML one (glmmTMB 1.1.5 also fits this form with ``REML = TRUE``, as
-``crossed_ar1_speed.py`` runs it; the recorded run predates that, and is kept as run). Times are the fit alone (data read before the
-clock starts); peak memory is the process's maximum resident set. The table goes to stdout
-and to ``benchmarks/ar1_speed.md``.
+``crossed_ar1_speed.py`` runs it; the recorded run predates that, and is kept as run).
+Times are the fit alone (data read before the clock starts); peak memory is the process's
+maximum resident set. The table goes to stdout and to ``benchmarks/ar1_speed.md``.
 """
 
 from __future__ import annotations
