@@ -100,3 +100,21 @@ def test_ddf_choices_are_checked(fev: pd.DataFrame) -> None:
         ml.coef_table("kenward-roger")
     with pytest.raises(ValueError, match="ddf must be"):
         ml.coef_table("containment")
+
+
+@pytest.mark.parametrize("refit", [True, False])
+def test_anova_between_gls_fits(refit: bool) -> None:
+    """mm.anova refits REML fits by ML (as lme4 does; nlme's anova of ML fits gives the
+    same), or with refit=False compares the REML likelihoods as nlme's anova of REML fits
+    with the same fixed effects (tests/reference/gls_anova.R)."""
+    from lme4_reference import load_ovary, load_reference
+
+    ref = load_reference("gls_anova")["ml" if refit else "reml"]
+    data = load_ovary()
+    formula = "follicles ~ sin(2*pi*Time) + cos(2*pi*Time)"
+    independent = mm.gls(formula, data)
+    ar1 = mm.gls(formula, data, correlation=mm.corAR1(form="~ 1 | Mare"))
+    table = mm.anova(independent, ar1, refit=refit)
+    np.testing.assert_allclose(table["loglik"], ref["loglik"], atol=1e-4)
+    assert table["npar"].tolist() == ref["df"]
+    assert table["chisq"].iloc[1] == pytest.approx(ref["ratio"], abs=2e-4)

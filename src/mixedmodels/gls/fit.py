@@ -231,6 +231,7 @@ def gls(
         seconds=time.perf_counter() - t0,
         _fitted=X @ beta,
         _y=y,
+        _data=frame,
         _dense=_dense_model(X, y, codes, whitener, params, float(sigma2), reml),
     )
 

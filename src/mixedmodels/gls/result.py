@@ -56,6 +56,8 @@ class GlsResult:
     seconds: float
     _fitted: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     _y: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    _data: Any = field(repr=False, default=None)
+    """The rows the model was fitted to (for a refit by the other criterion)."""
     _dense: Callable[[], DenseCovariance] | None = field(repr=False, default=None)
     """The marginal covariance as a function of SAS's parameters, for small-sample df."""
 
@@ -91,6 +93,25 @@ class GlsResult:
     def std_errors(self) -> pd.Series:
         se = np.sqrt(np.diag(np.array(self.vcov_matrix)))
         return pd.Series(se, index=list(self.fixed_names), name="std_errors")
+
+    @property
+    def reml(self) -> bool:
+        return self.method == "REML"
+
+    def refit_ml(self) -> GlsResult:
+        """The model fitted by maximum likelihood to the same rows (an ML fit is returned
+        as it is)."""
+        if not self.reml:
+            return self
+        from mixedmodels.gls.fit import gls
+
+        return gls(
+            self.formula,
+            self._data,
+            correlation=self.correlation,
+            variance=self.variance,
+            reml=False,
+        )
 
     def _pieces(self) -> tuple[SatterthwaitePieces, KenwardRoger]:
         if "_cached_pieces" not in self.__dict__:
