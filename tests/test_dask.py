@@ -154,7 +154,7 @@ def test_fitted_residuals_and_predict_are_lazy_and_match(client, data, ddf) -> N
     complete = data.dropna()
     for lazy, eager in (
         (fit.fitted, memory.fitted),
-        (fit.residuals, memory.residuals),
+        (fit.residuals(), memory.residuals()),
         (
             fit.predict(dd.from_pandas(complete, npartitions=2), re=False),
             memory.predict(complete, re=False),

@@ -360,3 +360,16 @@ def test_update_refits_with_arguments_changed() -> None:
     assert plain.update(data=data.iloc[:100]).nobs == 100
     with pytest.raises(mm.ModelSpecError, match="other data cannot take over"):
         fit.update(data=data.iloc[:100])
+
+
+@pytest.mark.parametrize("kind", ["response", "pearson", "deviance", "working", "scaled"])
+def test_lmm_residual_types_are_lme4s(kind: str) -> None:
+    """residuals(m, type =, scaled = TRUE) of a weighted LMM with an offset (the
+    REML fit w0 of anova_reference.R)."""
+    ref = load_reference("anova_reference")["residuals"][kind]
+    data = mm.datasets.load("sleepstudy").assign(
+        w=lambda d: 1 + d["Days"] / 10, off=lambda d: 2 * d["Days"]
+    )
+    fit = mm.lmm("Reaction ~ Days + (1 | Subject)", data, weights="w", offset="off")
+    got = fit.residuals(scaled=True) if kind == "scaled" else fit.residuals(type=kind)
+    np.testing.assert_allclose(got.to_numpy()[:6], ref, rtol=1e-5)

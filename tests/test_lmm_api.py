@@ -58,7 +58,7 @@ def test_coef_adds_fixed_and_random(fit) -> None:
 
 
 def test_fitted_plus_residuals_is_the_response(fit, sleep) -> None:
-    np.testing.assert_allclose(fit.fitted + fit.residuals, sleep["Reaction"], rtol=1e-12)
+    np.testing.assert_allclose(fit.fitted + fit.residuals(), sleep["Reaction"], rtol=1e-12)
 
 
 def test_missing_rows_are_dropped_and_results_aligned(sleep) -> None:
@@ -69,7 +69,7 @@ def test_missing_rows_are_dropped_and_results_aligned(sleep) -> None:
     assert fit.nobs == 177 and fit.n_dropped == 3
     assert "3 row(s) dropped for missing values" in fit.summary()
     assert len(fit.fitted) == 180
-    assert fit.fitted.isna().sum() == 3 and np.isnan(fit.residuals[50])
+    assert fit.fitted.isna().sum() == 3 and np.isnan(fit.residuals()[50])
     reference = mm.lmm("Reaction ~ Days + (Days | Subject)", data.drop(index=[3, 50, 77]))
     assert fit.objective == pytest.approx(reference.objective, rel=1e-12)
 

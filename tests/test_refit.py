@@ -33,7 +33,7 @@ def _assert_same_fit(refit: mm.LmmResult, full: mm.LmmResult) -> None:
     assert _close(refit.sigma, full.sigma) <= 1e-8
     assert refit.is_singular == full.is_singular
     np.testing.assert_allclose(refit.fitted, full.fitted, rtol=1e-8)
-    np.testing.assert_allclose(refit.residuals, full.residuals, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(refit.residuals(), full.residuals(), rtol=1e-7, atol=1e-9)
     pd.testing.assert_frame_equal(refit.varcorr, full.varcorr, rtol=1e-7)
 
 

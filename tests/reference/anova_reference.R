@@ -1,6 +1,6 @@
 # lme4's anova() between REML fits: refitted by ML (refit = TRUE, the default) and not
 # (refit = FALSE), unweighted and with prior weights and an offset, on sleepstudy; and
-# lme4's accessors (deviance, REMLcrit, df.residual).
+# lme4's accessors (deviance, REMLcrit, df.residual) and residual types.
 # Usage (from tests/reference): Rscript anova_reference.R
 suppressPackageStartupMessages({ library(lme4); library(jsonlite) })
 d <- sleepstudy
@@ -29,4 +29,11 @@ out$accessors <- list(
               df_residual = df.residual(m1)),
   ml = list(deviance = deviance(ml), df_residual = df.residual(ml)),
   glmer = list(deviance = deviance(g), df_residual = df.residual(g)))
+# residuals(m, type =, scaled =) of a weighted LMM
+out$residuals <- list(
+  response = unname(head(residuals(w0), 6)),
+  pearson = unname(head(residuals(w0, type = "pearson"), 6)),
+  deviance = unname(head(residuals(w0, type = "deviance"), 6)),
+  working = unname(head(residuals(w0, type = "working"), 6)),
+  scaled = unname(head(residuals(w0, scaled = TRUE), 6)))
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE), "anova_reference.json")

@@ -106,13 +106,29 @@ class LmmRecord(MixedModelResult):
             return self._rows.fitted(self)  # type: ignore[no-any-return]
         return pd.Series(np.array(self._fitted), index=self._index, name="fitted")
 
-    @property
-    def residuals(self) -> pd.Series:
-        """Response residuals y - fitted, aligned to the input rows; a lazy Dask series
-        for a fit to a Dask DataFrame."""
+    def residuals(self, type: str = "response", scaled: bool = False) -> pd.Series:
+        """Residuals aligned to the input rows, as lme4's ``residuals``: ``"response"``
+        and ``"working"`` are y - fitted, ``"pearson"`` and ``"deviance"`` that times the
+        square root of the prior weight; ``scaled=True`` divides by sigma. For a fit to a
+        Dask DataFrame, the response residuals as a lazy Dask series."""
+        kinds = ("response", "working", "pearson", "deviance")
+        if type not in kinds:
+            raise ValueError(f"type must be one of {', '.join(map(repr, kinds))}, not {type!r}")
         if self._rows is not None:
+            if type not in ("response", "working") or scaled:
+                raise ModelSpecError(
+                    "a fit to a Dask DataFrame gives its response residuals only (lazily)"
+                )
             return self._rows.residuals(self)  # type: ignore[no-any-return]
-        return pd.Series(np.array(self._residuals), index=self._index, name="residuals")
+        values = np.array(self._residuals)
+        weights = self._frame.weights
+        if type in ("pearson", "deviance") and weights is not None:
+            root = np.full(values.size, np.nan)
+            root[self._frame.rows] = np.sqrt(weights)
+            values = values * root
+        if scaled:
+            values = values / self.sigma
+        return pd.Series(values, index=self._index, name="residuals")
 
     def __repr__(self) -> str:
         kind = "REML" if self.reml else "ML"

@@ -41,14 +41,14 @@ def summary_text(fit: LmmRecord, coefficients: pd.DataFrame | None) -> str:
     else:
         lines += criteria_lines(fit, "deviance")
     if fit.rows_in_memory:
-        resid = fit.residuals.dropna().to_numpy() / fit.sigma
+        resid = fit.residuals().dropna().to_numpy() / fit.sigma
         q = np.quantile(resid, [0, 0.25, 0.5, 0.75, 1]) if resid.size else np.zeros(5)
         lines += ["", "Scaled residuals:"]
         lines += text_table(
             [["Min", "1Q", "Median", "3Q", "Max"], [f"{v:.4f}" for v in q]], align_left=0
         )
     else:  # quantiles would take another pass over the data, and a sort
-        lines += ["", f"Fitted to {fit.data_label}: fit.residuals is a lazy Dask series"]
+        lines += ["", f"Fitted to {fit.data_label}: fit.residuals() is a lazy Dask series"]
     lines += ["", "Random effects:"]
     lines += text_table(random_effects_rows(fit.varcorr), align_left=2)
     groups = ", ".join(f"{g}, {n}" for g, n in fit.ngroups.items())

@@ -216,7 +216,7 @@ def residuals(fit: Any, ax: Any = None) -> Any:
     mean and variance structure."""
     ax = _axes(ax)
     fitted = fit.fitted.to_numpy()
-    res = fit.residuals.to_numpy() if not callable(fit.residuals) else fit.residuals().to_numpy()
+    res = fit.residuals().to_numpy()
     ok = ~np.isnan(fitted)
     ax.scatter(fitted[ok], res[ok], s=10, color=PALETTE["partial_pooling"], alpha=0.7)
     ax.axhline(0.0, color="0.3", linestyle="--")
