@@ -76,6 +76,8 @@ def test_a_column_named_like_a_function_is_a_column() -> None:
         ("Reaction ~ {Days.__class__} + (1 | Subject)", "is not allowed"),
         ("Reaction ~ I((Days).real) + (1 | Subject)", "attributes of values"),
         ("Reaction ~ I(Days[0]) + (1 | Subject)", "indexing"),
+        ("Reaction ~ I(Days + 9**9**9) + (1 | Subject)", "raised again is not evaluated"),
+        ("Reaction ~ I(Days ^ 100000) + (1 | Subject)", "exponent 100000 is not evaluated"),
     ],
 )
 def test_nothing_else_in_a_formula_is_evaluated(formula: str, message: str) -> None:

@@ -95,6 +95,36 @@ def check_expression(expression: str, where: str) -> None:
             )
         if kind == "other" and text == "[":
             raise FormulaError(f"{where} {expression!r}: indexing ('[') is not allowed")
+    _check_powers(tokens, expression, where)
+
+
+#: The largest literal exponent a formula may raise to (9**9**9 would pin a core).
+MAX_EXPONENT = 1000
+
+
+def _check_powers(tokens: list[tuple[str, str]], expression: str, where: str) -> None:
+    """Refuse powers that would take unbounded time: a literal exponent above
+    :data:`MAX_EXPONENT`, or a power of literals used as an exponent (``9**9**9``)."""
+    # the power operators (``**``, ``^``) as single tokens
+    merged: list[tuple[str, str]] = []
+    for kind, text in tokens:
+        if text == "*" and merged and merged[-1][1] == "*":
+            merged[-1] = ("power", "**")
+        elif text == "^":
+            merged.append(("power", "^"))
+        else:
+            merged.append((kind, text))
+    for i, (kind, _) in enumerate(merged):
+        if kind != "power" or i + 1 >= len(merged):
+            continue
+        nxt_kind, nxt = merged[i + 1]
+        chained = i + 2 < len(merged) and merged[i + 2][0] == "power"
+        if nxt_kind == "number" and (float(nxt) > MAX_EXPONENT or chained):
+            raise FormulaError(
+                f"{where} {expression!r}: the power with exponent {nxt}"
+                f"{' raised again' if chained else ''} is not evaluated (exponents up to "
+                f"{MAX_EXPONENT})"
+            )
 
 
 def column_names(expression: str) -> set[str]:
