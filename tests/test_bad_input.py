@@ -120,3 +120,28 @@ def test_unsupported_data_type_is_refused() -> None:
 def test_errors_are_value_errors_for_generic_handlers(sleep) -> None:
     with pytest.raises(ValueError):
         mm.lmm("Reaction ~ nope + (1 | Subject)", sleep)
+
+
+def test_issue_17_silent_answers_are_refused_or_right(sleep) -> None:
+    """A REML flag that is not a bool, a random term twice, a random slope on a zero or
+    (beside the intercept) constant column, and weights as a Series on another order."""
+    formula = "Reaction ~ Days + (1 | Subject)"
+    with pytest.raises(mm.ModelSpecError, match="reml must be True or False, not 'no'"):
+        mm.lmm(formula, sleep, reml="no")
+    with pytest.raises(mm.ModelSpecError, match="reml must be True or False"):
+        mm.gls("Reaction ~ Days", sleep, reml="no")
+    with pytest.raises(mm.FormulaError, match=r"\(1 \| Subject\) appears twice"):
+        mm.lmm("Reaction ~ Days + (1 | Subject) + (1 | Subject)", sleep)
+    with pytest.raises(mm.ModelSpecError, match="'zero', which is zero in every row"):
+        mm.lmm("Reaction ~ Days + (zero | Subject)", sleep.assign(zero=0.0))
+    with pytest.raises(mm.ModelSpecError, match="'c', which is constant"):
+        mm.lmm("Reaction ~ Days + (c | Subject)", sleep.assign(c=3.0))
+    # without an intercept a constant column is a scaled random intercept: allowed
+    scaled = mm.lmm("Reaction ~ Days + (0 + c | Subject)", sleep.assign(c=3.0))
+    assert scaled.loglik == pytest.approx(mm.lmm(formula, sleep).loglik, abs=1e-6)
+    weights = pd.Series(1 + sleep["Days"] / 10, index=sleep.index)
+    shuffled = weights.sample(frac=1.0, random_state=1)
+    in_order = mm.lmm(formula, sleep, weights=weights)
+    assert mm.lmm(formula, sleep, weights=shuffled).loglik == pytest.approx(in_order.loglik)
+    with pytest.raises(mm.DataError, match="Series whose index is not the data's"):
+        mm.lmm(formula, sleep, weights=pd.Series(np.ones(180), index=range(1000, 1180)))

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, overload
 
+import numpy as np
+
 from mixedmodels._data import is_dask_dataframe
 from mixedmodels.core.optinfo import OptimizerSettings
 from mixedmodels.design.namespace import with_contrasts
@@ -128,6 +130,8 @@ def lmm(
     >>> round(fit.objective, 3)
     1743.628
     """
+    if not isinstance(reml, (bool, np.bool_)):
+        raise ModelSpecError(f"reml must be True or False, not {reml!r}")
     formula = with_contrasts(formula, contrasts)
     if correlation is not None or variance is not None:
         if is_dask_dataframe(data) or weights is not None or start is not None:

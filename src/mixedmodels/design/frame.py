@@ -142,6 +142,16 @@ def _vector(value: Any, data: pd.DataFrame, what: str) -> tuple[np.ndarray | Non
         if value not in data.columns:
             raise unknown_column_error(value, data.columns, f"{what}=")
         return None, value
+    if isinstance(value, pd.Series) and not value.index.equals(data.index):
+        # a Series is matched to the rows by its index, as pandas aligns
+        if len(value) != len(data) or not value.index.sort_values().equals(
+            data.index.sort_values()
+        ):
+            raise DataError(
+                f"{what}= is a Series whose index is not the data's: give one value per "
+                "row with the same index labels (or a plain array, in row order)"
+            )
+        value = value.reindex(data.index)
     array = np.asarray(value)
     if array.shape != (len(data),):
         raise DataError(
@@ -249,6 +259,22 @@ def check_terms(terms: Sequence[RandomEffectsTerm], n: int, residual_variance: b
                 "observations: its variances and the residual variance are not identifiable; "
                 "simplify the term, e.g. drop a random slope"
             )
+
+
+def check_term_columns(terms: Sequence[RandomEffectsTerm]) -> None:
+    """Refuse a random-effect column that is zero in every row, or constant beside the
+    term's intercept (the intercept again): its variance cannot be estimated. (The terms
+    must hold the rows: a Dask fit's prototype terms do not.)"""
+    for t in terms:
+        intercept = "(Intercept)" in t.column_names
+        for column, values in zip(t.column_names, t.matrix.T, strict=True):
+            zero = not np.any(values)
+            if column != "(Intercept)" and (zero or (intercept and np.ptp(values) == 0)):
+                raise ModelSpecError(
+                    f"the random term {t.spec.source!r} has the column {column!r}, which is "
+                    f"{'zero' if zero else 'constant'} in every row used: its variance "
+                    "cannot be estimated apart from the others; drop it from the term"
+                )
 
 
 def model_frame(
@@ -372,6 +398,7 @@ def model_frame(
         for t, v in zip(terms, vc_names, strict=True)
     ]
     check_terms(terms, n, residual_variance)
+    check_term_columns(terms)
     return ModelFrame(
         formula=parsed,
         response_name=parsed.response,

@@ -209,6 +209,15 @@ def _parsed(text: str) -> MixedFormula:
                 "a random term must be its own '+' term, as in 'y ~ x + (1 | g)'",
             )
         fixed.append(stripped)
+    seen: dict[tuple[str, tuple[str, ...]], str] = {}
+    for spec in random:
+        key = (spec.lhs.replace(" ", ""), spec.factors)
+        if key in seen:
+            raise FormulaError(
+                f"the random term {spec.source} appears twice in {text!r} (as "
+                f"{seen[key]}): each term once"
+            )
+        seen[key] = spec.source
     fixed_text = _rewrite_powers(" + ".join(fixed)) if fixed else "1"
     if fixed_text.strip().startswith("-"):
         fixed_text = "1 " + fixed_text

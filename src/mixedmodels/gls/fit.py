@@ -139,6 +139,8 @@ def gls(
         For missing values, a column the structures name that is not in the data, or
         repeated times within a group.
     """
+    if not isinstance(reml, (bool, np.bool_)):
+        raise ModelSpecError(f"reml must be True or False, not {reml!r}")
     if correlation is not None and not isinstance(correlation, Correlation):
         raise ModelSpecError(
             f"correlation must be a structure such as mm.corAR1(...), not {correlation!r}"

@@ -95,6 +95,8 @@ def mmrm(formula: str, data: Any, *, reml: bool = True) -> MmrmResult:
         For a column that is not in the data, a subject with a visit twice, or more
         covariance parameters than the data support.
     """
+    if not isinstance(reml, (bool, np.bool_)):
+        raise ModelSpecError(f"reml must be True or False, not {reml!r}")
     frame = as_dataframe(data)
     text = str(formula)
     lhs, tilde, rhs = text.partition("~")
