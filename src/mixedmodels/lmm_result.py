@@ -14,20 +14,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from mixedmodels._data import is_dask_dataframe
 from mixedmodels.core.optinfo import OptimizerSettings
 from mixedmodels.core.tables import result_dict, t_table
 from mixedmodels.design.materialize import encode_new
 from mixedmodels.errors import ModelSpecError
-from mixedmodels.inference.bootstrap import bootstrap
+from mixedmodels.inference.intervals import wald_or_boot_intervals
 from mixedmodels.inference.kenward_roger import kenward_roger_t
 from mixedmodels.inference.profile import (
-    lme4_order,
     profile_intervals,
     profile_traces,
-    variance_parameter_names,
 )
 from mixedmodels.inference.satterthwaite import satterthwaite_t
 from mixedmodels.inference.type3 import type3_anova
@@ -128,25 +125,9 @@ class LmmResult(LmmRecord):
             raise ValueError(f"level must lie strictly between 0 and 1, not {level!r}")
         if method == "profile":
             return profile_intervals(self, level)
-        names = lme4_order(variance_parameter_names(self))
-        if method == "wald":
-            z = float(stats.norm.ppf(0.5 + level / 2))
-            se = np.sqrt(np.diag(self._vcov_array()))
-            lower = [np.nan] * len(names) + list(self.beta - z * se)
-            upper = [np.nan] * len(names) + list(self.beta + z * se)
-        elif method == "boot":
-            boot = bootstrap(self, n=n_boot, seed=seed, n_jobs=n_jobs)
-            table = boot.intervals(level)
-            lower = [table.loc[n, "lower"] for n in names] + [
-                table.loc[n, "lower"] for n in self.fixed_names
-            ]
-            upper = [table.loc[n, "upper"] for n in names] + [
-                table.loc[n, "upper"] for n in self.fixed_names
-            ]
-        else:
+        if method not in ("wald", "boot"):
             raise ValueError(f"method must be 'profile', 'wald' or 'boot', not {method!r}")
-        index = pd.Index(names + list(self.fixed_names), name="name")
-        return pd.DataFrame({"lower": lower, "upper": upper}, index=index)
+        return wald_or_boot_intervals(self, method, level, n_boot, seed, n_jobs)
 
     def profile(self, level: float = 0.99) -> pd.DataFrame:
         """Profile traces for plotting: ``name, value, zeta`` for every SD, correlation,

@@ -260,29 +260,16 @@ class GlmmResult(MixedModelResult):
             ``lower`` and ``upper``, indexed by lme4's names (``sd_(Intercept)|herd``,
             then the fixed effects).
         """
-        from mixedmodels.inference.bootstrap import bootstrap
-        from mixedmodels.inference.profile import lme4_order, variance_parameter_names
+        from mixedmodels.inference.intervals import wald_or_boot_intervals
 
         if not 0 < level < 1:
             raise ValueError(f"level must lie strictly between 0 and 1, not {level!r}")
-        names = lme4_order(variance_parameter_names(self))  # type: ignore[arg-type]
-        if method == "wald":
-            z = float(stats.norm.ppf(0.5 + level / 2))
-            se = self.std_errors.to_numpy()
-            lower = [np.nan] * len(names) + list(self.beta - z * se)
-            upper = [np.nan] * len(names) + list(self.beta + z * se)
-        elif method == "boot":
-            table = bootstrap(self, n=n_boot, seed=seed, n_jobs=n_jobs).intervals(level)
-            rows = names + list(self.fixed_names)
-            lower = [table.loc[n, "lower"] for n in rows]
-            upper = [table.loc[n, "upper"] for n in rows]
-        else:
+        if method not in ("wald", "boot"):
             raise ValueError(
                 f"method must be 'wald' or 'boot' for a GLMM, not {method!r} (profile "
                 "intervals are the LMM's)"
             )
-        index = pd.Index(names + list(self.fixed_names), name="name")
-        return pd.DataFrame({"lower": lower, "upper": upper}, index=index)
+        return wald_or_boot_intervals(self, method, level, n_boot, seed, n_jobs)
 
     @property
     def deviance(self) -> float:
