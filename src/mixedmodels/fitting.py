@@ -12,6 +12,7 @@ import numpy as np
 from mixedmodels._data import is_dask_dataframe
 from mixedmodels.core.optinfo import OptimizerSettings
 from mixedmodels.design.namespace import with_contrasts
+from mixedmodels.design.rnames import check_name_style
 from mixedmodels.errors import ModelSpecError
 from mixedmodels.gls.structures import Correlation, Variance
 from mixedmodels.lmm.fit import lmm as lmm_in_memory
@@ -36,6 +37,7 @@ def lmm(
     correlation: None = ...,
     variance: None = ...,
     contrasts: Mapping[str, Any] | None = ...,
+    names: str = ...,
 ) -> LmmResult: ...
 
 
@@ -54,6 +56,7 @@ def lmm(
     correlation: Correlation | None = ...,
     variance: Variance | None = ...,
     contrasts: Mapping[str, Any] | None = ...,
+    names: str = ...,
 ) -> LmmResult | StructuredLmmResult: ...
 
 
@@ -71,6 +74,7 @@ def lmm(
     correlation: Correlation | None = None,
     variance: Variance | None = None,
     contrasts: Mapping[str, Any] | None = None,
+    names: str = "python",
 ) -> LmmResult | StructuredLmmResult:
     """Fit a linear mixed-effects model, as lme4's ``lmer``.
 
@@ -116,6 +120,11 @@ def lmm(
         (``"sum"``, ``"helmert"``, ``"poly"``, ``"treatment"`` or
         ``("treatment", base)``); by default treatment contrasts against the first level,
         polynomial ones for ordered categoricals (see ``docs/formulas.md``).
+    names : {"python", "r"}, default "python"
+        The coefficients' names: formulaic's, which keep variable and level apart
+        (``recipe[S.A]``, ``period[T.2]``, ``poly(Days, 2)[1]``, a boolean's ``late[T.True]``), or
+        R's, for code ported from R that indexes by name (``recipe1``, ``period2``,
+        ``poly(Days, 2)1``, ``lateTRUE``).
 
     Returns
     -------
@@ -133,6 +142,7 @@ def lmm(
     if not isinstance(reml, (bool, np.bool_)):
         raise ModelSpecError(f"reml must be True or False, not {reml!r}")
     formula = with_contrasts(formula, contrasts)
+    check_name_style(names)
     if correlation is not None or variance is not None:
         if is_dask_dataframe(data) or weights is not None or start is not None:
             raise ModelSpecError(
@@ -147,6 +157,7 @@ def lmm(
             reml=reml,
             offset=offset,
             settings=settings or OptimizerSettings(),
+            names=names,
         )
     if is_dask_dataframe(data):
         from mixedmodels.daskfit.fit import lmm_dask
@@ -162,9 +173,17 @@ def lmm(
             settings=settings,
             progress=progress,
             max_block_bytes=max_block_bytes,
+            names=names,
         )
     else:
         record = lmm_in_memory(
-            formula, data, reml=reml, weights=weights, offset=offset, settings=settings, start=start
+            formula,
+            data,
+            reml=reml,
+            weights=weights,
+            offset=offset,
+            settings=settings,
+            start=start,
+            names=names,
         )
     return LmmResult.of(record)

@@ -8,7 +8,6 @@ and adds only methods.
 
 from __future__ import annotations
 
-import re
 import warnings
 from typing import Any
 
@@ -18,7 +17,7 @@ import pandas as pd
 from mixedmodels._data import is_dask_dataframe
 from mixedmodels.core.optinfo import OptimizerSettings
 from mixedmodels.core.tables import result_dict, t_table
-from mixedmodels.design.materialize import encode_new
+from mixedmodels.design.update import update_inputs, updated_formula
 from mixedmodels.errors import ModelSpecError
 from mixedmodels.inference.intervals import wald_or_boot_intervals
 from mixedmodels.inference.kenward_roger import kenward_roger_t
@@ -229,46 +228,16 @@ class LmmResult(LmmRecord):
         from mixedmodels.fitting import lmm
 
         self._require_rows("update()")
-        old_lhs, _, old_rhs = self.formula.partition("~")
-        text = self.formula if formula is None else str(formula)
-        lhs, tilde, rhs = text.partition("~")
-        if not tilde:
-            raise ModelSpecError(f"update's formula must contain '~', not {formula!r}")
-        if lhs.strip() == ".":
-            lhs = old_lhs
-        rhs = re.sub(r"(?<![\w.])\.(?![\w.])", lambda _: old_rhs.strip(), rhs)
-        frame = self._frame
-        weights: Any = None
-        offset: Any = None
-        if data is None:
-            data = frame.data
-            weights = frame.weights
-            # the offset argument alone: offset() terms of the formula come again with it
-            if frame.offset is not None:
-                formula_part = sum(
-                    (encode_new(e, frame.data, "offset()")[:, 0] for e in frame.offset_encodings),
-                    np.zeros(frame.y.size),
-                )
-                offset = frame.offset - formula_part
-                if not np.any(offset):
-                    offset = None
-        else:
-            formula_offsets = bool(frame.offset_encodings)
-            if frame.weights is not None or (
-                frame.offset is not None and frame.offset_column is None and not formula_offsets
-            ):
-                raise ModelSpecError(
-                    "this fit has prior weights or an offset given as values, which other "
-                    "data cannot take over: fit it with mm.lmm(..., weights=, offset=)"
-                )
-            offset = frame.offset_column
+        text = updated_formula(self.formula, formula)
+        inputs = update_inputs(self._frame, text, data)
         return lmm(
-            f"{lhs.strip()} ~ {rhs.strip()}",
-            data,
+            text,
+            inputs.data,
             reml=self.reml if reml is None else reml,
-            weights=weights,
-            offset=offset,
+            weights=inputs.weights,
+            offset=inputs.offset,
             settings=self._settings,
+            names=self._frame.name_style,
         )
 
     @property

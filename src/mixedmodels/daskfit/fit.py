@@ -35,7 +35,13 @@ from mixedmodels.daskfit.plan import ModelPlan, plan_model
 from mixedmodels.daskfit.rows import DaskRows
 from mixedmodels.design.conditioning import identity_conditioning
 from mixedmodels.design.fixed import aliased_columns, independent_columns
-from mixedmodels.design.frame import ModelFrame, check_terms, lme4_term_order, unique_names
+from mixedmodels.design.frame import (
+    ModelFrame,
+    check_terms,
+    lme4_term_order,
+    named,
+    unique_names,
+)
 from mixedmodels.design.materialize import INTERCEPT, encode
 from mixedmodels.design.response import read_response
 from mixedmodels.errors import DataError
@@ -93,6 +99,7 @@ def lmm_dask(
     settings: OptimizerSettings | None = None,
     progress: bool | None = None,
     max_block_bytes: int | None = None,
+    names: str = "python",
 ) -> LmmRecord:
     """:func:`mixedmodels.lmm` for a Dask DataFrame (see :mod:`mixedmodels.daskfit`).
 
@@ -200,12 +207,15 @@ def lmm_dask(
     keep = independent_columns(total.r)
     aliased = aliased_columns(list(fixed_names), keep, stacklevel=3)
     products = select_fixed_columns(total.products, keep)
-    frame = replace(
-        skeleton,
-        X=np.empty((0, keep.size)),
-        fixed_names=tuple(fixed_names[i] for i in keep),
-        aliased=aliased,
-        kept_columns=tuple(int(i) for i in keep),
+    frame = named(
+        replace(
+            skeleton,
+            X=np.empty((0, keep.size)),
+            fixed_names=tuple(fixed_names[i] for i in keep),
+            aliased=aliased,
+            kept_columns=tuple(int(i) for i in keep),
+        ),
+        names,
     )
     # the rows are not at hand to centre and scale: the model keeps the original matrices
     model = make_model(products, shift, frame, layout, identity_conditioning(frame), reml)

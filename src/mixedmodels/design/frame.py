@@ -14,6 +14,7 @@ from mixedmodels.design.fixed import aliased_columns, independent_columns
 from mixedmodels.design.grouping import GroupingFactor, grouping_factor
 from mixedmodels.design.materialize import encode, required_columns
 from mixedmodels.design.response import read_response, response_expressions
+from mixedmodels.design.rnames import check_name_style, r_style_names
 from mixedmodels.errors import DataError, FormulaError, ModelSpecError
 from mixedmodels.formula import MixedFormula, RandomTermSpec, parse_formula
 
@@ -23,6 +24,7 @@ __all__ = [
     "check_terms",
     "lme4_term_order",
     "model_frame",
+    "named",
     "needed_columns",
     "unique_names",
 ]
@@ -98,6 +100,12 @@ class ModelFrame:
     dropped), to encode new data exactly like the training data."""
     kept_columns: tuple[int, ...] = ()
     offset_encodings: tuple[Any, ...] = ()
+    prior_weights: np.ndarray | None = None
+    """The weights given (``weights=``), before a binomial response's trials multiply
+    them into :attr:`weights`."""
+    name_style: str = "python"
+    """How the columns are named: ``"python"`` (formulaic's, ``recipe[S.A]``) or ``"r"``
+    (R's, ``recipe1``; :mod:`mixedmodels.design.rnames`)."""
     offset_column: str | None = None
 
     @property
@@ -286,6 +294,7 @@ def model_frame(
     require_random: bool = True,
     response_kind: str = "numeric",
     residual_variance: bool = True,
+    names: str = "python",
 ) -> ModelFrame:
     """Read a formula against the data.
 
@@ -306,6 +315,9 @@ def model_frame(
     response_kind : str
         ``"numeric"``, or ``"binomial"`` to also accept ``cbind(successes, failures)``
         (the trials become the weights), factor and boolean responses.
+    names : {"python", "r"}
+        The columns' names: formulaic's (``recipe[S.A]``, ``late[T.True]``, ``poly(Days, 2)[1]``)
+        or R's (``recipe1``, ``lateTRUE``, ``poly(Days, 2)1``).
 
     Raises
     ------
@@ -313,6 +325,7 @@ def model_frame(
         With a message naming the column, term or value at fault.
     """
     parsed = formula if isinstance(formula, MixedFormula) else parse_formula(formula)
+    check_name_style(names)
     frame = as_dataframe(data)
     if require_random and not parsed.random:
         raise FormulaError(
@@ -380,6 +393,7 @@ def model_frame(
         w = weight_values[rows]
     if w is not None and (w < 0).any():
         raise DataError(f"weights must be non-negative; found {w[w < 0][0]!r}")
+    prior = w
     if trials is not None:
         w = trials if w is None else w * trials
 
@@ -399,7 +413,7 @@ def model_frame(
     ]
     check_terms(terms, n, residual_variance)
     check_term_columns(terms)
-    return ModelFrame(
+    frame_read = ModelFrame(
         formula=parsed,
         response_name=parsed.response,
         y=y,
@@ -416,4 +430,24 @@ def model_frame(
         kept_columns=tuple(int(i) for i in keep_cols) if aliased else tuple(range(n_fixed)),
         offset_encodings=tuple(offset_encodings),
         offset_column=offset_col,
+        prior_weights=prior,
+    )
+    return named(frame_read, names)
+
+
+def named(frame: ModelFrame, names: str) -> ModelFrame:
+    """``frame`` with its fixed-effect and random-effect columns named in the style
+    ``names`` (``"python"``: as read; ``"r"``: :func:`~mixedmodels.design.rnames.r_style_names`)."""
+    check_name_style(names)
+    if names == "python":
+        return frame
+    terms = tuple(
+        replace(t, column_names=tuple(r_style_names(t.column_names, frame.data)))
+        for t in frame.terms
+    )
+    return replace(
+        frame,
+        fixed_names=tuple(r_style_names(frame.fixed_names, frame.data)),
+        terms=terms,
+        name_style=names,
     )

@@ -64,18 +64,29 @@ def _required_variables(expression: str) -> frozenset[str]:
     return frozenset(str(v) for v in Formula(expression).required_variables)
 
 
+#: A boolean column's levels, in R's order: a logical is a factor with levels FALSE, TRUE.
+BOOLEAN_LEVELS = pd.CategoricalDtype([False, True])
+
+
 def readable(data: pd.DataFrame) -> pd.DataFrame:
-    """``data`` with pandas' ``string`` columns (missing value pd.NA, e.g. ``string[pyarrow]``,
-    which Dask gives by default) as object columns: formulaic does not read them as
-    categorical and fails on their values."""
+    """``data`` as formulaic should read it: pandas' ``string`` columns (missing value
+    pd.NA, e.g. ``string[pyarrow]``, which Dask gives by default) as object columns
+    (formulaic does not read them as categorical and fails on their values), and boolean
+    columns as categoricals with levels FALSE, TRUE, as R's model matrices read logicals
+    (``late`` is the column ``late[T.True]``, R's ``lateTRUE``; ``0 + late`` or a random
+    term ``(0 + late | g)`` has a column for each level)."""
     text = [
         c
         for c, dtype in data.dtypes.items()
         if isinstance(dtype, pd.StringDtype) and dtype.na_value is pd.NA
     ]
-    if not text:
+    logical = [c for c, dtype in data.dtypes.items() if pd.api.types.is_bool_dtype(dtype)]
+    if not text and not logical:
         return data
-    return data.assign(**{str(c): data[c].astype(object) for c in text})
+    return data.assign(
+        **{str(c): data[c].astype(object) for c in text},
+        **{str(c): data[c].astype(BOOLEAN_LEVELS) for c in logical},
+    )
 
 
 _TOKEN = re.compile(r"\s*([+-]|[A-Za-z_][A-Za-z0-9_.]*|[0-9]+)\s*")

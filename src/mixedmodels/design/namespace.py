@@ -1,10 +1,11 @@
 """What a formula may name: the data's columns, R's mathematical functions and constants
 (:mod:`mixedmodels.design.rmath`), R's formula functions (``scale``, ``center``, ``poly``,
-``bs``, ``factor``, ``I``, ``C``) and ``TRUE`` / ``FALSE``. Nothing else is evaluated: a
+``bs``, ``ns``, ``factor``, ``I``, ``C``) and ``TRUE`` / ``FALSE``. Nothing else is evaluated: a
 formula is checked before formulaic sees it, and a call of any other function, an
 attribute of a value, or a double-underscore name is refused with the text at fault.
 
-The stateful transforms (``scale``, ``center``, ``poly``, ``bs``) are formulaic's: each
+The stateful transforms (``scale``, ``center``, ``poly``, ``bs``) are formulaic's, ``ns``
+is :mod:`mixedmodels.design.splines`; each
 remembers what it learnt from the training data (the mean and SD, the polynomial basis,
 the knots), so predictions on new data apply the training transform.
 """
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from mixedmodels.design.rmath import R_MATH
+from mixedmodels.design.splines import bs, ns
 from mixedmodels.errors import FormulaError, ModelSpecError
 
 __all__ = [
@@ -42,14 +44,31 @@ def factor(x: Any) -> pd.Series:
     return pd.Series(pd.Categorical(values, categories=categories), index=values.index)
 
 
+def r_combine(*values: Any) -> list[Any]:
+    """R's ``c(...)`` for the arguments of formula functions, ``ns(x, knots = c(3, 6))``:
+    the values in one list."""
+    out: list[Any] = []
+    for value in values:
+        out.extend(np.atleast_1d(np.asarray(value)).tolist())
+    return out
+
+
 #: R's constants and formula functions besides the mathematical ones.
-FORMULA_CONTEXT: dict[str, Any] = {**R_MATH, "TRUE": True, "FALSE": False, "factor": factor}
+FORMULA_CONTEXT: dict[str, Any] = {
+    **R_MATH,
+    "TRUE": True,
+    "FALSE": False,
+    "factor": factor,
+    "ns": ns,
+    "bs": bs,
+    "c": r_combine,
+}
 
 #: The functions a formula may call: R's mathematical functions and formula functions
 #: (formulaic's stateful transforms among them).
 FORMULA_FUNCTIONS = frozenset(
     {name for name, value in R_MATH.items() if callable(value)}
-    | {"factor", "I", "Q", "C", "scale", "center", "poly", "bs", "offset"}
+    | {"factor", "I", "Q", "C", "scale", "center", "poly", "bs", "ns", "c", "offset"}
 )
 
 #: Names that are neither columns nor calls: constants and keyword values.

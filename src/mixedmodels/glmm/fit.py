@@ -43,6 +43,7 @@ def glmm(
     zi: str | None = None,
     dispersion: str | None = None,
     contrasts: Mapping[str, Any] | None = None,
+    names: str = "python",
 ) -> GlmmResult:
     """Fit a generalized linear mixed model, as lme4's ``glmer``.
 
@@ -86,6 +87,8 @@ def glmm(
         ``fit.disp_fixef``; ``fit.dispersion`` is then ``sigma()`` per row.
     contrasts : dict, optional
         R's ``contrasts=`` for categorical columns, as :func:`mixedmodels.lmm`'s.
+    names : {"python", "r"}, default "python"
+        The coefficients' names, as :func:`mixedmodels.lmm`'s.
 
     Returns
     -------
@@ -118,6 +121,7 @@ def glmm(
         offset=offset,
         response_kind=kind,
         residual_variance=False,
+        names=names,
     )
     fam.check_response(frame.y, frame.response_name, frame.weights)
     layout = covariance_layout(frame)
@@ -148,6 +152,8 @@ def glmm(
         zi_names=tuple(zi_names),
         disp_X=disp_X,
         disp_names=tuple(disp_names),
+        zi_formula=zi,
+        disp_formula=dispersion,
     )
     return model.fit()
 

@@ -45,6 +45,8 @@ class GlmmModel:
         The zero-inflation and dispersion models' designs, in the frame's rows.
     zi_names, disp_names : tuple of str
         Their columns' names.
+    zi_formula, disp_formula : str or None
+        Their one-sided formulas, as given.
     """
 
     frame: ModelFrame
@@ -60,6 +62,8 @@ class GlmmModel:
     zi_names: tuple[str, ...] = ()
     disp_X: np.ndarray | None = None
     disp_names: tuple[str, ...] = ()
+    zi_formula: str | None = None
+    disp_formula: str | None = None
 
     def problem(self) -> GlmmProblem:
         """The PIRLS and deviance computations of this model (on the conditioned

@@ -370,9 +370,54 @@ class GlmmResult(MixedModelResult):
         DataError
             If ``y`` is not ``nobs`` finite values in the family's support.
         """
+        model = self._require_model("refit()")
+        return model.with_response(np.asarray(y, dtype=np.float64)).fit()
+
+    def update(
+        self, formula: str | None = None, *, data: Any = None, nagq: int | None = None
+    ) -> GlmmResult:
+        """This model fitted again with some of its arguments changed, as lme4's
+        ``update``: a new ``formula`` (``". ~ . + x"`` keeps the response and adds to the
+        right-hand side), other ``data``, or another ``nagq``. The family, weights,
+        offset, side models (``zi=``, ``dispersion=``), name style and optimizer
+        settings are kept; with other data an offset column is read from it (prior
+        weights, or an offset given as values, are refused).
+
+        Raises
+        ------
+        ModelSpecError
+            When the new formula reads a column the fit did not keep (pass ``data=``).
+        """
+        from mixedmodels.design.update import update_inputs, updated_formula
+        from mixedmodels.glmm.fit import glmm
+
+        model = self._require_model("update()")
+        text = updated_formula(self.formula, formula)
+        sides = tuple(f for f in (model.zi_formula, model.disp_formula) if f is not None)
+        kind = "binomial" if model.family.name == "binomial" else "numeric"
+        inputs = update_inputs(model.frame, text, data, kind, sides)
+        return glmm(
+            text,
+            inputs.data,
+            family=model.family,
+            weights=inputs.weights,
+            offset=inputs.offset,
+            nagq=self.nagq if nagq is None else nagq,
+            settings=model.settings,
+            zi=model.zi_formula,
+            dispersion=model.disp_formula,
+            names=model.frame.name_style,
+        )
+
+    def refit_ml(self) -> GlmmResult:
+        """lme4's ``refitML``: a GLMM is fitted by maximum likelihood already, so the fit
+        itself."""
+        return self
+
+    def _require_model(self, what: str) -> GlmmModel:
         if self._model is None:
-            raise ModelSpecError("this fit does not hold its model, so it cannot be refitted")
-        return self._model.with_response(np.asarray(y, dtype=np.float64)).fit()
+            raise ModelSpecError(f"this fit does not hold its model, so {what} cannot run")
+        return self._model
 
     # -- display -----------------------------------------------------------------------
     @property

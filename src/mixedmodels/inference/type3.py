@@ -28,7 +28,7 @@ def _sum_coded(formula: str, data: pd.DataFrame) -> tuple[str, dict[str, str]]:
     renamed: dict[str, str] = {}
     for column in data.columns:
         values = data[column]
-        if values.dtype.kind in "biuf" and not isinstance(values.dtype, pd.CategoricalDtype):
+        if values.dtype.kind in "iuf" and not isinstance(values.dtype, pd.CategoricalDtype):
             continue
         coded = f"C({column}, contr.sum)"
         pattern = rf"(?<![\w.]){re.escape(str(column))}(?![\w.(])"

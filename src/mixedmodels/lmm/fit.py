@@ -46,11 +46,12 @@ def lmm(
     offset: Any = None,
     settings: OptimizerSettings | None = None,
     start: Any = None,
+    names: str = "python",
 ) -> LmmRecord:
     """Fit a linear mixed-effects model to rows in memory; :func:`mixedmodels.lmm` (in
     :mod:`mixedmodels.fitting`) also takes a Dask DataFrame and documents the arguments."""
     settings = settings or OptimizerSettings()
-    frame = model_frame(formula, data, weights=weights, offset=offset)
+    frame = model_frame(formula, data, weights=weights, offset=offset, names=names)
     index = data.index if isinstance(data, pd.DataFrame) else pd.RangeIndex(frame.n_input)
     label = data.attrs.get("name", "data") if isinstance(data, pd.DataFrame) else "data"
     layout = covariance_layout(frame)

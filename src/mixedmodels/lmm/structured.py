@@ -26,9 +26,12 @@ def lmm_structured(
     reml: bool,
     offset: Any,
     settings: OptimizerSettings,
+    names: str = "python",
 ) -> StructuredLmmResult:
     """Fit an LMM with residual structures; see :func:`mixedmodels.lmm`."""
-    design = StructuredDesign.of(formula, data, correlation, variance, reml, offset, settings)
+    design = StructuredDesign.of(
+        formula, data, correlation, variance, reml, offset, settings, names=names
+    )
     est = design.estimate()
     # (a boundary fit is reported by the final fit's record itself)
     if not est.converged:

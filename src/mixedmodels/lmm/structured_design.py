@@ -163,9 +163,10 @@ class StructuredDesign:
         reml: bool,
         offset: Any,
         settings: OptimizerSettings,
+        names: str = "python",
     ) -> StructuredDesign:
         """Read the model from the data."""
-        frame = model_frame(formula, data, offset=offset)
+        frame = model_frame(formula, data, offset=offset, names=names)
         rows = as_dataframe(data).iloc[frame.rows].reset_index(drop=True)
         index = data.index if isinstance(data, pd.DataFrame) else pd.RangeIndex(frame.n_input)
         label = data.attrs.get("name", "data") if isinstance(data, pd.DataFrame) else "data"
