@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import mixedmodels as mm
-from lme4_reference import load_reference, r_name
+from lme4_reference import load_data, load_reference, r_name
 
 REF = load_reference("glmm_verbs")
 CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
@@ -77,3 +77,94 @@ def test_update_names_a_column_the_fit_did_not_keep(binomial: mm.GlmmResult) -> 
 
 def test_refit_ml_of_a_glmm_is_the_fit(binomial: mm.GlmmResult) -> None:
     assert binomial.refit_ml() is binomial
+
+
+def test_type3_wald_tests_are_cars(binomial: mm.GlmmResult) -> None:
+    """car::Anova(type = 3): a main effect (cbpp's period), and an interaction model
+    that car tests on its sum-coded fit, ours from the default coding."""
+    table = binomial.anova()
+    ref = REF["wald3"]
+    assert list(table.index) == ["period"]
+    assert table.loc["period", "df"] == ref["df"][1]
+    assert table.loc["period", "chisq"] == pytest.approx(ref["chisq"][1], rel=2e-3)
+    assert table.loc["period", "p_value"] == pytest.approx(ref["p"][1], rel=1e-3)
+    ref = REF["wald3_interaction"]
+    data = load_data("Contraception")
+    table = mm.glmm(ref["formula"], data, family="binomial").anova()
+    assert list(table.index) == ref["term"][1:]
+    np.testing.assert_allclose(table["chisq"], ref["chisq"][1:], rtol=2e-3)
+    np.testing.assert_allclose(table["p_value"], ref["p"][1:], rtol=1e-3)
+
+
+def _within_width(ours: pd.DataFrame, ref: dict, rows: list[str] | None = None) -> None:
+    """Profile bounds within 2e-3 of the interval's width (tests/reference/README.md)."""
+    table = pd.DataFrame({"lower": ref["lower"], "upper": ref["upper"]}, index=ref["rows"])
+    if rows is not None:
+        table = table.loc[rows]
+    mine = ours.rename(index=r_name).loc[table.index]
+    width = (table["upper"] - table["lower"]).to_numpy()
+    np.testing.assert_array_less(np.abs(mine["lower"] - table["lower"]).to_numpy(), 2e-3 * width)
+    np.testing.assert_array_less(np.abs(mine["upper"] - table["upper"]).to_numpy(), 2e-3 * width)
+
+
+@pytest.mark.parametrize(
+    ("case", "formula", "family"),
+    [
+        ("profile_binomial", CBPP, "binomial"),
+        ("profile_poisson", "incidence ~ period + offset(log(size)) + (1 | herd)", "poisson"),
+        ("profile_contraception", "use ~ age + urban + (1 | district)", "binomial"),
+    ],
+)
+def test_profile_intervals_are_lme4s(case: str, formula: str, family: str) -> None:
+    data = load_data("Contraception") if "district" in formula else mm.datasets.load("cbpp")
+    fit = mm.glmm(formula, data, family=family)
+    ours = fit.confint()  # profile by default, as lme4's confint
+    assert [r_name(n) for n in ours.index] == REF[case]["rows"]
+    _within_width(ours, REF[case])
+    narrow = fit.confint(level=0.5)
+    assert (narrow["lower"] > ours["lower"]).all() and (narrow["upper"] < ours["upper"]).all()
+
+
+def test_profile_of_a_correlation_where_lme4_interpolates() -> None:
+    """A random slope's correlation. lme4 warns that its profile of the correlation is
+    "non-monotonic" and falls back to linear interpolation ("bad spline fit"); its
+    bounds are then not where the profile reaches the quantile: the profiled deviance
+    at them gives zeta -1.935 and +1.968. Ours are where it does, the minimization over
+    the other parameters checked by Nelder-Mead from another start; the other rows
+    agree with lme4's."""
+    from scipy import optimize, stats
+
+    from mixedmodels.inference.glmm_profile import _GlmmProfile, glmm_profile_intervals
+
+    ref = REF["profile_slopes"]
+    fit = mm.glmm(
+        "use ~ age + urban + (urban | district)", load_data("Contraception"), family="binomial"
+    )
+    cor = "cor_urban[T.Y].(Intercept)|district"
+    ours = glmm_profile_intervals(fit, which=lambda n: n in (cor, "urban[T.Y]"))
+    _within_width(ours, ref, ["urbanY"])
+    profile = _GlmmProfile(fit)
+    i = profile.names.index(cor)
+    others = [j for j in range(profile.hat.size) if j != i]
+    z = stats.norm.ppf(0.975)
+    lme4 = dict(zip(ref["rows"], zip(ref["lower"], ref["upper"], strict=True), strict=True))
+    lme4_bounds = lme4["cor_urbanY.(Intercept)|district"]
+    for bound, theirs in zip(ours.loc[cor], lme4_bounds, strict=True):
+        deviance, where = profile.profiled(i, bound, profile.hat)
+        assert np.sqrt(deviance - profile.d_hat) == pytest.approx(z, abs=1e-4)
+
+        def at(x: np.ndarray, where: np.ndarray = where) -> float:
+            params = where.copy()
+            params[others] = x
+            return profile.deviance(params)
+
+        start = where[others] + 0.01 * profile._units()[others]
+        check = optimize.minimize(
+            at,
+            start,
+            method="Nelder-Mead",
+            options={"xatol": 1e-8, "fatol": 1e-10, "maxfev": 20000},
+        )
+        assert check.fun >= deviance - 1e-7
+        theirs_deviance, _ = profile.profiled(i, theirs, profile.hat)
+        assert abs(np.sqrt(theirs_deviance - profile.d_hat) - z) > 5e-3

@@ -27,15 +27,27 @@ cip <- confint(p, method = "profile", oldNames = FALSE)
 data(Contraception, package = "mlmRev")
 cg <- glmer(use ~ age + urban + (1 | district), Contraception, binomial, control = tight)
 cic <- confint(cg, method = "profile", oldNames = FALSE)
+# a vector-valued term: an SD, a correlation and an SD to profile
+cv <- glmer(use ~ age + urban + (urban | district), Contraception, binomial, control = tight)
+civ <- confint(cv, method = "profile", oldNames = FALSE)
+# type III tests with an interaction: car::Anova tests the model's own coefficients, so the
+# model is fitted sum-coded (the hypotheses do not then depend on the coding)
+cs <- glmer(use ~ age * urban + (1 | district), Contraception, binomial, control = tight,
+            contrasts = list(urban = "contr.sum"))
+ws <- car::Anova(cs, type = 3)
 out <- list(
   lme4_version = as.character(packageVersion("lme4")),
   g = summ(g), g0 = summ(g0), g9 = summ(g9), half = summ(gh), half_herds = levels(cbpp$herd)[1:10],
   p = summ(p), p0 = summ(p0),
   anova = list(chisq = a$Chisq[2], df = a$Df[2], p = a[["Pr(>Chisq)"]][2]),
   wald3 = list(term = rownames(w), chisq = w$Chisq, df = w$Df, p = w[["Pr(>Chisq)"]]),
+  wald3_interaction = list(formula = "use ~ age * urban + (1 | district)", term = rownames(ws),
+                           chisq = ws$Chisq, df = ws$Df, p = ws[["Pr(>Chisq)"]]),
   profile_binomial = list(rows = rownames(ci), lower = unname(ci[, 1]), upper = unname(ci[, 2])),
   profile_poisson = list(rows = rownames(cip), lower = unname(cip[, 1]), upper = unname(cip[, 2])),
   contraception = summ(cg),
-  profile_contraception = list(rows = rownames(cic), lower = unname(cic[, 1]), upper = unname(cic[, 2]))
+  profile_contraception = list(rows = rownames(cic), lower = unname(cic[, 1]), upper = unname(cic[, 2])),
+  slopes = summ(cv),
+  profile_slopes = list(rows = rownames(civ), lower = unname(civ[, 1]), upper = unname(civ[, 2]))
 )
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE), "glmm_verbs.json")

@@ -243,32 +243,40 @@ class GlmmResult(MixedModelResult):
 
     def confint(
         self,
-        method: str = "wald",
+        method: str = "profile",
         level: float = 0.95,
         n_boot: int = 1000,
         seed: int | None = None,
         n_jobs: int = 1,
     ) -> pd.DataFrame:
-        """Confidence intervals: Wald intervals of the fixed effects (normal quantiles;
-        the variance rows NaN, as lme4's ``confint(method = "Wald")``), or percentile
-        intervals of a parametric bootstrap of ``n_boot`` replicates for every SD,
-        correlation and fixed effect (``method="boot"``).
+        """Confidence intervals, as lme4's ``confint``: profile-likelihood intervals of
+        every SD, correlation and fixed effect (the default, as lme4's;
+        :mod:`mixedmodels.inference.glmm_profile`), Wald intervals of the fixed effects
+        (normal quantiles; the variance rows NaN, as lme4's ``method = "Wald"``), or
+        percentile intervals of a parametric bootstrap of ``n_boot`` replicates
+        (``method="boot"``).
 
         Returns
         -------
         pandas.DataFrame
             ``lower`` and ``upper``, indexed by lme4's names (``sd_(Intercept)|herd``,
             then the fixed effects).
+
+        Raises
+        ------
+        ModelSpecError
+            For profile intervals of a model with a dispersion or zero-inflation
+            parameter, or of a ``nagq=0`` fit (use ``"wald"`` or ``"boot"``).
         """
+        from mixedmodels.inference.glmm_profile import glmm_profile_intervals
         from mixedmodels.inference.intervals import wald_or_boot_intervals
 
         if not 0 < level < 1:
             raise ValueError(f"level must lie strictly between 0 and 1, not {level!r}")
-        if method not in ("wald", "boot"):
-            raise ValueError(
-                f"method must be 'wald' or 'boot' for a GLMM, not {method!r} (profile "
-                "intervals are the LMM's)"
-            )
+        if method not in ("profile", "wald", "boot"):
+            raise ValueError(f"method must be 'profile', 'wald' or 'boot', not {method!r}")
+        if method == "profile":
+            return glmm_profile_intervals(self, level)
         return wald_or_boot_intervals(self, method, level, n_boot, seed, n_jobs)
 
     @property
@@ -408,6 +416,22 @@ class GlmmResult(MixedModelResult):
             dispersion=model.disp_formula,
             names=model.frame.name_style,
         )
+
+    def anova(self) -> pd.DataFrame:
+        """Type III Wald chi-square tests of each fixed-effect term: whether its
+        coefficients are zero when the factors are coded to sum to zero, whatever the
+        fit's coding (``car::Anova(m, type = 3)`` on a sum-coded fit; an LMM's
+        ``anova()`` gives the F tests). Between models, :func:`mixedmodels.anova`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``df, chisq, p_value``, indexed by term.
+        """
+        from mixedmodels.inference.type3 import wald_type3_anova
+
+        model = self._require_model("anova()")
+        return wald_type3_anova(model.frame, np.array(self.beta), self._vcov_array())
 
     def refit_ml(self) -> GlmmResult:
         """lme4's ``refitML``: a GLMM is fitted by maximum likelihood already, so the fit

@@ -13,14 +13,16 @@ import re
 import numpy as np
 import pandas as pd
 from formulaic import model_matrix
+from scipy import stats
 
+from mixedmodels.design.frame import ModelFrame
 from mixedmodels.design.namespace import FORMULA_CONTEXT, r_contrast_name
 from mixedmodels.errors import ModelSpecError
 from mixedmodels.inference.satterthwaite import satterthwaite_f
 from mixedmodels.inference.varpar import VarianceFunctions
 from mixedmodels.lmm.record import LmmRecord
 
-__all__ = ["type3_anova", "type3_hypotheses"]
+__all__ = ["type3_anova", "type3_hypotheses", "wald_type3_anova"]
 
 
 def _sum_coded(formula: str, data: pd.DataFrame) -> tuple[str, dict[str, str]]:
@@ -66,6 +68,25 @@ def type3_anova(fit: LmmRecord, ddf: str = "satterthwaite") -> pd.DataFrame:
         (name, *test(L)) for name, L in type3_hypotheses(frame.formula.fixed, frame.data, frame.X)
     ]
     return pd.DataFrame(rows, columns=["term", "numdf", "dendf", "F", "p_value"]).set_index("term")
+
+
+def wald_type3_anova(frame: ModelFrame, beta: np.ndarray, vcov: np.ndarray) -> pd.DataFrame:
+    """Type III Wald chi-square tests of each fixed-effect term (a GLMM's, as
+    ``car::Anova(m, type = 3)`` computes them on a sum-coded fit): one row per term,
+    ``df, chisq, p_value``, with ``chisq = (L b)' (L V L')^{-1} (L b)``."""
+    if frame.aliased:
+        raise ModelSpecError(
+            "type III tests need a full-rank fixed-effects matrix; these columns were "
+            f"dropped as aliased: {', '.join(frame.aliased)}"
+        )
+    rows = []
+    for name, L in type3_hypotheses(frame.formula.fixed, frame.data, frame.X):
+        estimate = L @ beta
+        covariance = L @ vcov @ L.T
+        df = int(np.linalg.matrix_rank(covariance))
+        chisq = float(estimate @ np.linalg.lstsq(covariance, estimate, rcond=None)[0])
+        rows.append((name, df, chisq, float(stats.chi2.sf(chisq, df))))
+    return pd.DataFrame(rows, columns=["term", "df", "chisq", "p_value"]).set_index("term")
 
 
 def type3_hypotheses(fixed: str, data: pd.DataFrame, X: np.ndarray) -> list[tuple[str, np.ndarray]]:
