@@ -168,3 +168,37 @@ def test_profile_of_a_correlation_where_lme4_interpolates() -> None:
         assert check.fun >= deviance - 1e-7
         theirs_deviance, _ = profile.profiled(i, theirs, profile.hat)
         assert abs(np.sqrt(theirs_deviance - profile.d_hat) - z) > 5e-3
+
+
+def test_profile_traces_cross_the_interval_bounds(binomial: mm.GlmmResult) -> None:
+    """lme4's profile(): zeta rises through 0 at the estimate and reaches the 99 %
+    quantile at the ends; interpolated at +-1.96 it gives the 95 % interval."""
+    traces = binomial.profile()
+    bounds = binomial.confint()
+    assert list(dict.fromkeys(traces["name"])) == list(bounds.index)
+    for name, trace in traces.groupby("name", sort=False):
+        zeta, value = trace["zeta"].to_numpy(), trace["value"].to_numpy()
+        assert np.all(np.diff(zeta) > 0)
+        np.testing.assert_allclose(zeta[[0, -1]], [-2.5758, 2.5758], atol=1e-3)
+        width = bounds.loc[name, "upper"] - bounds.loc[name, "lower"]
+        ends = np.interp([-1.959964, 1.959964], zeta, value)
+        np.testing.assert_allclose(ends, bounds.loc[name].to_numpy(), atol=2e-2 * width)
+
+
+def test_lmm_and_glmm_verbs_take_the_same_arguments(binomial: mm.GlmmResult) -> None:
+    import inspect
+
+    for verb in ("predict", "confint", "simulate", "refit", "refit_ml"):
+        lmm_verb = inspect.signature(getattr(mm.LmmResult, verb))
+        glmm_verb = inspect.signature(getattr(mm.GlmmResult, verb))
+        assert list(lmm_verb.parameters) == list(glmm_verb.parameters), verb
+    assert "scaled" in inspect.signature(mm.GlmmResult.residuals).parameters
+    sleep = mm.datasets.load("sleepstudy")
+    lmm = mm.lmm("Reaction ~ Days + (1 | Subject)", sleep)
+    np.testing.assert_array_equal(lmm.predict(sleep, type="link"), lmm.predict(sleep))
+    with pytest.raises(mm.ModelSpecError, match="pass the type by name"):
+        lmm.predict("link")
+    with pytest.raises(mm.ModelSpecError, match="pass the type by name"):
+        binomial.predict("link")
+    # a binomial's scale is 1, as lme4's sigma()
+    np.testing.assert_array_equal(binomial.residuals(scaled=True), binomial.residuals())

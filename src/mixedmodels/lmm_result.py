@@ -140,6 +140,8 @@ class LmmResult(LmmRecord):
         re: bool = True,
         allow_new_levels: bool = False,
         re_form: Any = None,
+        *,
+        type: str = "response",
     ) -> pd.Series:
         """Predictions: ``X beta (+ Z b) (+ offset)``.
 
@@ -157,7 +159,17 @@ class LmmResult(LmmRecord):
             lme4's ``re.form``: the random-effect terms to condition on, as a one-sided
             formula (``"~ (1 | plate)"``), or ``"NA"`` / ``"~0"`` for none; default all
             (with ``re=True``).
+        type : {"response", "link"}
+            As a GLMM's (:meth:`mixedmodels.GlmmResult.predict`); an LMM's identity link
+            makes them the same.
         """
+        if type not in ("response", "link"):
+            raise ValueError(f"type must be 'response' or 'link' for an LMM, not {type!r}")
+        if isinstance(newdata, str):
+            raise ModelSpecError(
+                f"predict's first argument is the new data, not {newdata!r}; pass the "
+                "type by name: predict(type='link')"
+            )
         if newdata is None:
             if re and re_form is None:
                 return self.fitted.rename("predicted")

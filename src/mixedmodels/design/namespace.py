@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from formulaic.utils.stateful_transforms import stateful_transform
 
 from mixedmodels.design.rmath import R_MATH
 from mixedmodels.design.splines import bs, ns
@@ -53,6 +54,75 @@ def r_combine(*values: Any) -> list[Any]:
     return out
 
 
+def _values(x: Any) -> Any:
+    return x.to_numpy() if isinstance(x, pd.Series) else np.asarray(x)
+
+
+def _like(result: np.ndarray, *inputs: Any) -> Any:
+    """``result`` as a Series with the index of the first Series among ``inputs``."""
+    for x in inputs:
+        if isinstance(x, pd.Series):
+            return pd.Series(np.broadcast_to(result, (len(x),)), index=x.index)
+    return result
+
+
+def _elementwise(operation: Any, values: tuple[Any, ...]) -> Any:
+    result = _values(values[0])
+    for value in values[1:]:
+        result = operation(result, _values(value))
+    return _like(np.asarray(result), *values)
+
+
+def pmin(*values: Any) -> Any:
+    """R's ``pmin``: the elementwise least of the arguments."""
+    return _elementwise(np.minimum, values)
+
+
+def pmax(*values: Any) -> Any:
+    """R's ``pmax``: the elementwise greatest of the arguments."""
+    return _elementwise(np.maximum, values)
+
+
+def ifelse(test: Any, yes: Any, no: Any) -> Any:
+    """R's ``ifelse``: ``yes`` where ``test`` holds, ``no`` elsewhere."""
+    return _like(np.where(_values(test).astype(bool), _values(yes), _values(no)), test, yes, no)
+
+
+def _relevel(x: Any, ref: Any, _state: dict[str, Any] = {}) -> pd.Series:  # noqa: B006
+    """R's ``relevel(f, ref = "B")``: the categorical with ``ref`` as its first level (the
+    base of treatment contrasts). The training levels are remembered, so new data with
+    only some of them are coded alike."""
+    values = factor(x)
+    if "levels" not in _state:
+        categories = list(values.cat.categories)
+        matches = [c for c in categories if c == ref or str(c) == str(ref)]
+        if not matches:
+            raise ValueError(f"relevel(): {ref!r} is not a level (levels: {categories})")
+        _state["levels"] = matches[:1] + [c for c in categories if c is not matches[0]]
+    levels = _state["levels"]
+    return pd.Series(pd.Categorical(values, categories=levels), index=values.index)
+
+
+def _dummy(x: Any, level: Any, _state: dict[str, Any] = {}) -> Any:  # noqa: B006
+    """lme4's ``dummy(f, "A")``: 1 where the factor is at ``level``, else 0 (one level;
+    e.g. a random effect for one level, ``(0 + dummy(f, "A") | g)``). The level is
+    checked against the training data's."""
+    if isinstance(level, (list, tuple, np.ndarray)):
+        raise ValueError("dummy(): give one level, e.g. dummy(f, 'A')")
+    values = factor(x)
+    if "checked" not in _state:
+        categories = [str(c) for c in values.cat.categories]
+        if str(level) not in categories:
+            raise ValueError(f"dummy(): {level!r} is not a level (levels: {categories})")
+        _state["checked"] = True
+    return (values.astype(str) == str(level)).astype(np.float64)
+
+
+#: ``relevel`` and ``dummy`` as formulaic stateful transforms (the decorator is untyped).
+relevel: Any = stateful_transform(_relevel)
+dummy: Any = stateful_transform(_dummy)
+
+
 #: R's constants and formula functions besides the mathematical ones.
 FORMULA_CONTEXT: dict[str, Any] = {
     **R_MATH,
@@ -62,6 +132,11 @@ FORMULA_CONTEXT: dict[str, Any] = {
     "ns": ns,
     "bs": bs,
     "c": r_combine,
+    "pmin": pmin,
+    "pmax": pmax,
+    "ifelse": ifelse,
+    "relevel": relevel,
+    "dummy": dummy,
 }
 
 #: The functions a formula may call: R's mathematical functions and formula functions
@@ -69,7 +144,18 @@ FORMULA_CONTEXT: dict[str, Any] = {
 FORMULA_FUNCTIONS = frozenset(
     {name for name, value in R_MATH.items() if callable(value)}
     | {"factor", "I", "Q", "C", "scale", "center", "poly", "bs", "ns", "c", "offset"}
+    | {"pmin", "pmax", "ifelse", "relevel", "dummy"}
 )
+
+#: What to write instead of R functions a formula does not call.
+_R_SPELLINGS = {
+    "as.factor": "; write factor(x)",
+    "as.numeric": "; a numeric column is used as it is",
+    "as.integer": "; a numeric column is used as it is",
+    "as.ordered": "; make the column an ordered pandas Categorical",
+    "ordered": "; make the column an ordered pandas Categorical",
+    "cut": "; bin the column with pandas.cut before the fit",
+}
 
 #: Names that are neither columns nor calls: constants and keyword values.
 _CONSTANTS = frozenset({"TRUE", "FALSE", "True", "False", "None", "pi"})
@@ -100,9 +186,10 @@ def check_expression(expression: str, where: str) -> None:
         allowed = text in FORMULA_FUNCTIONS or text.startswith("contr.")
         if kind == "name" and after == "(" and not allowed:
             known = ", ".join(sorted(FORMULA_FUNCTIONS))
+            hint = _R_SPELLINGS.get(text, "")
             raise FormulaError(
-                f"{where} {expression!r} calls {text}(), which a formula cannot use "
-                f"(its functions: {known})"
+                f"{where} {expression!r} calls {text}(), which a formula cannot use"
+                f"{hint} (its functions: {known})"
             )
         if (
             kind == "name"

@@ -57,6 +57,8 @@ def r_deparse(expression: str) -> str:
     previous = "("
     for token in tokens:
         text = "^" if token.string == "**" else token.string
+        if token.type == tokenize.STRING and text.startswith("'") and text.endswith("'"):
+            text = '"' + text[1:-1].replace('"', '\\"') + '"'  # R deparses with "
         if text == ",":
             out.append(", ")
         elif text == "=":

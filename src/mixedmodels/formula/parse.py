@@ -160,6 +160,21 @@ def parse_formula(text: str) -> MixedFormula:
     return _parsed(text)
 
 
+def _signed_pieces(rhs: str) -> list[tuple[int, str, str]]:
+    """The terms of a right-hand side with their offsets and signs: split at the ``+``
+    and then the ``-`` outside parentheses and quotes, so that a term may follow a
+    random one with either (``(1 + Days | Subject) - 1``, as lme4 reads it). A leading
+    ``-`` (``-1 + x``) is the sign of the first term."""
+    out: list[tuple[int, str, str]] = []
+    for start, piece in split_top_level(rhs, "+"):
+        parts = split_top_level(piece, "-")
+        for i, (offset, part) in enumerate(parts):
+            if i == 0 and not part.strip() and len(parts) > 1:
+                continue  # a leading minus: the next part carries it
+            out.append((start + offset, part, "+" if i == 0 else "-"))
+    return out
+
+
 @lru_cache(maxsize=256)
 def _parsed(text: str) -> MixedFormula:
     """:func:`parse_formula` of a non-empty string; the result is immutable, so a formula
@@ -189,17 +204,19 @@ def _parsed(text: str) -> MixedFormula:
         at = rhs_start + len(rhs) - len(rhs.lstrip())
         random.extend(_random_term(f"({rhs.strip()})", at - 1, text))
         return MixedFormula(text, _rewrite_powers(response), "1", (), tuple(random))
-    for start, piece in split_top_level(rhs, "+"):
+    for start, piece, sign in _signed_pieces(rhs):
         stripped = piece.strip()
         at = rhs_start + start + (len(piece) - len(piece.lstrip()))
         if not stripped:
-            raise caret(text, at, "missing term around '+'")
+            raise caret(text, at, f"missing term around '{sign}'")
         if stripped.startswith("(") and pairs.get(at) == at + len(stripped) - 1:
             if find_top_level(stripped[1:-1], "|") >= 0:
+                if sign == "-":
+                    raise caret(text, at, "a random term is added, not subtracted")
                 random.extend(_random_term(stripped, at, text))
                 continue
         match = re.fullmatch(r"offset\s*\((.*)\)", stripped, flags=re.S)
-        if match is not None:
+        if match is not None and sign == "+":
             offsets.append(_rewrite_powers(match.group(1)))
             continue
         if "|" in stripped:
@@ -208,7 +225,8 @@ def _parsed(text: str) -> MixedFormula:
                 at + stripped.find("|"),
                 "a random term must be its own '+' term, as in 'y ~ x + (1 | g)'",
             )
-        fixed.append(stripped)
+        stripped = re.sub(r"\s*%in%\s*", ":", stripped)  # R's a %in% b is a:b
+        fixed.append(stripped if sign == "+" else f"- {stripped}")
     seen: dict[tuple[str, tuple[str, ...]], str] = {}
     for spec in random:
         key = (spec.lhs.replace(" ", ""), spec.factors)
@@ -218,7 +236,7 @@ def _parsed(text: str) -> MixedFormula:
                 f"{seen[key]}): each term once"
             )
         seen[key] = spec.source
-    fixed_text = _rewrite_powers(" + ".join(fixed)) if fixed else "1"
+    fixed_text = _rewrite_powers(" + ".join(fixed).replace("+ -", "-")) if fixed else "1"
     if fixed_text.strip().startswith("-"):
         fixed_text = "1 " + fixed_text
     return MixedFormula(text, _rewrite_powers(response), fixed_text, tuple(offsets), tuple(random))

@@ -21,6 +21,7 @@ value of it and :meth:`Family.weights_at` the weights its log-density takes ther
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
@@ -800,8 +801,17 @@ _ALIASES = {
 }
 
 
+#: R's call of a family function: ``binomial``, ``binomial()``, ``binomial(link = "probit")``,
+#: ``binomial("probit")``.
+_R_FAMILY_CALL = re.compile(
+    r"(?P<name>[A-Za-z][A-Za-z0-9._]*)\s*\(\s*(?:(?:link\s*=\s*)?"
+    r"[\"'](?P<link>[^\"']+)[\"']\s*)?\)"
+)
+
+
 def family(name: str | Family, link: str | None = None) -> Family:
     """Look up a family by R's name, with its default link unless ``link`` is given.
+    R's call is read too: ``"binomial(link = 'probit')"``, ``"poisson()"``.
 
     Raises
     ------
@@ -812,7 +822,13 @@ def family(name: str | Family, link: str | None = None) -> Family:
         if link is not None and str(link) != name.link.name:
             return family(name.name, link)
         return name
-    text = str(name)
+    text = str(name).strip()
+    call = _R_FAMILY_CALL.fullmatch(text)
+    if call is not None:  # R's spelling: binomial(link = "probit"), poisson()
+        given = call["link"]
+        if given is not None and link is not None and given != str(link):
+            raise ModelSpecError(f"family {name!r} and link={link!r} name two links")
+        return family(call["name"], given if given is not None else link)
     key = text if text in FAMILIES else _ALIASES.get(text.lower(), text.lower())
     if key not in FAMILIES:
         raise ModelSpecError(

@@ -155,10 +155,11 @@ class GlmmResult(MixedModelResult):
     def predict(
         self,
         newdata: Any = None,
-        type: str = "response",
         re: bool = True,
         allow_new_levels: bool = False,
         re_form: Any = None,
+        *,
+        type: str = "response",
     ) -> pd.Series:
         """Predictions, at the conditional modes (glmmTMB's types).
 
@@ -279,6 +280,15 @@ class GlmmResult(MixedModelResult):
             return glmm_profile_intervals(self, level)
         return wald_or_boot_intervals(self, method, level, n_boot, seed, n_jobs)
 
+    def profile(self, level: float = 0.99) -> pd.DataFrame:
+        """The profile zeta of every SD, correlation and fixed effect across its
+        ``level`` interval (lme4's ``profile``): a table of ``name, value, zeta``."""
+        from mixedmodels.inference.glmm_profile import glmm_profile_traces
+
+        if not 0 < level < 1:
+            raise ValueError(f"level must lie strictly between 0 and 1, not {level!r}")
+        return glmm_profile_traces(self, level)
+
     @property
     def deviance(self) -> float:
         """lme4's ``deviance`` of a GLMM: the sum of the squared deviance residuals."""
@@ -305,8 +315,11 @@ class GlmmResult(MixedModelResult):
         the unconditional mean ``(1 - pi) mu``)."""
         return self.predict(type="response").rename("fitted")
 
-    def residuals(self, type: str = "deviance") -> pd.Series:
-        """Residuals: ``"deviance"`` (default, as lme4), ``"pearson"`` or ``"response"``.
+    def residuals(self, type: str = "deviance", scaled: bool = False) -> pd.Series:
+        """Residuals: ``"deviance"`` (default, as lme4), ``"pearson"`` or ``"response"``;
+        ``scaled=True`` divides them by the scale of a gaussian, Gamma or inverse
+        Gaussian GLMM, ``fit.dispersion`` (glmmTMB's ``sigma()``), and leaves the other
+        families' as they are (their scale is 1, as lme4's ``sigma()`` says).
 
         Pearson residuals divide by the response's whole standard deviation, dispersion
         included (as glmmTMB's). For a zero-inflated model both are taken about the
@@ -337,7 +350,16 @@ class GlmmResult(MixedModelResult):
         else:
             d = fam.deviance_residuals(y[ok], mu[ok], self._prior[ok])
             out[ok] = np.sign(y[ok] - mu[ok]) * np.sqrt(np.maximum(d, 0.0))
+        if scaled:
+            out /= self._scale()
         return pd.Series(out, index=self._index, name=f"{type}_residuals")
+
+    def _scale(self) -> float | np.ndarray:
+        """The scale of a GLMM's residuals: ``fit.dispersion`` for the families whose
+        dispersion is a scale (gaussian, Gamma, inverse Gaussian), 1 for the others."""
+        if self.family in ("gaussian", "Gamma", "inverse.gaussian"):
+            return np.asarray(self.dispersion, dtype=np.float64)
+        return 1.0
 
     # -- simulation ----------------------------------------------------------------------
     def simulate(

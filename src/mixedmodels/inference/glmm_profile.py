@@ -33,7 +33,10 @@ from mixedmodels.glmm.pirls import GlmmProblem, PirlsError, PirlsState, gauss_he
 if TYPE_CHECKING:
     from mixedmodels.glmm.result import GlmmResult
 
-__all__ = ["glmm_profile_intervals"]
+__all__ = ["glmm_profile_intervals", "glmm_profile_traces"]
+
+#: Points of a trace between the bounds of its interval.
+TRACE_POINTS = 13
 
 #: Central-difference step of the gradient, in the optimizer's units.
 GRADIENT_STEP = 1e-5
@@ -218,6 +221,12 @@ class _GlmmProfile:
         )
         return float(result.fun), full(result.x)
 
+    def zeta(self, i: int, value: float, start: np.ndarray) -> tuple[float, np.ndarray]:
+        """The profile zeta of parameter ``i`` at ``value``, and where the others are."""
+        deviance, where = self.profiled(i, value, start)
+        rise = max(deviance - self.d_hat, 0.0)
+        return float(np.sign(value - self.hat[i]) * np.sqrt(rise)), where
+
     def interval(self, i: int, z: float) -> tuple[float, float]:
         """Where zeta of parameter ``i`` is ``-z`` and ``+z``."""
         return self._bound(i, z, -1.0), self._bound(i, z, 1.0)
@@ -308,3 +317,27 @@ def _lme4_order(names: list[str], kinds: list[str]) -> list[int]:
             ]
     order += [i for i, kind in enumerate(kinds) if kind == "beta"]
     return order
+
+
+def glmm_profile_traces(fit: GlmmResult, level: float = 0.99) -> pd.DataFrame:
+    """The profile zeta of every parameter across its ``level`` interval: a table of
+    ``name, value, zeta`` (zeta is about linear in the value where the Wald interval is
+    good), in lme4's order of the parameters and by value."""
+    profile = _GlmmProfile(fit)
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    points: list[tuple[str, float, float]] = []
+    for i in _lme4_order(profile.names, profile.kinds):
+        lower, upper = profile.interval(i, z)
+        values = np.union1d(np.linspace(lower, upper, TRACE_POINTS), [profile.hat[i]])
+        start = profile.hat.copy()
+        below = values[values < profile.hat[i]][::-1]
+        above = values[values >= profile.hat[i]]
+        for side in (below, above):  # outward from the estimate, each from the last
+            start = profile.hat.copy()
+            for value in side:
+                zeta, start = profile.zeta(i, float(value), start)
+                points.append((profile.names[i], float(value), zeta))
+    table = pd.DataFrame(points, columns=["name", "value", "zeta"])
+    order = {name: k for k, name in enumerate(dict.fromkeys(table["name"]))}
+    table = table.assign(_o=table["name"].map(order)).sort_values(["_o", "value"])
+    return table.drop(columns="_o").reset_index(drop=True)
