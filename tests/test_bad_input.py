@@ -145,3 +145,167 @@ def test_issue_17_silent_answers_are_refused_or_right(sleep) -> None:
     assert mm.lmm(formula, sleep, weights=shuffled).loglik == pytest.approx(in_order.loglik)
     with pytest.raises(mm.DataError, match="Series whose index is not the data's"):
         mm.lmm(formula, sleep, weights=pd.Series(np.ones(180), index=range(1000, 1180)))
+
+
+FORMULA = "Reaction ~ Days + (1 | Subject)"
+CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
+
+
+def _cases(sleep: pd.DataFrame) -> list[tuple[str, object, type[Exception], str]]:
+    n = len(sleep)
+    dates = pd.Timestamp("2020-01-01") + pd.to_timedelta(sleep["Days"], unit="D")
+    mixed = sleep.assign(g=[1 if i % 2 else "1" for i in range(n)])
+    labels = pd.cut(sleep["Reaction"], 3, labels=["a", "b", "c"]).astype(str)
+    return [
+        (
+            "two columns of one name",
+            lambda: mm.lmm(FORMULA, pd.concat([sleep, sleep[["Days"]]], axis=1)),
+            mm.DataError,
+            "more than one column named 'Days'",
+        ),
+        (
+            "an identical response",
+            lambda: mm.lmm(FORMULA, sleep.assign(Reaction=1.0)),
+            mm.DataError,
+            "same value .* in all 180 rows",
+        ),
+        (
+            "an identical GLMM response",
+            lambda: mm.glmm("y ~ Days + (1 | Subject)", sleep.assign(y=1), family="poisson"),
+            mm.DataError,
+            "same value",
+        ),
+        (
+            "a response scaled by 1e-300",
+            lambda: mm.lmm(FORMULA, sleep.assign(Reaction=sleep["Reaction"] * 1e-300)),
+            mm.DataError,
+            "rescale it",
+        ),
+        (
+            "a response scaled by 1e300",
+            lambda: mm.lmm(FORMULA, sleep.assign(Reaction=sleep["Reaction"] * 1e300)),
+            mm.DataError,
+            "rescale it",
+        ),
+        (
+            "a predictor scaled by 1e300",
+            lambda: mm.lmm(FORMULA, sleep.assign(Days=sleep["Days"] * 1e300)),
+            mm.DataError,
+            "column 'Days' reaches",
+        ),
+        (
+            "all-zero weights",
+            lambda: mm.lmm(FORMULA, sleep, weights=np.zeros(n)),
+            mm.DataError,
+            "or a zero weight",
+        ),
+        (
+            "infinite weights",
+            lambda: mm.lmm(FORMULA, sleep, weights=np.full(n, np.inf)),
+            mm.DataError,
+            "weights= must be finite",
+        ),
+        (
+            "a weights column of text",
+            lambda: mm.lmm(FORMULA, sleep.assign(w="a"), weights="w"),
+            mm.DataError,
+            "weights= names column 'w', which is not numeric",
+        ),
+        (
+            "an offset column of text",
+            lambda: mm.lmm(FORMULA, sleep.assign(o="a"), offset="o"),
+            mm.DataError,
+            "offset= names column 'o'",
+        ),
+        (
+            "a dict with a scalar",
+            lambda: mm.lmm(
+                FORMULA,
+                {
+                    "Reaction": sleep["Reaction"].to_numpy(),
+                    "Days": 1.0,
+                    "Subject": sleep["Subject"].to_numpy(),
+                },
+            ),
+            mm.DataError,
+            "column 'Days' has shape \\(\\)",
+        ),
+        (
+            "a dict with a 2-D array",
+            lambda: mm.lmm(
+                FORMULA,
+                {
+                    "Reaction": sleep["Reaction"].to_numpy(),
+                    "Days": np.ones((n, 2)),
+                    "Subject": sleep["Subject"].to_numpy(),
+                },
+            ),
+            mm.DataError,
+            "has shape \\(180, 2\\)",
+        ),
+        (
+            "nagq = 10**6",
+            lambda: mm.glmm(CBPP, mm.datasets.load("cbpp"), family="binomial", nagq=10**6),
+            mm.ModelSpecError,
+            "at most 100",
+        ),
+        (
+            "nagq = 500",
+            lambda: mm.glmm(CBPP, mm.datasets.load("cbpp"), family="binomial", nagq=500),
+            mm.ModelSpecError,
+            "at most 100",
+        ),
+        (
+            "a datetime predictor",
+            lambda: mm.lmm("Reaction ~ t + (1 | Subject)", sleep.assign(t=dates)),
+            mm.DataError,
+            "dates or times .* convert it to a number",
+        ),
+        (
+            "a group column mixing 1 and '1'",
+            lambda: mm.lmm("Reaction ~ Days + (1 | g)", mixed),
+            mm.DataError,
+            "mixes values that print alike",
+        ),
+        (
+            "a binomial response of three labels",
+            lambda: mm.glmm("y ~ Days + (1 | Subject)", sleep.assign(y=labels), family="binomial"),
+            mm.DataError,
+            "has 3 labels",
+        ),
+    ]
+
+
+def test_issue_17_inputs_are_refused_with_the_culprit_named(sleep) -> None:
+    cases = _cases(sleep)
+    assert len(cases) == 17
+    for label, call, error, message in cases:
+        with pytest.raises(error, match=message):
+            call()
+            pytest.fail(f"{label}: accepted")
+
+
+def test_zero_weights_are_dropping_the_rows(sleep) -> None:
+    """A row of weight 0 is left out: the fit is that of the data without it, criterion
+    and all (lme4 keeps such rows in n, and its criterion differs)."""
+    weights = np.ones(len(sleep))
+    weights[:20] = 0.0
+    weighted = mm.lmm("Reaction ~ Days + (Days | Subject)", sleep, weights=weights)
+    dropped = mm.lmm("Reaction ~ Days + (Days | Subject)", sleep.iloc[20:])
+    assert weighted.objective == pytest.approx(dropped.objective, rel=1e-10)
+    np.testing.assert_allclose(weighted.beta, dropped.beta, rtol=1e-10)
+    np.testing.assert_allclose(weighted.theta, dropped.theta, rtol=1e-8)
+    assert weighted.nobs == dropped.nobs == len(sleep) - 20
+    np.testing.assert_allclose(weighted.std_errors, dropped.std_errors, rtol=1e-8)
+
+
+def test_a_yes_no_response_counts_yes_as_success_as_r(sleep) -> None:
+    """R's factor levels sort "no" before "Yes" (its collation ignores case), so "Yes"
+    is the success; a plain sort would put "Yes" first and flip every sign."""
+    answer = (sleep["Reaction"] > 300).map({True: "Yes", False: "no"})
+    text = mm.glmm("y ~ Days + (1 | Subject)", sleep.assign(y=answer), family="binomial")
+    logical = mm.glmm(
+        "y ~ Days + (1 | Subject)", sleep.assign(y=sleep["Reaction"] > 300), family="binomial"
+    )
+    np.testing.assert_array_equal(text.beta, logical.beta)
+    assert text.beta[1] > 0

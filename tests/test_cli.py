@@ -167,3 +167,66 @@ def test_output_cut_short_by_its_reader_ends_quietly() -> None:
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_a_latin1_csv_is_read(tmp_path, capsys) -> None:
+    """A CSV saved as Latin-1 (Windows' text) gives the fit of the same data in UTF-8."""
+    import mixedmodels as mm
+
+    data = mm.datasets.load("sleepstudy")
+    data["Subject"] = "sujet_é" + data["Subject"].astype(str)
+    data.to_csv(tmp_path / "utf8.csv", index=False)
+    data.to_csv(tmp_path / "latin1.csv", index=False, encoding="latin-1")
+    formula = "Reaction ~ Days + (Days | Subject)"
+    assert main(["fit", "--json", str(tmp_path / "utf8.csv"), formula]) == 0
+    utf8 = json.loads(capsys.readouterr().out)
+    assert main(["fit", "--json", str(tmp_path / "latin1.csv"), formula]) == 0
+    latin1 = json.loads(capsys.readouterr().out)
+    assert latin1["fixef"] == utf8["fixef"]
+    assert latin1["theta"] == utf8["theta"]
+    assert latin1["ngroups"] == utf8["ngroups"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["fit", "{tmp}/bad.parquet", "y ~ x + (1 | g)"], "cannot read .*bad.parquet as Parquet"),
+        (["fit", "{tmp}", "y ~ x + (1 | g)"], "is a folder, not a data file"),
+        (
+            [
+                "pooling",
+                "sleepstudy",
+                "--response",
+                "Reaction",
+                "--group",
+                "Subject",
+                "--plot",
+                "{tmp}/no/such/x.png",
+            ],
+            "the folder .* does not exist",
+        ),
+    ],
+)
+def test_file_errors_are_messages(tmp_path, capsys, arguments: list[str], message: str) -> None:
+    import re
+
+    (tmp_path / "bad.parquet").write_bytes(b"not parquet")
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in arguments]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert re.search(message, err), err
+
+
+def test_the_module_runs_every_command() -> None:
+    """``python -m mixedmodels.cli explore`` reaches the explorer's own checks (its
+    function is defined before the module's main block runs)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "mixedmodels.cli", "explore", "--port", "70000"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2
+    assert "--port must be 1-65535" in out.stderr
+    assert "Traceback" not in out.stderr

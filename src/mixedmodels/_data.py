@@ -37,6 +37,7 @@ def as_dataframe(data: Any) -> pd.DataFrame:
     column names to equal-length arrays.
     """
     if isinstance(data, pd.DataFrame):
+        _check_column_names(data)
         return data
     module = type(data).__module__
     if module.startswith("polars"):
@@ -44,6 +45,13 @@ def as_dataframe(data: Any) -> pd.DataFrame:
             data = data.collect()
         return data.to_pandas()  # type: ignore[no-any-return]
     if isinstance(data, Mapping):
+        for key, value in data.items():
+            shape = np.shape(value)
+            if len(shape) != 1:
+                raise DataError(
+                    f"the data dict's column {str(key)!r} has shape {shape}: each column must "
+                    "be one value per row (a 1-D array or list)"
+                )
         lengths = {str(k): len(v) for k, v in data.items()}
         if len(set(lengths.values())) > 1:
             raise DataError(f"the columns of the data dict differ in length: {lengths}")
@@ -59,6 +67,18 @@ def as_dataframe(data: Any) -> pd.DataFrame:
         f"data of type {type(data).__name__} is not supported: pass a pandas or polars "
         "DataFrame, a dict of equal-length arrays, or (for mm.lmm) a Dask DataFrame"
     )
+
+
+def _check_column_names(data: pd.DataFrame) -> None:
+    """Refuse a frame with two columns of one name: which one a formula reads is
+    ambiguous."""
+    names = [str(c) for c in data.columns]
+    if len(set(names)) != len(names):
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        raise DataError(
+            f"the data has more than one column named {', '.join(repr(n) for n in repeated)}; "
+            "rename them so that each name is one column"
+        )
 
 
 def unknown_column_error(name: str, columns: Iterable[str], where: str) -> FormulaError:

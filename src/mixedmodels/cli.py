@@ -62,11 +62,15 @@ examples:
 
 
 def read_data(source: str) -> pd.DataFrame:
-    """A shipped data set by name, or a CSV / Parquet file by path."""
+    """A shipped data set by name, or a CSV / Parquet file by path. A CSV that is not
+    UTF-8 is read as Latin-1 (Windows' and older spreadsheets' text), which any byte
+    sequence is; a file that cannot be read is an error naming it, never a traceback."""
     path = Path(source)
     if path.suffix.lower() in {".csv", ".parquet", ".pq"} or path.exists():
         if not path.exists():
             raise MixedModelsError(f"no such file: {source}")
+        if path.is_dir():
+            raise MixedModelsError(f"{source} is a folder, not a data file (CSV or Parquet)")
         if path.suffix.lower() in {".parquet", ".pq"}:
             try:
                 return pd.read_parquet(path)
@@ -74,9 +78,14 @@ def read_data(source: str) -> pd.DataFrame:
                 raise MixedModelsError(
                     "reading Parquet needs pyarrow: pip install 'mixedmodels[parquet]'"
                 ) from None
+            except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+                raise MixedModelsError(f"cannot read {source} as Parquet: {exc}") from None
         try:
-            return pd.read_csv(path)
-        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+            try:
+                return pd.read_csv(path)
+            except UnicodeDecodeError:
+                return pd.read_csv(path, encoding="latin-1")
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as exc:
             raise MixedModelsError(f"cannot read {source} as CSV: {exc}") from None
     try:
         return datasets.load(source)
@@ -84,6 +93,17 @@ def read_data(source: str) -> pd.DataFrame:
         raise MixedModelsError(
             f"{source!r} is neither a file nor a shipped data set ({', '.join(datasets.names())})"
         ) from None
+
+
+def writable_target(target: str) -> Path:
+    """The path of a file to write, whose folder must exist."""
+    path = Path(target)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise MixedModelsError(f"cannot write {target}: the folder {folder} does not exist")
+    if path.is_dir():
+        raise MixedModelsError(f"cannot write {target}: it is a folder")
+    return path
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -251,6 +271,7 @@ def _teaching(args: argparse.Namespace) -> int:
 
     try:
         if args.command == "pooling":
+            target = writable_target(args.plot) if args.plot else None  # before the work
             result = pooling(
                 read_data(args.data),
                 response=args.response,
@@ -263,7 +284,7 @@ def _teaching(args: argparse.Namespace) -> int:
             if result.note:
                 print(result.note)
             print(result.table.round(4).to_string())
-            if args.plot:
+            if target is not None:
                 import matplotlib
 
                 matplotlib.use("Agg")
@@ -271,8 +292,11 @@ def _teaching(args: argparse.Namespace) -> int:
 
                 ax = pooling_view(result)
                 ax.figure.tight_layout()
-                ax.figure.savefig(args.plot, dpi=100)
-                print(f"wrote {args.plot}")
+                try:
+                    ax.figure.savefig(target, dpi=100)
+                except OSError as exc:
+                    raise MixedModelsError(f"cannot write {target}: {exc.strerror}") from None
+                print(f"wrote {target}")
         else:
             t = type1_error(
                 args.clusters,
@@ -293,9 +317,6 @@ def _teaching(args: argparse.Namespace) -> int:
         return 2
     return 0
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
 
 
 def _explore(host: str, port: int) -> int:
@@ -326,3 +347,7 @@ def _explore(host: str, port: int) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

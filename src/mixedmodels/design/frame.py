@@ -168,7 +168,10 @@ def _vector(value: Any, data: pd.DataFrame, what: str) -> tuple[np.ndarray | Non
         )
     if array.dtype.kind not in "biuf":
         raise DataError(f"{what}= must be numeric, not {array.dtype}")
-    return array.astype(np.float64), None
+    values = array.astype(np.float64)
+    if np.isinf(values).any():
+        raise DataError(f"{what}= must be finite; found {values[np.isinf(values)][0]!r}")
+    return values, None
 
 
 def lme4_term_order(terms: list[RandomEffectsTerm]) -> list[RandomEffectsTerm]:
@@ -195,8 +198,22 @@ def unique_names(names: list[str]) -> list[str]:
     return out
 
 
+#: The largest spread of a response, or magnitude of a predictor, that a fit takes: the
+#: squares and cross-products of larger ones overflow double precision (1e308).
+MAX_MAGNITUDE = 1e150
+#: The smallest spread of a response a fit takes (its squares would underflow).
+MIN_SPREAD = 1e-150
+
+
 def _check_values(data: pd.DataFrame, column: str) -> None:
     values = data[column]
+    if values.dtype.kind in "mM" or isinstance(values.dtype, pd.DatetimeTZDtype):
+        raise DataError(
+            f"column {column!r} holds dates or times ({values.dtype}); convert it to a "
+            "number (e.g. days since the first date) or to a category before fitting"
+        )
+    if values.dtype == object:
+        _check_one_kind(values, column)
     if values.dtype.kind == "f":
         bad = ~np.isfinite(values.to_numpy())
         if bad.any():
@@ -205,6 +222,60 @@ def _check_values(data: pd.DataFrame, column: str) -> None:
                 f"column {column!r} has {int(bad.sum())} infinite value(s) (first at row "
                 f"{data.index[row]!r}); replace or drop them before fitting"
             )
+
+
+def _check_one_kind(values: pd.Series, column: str) -> None:
+    """Refuse a text column whose values print alike but differ (``1`` and ``"1"``): its
+    levels would be told apart by a type the user does not see."""
+    present = values.dropna()
+    if len({type(v) for v in present}) < 2:
+        return
+    seen: dict[str, Any] = {}
+    for value in present.unique():
+        label = str(value)
+        if label in seen and seen[label] is not value and type(seen[label]) is not type(value):
+            raise DataError(
+                f"column {column!r} mixes values that print alike: {seen[label]!r} and "
+                f"{value!r}; make the column one type (e.g. df[{column!r}].astype(str))"
+            )
+        seen.setdefault(label, value)
+
+
+def _check_numeric(data: pd.DataFrame, column: str | None, what: str) -> None:
+    if column is not None and data[column].dtype.kind not in "biuf":
+        raise DataError(
+            f"{what}= names column {column!r}, which is not numeric ({data[column].dtype})"
+        )
+
+
+def _check_response_spread(y: np.ndarray, name: str, residual_variance: bool) -> None:
+    """A response must vary (a GLMM's all-zero or all-one binomial is separated, its
+    constant counts leave nothing to estimate), and an LMM's within what double
+    precision squares."""
+    spread = float(np.max(np.abs(y - np.mean(y)))) if y.size else 0.0
+    if spread == 0.0:
+        raise DataError(
+            f"the response {name!r} has the same value ({y[0]!r}) in all {y.size} rows: there "
+            "is no variation to model"
+        )
+    if not residual_variance:
+        return
+    if not np.isfinite(spread) or spread > MAX_MAGNITUDE or spread < MIN_SPREAD:
+        raise DataError(
+            f"the response {name!r} varies on the scale of {spread:.3g}, beyond what double "
+            f"precision squares ({MIN_SPREAD:g} to {MAX_MAGNITUDE:g}); rescale it (multiply "
+            "by a power of ten) and scale the estimates back"
+        )
+
+
+def _check_fixed_magnitude(X: np.ndarray, names: list[str]) -> None:
+    big = np.max(np.abs(X), axis=0, initial=0.0) > MAX_MAGNITUDE
+    if big.any():
+        j = int(np.flatnonzero(big)[0])
+        raise DataError(
+            f"the fixed-effect column {names[j]!r} reaches {np.max(np.abs(X[:, j])):.3g}, "
+            f"beyond {MAX_MAGNITUDE:g} (its squares overflow double precision); rescale it"
+        )
 
 
 def needed_columns(
@@ -355,18 +426,28 @@ def model_frame(
     for extra in (weight_values, offset_values):
         if extra is not None:
             keep &= ~np.isnan(extra)
+    _check_numeric(frame, weight_col, "weights")
+    _check_numeric(frame, offset_col, "offset")
+    # a row of weight 0 carries nothing: it is left out, as a missing one, so that the
+    # fit (its criterion and df too) is that of the data without it
+    given = weight_values if weight_col is None else frame[weight_col].to_numpy(np.float64)
+    if given is not None:
+        keep &= given != 0
     rows = np.flatnonzero(keep)
     if rows.size == 0:
         raise DataError(
             "no rows are left after dropping rows with a missing value in "
             f"{', '.join(repr(n) for n in needed)}"
+            + (" or a zero weight" if given is not None else "")
         )
     subset = used if rows.size == len(frame) else used.iloc[rows]
     for name in needed:
         _check_values(subset, name)
 
     y, trials = read_response(parsed.response, subset, response_kind)
+    _check_response_spread(y, parsed.response, residual_variance)
     X, fixed_names, fixed_encoding = encode(parsed.fixed, subset, "the fixed part")
+    _check_fixed_magnitude(X, fixed_names)
     n_fixed = X.shape[1]
     keep_cols = independent_columns(X)
     aliased = aliased_columns(fixed_names, keep_cols, stacklevel=3)

@@ -34,6 +34,16 @@ def _cbind(text: str) -> tuple[str, str] | None:
     return parts[0], parts[1]
 
 
+def _two_labels(column: str, labels: list[str]) -> None:
+    """A categorical binomial response has two labels, failure then success."""
+    if len(labels) != 2:
+        raise DataError(
+            f"the binomial response {column!r} has {len(labels)} labels "
+            f"({', '.join(repr(v) for v in labels[:6])}); it needs two, the failure and the "
+            "success: give a 0/1 or boolean column (e.g. df[col] == 'yes')"
+        )
+
+
 def read_response(text: str, data: pd.DataFrame, kind: str) -> tuple[np.ndarray, np.ndarray | None]:
     """The response vector, and for a binomial ``cbind`` response the number of trials.
 
@@ -66,14 +76,20 @@ def read_response(text: str, data: pd.DataFrame, kind: str) -> tuple[np.ndarray,
         if column in data.columns:
             series = data[column]
             if isinstance(series.dtype, pd.CategoricalDtype):
+                _two_labels(
+                    column, [str(c) for c in series.cat.categories[np.unique(series.cat.codes)]]
+                )
                 codes = series.cat.codes.to_numpy()
                 return (codes > 0).astype(np.float64), None
             if series.dtype.kind == "b":
                 return series.to_numpy(dtype=np.float64), None
             if series.dtype.kind in "OSUT" or str(series.dtype) in ("string", "str"):
                 labels = series.astype(str).to_numpy()
-                first = sorted(set(labels.tolist()))[0]
-                return (labels != first).astype(np.float64), None
+                # R's order of a factor's levels: by its collation, which ignores case
+                # ("no" before "Yes"); the first level is the failure
+                present = sorted(set(labels.tolist()), key=lambda v: (v.casefold(), v))
+                _two_labels(column, present)
+                return (labels != present[0]).astype(np.float64), None
     elif column in data.columns and data[column].dtype.kind not in "biuf":
         raise DataError(
             f"the response {column!r} has dtype {data[column].dtype}; this model needs a "
