@@ -211,3 +211,32 @@ def test_contrasts_argument_names_what_is_wrong() -> None:
         mm.lmm(formula, data, contrasts={"recipe": "deviation"})
     with pytest.raises(mm.ModelSpecError, match="names 'replicate', which the formula"):
         mm.lmm(formula, data, contrasts={"replicate": "sum"})
+
+
+def test_a_users_own_function_is_an_explicit_opt_in() -> None:
+    """functions= lets a formula call the user's function, for the fit, its predictions,
+    its type III tests and its updates; without it, or after it, the call is refused."""
+    data = mm.datasets.load("sleepstudy")
+    calls: list[int] = []
+
+    def weeks(x: object) -> np.ndarray:
+        calls.append(len(np.asarray(x)))
+        return np.asarray(x, dtype=float) / 7
+
+    formula = "Reaction ~ weeks(Days) + (1 | Subject)"
+    with pytest.raises(mm.FormulaError, match=r"calls weeks\(\)"):
+        mm.lmm(formula, data)
+    fit = mm.lmm(formula, data, functions={"weeks": weeks})
+    plain = mm.lmm("Reaction ~ I(Days / 7) + (1 | Subject)", data)
+    np.testing.assert_allclose(fit.beta, plain.beta, rtol=1e-10)
+    new = data.head(4)
+    np.testing.assert_allclose(fit.predict(new), plain.predict(new), rtol=1e-10)
+    assert calls[-1] == 4  # called again on the new rows
+    assert list(fit.anova().index) == ["weeks(Days)"]
+    assert list(fit.update(reml=False).fixed_names) == ["(Intercept)", "weeks(Days)"]
+    with pytest.raises(mm.FormulaError, match=r"calls weeks\(\)"):
+        mm.lmm(formula, data)  # the opt-in was for that fit alone
+    with pytest.raises(mm.ModelSpecError, match="already a formula function"):
+        mm.lmm(formula, data, functions={"scale": weeks})
+    with pytest.raises(mm.ModelSpecError, match="not callable"):
+        mm.lmm(formula, data, functions={"weeks": 7})

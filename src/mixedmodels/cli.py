@@ -318,7 +318,6 @@ def _teaching(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def _explore(host: str, port: int) -> int:
     if not 0 < port < 65536:
         print(f"mixedmodels: error: --port must be 1-65535, not {port}", file=sys.stderr)

@@ -11,7 +11,7 @@ import numpy as np
 
 from mixedmodels._data import is_dask_dataframe
 from mixedmodels.core.optinfo import OptimizerSettings
-from mixedmodels.design.namespace import with_contrasts
+from mixedmodels.design.namespace import user_functions, with_contrasts
 from mixedmodels.design.rnames import check_name_style
 from mixedmodels.errors import ModelSpecError
 from mixedmodels.gls.structures import Correlation, Variance
@@ -38,6 +38,7 @@ def lmm(
     variance: None = ...,
     contrasts: Mapping[str, Any] | None = ...,
     names: str = ...,
+    functions: Mapping[str, Any] | None = ...,
 ) -> LmmResult: ...
 
 
@@ -57,6 +58,7 @@ def lmm(
     variance: Variance | None = ...,
     contrasts: Mapping[str, Any] | None = ...,
     names: str = ...,
+    functions: Mapping[str, Any] | None = ...,
 ) -> LmmResult | StructuredLmmResult: ...
 
 
@@ -75,6 +77,7 @@ def lmm(
     variance: Variance | None = None,
     contrasts: Mapping[str, Any] | None = None,
     names: str = "python",
+    functions: Mapping[str, Any] | None = None,
 ) -> LmmResult | StructuredLmmResult:
     """Fit a linear mixed-effects model, as lme4's ``lmer``.
 
@@ -125,6 +128,11 @@ def lmm(
         (``recipe[S.A]``, ``period[T.2]``, ``poly(Days, 2)[1]``, a boolean's ``late[T.True]``), or
         R's, for code ported from R that indexes by name (``recipe1``, ``period2``,
         ``poly(Days, 2)1``, ``lateTRUE``).
+    functions : dict, optional
+        The user's own functions the formula may call, by name (``{"logit": my_logit}``
+        for ``y ~ logit(p) + (1 | g)``): the explicit opt-in to running code of one's
+        own from a formula, which otherwise calls only the formula language's
+        functions. They are called again on new data by ``predict``; not for Dask data.
 
     Returns
     -------
@@ -143,6 +151,43 @@ def lmm(
         raise ModelSpecError(f"reml must be True or False, not {reml!r}")
     formula = with_contrasts(formula, contrasts)
     check_name_style(names)
+    if functions and is_dask_dataframe(data):
+        raise ModelSpecError(
+            "functions= is for data in memory: a Dask DataFrame's partitions are encoded in "
+            "other processes; add the transformed column to the frame instead"
+        )
+    with user_functions(functions):
+        return _lmm(
+            formula,
+            data,
+            reml=reml,
+            weights=weights,
+            offset=offset,
+            settings=settings,
+            start=start,
+            progress=progress,
+            max_block_bytes=max_block_bytes,
+            correlation=correlation,
+            variance=variance,
+            names=names,
+        )
+
+
+def _lmm(
+    formula: str,
+    data: Any,
+    *,
+    reml: bool,
+    weights: Any,
+    offset: Any,
+    settings: OptimizerSettings | None,
+    start: Any,
+    progress: bool | None,
+    max_block_bytes: int | None,
+    correlation: Correlation | None,
+    variance: Variance | None,
+    names: str,
+) -> LmmResult | StructuredLmmResult:
     if correlation is not None or variance is not None:
         if is_dask_dataframe(data) or weights is not None or start is not None:
             raise ModelSpecError(

@@ -250,6 +250,7 @@ class LmmResult(LmmRecord):
             offset=inputs.offset,
             settings=self._settings,
             names=self._frame.name_style,
+            functions=self._frame.functions,
         )
 
     @property

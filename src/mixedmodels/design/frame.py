@@ -13,6 +13,7 @@ from mixedmodels._data import as_dataframe, unknown_column_error
 from mixedmodels.design.fixed import aliased_columns, independent_columns
 from mixedmodels.design.grouping import GroupingFactor, grouping_factor
 from mixedmodels.design.materialize import encode, required_columns
+from mixedmodels.design.namespace import active_functions
 from mixedmodels.design.response import read_response, response_expressions
 from mixedmodels.design.rnames import check_name_style, r_style_names
 from mixedmodels.errors import DataError, FormulaError, ModelSpecError
@@ -103,6 +104,8 @@ class ModelFrame:
     prior_weights: np.ndarray | None = None
     """The weights given (``weights=``), before a binomial response's trials multiply
     them into :attr:`weights`."""
+    functions: dict[str, Any] | None = None
+    """The user's own functions the formula may call (``functions=``), for predictions."""
     name_style: str = "python"
     """How the columns are named: ``"python"`` (formulaic's, ``recipe[S.A]``) or ``"r"``
     (R's, ``recipe1``; :mod:`mixedmodels.design.rnames`)."""
@@ -512,6 +515,7 @@ def model_frame(
         offset_encodings=tuple(offset_encodings),
         offset_column=offset_col,
         prior_weights=prior,
+        functions=active_functions() or None,
     )
     return named(frame_read, names)
 

@@ -11,9 +11,9 @@ import pandas as pd
 from formulaic import Formula, model_matrix
 
 from mixedmodels.design.namespace import (
-    FORMULA_CONTEXT,
     check_expression,
     column_names,
+    formula_context,
     ordered_as_polynomial,
     r_contrast_name,
 )
@@ -155,7 +155,7 @@ class _LazySpec:
     def _built(self) -> Any:
         if self._spec is None:
             self._spec = model_matrix(
-                self._expression, self._sample, context=FORMULA_CONTEXT
+                self._expression, self._sample, context=formula_context()
             ).model_spec
         return self._spec
 
@@ -182,7 +182,7 @@ def encode(expression: str, data: pd.DataFrame, where: str) -> tuple[np.ndarray,
         return np.ascontiguousarray(values), names, _LazySpec(expression, data.iloc[:1])
     coded = ordered_as_polynomial(expression, data)
     try:
-        matrix = model_matrix(coded, data, na_action="raise", context=FORMULA_CONTEXT)
+        matrix = model_matrix(coded, data, na_action="raise", context=formula_context())
     except Exception as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise FormulaError(f"cannot build {where} {expression!r}: {message}") from None
@@ -197,7 +197,7 @@ def encode_new(spec: Any, data: pd.DataFrame, where: str) -> np.ndarray:
     """Encode new data with a ModelSpec from :func:`encode`."""
     data = readable(data)
     try:
-        matrix = spec.get_model_matrix(data, na_action="raise", context=FORMULA_CONTEXT)
+        matrix = spec.get_model_matrix(data, na_action="raise", context=formula_context())
     except Exception as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise FormulaError(f"cannot encode the new data for {where}: {message}") from None

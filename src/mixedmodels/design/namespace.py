@@ -13,7 +13,10 @@ the knots), so predictions on new data apply the training transform.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -27,7 +30,10 @@ from mixedmodels.errors import FormulaError, ModelSpecError
 __all__ = [
     "FORMULA_CONTEXT",
     "FORMULA_FUNCTIONS",
+    "active_functions",
     "check_expression",
+    "formula_context",
+    "user_functions",
     "column_names",
     "ordered_as_polynomial",
     "r_contrast_name",
@@ -157,6 +163,59 @@ _R_SPELLINGS = {
     "cut": "; bin the column with pandas.cut before the fit",
 }
 
+#: Functions of the user's own a formula may call, by name: set for the duration of a fit
+#: (``functions=`` of :func:`mixedmodels.lmm`) and of its predictions.
+_USER_FUNCTIONS: ContextVar[Mapping[str, Callable[..., Any]]] = ContextVar(
+    "mixedmodels_user_functions", default=MappingProxyType({})
+)
+
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+def _checked_functions(functions: Mapping[str, Any] | None) -> dict[str, Callable[..., Any]]:
+    if functions is None:
+        return {}
+    if not isinstance(functions, Mapping):
+        raise ModelSpecError(
+            f"functions must map names to callables, e.g. {{'logit': my_logit}}, not {functions!r}"
+        )
+    out: dict[str, Callable[..., Any]] = {}
+    for name, function in functions.items():
+        if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
+            raise ModelSpecError(f"functions: {name!r} is not a name a formula can call")
+        if name in FORMULA_FUNCTIONS or name in _CONSTANTS:
+            raise ModelSpecError(
+                f"functions: {name!r} is already a formula function; give yours another name"
+            )
+        if not callable(function):
+            raise ModelSpecError(f"functions: {name!r} is {function!r}, which is not callable")
+        out[name] = function
+    return out
+
+
+@contextmanager
+def user_functions(functions: Mapping[str, Any] | None) -> Iterator[None]:
+    """Let formulas call the user's own ``functions`` (name -> callable) inside the
+    block, besides the formula language's: the explicit opt-in of ``functions=``."""
+    token = _USER_FUNCTIONS.set(_checked_functions(functions))
+    try:
+        yield
+    finally:
+        _USER_FUNCTIONS.reset(token)
+
+
+def active_functions() -> dict[str, Callable[..., Any]]:
+    """The user's functions formulas may call now (none outside :func:`user_functions`)."""
+    return dict(_USER_FUNCTIONS.get())
+
+
+def formula_context() -> Mapping[str, Any]:
+    """What a formula is evaluated with: :data:`FORMULA_CONTEXT` and the user's
+    functions in force."""
+    extra = _USER_FUNCTIONS.get()
+    return {**FORMULA_CONTEXT, **extra} if extra else FORMULA_CONTEXT
+
+
 #: Names that are neither columns nor calls: constants and keyword values.
 _CONSTANTS = frozenset({"TRUE", "FALSE", "True", "False", "None", "pi"})
 
@@ -183,7 +242,9 @@ def check_expression(expression: str, where: str) -> None:
         before = tokens[i - 1] if i > 0 else ("", "")
         if kind == "name" and "__" in text:
             raise FormulaError(f"{where} {expression!r}: the name {text!r} is not allowed")
-        allowed = text in FORMULA_FUNCTIONS or text.startswith("contr.")
+        allowed = (
+            text in FORMULA_FUNCTIONS or text.startswith("contr.") or text in _USER_FUNCTIONS.get()
+        )
         if kind == "name" and after == "(" and not allowed:
             known = ", ".join(sorted(FORMULA_FUNCTIONS))
             hint = _R_SPELLINGS.get(text, "")

@@ -11,6 +11,7 @@ import numpy as np
 
 from mixedmodels.design.frame import ModelFrame, needed_columns
 from mixedmodels.design.materialize import encode_new, required_columns
+from mixedmodels.design.namespace import user_functions
 from mixedmodels.errors import ModelSpecError
 from mixedmodels.formula import parse_formula
 
@@ -110,9 +111,10 @@ def update_inputs(
     if data is None:
         parsed = parse_formula(formula)
         held = {str(c) for c in frame.data.columns}
-        read = list(needed_columns(parsed, response_kind, None, None))
-        for side in side_formulas:
-            read += sorted(required_columns(side.strip().lstrip("~") or "1", "a side model"))
+        with user_functions(frame.functions):
+            read = list(needed_columns(parsed, response_kind, None, None))
+            for side in side_formulas:
+                read += sorted(required_columns(side.strip().lstrip("~") or "1", "a side model"))
         missing = list(dict.fromkeys(c for c in read if c not in held))
         if missing:
             raise ModelSpecError(
@@ -122,10 +124,11 @@ def update_inputs(
             )
         offset = None
         if frame.offset is not None:
-            formula_part = sum(
-                (encode_new(e, frame.data, "offset()")[:, 0] for e in frame.offset_encodings),
-                np.zeros(frame.y.size),
-            )
+            with user_functions(frame.functions):
+                formula_part = sum(
+                    (encode_new(e, frame.data, "offset()")[:, 0] for e in frame.offset_encodings),
+                    np.zeros(frame.y.size),
+                )
             offset = frame.offset - formula_part
             if not np.any(offset):
                 offset = None

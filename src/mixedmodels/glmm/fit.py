@@ -17,7 +17,7 @@ from mixedmodels.core.optinfo import OptimizerSettings
 from mixedmodels.design.conditioning import conditioning
 from mixedmodels.design.frame import ModelFrame, model_frame
 from mixedmodels.design.materialize import design_matrix
-from mixedmodels.design.namespace import with_contrasts
+from mixedmodels.design.namespace import user_functions, with_contrasts
 from mixedmodels.errors import (
     DataError,
     ModelSpecError,
@@ -48,6 +48,7 @@ def glmm(
     dispersion: str | None = None,
     contrasts: Mapping[str, Any] | None = None,
     names: str = "python",
+    functions: Mapping[str, Any] | None = None,
 ) -> GlmmResult:
     """Fit a generalized linear mixed model, as lme4's ``glmer``.
 
@@ -93,6 +94,8 @@ def glmm(
         R's ``contrasts=`` for categorical columns, as :func:`mixedmodels.lmm`'s.
     names : {"python", "r"}, default "python"
         The coefficients' names, as :func:`mixedmodels.lmm`'s.
+    functions : dict, optional
+        The user's own functions the formula may call, as :func:`mixedmodels.lmm`'s.
 
     Returns
     -------
@@ -124,15 +127,16 @@ def glmm(
         )
     kind = "binomial" if fam.name == "binomial" else "numeric"
     formula = with_contrasts(formula, contrasts)
-    frame = model_frame(
-        formula,
-        data,
-        weights=weights,
-        offset=offset,
-        response_kind=kind,
-        residual_variance=False,
-        names=names,
-    )
+    with user_functions(functions):
+        frame = model_frame(
+            formula,
+            data,
+            weights=weights,
+            offset=offset,
+            response_kind=kind,
+            residual_variance=False,
+            names=names,
+        )
     fam.check_response(frame.y, frame.response_name, frame.weights)
     layout = covariance_layout(frame)
     # fitted on centred and scaled matrices, reported in the original ones

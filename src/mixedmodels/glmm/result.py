@@ -437,6 +437,7 @@ class GlmmResult(MixedModelResult):
             zi=model.zi_formula,
             dispersion=model.disp_formula,
             names=model.frame.name_style,
+            functions=model.frame.functions,
         )
 
     def anova(self) -> pd.DataFrame:

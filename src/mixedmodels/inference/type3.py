@@ -16,7 +16,7 @@ from formulaic import model_matrix
 from scipy import stats
 
 from mixedmodels.design.frame import ModelFrame
-from mixedmodels.design.namespace import FORMULA_CONTEXT, r_contrast_name
+from mixedmodels.design.namespace import formula_context, r_contrast_name, user_functions
 from mixedmodels.errors import ModelSpecError
 from mixedmodels.inference.satterthwaite import satterthwaite_f
 from mixedmodels.inference.varpar import VarianceFunctions
@@ -64,9 +64,9 @@ def type3_anova(fit: LmmRecord, ddf: str = "satterthwaite") -> pd.DataFrame:
         def test(L: np.ndarray) -> tuple[float, float, float, float]:
             return kr.test(L, fit.beta)
 
-    rows = [
-        (name, *test(L)) for name, L in type3_hypotheses(frame.formula.fixed, frame.data, frame.X)
-    ]
+    with user_functions(frame.functions):
+        hypotheses = type3_hypotheses(frame.formula.fixed, frame.data, frame.X)
+    rows = [(name, *test(L)) for name, L in hypotheses]
     return pd.DataFrame(rows, columns=["term", "numdf", "dendf", "F", "p_value"]).set_index("term")
 
 
@@ -80,7 +80,9 @@ def wald_type3_anova(frame: ModelFrame, beta: np.ndarray, vcov: np.ndarray) -> p
             f"dropped as aliased: {', '.join(frame.aliased)}"
         )
     rows = []
-    for name, L in type3_hypotheses(frame.formula.fixed, frame.data, frame.X):
+    with user_functions(frame.functions):
+        hypotheses = type3_hypotheses(frame.formula.fixed, frame.data, frame.X)
+    for name, L in hypotheses:
         estimate = L @ beta
         covariance = L @ vcov @ L.T
         df = int(np.linalg.matrix_rank(covariance))
@@ -93,7 +95,7 @@ def type3_hypotheses(fixed: str, data: pd.DataFrame, X: np.ndarray) -> list[tupl
     """Each fixed-effect term's type III hypothesis ``L beta = 0`` on the columns of ``X``
     (the treatment-coded matrix of ``fixed`` on ``data``)."""
     formula, renamed = _sum_coded(fixed, data)
-    encoded = model_matrix(formula, data, na_action="raise", context=FORMULA_CONTEXT)
+    encoded = model_matrix(formula, data, na_action="raise", context=formula_context())
     X_sum = np.asarray(encoded, dtype=np.float64)
     M = np.linalg.lstsq(X_sum, X, rcond=None)[0]
     out = []

@@ -13,6 +13,7 @@ from mixedmodels._data import as_dataframe, shared_in_graph, unknown_column_erro
 from mixedmodels.core.covariance import CovarianceLayout, covariance_layout
 from mixedmodels.design.frame import ModelFrame, predictor_columns
 from mixedmodels.design.materialize import encode_new
+from mixedmodels.design.namespace import user_functions
 from mixedmodels.errors import DataError, ModelSpecError
 from mixedmodels.formula.parse import parse_formula
 from mixedmodels.lmm.record import LmmRecord
@@ -124,7 +125,19 @@ def predict_rows(
     terms: frozenset[int] | None = None,
 ) -> np.ndarray:
     """The linear predictor of every row of ``data`` (see :meth:`LmmResult.predict`),
-    with the random-effect terms ``terms`` (all of them for None)."""
+    with the random-effect terms ``terms`` (all of them for None), the fit's own
+    formula functions (``functions=``) in force."""
+    with user_functions(model.frame.functions):
+        return _predict_rows(model, data, re, allow_new_levels, terms)
+
+
+def _predict_rows(
+    model: PredictionModel,
+    data: pd.DataFrame,
+    re: bool,
+    allow_new_levels: bool,
+    terms: frozenset[int] | None,
+) -> np.ndarray:
     frame, layout = model.frame, model.layout
     # the columns the right-hand side reads (not the response's: log(Reaction)'s Reaction)
     for column in predictor_columns(frame.formula):
