@@ -3,12 +3,19 @@ forked processes (``n_jobs``) or on the workers of a Dask cluster (``client``).
 
 Replicate ``i`` gets its own task and its results come back in task order, so a seed
 gives the same table whichever way the replicates run.
+
+Calls are reentrant: each call's work and shared object are registered under a key of
+their own before its pool forks, and its workers look them up by that key, so calls from
+several threads at once (the explorer serves requests on threads) never run another
+call's work.
 """
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -17,9 +24,11 @@ from mixedmodels.errors import ModelSpecError
 
 __all__ = ["batches", "run_batch", "run_replicates"]
 
-# what a forked worker runs: set before the pool forks, read by _run_forked
-_WORK: Callable[[Any, Any], Any] | None = None
-_SHARED: Any = None
+# what forked workers run, by call: registered before a call's pool forks (its workers
+# inherit the registry), read by _run_forked with the call's key
+_CALLS: dict[int, tuple[Callable[[Any, Any], Any], Any]] = {}
+_CALLS_LOCK = threading.Lock()
+_KEYS = itertools.count()
 
 
 def batches(tasks: Sequence[Any], size: int) -> Iterator[list[Any]]:
@@ -37,9 +46,9 @@ def run_batch(work: Callable[[Any, Any], Any], shared: Any, batch: list[Any]) ->
         return [work(shared, task) for task in batch]
 
 
-def _run_forked(batch: list[Any]) -> list[Any]:
-    assert _WORK is not None
-    return run_batch(_WORK, _SHARED, batch)
+def _run_forked(key: int, batch: list[Any]) -> list[Any]:
+    work, shared = _CALLS[key]
+    return run_batch(work, shared, batch)
 
 
 def run_replicates(
@@ -72,7 +81,6 @@ def run_replicates(
     batch_size : int, optional
         Replicates per task sent to a worker.
     """
-    global _WORK, _SHARED
     if client is not None:
         if not (hasattr(client, "scatter") and hasattr(client, "map")):
             raise ModelSpecError(
@@ -88,16 +96,21 @@ def run_replicates(
                 bar.update(1)
         return out
     size = batch_size or max(1, min(25, len(tasks) // (4 * jobs) or 1))
-    _WORK, _SHARED = work, shared
+    with _CALLS_LOCK:
+        key = next(_KEYS)
+        _CALLS[key] = (work, shared)
     try:
         context = multiprocessing.get_context("fork")
+        parts = list(batches(tasks, size))
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            for part in pool.map(_run_forked, batches(tasks, size)):
+            # the workers fork at the first submission, after the registration above
+            for part in pool.map(_run_forked, [key] * len(parts), parts):
                 out.extend(part)
                 if bar is not None:
                     bar.update(len(part))
     finally:
-        _WORK, _SHARED = None, None
+        with _CALLS_LOCK:
+            del _CALLS[key]
     return out
 
 
