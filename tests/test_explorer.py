@@ -308,3 +308,83 @@ def test_explore_shows_the_app_inline_in_a_notebook() -> None:
     assert "<iframe" in html and f'src="http://127.0.0.1:{port}/"' in html
     printed = "".join(o.get("text", "") for o in notebook.cells[1].outputs)
     assert printed.strip() == "200 True"
+
+
+def test_foreign_hosts_and_origins_are_refused() -> None:
+    """DNS rebinding: a page elsewhere that points its name at this machine, or posts
+    to it, gets 403; the loopback names are served."""
+    from mixedmodels.app.server import create_app
+
+    client = create_app().server.test_client()
+    assert client.get("/", headers={"Host": "127.0.0.1:8050"}).status_code == 200
+    assert client.get("/", headers={"Host": "localhost:8050"}).status_code == 200
+    assert client.get("/", headers={"Host": "[::1]:8050"}).status_code == 200
+    refused = client.get("/", headers={"Host": "attacker.example:8050"})
+    assert refused.status_code == 403
+    assert b"attacker.example" in refused.data
+    post = client.post(
+        "/_dash-update-component",
+        data="{}",
+        content_type="application/json",
+        headers={"Origin": "http://attacker.example"},
+    )
+    assert post.status_code == 403
+    # bound to every interface, any name is served
+    assert (
+        create_app(None).server.test_client().get("/", headers={"Host": "lab-pc.local"}).status_code
+        == 200
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"output": "nothing.here"},
+        {
+            "output": "page.children",
+            "outputs": {"id": "page", "property": "children"},
+            "inputs": [{"id": "url", "property": "pathname", "value": 5}],
+            "changedPropIds": [],
+            "state": [{"id": "url", "property": "search", "value": {"a": 1}}],
+        },
+        {
+            "output": "page.children",
+            "outputs": {"id": "page", "property": "children"},
+            "inputs": [],
+            "changedPropIds": [],
+        },
+    ],
+)
+def test_malformed_callback_payloads_get_400(body: dict) -> None:
+    import json
+    import logging
+
+    from mixedmodels.app.server import create_app
+
+    logging.getLogger("mixedmodels.explorer").setLevel(logging.ERROR)
+    client = create_app().server.test_client()
+    response = client.post(
+        "/_dash-update-component", data=json.dumps(body), content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert b"malformed callback request" in response.data
+
+
+def test_tables_are_limited_in_columns_and_cells_before_parsing() -> None:
+    import time
+
+    from mixedmodels.app.upload import MAX_COLUMNS, UploadError, read_table
+
+    wide = ",".join(f"c{i}" for i in range(150_000)) + "\n" + ",".join(["1"] * 150_000) + "\n"
+    start = time.perf_counter()
+    with pytest.raises(UploadError, match="150000 columns"):
+        read_table(wide, "wide.csv")
+    assert time.perf_counter() - start < 1.0  # refused from its first line
+    tall = "y,g\n" + "1,a\n" * 1_100_000
+    with pytest.raises(UploadError, match="cells"):
+        read_table(tall, "tall.csv")
+    with pytest.raises(UploadError, match="unknown form"):
+        read_table(None, "stored")  # type: ignore[arg-type]
+    assert read_table("y,g\n1,a\n2,b\n", "ok.csv").shape == (2, 2)
+    assert MAX_COLUMNS >= 100

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from dash import Dash, Input, Output, State, dcc, html
+from dash.exceptions import CallbackException
+from flask import Response, request
 
 from mixedmodels.app.pages import hospitals, ignoring, shrinkage, yourdata
 from mixedmodels.app.state import state_from_query
 from mixedmodels.app.upload import MAX_UPLOAD_BYTES
 from mixedmodels.app.widgets import aria
 
-__all__ = ["LOCALHOST", "NAV", "create_app", "serve"]
+__all__ = ["LOCAL_NAMES", "LOCALHOST", "NAV", "create_app", "serve"]
 
 LOCALHOST = "127.0.0.1"
+#: The names a browser on this machine reaches a loopback server by.
+LOCAL_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+#: Addresses that bind every interface: the server cannot know the names it is reached by.
+ANY_INTERFACE = frozenset({"0.0.0.0", "::", ""})
+#: Dash's callback endpoint: what a malformed request body reaches.
+CALLBACK_PATH = "/_dash-update-component"
 ASSETS = Path(__file__).with_name("assets")
 NAV = (
     ("/", "Shrinkage"),
@@ -37,8 +48,58 @@ def _page(path: str, query: str) -> Any:
     return shrinkage.layout(state_from_query("/", query))
 
 
-def create_app() -> Dash:
-    """The explorer as a Dash app (not yet serving)."""
+def _hostname(authority: str) -> str:
+    """The host of a ``Host`` header or of an origin's authority, without the port."""
+    authority = authority.strip().lower()
+    if authority.startswith("["):
+        return authority[1 : authority.find("]")] if "]" in authority else authority
+    return authority.rsplit(":", 1)[0] if authority.count(":") == 1 else authority
+
+
+def _guard(app: Dash, hosts: frozenset[str] | None) -> None:
+    """Refuse requests whose ``Host`` or ``Origin`` is not one of ``hosts`` (a web page
+    elsewhere that rebinds its name to this machine, DNS rebinding, or posts to it), and
+    answer malformed callback requests with 400 and a message instead of a 500."""
+    server = app.server
+    log = logging.getLogger("mixedmodels.explorer")
+
+    def same_host() -> Response | None:
+        if hosts is None:
+            return None
+        host = _hostname(request.host or "")
+        origin = request.headers.get("Origin")
+        origin_host = urlsplit(origin).hostname if origin and origin != "null" else None
+        if host not in hosts or (origin is not None and origin_host not in hosts):
+            shown = origin if origin is not None and origin_host not in hosts else request.host
+            return Response(
+                f"refused: the explorer answers requests for {', '.join(sorted(hosts))}, "
+                f"not {shown}",
+                status=403,
+                mimetype="text/plain",
+            )
+        return None
+
+    server.before_request(same_host)
+
+    def malformed(exc: Exception) -> Response:
+        if request.path != CALLBACK_PATH:
+            raise exc
+        log.warning("malformed callback request: %s: %s", type(exc).__name__, exc)
+        return Response(
+            f"malformed callback request ({type(exc).__name__}: {exc})",
+            status=400,
+            mimetype="text/plain",
+        )
+
+    # Dash's own complaints about a request (inputs that do not match the callback) and
+    # what a callback meets in values of the wrong shape
+    for kind in (CallbackException, KeyError, TypeError, ValueError, AttributeError, IndexError):
+        server.register_error_handler(kind, malformed)
+
+
+def create_app(hosts: Iterable[str] | None = LOCAL_NAMES) -> Dash:
+    """The explorer as a Dash app (not yet serving), answering requests addressed to
+    ``hosts`` (default: this machine's loopback names; None: any)."""
     app = Dash(
         __name__,
         assets_folder=str(ASSETS),
@@ -48,6 +109,7 @@ def create_app() -> Dash:
     )
     # The server refuses request bodies far beyond the largest upload (base64 adds a third).
     app.server.config["MAX_CONTENT_LENGTH"] = 2 * MAX_UPLOAD_BYTES
+    _guard(app, None if hosts is None else frozenset(h.lower() for h in hosts))
     app.layout = html.Div(
         [
             dcc.Location(id="url", refresh="callback-nav"),
@@ -89,8 +151,11 @@ def create_app() -> Dash:
 
 
 def serve(host: str = LOCALHOST, port: int = 8050, debug: bool = False) -> None:
-    """Serve the explorer until interrupted (on localhost unless ``host`` says otherwise)."""
-    app = create_app()
+    """Serve the explorer until interrupted (on localhost unless ``host`` says otherwise).
+    It answers requests addressed to the loopback names and to ``host``; bound to every
+    interface (``0.0.0.0``), to any name."""
+    hosts = None if host in ANY_INTERFACE else LOCAL_NAMES | {host.lower()}
+    app = create_app(hosts)
     address = f"http://{host}:{port}/"
     print(f"mixedmodels explorer: {address}  (Ctrl+C to stop)", flush=True)
     if host not in (LOCALHOST, "localhost", "::1"):

@@ -16,10 +16,23 @@ import pandas as pd
 
 from mixedmodels.errors import DataError
 
-__all__ = ["MAX_UPLOAD_BYTES", "MAX_CLUSTERS", "UploadError", "read_upload", "check_columns"]
+__all__ = [
+    "MAX_CELLS",
+    "MAX_CLUSTERS",
+    "MAX_COLUMNS",
+    "MAX_UPLOAD_BYTES",
+    "UploadError",
+    "check_columns",
+    "read_table",
+    "read_upload",
+]
 
 #: The largest file the explorer reads (bytes of the file, before base64).
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+#: The most columns and cells (rows x columns) of a table the explorer reads: checked on
+#: the text before it is parsed (150,000 columns in 1.6 MB would tie the parser up).
+MAX_COLUMNS = 200
+MAX_CELLS = 2_000_000
 #: The most clusters drawn in the pooling view of uploaded data.
 MAX_CLUSTERS = 500
 
@@ -69,13 +82,47 @@ def read_upload(contents: str, filename: str) -> pd.DataFrame:
             text = raw.decode("latin-1")
         except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes any bytes
             raise UploadError(f"{name} is not a text file") from None
+    return read_table(text, name)
+
+
+def read_table(text: str, name: str) -> pd.DataFrame:
+    """The CSV table in ``text`` (separator comma, semicolon or tab), within
+    :data:`MAX_UPLOAD_BYTES`, :data:`MAX_COLUMNS` and :data:`MAX_CELLS`, checked before
+    it is parsed: what the upload callback reads, and what the drawing callback reads
+    again from the page's store (which a client may send altered).
+
+    Raises
+    ------
+    UploadError
+    """
+    if not isinstance(text, str):
+        raise UploadError(f"{name}: the table arrived in an unknown form; please load it again")
+    if len(text) > 2 * MAX_UPLOAD_BYTES:
+        raise UploadError(
+            f"{name} is {_megabytes(len(text))}; the explorer reads files up to "
+            f"{_megabytes(MAX_UPLOAD_BYTES)}"
+        )
     if not text.strip():
         raise UploadError(f"{name} is empty")
+    head = text[:8192]
     try:
-        dialect = csv.Sniffer().sniff(text[:8192], delimiters=",;\t")
+        dialect = csv.Sniffer().sniff(head, delimiters=",;\t")
         sep = dialect.delimiter
     except csv.Error:
         sep = ","
+    first = text.lstrip().split("\n", 1)[0]
+    n_columns = first.count(sep) + 1
+    if n_columns > MAX_COLUMNS:
+        raise UploadError(
+            f"{name} has {n_columns} columns; the explorer reads tables of up to "
+            f"{MAX_COLUMNS} (keep the response and group columns)"
+        )
+    n_rows = text.count("\n") + 1
+    if n_rows * n_columns > MAX_CELLS:
+        raise UploadError(
+            f"{name} has about {n_rows * n_columns:,} cells; the explorer reads up to "
+            f"{MAX_CELLS:,} (use a sample of the rows, or mm.pooling() in Python)"
+        )
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, engine="c")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:

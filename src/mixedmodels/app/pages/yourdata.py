@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import warnings
 from typing import Any
 
-import pandas as pd
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from mixedmodels import datasets
@@ -18,6 +16,7 @@ from mixedmodels.app.upload import (
     UploadError,
     check_columns,
     numeric_columns,
+    read_table,
     read_upload,
 )
 from mixedmodels.app.widgets import choice, code_block, graph, records, table
@@ -177,9 +176,16 @@ def register(app: Dash) -> None:
         query = query_from_state("/data", state)
         if not stored or not response or not group:
             return (no_update,) * 6 + (query,)
-        frame = pd.read_csv(io.StringIO(stored["csv"]))
-        frame.columns = [str(c) for c in frame.columns]
+        if (
+            not isinstance(stored, dict)
+            or not isinstance(response, str)
+            or not isinstance(group, str)
+        ):
+            raise TypeError("the stored table and the chosen columns must be a table and names")
+        name = str(stored.get("name", "the table"))
         try:
+            # the store comes back from the browser: its limits are checked again
+            frame = read_table(stored.get("csv"), name)  # type: ignore[arg-type]
             check_columns(frame, response, group)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -192,7 +198,7 @@ def register(app: Dash) -> None:
             state["view"],
             False,
             value_label=response,
-            title=f"{stored['name']}: {response} by {group}",
+            title=f"{name}: {response} by {group}",
             animate=ctx.triggered_id == f"{PAGE}-view",  # glide between views only
         )
         data, columns = records(t.rename_axis(group))
@@ -200,6 +206,6 @@ def register(app: Dash) -> None:
             f"{len(t)} clusters, {int(t['n'].sum())} rows; estimated σ_u = {result.sigma_u:.3g}, "
             f"σ_e = {result.sigma_e:.3g}, ICC = {result.icc:.2f}. {result.note}"
         ).strip()
-        snippet = upload_code(stored["name"], response, group, stored.get("example") == "True")
+        snippet = upload_code(name, response, group, stored.get("example") == "True")
         code = f"```python\n{snippet}\n```"
         return fig, data, columns, status, "", code, query
