@@ -201,11 +201,17 @@ def unique_names(names: list[str]) -> list[str]:
     return out
 
 
-#: The largest spread of a response, or magnitude of a predictor, that a fit takes: the
-#: squares and cross-products of larger ones overflow double precision (1e308).
-MAX_MAGNITUDE = 1e150
-#: The smallest spread of a response a fit takes (its squares would underflow).
-MIN_SPREAD = 1e-150
+#: A fit's sums of squares and cross-products must stay inside double precision: for n
+#: rows of magnitude m, log10(n m^2) at most this (double precision ends at 1.8e308: the
+#: largest sum a fit forms is the response's, y'y, the others are smaller) ...
+MAX_LOG10_SQUARES = 308.0
+#: ... and the response's spread s at least this (log10(n s^2); squares underflow below
+#: 1e-308). A rescaling of the data by 1e+-150 is well inside both.
+MIN_LOG10_SQUARES = -300.0
+
+
+def _log10_squares(magnitude: float, n: int) -> float:
+    return 2.0 * float(np.log10(magnitude)) + float(np.log10(max(n, 1)))
 
 
 def _check_values(data: pd.DataFrame, column: str) -> None:
@@ -254,7 +260,7 @@ def _check_numeric(data: pd.DataFrame, column: str | None, what: str) -> None:
 def _check_response_spread(y: np.ndarray, name: str, residual_variance: bool) -> None:
     """A response must vary (a GLMM's all-zero or all-one binomial is separated, its
     constant counts leave nothing to estimate), and an LMM's within what double
-    precision squares."""
+    precision squares and sums."""
     spread = float(np.max(np.abs(y - np.mean(y)))) if y.size else 0.0
     if spread == 0.0:
         raise DataError(
@@ -263,22 +269,27 @@ def _check_response_spread(y: np.ndarray, name: str, residual_variance: bool) ->
         )
     if not residual_variance:
         return
-    if not np.isfinite(spread) or spread > MAX_MAGNITUDE or spread < MIN_SPREAD:
+    largest = float(np.max(np.abs(y)))
+    if (
+        not np.isfinite(spread)
+        or _log10_squares(largest, y.size) > MAX_LOG10_SQUARES
+        or _log10_squares(spread, y.size) < MIN_LOG10_SQUARES
+    ):
         raise DataError(
-            f"the response {name!r} varies on the scale of {spread:.3g}, beyond what double "
-            f"precision squares ({MIN_SPREAD:g} to {MAX_MAGNITUDE:g}); rescale it (multiply "
-            "by a power of ten) and scale the estimates back"
+            f"the response {name!r} reaches {largest:.3g} and varies by {spread:.3g}: its "
+            "sums of squares do not fit in double precision (about 1e-300 to 1e308); "
+            "rescale it (multiply by a power of ten) and scale the estimates back"
         )
 
 
 def _check_fixed_magnitude(X: np.ndarray, names: list[str]) -> None:
-    big = np.max(np.abs(X), axis=0, initial=0.0) > MAX_MAGNITUDE
-    if big.any():
-        j = int(np.flatnonzero(big)[0])
-        raise DataError(
-            f"the fixed-effect column {names[j]!r} reaches {np.max(np.abs(X[:, j])):.3g}, "
-            f"beyond {MAX_MAGNITUDE:g} (its squares overflow double precision); rescale it"
-        )
+    largest = np.max(np.abs(X), axis=0, initial=0.0)
+    for j, magnitude in enumerate(largest):
+        if magnitude > 0 and _log10_squares(float(magnitude), X.shape[0]) > MAX_LOG10_SQUARES:
+            raise DataError(
+                f"the fixed-effect column {names[j]!r} reaches {magnitude:.3g}: its sums of "
+                "squares overflow double precision (1e308); rescale it"
+            )
 
 
 def needed_columns(
