@@ -340,3 +340,25 @@ def test_profile_intervals_of_a_structured_fit(
         assert lower < fit.fixef[name] < upper
         ratio = (upper - lower) / (wald.loc[name, "upper"] - wald.loc[name, "lower"])
         assert 0.8 < ratio < 1.25  # near the Wald interval's width, not equal to it
+
+
+def test_structured_update_and_re_form_are_the_lmms() -> None:
+    """update keeps the structures and is the direct fit of the new formula; predict
+    takes re_form as an LMM's does."""
+    import warnings
+
+    import mixedmodels as mm
+
+    data = mm.datasets.load("Orthodont")
+    ar1 = mm.corAR1(form="~ 1 | Subject")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = mm.lmm("distance ~ age + (1 | Subject)", data, correlation=ar1)
+        updated = fit.update(". ~ . + Sex")
+        direct = mm.lmm("distance ~ age + Sex + (1 | Subject)", data, correlation=ar1)
+    assert updated.loglik == direct.loglik
+    assert updated.correlation_params == direct.correlation_params
+    assert fit.update(reml=False).loglik == pytest.approx(fit.refit_ml().loglik, rel=1e-10)
+    new = data.head(5)
+    assert fit.predict(new, re_form="NA").equals(fit.predict(new, re=False))
+    assert fit.predict(new, re_form="~ (1 | Subject)").equals(fit.predict(new))

@@ -366,13 +366,49 @@ class StructuredLmmResult:
 
     # -- prediction and simulation -----------------------------------------------------
     def predict(
-        self, newdata: Any = None, re: bool = True, allow_new_levels: bool = False
+        self,
+        newdata: Any = None,
+        re: bool = True,
+        allow_new_levels: bool = False,
+        re_form: Any = None,
+        *,
+        type: str = "response",
     ) -> pd.Series:
         """Predictions ``X beta (+ Z b) (+ offset)``, as nlme's ``predict`` for ``lme``:
-        the residual structure does not enter (see :meth:`LmmResult.predict`)."""
-        if newdata is None and re:
+        the residual structure does not enter (see :meth:`LmmResult.predict`, whose
+        arguments these are)."""
+        if newdata is None and re and re_form is None:
             return self.fitted.rename("predicted")
-        return self.whitened.predict(newdata, re=re, allow_new_levels=allow_new_levels)
+        return self.whitened.predict(
+            newdata, re=re, allow_new_levels=allow_new_levels, re_form=re_form, type=type
+        )
+
+    def update(
+        self, formula: str | None = None, *, data: Any = None, reml: bool | None = None
+    ) -> StructuredLmmResult:
+        """This model fitted again with some of its arguments changed, as
+        :meth:`LmmResult.update`; the correlation and variance structures, the offset
+        and the optimizer settings are kept (without ``data``, the rows of the fit with
+        all their columns, those of the structures too)."""
+        from mixedmodels.design.update import update_inputs, updated_formula
+        from mixedmodels.fitting import lmm
+
+        design = self._design
+        text = updated_formula(self.formula, formula)
+        inputs = update_inputs(design.frame, text, design.rows if data is None else data)
+        fit = lmm(
+            text,
+            inputs.data,
+            reml=self.reml if reml is None else reml,
+            offset=inputs.offset,
+            settings=design.settings,
+            correlation=design.correlation,
+            variance=design.variance,
+            names=design.frame.name_style,
+            functions=design.frame.functions,
+        )
+        assert isinstance(fit, StructuredLmmResult)
+        return fit
 
     def simulate(
         self,
