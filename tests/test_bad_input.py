@@ -309,3 +309,21 @@ def test_a_yes_no_response_counts_yes_as_success_as_r(sleep) -> None:
     )
     np.testing.assert_array_equal(text.beta, logical.beta)
     assert text.beta[1] > 0
+
+
+@pytest.mark.parametrize("term", ["poly(Days, 100000)", "bs(Days, df=100000)", "ns(Days, 100000)"])
+def test_a_basis_larger_than_the_data_is_refused_before_it_is_built(sleep, term: str) -> None:
+    """ns(Days, 100000) asked numpy for 74.5 GiB; a basis needs fewer columns than the
+    distinct values of x (R's poly says so of its degree)."""
+    with pytest.raises(mm.FormulaError, match=r"100000 columns need more than the 10 distinct"):
+        mm.lmm(f"Reaction ~ {term} + (1 | Subject)", sleep)
+
+
+def test_a_non_finite_fit_is_an_error_not_a_result() -> None:
+    from mixedmodels.errors import NonFiniteFitError, check_finite_fit
+
+    check_finite_fit("y ~ x + (1 | g)", criterion=1.0, beta=[1.0, 2.0])
+    with pytest.raises(NonFiniteFitError, match=r"non-finite beta \(\[1.0, nan\]\)"):
+        check_finite_fit("y ~ x + (1 | g)", criterion=1.0, beta=[1.0, np.nan])
+    with pytest.raises(mm.MixedModelsError, match="non-finite criterion"):
+        check_finite_fit("y ~ x + (1 | g)", criterion=np.inf)

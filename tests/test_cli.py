@@ -230,3 +230,21 @@ def test_the_module_runs_every_command() -> None:
     assert out.returncode == 2
     assert "--port must be 1-65535" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_ctrl_c_is_exit_status_130_with_a_message(monkeypatch, capsys) -> None:
+    from mixedmodels import cli
+    from mixedmodels.core.progress import FitInterrupted
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise FitInterrupted("the fit was interrupted after 12 evaluations in 3 s")
+
+    monkeypatch.setattr(cli, "lmm", interrupted)
+    assert main(["fit", "sleepstudy", "Reaction ~ Days + (1 | Subject)"]) == 130
+    err = capsys.readouterr().err
+    assert "mixedmodels: interrupted: the fit was interrupted after 12 evaluations" in err
+    assert "Traceback" not in err
+    out = subprocess.run(
+        [sys.executable, "-m", "mixedmodels.cli", "--help"], capture_output=True, text=True
+    )
+    assert "130  interrupted" in out.stdout

@@ -58,6 +58,11 @@ examples:
   mixedmodels fit visits.parquet "y ~ x + (1 | clinic)" --json > fit.json
   mixedmodels fit cbpp "cbind(incidence, size - incidence) ~ period + (1 | herd)" \
       --family binomial --nagq 25
+
+exit status:
+  0    done
+  2    a problem with the input (file, formula, data, options): one line on stderr
+  130  interrupted (Ctrl+C), with where the fit was
 """
 
 
@@ -209,6 +214,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = _run(argv)
         sys.stdout.flush()  # inside the try: a closed pipe shows here, not at exit
         return status
+    except KeyboardInterrupt as exc:
+        detail = f": {exc}" if str(exc) else ""
+        print(f"mixedmodels: interrupted{detail}", file=sys.stderr)
+        return 130
     except BrokenPipeError:
         # the reader has gone: send what Python still flushes at exit nowhere
         devnull = os.open(os.devnull, os.O_WRONLY)

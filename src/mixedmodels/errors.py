@@ -11,6 +11,7 @@ __all__ = [
     "DataError",
     "ModelSpecError",
     "ModelTooLargeError",
+    "NonFiniteFitError",
     "ConvergenceWarning",
     "SingularFitWarning",
     "RankDeficiencyWarning",
@@ -57,3 +58,23 @@ class SeparationWarning(UserWarning):
 
 class ModelTooLargeError(ModelSpecError):
     """A model whose factorization would need more memory than the fit may use."""
+
+
+class NonFiniteFitError(MixedModelsError, ArithmeticError):
+    """A fit whose estimates or criterion came out NaN or infinite: never returned as a
+    result."""
+
+
+def check_finite_fit(formula: str, **values: object) -> None:
+    """Raise :class:`NonFiniteFitError` naming the first of ``values`` (estimates, the
+    criterion) that holds a NaN or an infinity."""
+    import numpy as np
+
+    for name, value in values.items():
+        array = np.asarray(value, dtype=np.float64)
+        if array.size and not np.all(np.isfinite(array)):
+            raise NonFiniteFitError(
+                f"fitting {formula!r} gave a non-finite {name} ({array.ravel()[:4].tolist()}); "
+                "the data may hold values too far apart in scale, or a model it cannot "
+                "identify: rescale the columns or simplify the model"
+            )

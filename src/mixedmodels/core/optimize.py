@@ -20,6 +20,7 @@ import scipy.optimize
 from mixedmodels.core.boundary import BoundaryCheck, check_boundary
 from mixedmodels.core.newton import Derivatives, derivatives, newton_polish, quasi_newton
 from mixedmodels.core.optinfo import OptimizerSettings, OptInfo
+from mixedmodels.core.progress import FitInterrupted, FitProgress
 from mixedmodels.core.searchscale import DiagonalScale
 
 __all__ = ["minimize_theta"]
@@ -81,6 +82,29 @@ def minimize_theta(
     ``gradient``, Newton steps with it come first (:func:`quasi_newton`); the general
     optimizer runs only if they do not reach an interior optimum.
     """
+    progress = FitProgress(enabled=settings.progress)
+    try:
+        return _minimize_theta(
+            f, start, lower, settings, check, initial_radius, gradient, terms, hessian, progress
+        )
+    except FitInterrupted:
+        raise
+    except KeyboardInterrupt:
+        raise progress.interrupted() from None
+
+
+def _minimize_theta(
+    f: Callable[[np.ndarray], float],
+    start: np.ndarray,
+    lower: np.ndarray,
+    settings: OptimizerSettings,
+    check: bool,
+    initial_radius: float,
+    gradient: Callable[[np.ndarray], tuple[float, np.ndarray]] | None,
+    terms: list[np.ndarray] | None,
+    hessian: np.ndarray | None,
+    progress: FitProgress,
+) -> tuple[np.ndarray, OptInfo]:
     count = 0
     t0 = time.perf_counter()
     # the searches, the boundary check, the polish and the final evaluation meet at the
@@ -96,6 +120,7 @@ def minimize_theta(
         value = f(theta)
         value = value if np.isfinite(value) else 1e300
         recent.store(theta, value, None)
+        progress.tick(value)
         return value
 
     extra = 0  # evaluations of the gradient (each with the criterion)
@@ -110,6 +135,7 @@ def minimize_theta(
             extra += 1
             value, grad = full_gradient(theta)
             recent.store(theta, value, grad)
+            progress.tick(value)
             return value, grad
 
         def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:

@@ -34,6 +34,8 @@ class OptimizerSettings:
     check_max_nobs : int
     gradient_tolerance : float
         Largest acceptable Newton step ``|H^{-1} g|`` at the optimum (lme4's 0.002).
+    progress : bool
+        Report on stderr while a fit runs long (:mod:`mixedmodels.core.progress`).
     """
 
     final_radius: float = 1e-7
@@ -42,6 +44,7 @@ class OptimizerSettings:
     check_convergence: bool | None = None
     check_max_nobs: int = 10_000
     gradient_tolerance: float = 2e-3
+    progress: bool = True
 
 
 @dataclass(frozen=True)

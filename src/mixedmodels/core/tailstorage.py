@@ -41,13 +41,24 @@ __all__ = [
 
 
 def _memory_cap() -> int:
+    """Three quarters of the memory this process may use: the machine's, or less under
+    an address-space limit (``ulimit -v``, ``prlimit --as``)."""
     try:
-        return int(0.75 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
-        return 16 * 2**30
+        total = 16 * 2**30
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY and soft > 0:
+            total = min(total, soft)
+    except (ImportError, ValueError, OSError):  # pragma: no cover - not POSIX
+        pass
+    return int(0.75 * total)
 
 
-#: Most bytes the tail's factorization may take (three quarters of the machine's memory).
+#: Most bytes the tail's factorization may take (three quarters of the process's memory).
 MAX_TAIL_BYTES = _memory_cap()
 #: Tails with fewer levels than this stay dense (LAPACK on one block is as fast).
 SPARSE_MIN_LEVELS = 3000

@@ -24,7 +24,7 @@ import pandas as pd
 from formulaic.utils.stateful_transforms import stateful_transform
 
 from mixedmodels.design.rmath import R_MATH
-from mixedmodels.design.splines import bs, ns
+from mixedmodels.design.splines import bs, ns, poly
 from mixedmodels.errors import FormulaError, ModelSpecError
 
 __all__ = [
@@ -137,6 +137,7 @@ FORMULA_CONTEXT: dict[str, Any] = {
     "factor": factor,
     "ns": ns,
     "bs": bs,
+    "poly": poly,
     "c": r_combine,
     "pmin": pmin,
     "pmax": pmax,

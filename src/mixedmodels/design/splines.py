@@ -25,11 +25,24 @@ import scipy.interpolate
 import scipy.linalg
 from formulaic.materializers.types import FactorValues
 from formulaic.transforms import basis_spline
+from formulaic.transforms import poly as formulaic_poly
 from formulaic.utils.stateful_transforms import stateful_transform
 
-__all__ = ["bs", "natural_spline_basis", "ns"]
+__all__ = ["bs", "natural_spline_basis", "ns", "poly"]
 
 _ORDER = 4  # cubic
+
+
+def _check_basis(call: str, columns: int, x: Any) -> None:
+    """A basis needs fewer columns than the distinct values it is fitted to (R's poly
+    says the same of its degree): more could not be estimated, and their size, not the
+    data's, would decide the memory a fit takes."""
+    values = np.asarray(x, dtype=np.float64)
+    distinct = np.unique(values[np.isfinite(values)]).size
+    if columns >= max(distinct, 2):
+        raise ValueError(
+            f"{call}: {columns} columns need more than the {distinct} distinct values of x"
+        )
 
 
 def _bspline_values(knots: np.ndarray, x: np.ndarray, derivative: int = 0) -> np.ndarray:
@@ -84,6 +97,7 @@ def _ns(  # the default is replaced by formulaic's state, as for its own transfo
             raise ValueError("ns() needs finite values")
         if knots is None:
             n_interior = 0 if df is None else int(df) - 1 - int(bool(intercept))
+            _check_basis("ns()", n_interior + 1 + int(bool(intercept)), finite)
             if n_interior < 0:
                 raise ValueError(f"ns(): df = {df} is too small (at least {1 + int(intercept)})")
             probs = np.linspace(0.0, 1.0, n_interior + 2)[1:-1]
@@ -118,6 +132,11 @@ def _bs(  # the default is replaced by formulaic's state, as for its own transfo
     """R's ``bs(x, df, knots, degree, intercept)``: formulaic's B-spline basis (R's, as
     its tests show) under R's argument names, and, as R's, extended beyond the training
     range by the end pieces' polynomials rather than refused."""
+    if not _state:
+        given: Any = [] if knots is None else knots
+        n_knots = np.atleast_1d(np.asarray(given, dtype=np.float64)).size
+        columns = (int(df) if df is not None else n_knots + degree) + int(bool(intercept))
+        _check_basis("bs()", columns, x)
     result: FactorValues[dict[int, np.ndarray]] = basis_spline(
         x,
         df=df,
@@ -130,6 +149,20 @@ def _bs(  # the default is replaced by formulaic's state, as for its own transfo
     return result
 
 
-#: ``ns`` and ``bs`` as formulaic stateful transforms (formulaic's decorator is untyped).
+def _poly(
+    x: Any,
+    degree: int = 1,
+    raw: bool = False,
+    _state: dict[str, Any] = {},  # noqa: B006
+) -> Any:
+    """R's ``poly(x, degree, raw)``: formulaic's (R's coefficients), with R's check that
+    the degree is below the number of distinct values."""
+    if not _state:
+        _check_basis("poly()", int(degree), x)
+    return formulaic_poly(x, degree=degree, raw=raw, _state=_state)
+
+
+#: ``ns``, ``bs`` and ``poly`` as formulaic stateful transforms (its decorator is untyped).
 ns: Any = stateful_transform(_ns)
 bs: Any = stateful_transform(_bs)
+poly: Any = stateful_transform(_poly)

@@ -28,7 +28,12 @@ from mixedmodels.core.tables import (
     varcorr_table,
 )
 from mixedmodels.design.frame import ModelFrame
-from mixedmodels.errors import ConvergenceWarning, SeparationWarning, SingularFitWarning
+from mixedmodels.errors import (
+    ConvergenceWarning,
+    SeparationWarning,
+    SingularFitWarning,
+    check_finite_fit,
+)
 from mixedmodels.glmm.family import Family
 from mixedmodels.glmm.gradient import has_laplace_gradient
 from mixedmodels.glmm.pirls import GlmmProblem, PirlsError, PirlsState
@@ -267,6 +272,7 @@ def _result(
     theta = theta_map.theta_of(templates)
     vcov = cond.vcov(vcov) if vcov.size else vcov
     beta = cond.beta(beta)
+    check_finite_fit(original.formula.text, criterion=objective, theta=theta, beta=beta)
     separation = _separation_notes(original, beta, fam)
     notes = list(info.warnings) + separation
     for note in info.warnings:

@@ -88,11 +88,19 @@ def _pattern(G: Any) -> sp.csr_matrix:
     return P
 
 
+#: The most edges the minimum-degree elimination graph may hold: about 1.6 GB of
+#: indices and temporaries at 16 bytes an edge. A graph that would fill beyond it is dense
+#: enough that ordering the rest by degree loses little, and the factor's size is then
+#: checked against memory before anything is allocated (core.tailstorage).
+MAX_ORDERING_EDGES = 100_000_000
+
+
 def minimum_degree(
     A: sp.csr_matrix | sp.csc_matrix,
     slack: float = 0.2,
     dense_fraction: float = 0.4,
     seed: int = 0,
+    max_edges: int | None = None,
 ) -> np.ndarray:
     """A fill-reducing elimination order for the symmetric pattern of ``A``.
 
@@ -108,12 +116,16 @@ def minimum_degree(
         ordered last by degree.
     seed : int
         Breaks ties between candidates of equal degree (the order is reproducible).
+    max_edges : int, optional
+        The most edges the elimination graph may hold (default :data:`MAX_ORDERING_EDGES`):
+        past it, the nodes left are ordered by degree.
 
     Returns
     -------
     numpy.ndarray
         ``perm[k]``, the node eliminated k-th.
     """
+    max_edges = MAX_ORDERING_EDGES if max_edges is None else max_edges
     G = _pattern(A)
     alive = np.arange(G.shape[0])
     order: list[np.ndarray] = []
@@ -139,6 +151,15 @@ def minimum_degree(
         keep[elim] = False
         rest = np.flatnonzero(keep)
         B = G[elim][:, rest]
+        # the fill of this round is at most the sum of the squared row counts of B: when
+        # the graph would outgrow max_edges, what is left is dense enough to be ordered
+        # by degree (a bound on memory, not only on time)
+        fill = int(np.sum(np.diff(B.indptr).astype(np.int64) ** 2))
+        if G.nnz + fill > max_edges:
+            order.append(alive[elim[np.argsort(deg[elim], kind="stable")]])
+            rest_deg = deg[rest]
+            order.append(alive[rest[np.argsort(rest_deg, kind="stable")]])
+            break
         G = _pattern(G[rest][:, rest] + (B.T @ B))
         order.append(alive[elim[np.argsort(deg[elim], kind="stable")]])
         alive = alive[rest]

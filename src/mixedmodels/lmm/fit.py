@@ -29,7 +29,12 @@ from mixedmodels.design.conditioning import Conditioning, conditioning
 from mixedmodels.design.crossproducts import CrossProducts, ZTerm, crossproducts
 from mixedmodels.design.frame import ModelFrame, model_frame
 from mixedmodels.design.materialize import INTERCEPT
-from mixedmodels.errors import ConvergenceWarning, ModelSpecError, SingularFitWarning
+from mixedmodels.errors import (
+    ConvergenceWarning,
+    ModelSpecError,
+    SingularFitWarning,
+    check_finite_fit,
+)
 from mixedmodels.lmm.gradient import objective_gradient
 from mixedmodels.lmm.model import LinearMixedModel
 from mixedmodels.lmm.record import LmmRecord
@@ -335,6 +340,9 @@ def build_record(
     rows live elsewhere (a :class:`mixedmodels.daskfit.DaskRows`), and then both are empty.
     """
     sol, sigma = est.solution, est.sigma
+    check_finite_fit(
+        frame.formula.text, criterion=est.objective, theta=est.theta, beta=sol.beta, sigma=sigma
+    )
     return LmmRecord(
         formula=frame.formula.text,
         reml=est.reml,
