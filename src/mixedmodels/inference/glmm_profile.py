@@ -29,6 +29,7 @@ from scipy import stats
 from mixedmodels.errors import ModelSpecError
 from mixedmodels.glmm.gradient import has_laplace_gradient, laplace_gradient
 from mixedmodels.glmm.pirls import GlmmProblem, PirlsError, PirlsState, gauss_hermite
+from mixedmodels.inference.profile import lme4_order
 
 if TYPE_CHECKING:
     from mixedmodels.glmm.result import GlmmResult
@@ -303,20 +304,12 @@ def glmm_profile_intervals(
 
 
 def _lme4_order(names: list[str], kinds: list[str]) -> list[int]:
-    """Per term, each SD followed by the correlations of its column with later ones;
-    then the fixed effects."""
-    order: list[int] = []
-    for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
-        if kind == "sd":
-            column, group = name[3:].rsplit("|", 1)
-            order.append(i)
-            order += [
-                j
-                for j, (n, kd) in enumerate(zip(names, kinds, strict=True))
-                if kd == "cor" and n.endswith(f".{column}|{group}")
-            ]
-    order += [i for i, kind in enumerate(kinds) if kind == "beta"]
-    return order
+    """Indices of the parameters in lme4's order (:func:`~mixedmodels.inference.profile.
+    lme4_order` for the SDs and correlations), then the fixed effects."""
+    variance = [n for n, kind in zip(names, kinds, strict=True) if kind != "beta"]
+    position = {name: i for i, name in enumerate(names)}
+    order = [position[name] for name in lme4_order(variance)]
+    return order + [i for i, kind in enumerate(kinds) if kind == "beta"]
 
 
 def glmm_profile_traces(fit: GlmmResult, level: float = 0.99) -> pd.DataFrame:
