@@ -6,6 +6,7 @@
 
 from mixedmodels import datasets
 from mixedmodels.app import explore
+from mixedmodels.emm import Contrasts, MarginalMeans, emmeans
 from mixedmodels.errors import (
     ConvergenceWarning,
     DataError,
@@ -53,10 +54,14 @@ from mixedmodels.pooling import (
     simulate_clusters,
     type1_error,
 )
+from mixedmodels.saved import load
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Contrasts",
+    "MarginalMeans",
+    "emmeans",
     "StructuredLmmResult",
     "GlsResult",
     "corAR1",
@@ -102,6 +107,7 @@ __all__ = [
     "glmm",
     "icc",
     "lmm",
+    "load",
     "plot",
     "pooling",
     "pooling_study",

@@ -242,6 +242,61 @@ class GlmmResult(MixedModelResult):
         index = data.index if isinstance(data, pd.DataFrame) else pd.RangeIndex(eta.size)
         return pd.Series(values, index=index, name=type)
 
+    def predict_marginal(self, newdata: Any = None) -> pd.Series:
+        """Population-averaged means ``E[y | x]``: the mean response with the random effects
+        integrated over their distribution, not set to zero (:mod:`mixedmodels.glmm.marginal`).
+
+        Under a nonlinear link the mean of a population of groups differs from the mean of a
+        typical group (``predict(re=False)``): a logistic model's population-averaged
+        probabilities lie nearer 0.5.
+
+        Parameters
+        ----------
+        newdata : DataFrame or dict of arrays, optional
+            Rows to predict (the fixed part's and the random terms' columns; the grouping
+            factors are not read); without it, the fitted rows.
+
+        Returns
+        -------
+        pandas.Series
+            Named ``"marginal"``. A zero-inflated model's is ``(1 - pi)`` times the count
+            model's marginal mean (fitted rows only, as :meth:`predict`).
+        """
+        from mixedmodels._data import as_dataframe
+        from mixedmodels.design.frame import predictor_columns
+        from mixedmodels.design.namespace import user_functions
+        from mixedmodels.glmm.marginal import expected_inverse_link, random_effect_variance
+        from mixedmodels.lmm.predict import predict_rows, prediction_model_of
+
+        if self._model is None:
+            raise ModelSpecError("this GLMM fit does not hold its model, so it cannot predict")
+        if newdata is not None and (self.zi_names or self.disp_names):
+            raise ModelSpecError(
+                "marginal means for new data are not available for a model with a "
+                "zero-inflation or dispersion formula; predict_marginal() gives its fitted rows"
+            )
+        frame = self._model.frame
+        data = frame.data if newdata is None else as_dataframe(newdata)
+        if newdata is not None:
+            grouping = {name for t in frame.terms for name in t.spec.factors}
+            data = data.assign(
+                **{
+                    name: frame.data[name].iloc[0]
+                    for name in predictor_columns(frame.formula)
+                    if name in grouping and name not in data.columns
+                }
+            )
+        model = prediction_model_of(frame, self._tables.ranef, self._random_columns, self.beta)
+        eta = predict_rows(model, data, False, True)
+        with user_functions(frame.functions):
+            variance = random_effect_variance(frame, self._model.layout, self.theta, data)
+        values = expected_inverse_link(self.link, eta, variance)
+        if newdata is None and self.zi_names:
+            pi = 1.0 / (1.0 + np.exp(-np.asarray(self._zi_link())[frame.rows]))
+            values = (1.0 - pi) * values
+        index = data.index if isinstance(data, pd.DataFrame) else pd.RangeIndex(eta.size)
+        return pd.Series(values, index=index, name="marginal")
+
     def confint(
         self,
         method: str = "profile",
@@ -475,6 +530,24 @@ class GlmmResult(MixedModelResult):
         if self.nagq == 1:
             return "Laplace approximation"
         return f"adaptive Gauss-Hermite quadrature, nAGQ = {self.nagq}"
+
+    def simulated_residuals(
+        self, n: int = 250, seed: int | np.random.Generator | None = None
+    ) -> Any:
+        """Simulated quantile residuals (DHARMa's method) with their uniformity,
+        dispersion, zero-inflation and outlier tests and plots; see
+        :func:`mixedmodels.checks.simulated_residuals`."""
+        from mixedmodels.checks import simulated_residuals
+
+        return simulated_residuals(self, n, seed)
+
+    def save(self, path: Any) -> None:
+        """Write the fit to ``path`` (a zip archive of JSON and numpy arrays, no pickle;
+        :mod:`mixedmodels.saved.archive`); :func:`mixedmodels.load` reads it back, to the
+        bit, without the original data."""
+        from mixedmodels.saved import save_fit
+
+        save_fit(self, path)
 
     def summary(self) -> str:
         """A text summary with what lme4's ``summary`` of a glmer fit shows."""

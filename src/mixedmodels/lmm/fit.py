@@ -121,14 +121,27 @@ def fit_frame(
     The fit runs on the centred and scaled matrices (:mod:`mixedmodels.design.conditioning`)
     and reports in the original ones; ``start`` is lme4's theta and ``hessian`` as for
     :func:`estimate`."""
+    model, cframe, clayout = conditioned_model(frame, layout, reml)
+    return record_of_model(
+        model, frame, layout, cframe, clayout, settings, index, label, start, hessian
+    )
+
+
+def conditioned_model(
+    frame: ModelFrame, layout: CovarianceLayout, reml: bool
+) -> tuple[LinearMixedModel, ModelFrame, CovarianceLayout]:
+    """The model object of a design, formed on its centred and scaled matrices, with the
+    conditioned frame and layout."""
     cond = conditioning(frame)
     cframe = cond.apply(frame)
     clayout = covariance_layout(cframe) if not cond.is_identity else layout
     products, shift = frame_crossproducts(cframe, clayout)
-    model = make_model(products, shift, frame, clayout, cond, reml)
-    return record_of_model(
-        model, frame, layout, cframe, clayout, settings, index, label, start, hessian
-    )
+    return make_model(products, shift, frame, clayout, cond, reml), cframe, clayout
+
+
+def model_of_frame(frame: ModelFrame, layout: CovarianceLayout, reml: bool) -> LinearMixedModel:
+    """The model object of a design (what a fit of it keeps as ``fit.model``)."""
+    return conditioned_model(frame, layout, reml)[0]
 
 
 def record_of_model(

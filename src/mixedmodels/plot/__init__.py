@@ -3,6 +3,7 @@
 A colour-blind-safe palette (Okabe & Ito 2008) marks the three estimators throughout.
 """
 
+from mixedmodels.plot.checks import simulated_residuals
 from mixedmodels.plot.figures import (
     PALETTE,
     caterpillar,
@@ -20,5 +21,6 @@ __all__ = [
     "residuals",
     "shrinkage_2d",
     "shrinkage_factors",
+    "simulated_residuals",
     "type1_by_icc",
 ]

@@ -1,0 +1,183 @@
+"""Simulated quantile residuals: each observation's place among responses simulated from the
+fitted model (the probability integral transform by simulation; Dunn & Smyth 1996 for the
+randomized form, Hartig's DHARMa for its use with mixed models, whose method this follows
+from its paper and documentation).
+
+For observation ``i`` with ``n`` simulated values ``s_i1 .. s_in`` the residual is
+``r_i = #{s < y_i} / n + U #{s = y_i} / n`` with ``U`` uniform on (0, 1), so that ties of
+discrete responses are broken at random. If the model is right, the ``r_i`` are uniform on
+(0, 1) whatever the family, and so deviations from uniformity, over- or underdispersion,
+excess zeros and outliers show on one scale. The simulations draw new random effects (the
+model's unconditional distribution), as DHARMa's default does for lme4 fits.
+
+The tests:
+
+- uniformity: Kolmogorov-Smirnov against U(0, 1);
+- dispersion: the variance of ``y - m`` (``m`` the simulations' mean) against the variances
+  of ``s_j - m`` of each simulation; the ratio and a two-sided simulation p-value;
+- zero inflation: the number of zeros against the simulations' numbers, the same way;
+- outliers: how many observations lie outside every simulated value, against the
+  binomial count with probability ``2 / (n + 1)`` each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from mixedmodels.errors import ModelSpecError
+
+__all__ = ["CheckResult", "SimulatedResiduals", "simulated_residuals"]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One test of the residuals: its name, statistic (a ratio of observed to simulated,
+    or the KS distance, or the outlier count), p-value and the alternative it was tested
+    against."""
+
+    test: str
+    statistic: float
+    p_value: float
+    alternative: str = "two-sided"
+
+
+def _simulation_p(observed: float, simulated: np.ndarray, alternative: str) -> float:
+    greater = float(np.mean(simulated >= observed))
+    less = float(np.mean(simulated <= observed))
+    if alternative == "greater":
+        return greater
+    if alternative == "less":
+        return less
+    return min(1.0, 2.0 * min(greater, less))
+
+
+def _check_alternative(alternative: str) -> str:
+    if alternative not in ("two-sided", "greater", "less"):
+        raise ValueError(
+            f"alternative must be 'two-sided', 'greater' or 'less', not {alternative!r}"
+        )
+    return alternative
+
+
+@dataclass(frozen=True, eq=False)
+class SimulatedResiduals:
+    """The simulated quantile residuals of a fit (:func:`simulated_residuals`).
+
+    Attributes
+    ----------
+    residuals : numpy.ndarray
+        ``(nobs,)``, on (0, 1): uniform if the model is right.
+    observed : numpy.ndarray
+        The response of the rows used (a binomial's as proportions).
+    simulated : numpy.ndarray
+        ``(nobs, n)``: the simulated responses.
+    expected : numpy.ndarray
+        The simulations' mean per row (the predicted value of the residual plot).
+    """
+
+    residuals: np.ndarray
+    observed: np.ndarray
+    simulated: np.ndarray
+    expected: np.ndarray
+
+    @property
+    def n_simulations(self) -> int:
+        return int(self.simulated.shape[1])
+
+    def uniformity(self) -> CheckResult:
+        """Kolmogorov-Smirnov test of the residuals against U(0, 1)."""
+        result = stats.kstest(self.residuals, "uniform")
+        return CheckResult("uniformity (KS)", float(result.statistic), float(result.pvalue))
+
+    def dispersion(self, alternative: str = "two-sided") -> CheckResult:
+        """Observed against simulated variance around the simulations' mean: a ratio
+        above 1 is overdispersion."""
+        _check_alternative(alternative)
+        m = self.expected
+        observed = float(np.var(self.observed - m))
+        simulated = np.var(self.simulated - m[:, None], axis=0)
+        ratio = observed / float(np.mean(simulated)) if np.mean(simulated) > 0 else np.inf
+        return CheckResult(
+            "dispersion", ratio, _simulation_p(observed, simulated, alternative), alternative
+        )
+
+    def zero_inflation(self, alternative: str = "two-sided") -> CheckResult:
+        """Observed against simulated number of zeros: a ratio above 1 is excess zeros."""
+        _check_alternative(alternative)
+        observed = float(np.sum(self.observed == 0))
+        simulated = np.sum(self.simulated == 0, axis=0).astype(np.float64)
+        mean = float(np.mean(simulated))
+        ratio = observed / mean if mean > 0 else (np.inf if observed > 0 else 1.0)
+        return CheckResult(
+            "zero inflation", ratio, _simulation_p(observed, simulated, alternative), alternative
+        )
+
+    def outliers(self) -> CheckResult:
+        """Observations outside every simulated value, against Binomial(nobs, 2/(n+1))."""
+        outside = (self.observed < self.simulated.min(axis=1)) | (
+            self.observed > self.simulated.max(axis=1)
+        )
+        count = int(np.sum(outside))
+        p = 2.0 / (self.n_simulations + 1.0)
+        test = stats.binomtest(count, self.residuals.size, p)
+        return CheckResult("outliers", float(count), float(test.pvalue))
+
+    def tests(self) -> pd.DataFrame:
+        """The four tests, one row each: ``statistic, p_value``."""
+        rows = [self.uniformity(), self.dispersion(), self.zero_inflation(), self.outliers()]
+        return pd.DataFrame(
+            {"statistic": [r.statistic for r in rows], "p_value": [r.p_value for r in rows]},
+            index=pd.Index([r.test for r in rows], name="test"),
+        )
+
+    def plot(self, axes: Any = None) -> Any:
+        """The QQ plot against U(0, 1) and the residuals against the predicted value's
+        rank (``mixedmodels.plot.simulated_residuals``); returns the two Axes."""
+        from mixedmodels.plot.checks import simulated_residuals as draw
+
+        return draw(self, axes)
+
+
+def simulated_residuals(
+    fit: Any, n: int = 250, seed: int | np.random.Generator | None = None
+) -> SimulatedResiduals:
+    """Simulated quantile residuals of a fitted LMM or GLMM.
+
+    Parameters
+    ----------
+    fit : LmmResult or GlmmResult
+    n : int
+        Simulations (DHARMa's default 250; more for a smoother QQ plot).
+    seed : int or Generator
+        The simulations' and the tie-breaking's randomness.
+    """
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 10:
+        raise ModelSpecError(f"n must be a whole number of simulations, at least 10, not {n!r}")
+    if not hasattr(fit, "simulate"):
+        raise ModelSpecError(f"a {type(fit).__name__} cannot simulate responses to compare with")
+    rng = np.random.default_rng(seed)
+    simulated = np.asarray(fit.simulate(n=int(n), seed=rng, re="new"), dtype=np.float64)
+    model = getattr(fit, "_model", None)
+    frame = model.frame if model is not None else fit._frame
+    observed = np.asarray(frame.y, dtype=np.float64)
+    below = np.sum(simulated < observed[:, None], axis=1)
+    equal = np.sum(simulated == observed[:, None], axis=1)
+    u = rng.uniform(size=observed.size)
+    residuals = (below + u * equal) / simulated.shape[1]
+    for name, value in (("residuals", residuals), ("observed", observed)):
+        if not np.all(np.isfinite(value)):
+            raise ModelSpecError(f"the simulated {name} are not finite")
+    out = SimulatedResiduals(
+        residuals=residuals,
+        observed=observed,
+        simulated=simulated,
+        expected=simulated.mean(axis=1),
+    )
+    for array in (out.residuals, out.observed, out.simulated, out.expected):
+        array.setflags(write=False)
+    return out
