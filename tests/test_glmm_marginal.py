@@ -29,6 +29,13 @@ def slopes() -> mm.GlmmResult:
     )
 
 
+def _district_covariance(fit: mm.GlmmResult) -> np.ndarray:
+    """The (intercept, urban) covariance, read from the variance-component table."""
+    sd_cor = fit.varcorr["sd_cor"].to_numpy()
+    sd, corr = sd_cor[:2], float(sd_cor[2])
+    return np.array([[sd[0] ** 2, corr * sd[0] * sd[1]], [corr * sd[0] * sd[1], sd[1] ** 2]])
+
+
 def _normal_average(inverse, eta: float, sd: float) -> float:  # type: ignore[no-untyped-def]
     def f(u: float) -> float:
         return float(inverse(eta + sd * u) * stats.norm.pdf(u))
@@ -56,10 +63,7 @@ def test_a_vector_term_against_two_dimensional_quadrature(slopes: mm.GlmmResult)
     new = pd.DataFrame({"age": [-5.0, 10.0], "urban": ["N", "Y"]})
     marginal = slopes.predict_marginal(new).to_numpy()
     eta = slopes.predict(new.assign(district="1"), re=False, type="link").to_numpy()
-    vc = slopes.varcorr
-    sd = vc["sd_cor"].to_numpy()[:2]
-    corr = float(vc["sd_cor"].to_numpy()[2])
-    cov = np.array([[sd[0] ** 2, corr * sd[0] * sd[1]], [corr * sd[0] * sd[1], sd[1] ** 2]])
+    cov = _district_covariance(slopes)
     chol = np.linalg.cholesky(cov)
     for i, z in enumerate([np.array([1.0, 0.0]), np.array([1.0, 1.0])]):
 
@@ -75,10 +79,7 @@ def test_against_a_large_simulation(slopes: mm.GlmmResult) -> None:
     new = pd.DataFrame({"age": [0.0, -8.0, 12.0], "urban": ["Y", "N", "N"]})
     marginal = slopes.predict_marginal(new).to_numpy()
     eta = slopes.predict(new.assign(district="1"), re=False, type="link").to_numpy()
-    vc = slopes.varcorr
-    sd = vc["sd_cor"].to_numpy()[:2]
-    corr = float(vc["sd_cor"].to_numpy()[2])
-    cov = np.array([[sd[0] ** 2, corr * sd[0] * sd[1]], [corr * sd[0] * sd[1], sd[1] ** 2]])
+    cov = _district_covariance(slopes)
     rng = np.random.default_rng(20261203)
     b = rng.multivariate_normal(np.zeros(2), cov, size=400_000)
     z = np.array([[1.0, 1.0], [1.0, 0.0], [1.0, 0.0]])

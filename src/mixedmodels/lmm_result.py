@@ -295,24 +295,6 @@ class LmmResult(LmmRecord):
         return LmmResult.of(record)
 
     # -- display -----------------------------------------------------------------------
-    def simulated_residuals(
-        self, n: int = 250, seed: int | np.random.Generator | None = None
-    ) -> Any:
-        """Simulated quantile residuals (DHARMa's method) with their uniformity,
-        dispersion, zero-inflation and outlier tests and plots; see
-        :func:`mixedmodels.checks.simulated_residuals`."""
-        from mixedmodels.checks import simulated_residuals
-
-        return simulated_residuals(self, n, seed)
-
-    def save(self, path: Any) -> None:
-        """Write the fit to ``path`` (a zip archive of JSON and numpy arrays, no pickle;
-        :mod:`mixedmodels.saved.archive`); :func:`mixedmodels.load` reads it back, to the
-        bit, without the original data."""
-        from mixedmodels.saved import save_fit
-
-        save_fit(self, path)
-
     def summary(self) -> str:
         """A text summary with what lme4's ``summary`` shows."""
         try:  # Satterthwaite's df, as lmerTest prints them

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -122,6 +123,24 @@ class MixedModelResult:
     _tables: RandomTables
     _index: pd.Index
     _random_columns: dict[str, tuple[str, ...]]
+
+    def simulated_residuals(
+        self, n: int = 250, seed: int | np.random.Generator | None = None
+    ) -> Any:
+        """Simulated quantile residuals (DHARMa's method) with their uniformity,
+        dispersion, zero-inflation and outlier tests and plots; see
+        :func:`mixedmodels.checks.simulated_residuals`."""
+        from mixedmodels.checks import simulated_residuals
+
+        return simulated_residuals(self, n, seed)
+
+    def save(self, path: Any) -> None:
+        """Write the fit to ``path`` (a zip archive of JSON and numpy arrays, no pickle;
+        :mod:`mixedmodels.saved.archive`); :func:`mixedmodels.load` reads it back, to the
+        bit, without the original data."""
+        from mixedmodels.saved import save_fit
+
+        save_fit(self, path)
 
     @property
     def n_params(self) -> int:

@@ -5,7 +5,7 @@ them against the family, and fit the :class:`~mixedmodels.glmm.model.GlmmModel` 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -138,11 +138,6 @@ def glmm(
             names=names,
         )
     fam.check_response(frame.y, frame.response_name, frame.weights)
-    layout = covariance_layout(frame)
-    # fitted on centred and scaled matrices, reported in the original ones
-    cond = conditioning(frame)
-    cframe = cond.apply(frame)
-    clayout = covariance_layout(cframe) if not cond.is_identity else layout
     if nagq > 1 and (len(frame.terms) != 1 or frame.terms[0].n_columns != 1):
         terms = " + ".join(t.spec.source for t in frame.terms)
         raise ModelSpecError(
@@ -152,7 +147,29 @@ def glmm(
     zi_X, zi_names = _zero_inflation(zi, data, frame, fam, nagq)
     disp_X, disp_names = _dispersion_model(dispersion, data, frame, fam)
     index = data.index if isinstance(data, pd.DataFrame) else pd.RangeIndex(frame.n_input)
-    model = GlmmModel(
+    model = glmm_model(
+        frame, fam, nagq, settings, index, (zi, zi_X, zi_names), (dispersion, disp_X, disp_names)
+    )
+    return model.fit()
+
+
+def glmm_model(
+    frame: ModelFrame,
+    fam: Family,
+    nagq: int,
+    settings: OptimizerSettings,
+    index: pd.Index,
+    zi: tuple[str | None, np.ndarray | None, Sequence[str]] = (None, None, ()),
+    dispersion: tuple[str | None, np.ndarray | None, Sequence[str]] = (None, None, ()),
+) -> GlmmModel:
+    """The model object of a GLMM's design, fitted on its centred and scaled matrices and
+    reported in the original ones; ``zi`` and ``dispersion`` are each side model's
+    ``(formula, design, column names)``."""
+    layout = covariance_layout(frame)
+    cond = conditioning(frame)
+    cframe = cond.apply(frame)
+    clayout = covariance_layout(cframe) if not cond.is_identity else layout
+    return GlmmModel(
         frame=frame,
         layout=layout,
         conditioned=cframe,
@@ -162,14 +179,13 @@ def glmm(
         nagq=nagq,
         settings=settings,
         index=index,
-        zi_X=zi_X,
-        zi_names=tuple(zi_names),
-        disp_X=disp_X,
-        disp_names=tuple(disp_names),
-        zi_formula=zi,
-        disp_formula=dispersion,
+        zi_X=zi[1],
+        zi_names=tuple(zi[2]),
+        disp_X=dispersion[1],
+        disp_names=tuple(dispersion[2]),
+        zi_formula=zi[0],
+        disp_formula=dispersion[0],
     )
-    return model.fit()
 
 
 def _side_design(text: Any, data: Any, frame: ModelFrame, what: str, argument: str) -> Any:

@@ -531,24 +531,6 @@ class GlmmResult(MixedModelResult):
             return "Laplace approximation"
         return f"adaptive Gauss-Hermite quadrature, nAGQ = {self.nagq}"
 
-    def simulated_residuals(
-        self, n: int = 250, seed: int | np.random.Generator | None = None
-    ) -> Any:
-        """Simulated quantile residuals (DHARMa's method) with their uniformity,
-        dispersion, zero-inflation and outlier tests and plots; see
-        :func:`mixedmodels.checks.simulated_residuals`."""
-        from mixedmodels.checks import simulated_residuals
-
-        return simulated_residuals(self, n, seed)
-
-    def save(self, path: Any) -> None:
-        """Write the fit to ``path`` (a zip archive of JSON and numpy arrays, no pickle;
-        :mod:`mixedmodels.saved.archive`); :func:`mixedmodels.load` reads it back, to the
-        bit, without the original data."""
-        from mixedmodels.saved import save_fit
-
-        save_fit(self, path)
-
     def summary(self) -> str:
         """A text summary with what lme4's ``summary`` of a glmer fit shows."""
         zero_inflation = self.zi_coef_table() if self.zi_names else None

@@ -24,7 +24,6 @@ from mixedmodels.core.boundary import BoundaryCheck
 from mixedmodels.core.covariance import covariance_layout
 from mixedmodels.core.optinfo import OptimizerSettings, OptInfo
 from mixedmodels.core.result import RandomTables
-from mixedmodels.design.conditioning import conditioning
 from mixedmodels.design.frame import ModelFrame, model_frame
 from mixedmodels.design.namespace import user_functions
 from mixedmodels.errors import DataError, MixedModelsError, ModelSpecError
@@ -342,32 +341,19 @@ def _glmm(
     index: pd.Index,
 ) -> Any:
     from mixedmodels.glmm.family import family as get_family
-    from mixedmodels.glmm.model import GlmmModel
+    from mixedmodels.glmm.fit import glmm_model
     from mixedmodels.glmm.result import GlmmResult
-
-    layout = covariance_layout(frame)
-    cond = conditioning(frame)
-    cframe = cond.apply(frame)
-    clayout = covariance_layout(cframe) if not cond.is_identity else layout
 
     def optional(ref: Any) -> np.ndarray | None:
         return None if ref is None else np.array(dec.value(ref))
 
-    model = GlmmModel(
-        frame=frame,
-        layout=layout,
-        conditioned=cframe,
-        conditioned_layout=clayout,
-        conditioning=cond,
-        family=get_family(design["family"], design["link"]),
-        nagq=int(design["nagq"]),
-        settings=dec.value(design["settings"]),
-        index=index,
-        zi_X=optional(design["zi_X"]),
-        zi_names=tuple(design["zi_names"]),
-        disp_X=optional(design["disp_X"]),
-        disp_names=tuple(design["disp_names"]),
-        zi_formula=design["zi_formula"],
-        disp_formula=design["disp_formula"],
+    model = glmm_model(
+        frame,
+        get_family(design["family"], design["link"]),
+        int(design["nagq"]),
+        dec.value(design["settings"]),
+        index,
+        (design["zi_formula"], optional(design["zi_X"]), design["zi_names"]),
+        (design["disp_formula"], optional(design["disp_X"]), design["disp_names"]),
     )
     return GlmmResult(**fields, _tables=tables, _index=index, _model=model)
