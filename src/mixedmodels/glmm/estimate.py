@@ -227,7 +227,7 @@ def _with_note(info: Any, note: str) -> Any:
 def _hessian_vcov(H: np.ndarray, n_theta: int, scale: np.ndarray) -> tuple[np.ndarray | None, str]:
     """vcov(beta) = 2 [H^{-1}]_beta,beta, undoing the parameter scaling of beta."""
     try:
-        if np.any(np.linalg.eigvalsh(H) <= 0):
+        if not np.all(np.isfinite(H)) or np.any(np.linalg.eigvalsh(H) <= 0):
             return None, "pirls"
         inv = np.linalg.inv(H)
     except np.linalg.LinAlgError:
