@@ -187,10 +187,27 @@ def encode(expression: str, data: pd.DataFrame, where: str) -> tuple[np.ndarray,
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise FormulaError(f"cannot build {where} {expression!r}: {message}") from None
     names = [r_contrast_name(intercept_name(str(c))) for c in matrix.columns]
-    values = np.asarray(matrix, dtype=np.float64)
-    if values.ndim == 1:
-        values = values[:, None]
+    values = _numeric(matrix, names, f"{where} {expression!r}")
     return np.ascontiguousarray(values), names, matrix.model_spec
+
+
+def _numeric(matrix: Any, names: list[str], where: str) -> np.ndarray:
+    """The model matrix as float64 columns; a column that is not numbers (a quoted
+    constant such as ``{'txt'}``) is refused by name."""
+    try:
+        values = np.asarray(matrix, dtype=np.float64)
+    except (TypeError, ValueError):
+        frame = pd.DataFrame(matrix)
+        bad = [
+            name
+            for name, column in zip(names, frame.columns, strict=False)
+            if not pd.api.types.is_numeric_dtype(frame[column])
+            and not pd.api.types.is_bool_dtype(frame[column])
+        ]
+        raise FormulaError(
+            f"cannot build {where}: column(s) {', '.join(map(repr, bad)) or '?'} are not numbers"
+        ) from None
+    return values[:, None] if values.ndim == 1 else values
 
 
 def encode_new(spec: Any, data: pd.DataFrame, where: str) -> np.ndarray:
@@ -201,8 +218,7 @@ def encode_new(spec: Any, data: pd.DataFrame, where: str) -> np.ndarray:
     except Exception as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise FormulaError(f"cannot encode the new data for {where}: {message}") from None
-    values = np.asarray(matrix, dtype=np.float64)
-    return values[:, None] if values.ndim == 1 else values
+    return _numeric(matrix, [str(c) for c in matrix.columns], f"the new data for {where}")
 
 
 def design_matrix(expression: str, data: pd.DataFrame, where: str) -> tuple[np.ndarray, list[str]]:
