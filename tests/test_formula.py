@@ -181,3 +181,13 @@ def test_r_math_functions_in_formulas() -> None:
     np.testing.assert_allclose(base10.fixef.to_numpy(), log10.fixef.to_numpy(), rtol=1e-10)
     with pytest.raises(FormulaError, match="did you mean 'Time'"):
         mm.lmm("follicles ~ sin(2*pi*Tim) + (1 | Mare)", ovary)
+
+
+@pytest.mark.parametrize("formula", ["y ~ x + ({'txt'} | g)", "y ~ {'a'} + (1 | g)"])
+def test_a_term_that_is_text_is_refused_by_name(formula: str) -> None:
+    rng = np.random.default_rng(0)
+    data = pd.DataFrame(
+        {"y": rng.normal(size=40), "x": rng.normal(size=40), "g": np.repeat(np.arange(8), 5)}
+    )
+    with pytest.raises(FormulaError, match="are not numbers"):
+        mm.lmm(formula, data)
