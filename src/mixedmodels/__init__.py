@@ -41,6 +41,7 @@ from mixedmodels.lmm import OptimizerSettings, OptInfo
 from mixedmodels.lmm.structured import StructuredLmmResult
 from mixedmodels.lmm_result import LmmResult
 from mixedmodels.mmrm import MmrmResult, mmrm
+from mixedmodels.planning import PowerResult, cluster_randomized_power, power
 from mixedmodels.pooling import (
     PoolingResult,
     PoolingStudy,
@@ -59,6 +60,9 @@ from mixedmodels.saved import load
 __version__ = "0.1.0"
 
 __all__ = [
+    "PowerResult",
+    "cluster_randomized_power",
+    "power",
     "Contrasts",
     "MarginalMeans",
     "emmeans",

@@ -19,13 +19,15 @@ if TYPE_CHECKING:
 __all__ = ["simulate_responses"]
 
 
-def _family_of_rows(fit: GlmmResult) -> tuple[Family, float | np.ndarray]:
-    """The family at the fit's dispersion in the rows of the fit (zero-inflated where the
-    fit is), and that dispersion."""
+def _family_of_rows(
+    fit: GlmmResult, dispersion: float | None = None
+) -> tuple[Family, float | np.ndarray]:
+    """The family at the fit's dispersion (or at ``dispersion``) in the rows of the fit
+    (zero-inflated where the fit is), and that dispersion."""
     model = fit._model
     assert model is not None
     rows = model.frame.rows
-    sigma = np.array(fit.dispersion)
+    sigma = np.array(fit.dispersion if dispersion is None else dispersion)
     base = model.family
     phi = base.dispersion_of_sigma(sigma[rows] if sigma.ndim else float(sigma))
     at = base.with_dispersion(phi)
@@ -35,8 +37,19 @@ def _family_of_rows(fit: GlmmResult) -> tuple[Family, float | np.ndarray]:
     return at, phi
 
 
-def simulate_responses(fit: GlmmResult, n: int, rng: np.random.Generator, re: str) -> np.ndarray:
-    """``(nobs, n)`` simulated responses; see :meth:`GlmmResult.simulate`."""
+def simulate_responses(
+    fit: GlmmResult,
+    n: int,
+    rng: np.random.Generator,
+    re: str,
+    *,
+    beta: np.ndarray | None = None,
+    theta: np.ndarray | None = None,
+    dispersion: float | None = None,
+) -> np.ndarray:
+    """``(nobs, n)`` simulated responses; see :meth:`GlmmResult.simulate`. ``beta``,
+    ``theta`` and a scalar ``dispersion`` replace the fit's (a power analysis simulates an
+    assumed effect on a fit's design)."""
     if re not in ("new", "conditional"):
         raise ValueError(f"re must be 'new' or 'conditional', not {re!r}")
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
@@ -46,11 +59,13 @@ def simulate_responses(fit: GlmmResult, n: int, rng: np.random.Generator, re: st
         raise ModelSpecError("this fit does not hold its model, so it cannot simulate")
     frame, layout = model.frame, model.layout
     weights = frame.weights if frame.weights is not None else np.ones(frame.nobs)
-    at, phi = _family_of_rows(fit)
-    fixed = frame.X @ np.array(fit.beta)
+    if re == "conditional" and not (beta is None and theta is None and dispersion is None):
+        raise ValueError("conditional simulations keep the fit's parameters")
+    at, phi = _family_of_rows(fit, dispersion)
+    fixed = frame.X @ np.array(fit.beta if beta is None else beta)
     if frame.offset is not None:
         fixed = fixed + frame.offset
-    templates = layout.theta_map().factors(np.array(fit.theta))
+    templates = layout.theta_map().factors(np.array(fit.theta if theta is None else theta))
     out = np.empty((frame.nobs, n))
     for s in range(n):
         if re == "conditional":

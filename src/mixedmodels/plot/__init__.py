@@ -13,11 +13,13 @@ from mixedmodels.plot.figures import (
     shrinkage_factors,
     type1_by_icc,
 )
+from mixedmodels.plot.power import power_curve
 
 __all__ = [
     "PALETTE",
     "caterpillar",
     "pooling",
+    "power_curve",
     "residuals",
     "shrinkage_2d",
     "shrinkage_factors",
