@@ -12,7 +12,10 @@ model's unconditional distribution), as DHARMa's default does for lme4 fits.
 
 The tests:
 
-- uniformity: Kolmogorov-Smirnov against U(0, 1);
+- uniformity: Kolmogorov-Smirnov against U(0, 1). Its own p-value is not uniform on data
+  from the model (the residuals of a group share its realised random effect, and the fit
+  has adapted to the data); with ``n_boot`` refits it is calibrated by parametric bootstrap
+  (:mod:`mixedmodels.checks.calibration`);
 - dispersion: the variance of ``y - m`` (``m`` the simulations' mean) against the variances
   of ``s_j - m`` of each simulation; the ratio and a two-sided simulation p-value;
 - zero inflation: the number of zeros against the simulations' numbers, the same way;
@@ -22,7 +25,8 @@ The tests:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -38,12 +42,15 @@ __all__ = ["CheckResult", "SimulatedResiduals", "simulated_residuals"]
 class CheckResult:
     """One test of the residuals: its name, statistic (a ratio of observed to simulated,
     or the KS distance, or the outlier count), p-value and the alternative it was tested
-    against."""
+    against; for a p-value calibrated by refits, how many refits it used and how many
+    failed (both 0 otherwise)."""
 
     test: str
     statistic: float
     p_value: float
     alternative: str = "two-sided"
+    refits: int = 0
+    failed_refits: int = 0
 
 
 def _simulation_p(observed: float, simulated: np.ndarray, alternative: str) -> float:
@@ -78,21 +85,90 @@ class SimulatedResiduals:
         ``(nobs, n)``: the simulated responses.
     expected : numpy.ndarray
         The simulations' mean per row (the predicted value of the residual plot).
+    fit : LmmResult or GlmmResult, optional
+        The fit they came from (refitted by a calibrated uniformity test).
     """
 
     residuals: np.ndarray
     observed: np.ndarray
     simulated: np.ndarray
     expected: np.ndarray
+    fit: Any = field(default=None, repr=False)
 
     @property
     def n_simulations(self) -> int:
         return int(self.simulated.shape[1])
 
-    def uniformity(self) -> CheckResult:
-        """Kolmogorov-Smirnov test of the residuals against U(0, 1)."""
+    def uniformity(
+        self,
+        n_boot: int = 0,
+        seed: int | np.random.SeedSequence | None = None,
+        n_jobs: int = 1,
+        progress: bool = True,
+    ) -> CheckResult:
+        """Kolmogorov-Smirnov test of the residuals against U(0, 1).
+
+        The statistic is the KS distance ``D``. With ``n_boot=0`` the p-value is the KS
+        test's own, which is not uniform on data from the model: too small when the
+        residuals of a group share a large random effect, too large when the fit has
+        pulled them towards uniform (docs/model_checks.md). With ``n_boot=B`` it is
+        calibrated by parametric bootstrap: ``B`` responses simulated from the fit, each
+        refitted and its residuals simulated as these were,
+        ``p = (1 + #{D_b >= D}) / (B + 1)``
+        (:func:`mixedmodels.checks.calibration.calibrate_uniformity`). The test's name
+        says which.
+
+        Parameters
+        ----------
+        n_boot : int
+            Refits for the calibrated p-value (0: the KS test's own). 99 or more for a
+            p-value to report; a refit that fails is left out, counted in
+            ``failed_refits`` and warned of.
+        seed : int or SeedSequence, optional
+            The refits' randomness; the same seed gives the same p-value for any
+            ``n_jobs``.
+        n_jobs : int
+            Worker processes for the refits (-1: one per core).
+        progress : bool
+            Show a progress bar of the refits.
+
+        Raises
+        ------
+        ModelSpecError
+            With ``n_boot > 0``, if the residuals do not hold a fit that can be refitted,
+            or if every refit failed.
+        """
         result = stats.kstest(self.residuals, "uniform")
-        return CheckResult("uniformity (KS)", float(result.statistic), float(result.pvalue))
+        distance = float(result.statistic)
+        if n_boot == 0:
+            return CheckResult("uniformity (KS)", distance, float(result.pvalue))
+        from mixedmodels.checks.calibration import calibrate_uniformity
+
+        if self.fit is None:
+            raise ModelSpecError(
+                "these residuals do not hold the fit they came from, so the uniformity test "
+                "cannot be calibrated (use n_boot=0)"
+            )
+        calibration = calibrate_uniformity(
+            self.fit, distance, self.n_simulations, n_boot, seed, n_jobs, progress
+        )
+        failed = len(calibration.failures)
+        name = f"uniformity (KS, calibrated by {calibration.n_used} refits)"
+        if failed:
+            name = f"uniformity (KS, calibrated by {calibration.n_used} refits, {failed} failed)"
+            warnings.warn(
+                f"{failed} of {n_boot} refits to simulated responses failed and were left "
+                f"out of the calibrated uniformity test; the first: {calibration.failures[0]}",
+                UserWarning,
+                stacklevel=2,
+            )
+        return CheckResult(
+            name,
+            distance,
+            calibration.p_value,
+            refits=calibration.n_used,
+            failed_refits=failed,
+        )
 
     def dispersion(self, alternative: str = "two-sided") -> CheckResult:
         """Observed against simulated variance around the simulations' mean: a ratio
@@ -127,9 +203,22 @@ class SimulatedResiduals:
         test = stats.binomtest(count, self.residuals.size, p)
         return CheckResult("outliers", float(count), float(test.pvalue))
 
-    def tests(self) -> pd.DataFrame:
-        """The four tests, one row each: ``statistic, p_value``."""
-        rows = [self.uniformity(), self.dispersion(), self.zero_inflation(), self.outliers()]
+    def tests(
+        self,
+        n_boot: int = 0,
+        seed: int | np.random.SeedSequence | None = None,
+        n_jobs: int = 1,
+        progress: bool = True,
+    ) -> pd.DataFrame:
+        """The four tests, one row each: ``statistic, p_value``; ``n_boot``, ``seed``,
+        ``n_jobs`` and ``progress`` go to :meth:`uniformity` (``n_boot > 0`` calibrates
+        its p-value by refits)."""
+        rows = [
+            self.uniformity(n_boot, seed, n_jobs, progress),
+            self.dispersion(),
+            self.zero_inflation(),
+            self.outliers(),
+        ]
         return pd.DataFrame(
             {"statistic": [r.statistic for r in rows], "p_value": [r.p_value for r in rows]},
             index=pd.Index([r.test for r in rows], name="test"),
@@ -177,6 +266,7 @@ def simulated_residuals(
         observed=observed,
         simulated=simulated,
         expected=simulated.mean(axis=1),
+        fit=fit,
     )
     for array in (out.residuals, out.observed, out.simulated, out.expected):
         array.setflags(write=False)
