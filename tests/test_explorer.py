@@ -388,3 +388,46 @@ def test_tables_are_limited_in_columns_and_cells_before_parsing() -> None:
         read_table(None, "stored")  # type: ignore[arg-type]
     assert read_table("y,g\n1,a\n2,b\n", "ok.csv").shape == (2, 2)
     assert MAX_COLUMNS >= 100
+
+
+def test_settings_that_cannot_be_fitted_explain_themselves() -> None:
+    """One row per cluster (n = 1, equal sizes): the page says why instead of failing the
+    request (the figures keep their last drawing)."""
+    import json
+
+    from mixedmodels.app.server import create_app
+
+    app = create_app()
+    key = next(k for k in app.callback_map if "shrink-graph.figure" in k)
+    outputs = []
+    for part in key.strip(".").split("..."):
+        ident, prop = part.split(".", 1)
+        outputs.append({"id": ident, "property": prop.split("@")[0]})
+    values = {
+        "shrink-J": 25,
+        "shrink-n": 1,
+        "shrink-su": 1.5,
+        "shrink-se": 2.0,
+        "shrink-sizes": "equal",
+        "shrink-seed": 1,
+        "shrink-view": "partial",
+        "shrink-truth": [],
+    }
+    body = {
+        "output": key,
+        "outputs": outputs,
+        "inputs": [
+            {"id": i["id"], "property": "value", "value": values[i["id"]]}
+            for i in app.callback_map[key]["inputs"]
+        ],
+        "changedPropIds": ["shrink-n.value"],
+        "state": [],
+    }
+    response = app.server.test_client().post(
+        "/_dash-update-component", data=json.dumps(body), content_type="application/json"
+    )
+    assert response.status_code == 200
+    payload = json.loads(response.data)["response"]
+    assert "cannot be fitted" in payload["shrink-note"]["children"]
+    assert "one observation" in payload["shrink-note"]["children"]
+    assert "shrink-graph" not in payload  # the last figure stays

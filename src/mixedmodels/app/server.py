@@ -14,6 +14,7 @@ from dash.exceptions import CallbackException
 from flask import Response, request
 
 from mixedmodels.app.pages import hospitals, ignoring, shrinkage, yourdata
+from mixedmodels.app.serial import SerialCallbacks
 from mixedmodels.app.state import state_from_query
 from mixedmodels.app.upload import MAX_UPLOAD_BYTES
 from mixedmodels.app.widgets import aria
@@ -27,6 +28,8 @@ LOCAL_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 ANY_INTERFACE = frozenset({"0.0.0.0", "::", ""})
 #: Dash's callback endpoint: what a malformed request body reaches.
 CALLBACK_PATH = "/_dash-update-component"
+#: The callbacks that run simulations for seconds, beside the one-at-a-time redraws.
+LONG_OUTPUTS = (b"ign-rates.figure", b"shrink-study.data")
 ASSETS = Path(__file__).with_name("assets")
 NAV = (
     ("/", "Shrinkage"),
@@ -147,6 +150,9 @@ def create_app(hosts: Iterable[str] | None = LOCAL_NAMES) -> Dash:
 
     for page in (shrinkage, hospitals, ignoring, yourdata):
         page.register(app)
+    app.server.wsgi_app = SerialCallbacks(  # type: ignore[method-assign]
+        app.server.wsgi_app, CALLBACK_PATH, LONG_OUTPUTS, 2 * MAX_UPLOAD_BYTES
+    )
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Any
 
@@ -22,11 +23,14 @@ from mixedmodels.app.widgets import (
     slider,
     table,
 )
+from mixedmodels.errors import MixedModelsError
 from mixedmodels.pooling import pooling, pooling_study, shrinkage_factor, simulate_clusters
 
 __all__ = ["PRESETS", "layout", "register"]
 
 PAGE = "shrink"
+#: Settings whose simulated data and fit are kept (a few MB at the largest settings).
+COMPUTED_KEPT = 128
 CONTROLS = {c.key: c for c in SHRINKAGE}
 NUMBERS = {c.key: c for c in SHRINKAGE if isinstance(c, Number)}
 CHOICES = {c.key: c for c in SHRINKAGE if isinstance(c, Choice)}
@@ -160,14 +164,25 @@ def layout(state: dict[str, Any]) -> html.Div:
 
 
 def _compute(state: dict[str, Any]) -> tuple[pd.DataFrame, Any]:
-    data = simulate_clusters(
+    """The simulated clusters and their pooling for the page's settings (the view and the
+    truth switch only redraw them, so they are not part of the key)."""
+    return _computed(
         int(state["J"]),
         float(state["n"]),
         float(state["su"]),
         float(state["se"]),
-        state["sizes"],
-        seed=int(state["seed"]),
+        str(state["sizes"]),
+        int(state["seed"]),
     )
+
+
+@functools.lru_cache(maxsize=COMPUTED_KEPT)
+def _computed(
+    J: int, n: float, su: float, se: float, sizes: str, seed: int
+) -> tuple[pd.DataFrame, Any]:
+    # (results are immutable and the simulation is seeded: a setting seen before, by this
+    # visitor or another, is the same data and the same fit; the frame is only read)
+    data = simulate_clusters(J, n, su, se, sizes, seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return data, pooling(data)
@@ -196,7 +211,13 @@ def register(app: Dash) -> None:
     def redraw(*values: Any) -> tuple[Any, ...]:
         state = validated("/", dict(zip(keys, values[:-1], strict=True)))
         state["truth"] = "1" if values[-1] else "0"
-        data, result = _compute(state)
+        try:
+            data, result = _compute(state)
+        except MixedModelsError as exc:
+            # a setting the model cannot be fitted to (one row per cluster): say why and
+            # keep the last figures
+            kept = (no_update,) * 8
+            return (*kept, f"These settings cannot be fitted: {exc}", no_update, no_update)
         table_ = result.table
         # the points glide when the view changes; new data are drawn at once
         animate = ctx.triggered_id in (f"{PAGE}-view", f"{PAGE}-truth")
