@@ -11,6 +11,7 @@ import pandas as pd
 from scipy import stats
 
 from mixedmodels.core.result import frozen_array
+from mixedmodels.core.resulttable import ResultTable, ddf_caption, result_table
 from mixedmodels.errors import ModelSpecError
 from mixedmodels.gls.structures import describe
 from mixedmodels.inference.dense_covariance import DenseCovariance, dense_pieces
@@ -120,7 +121,7 @@ class GlsResult:
         pieces: tuple[SatterthwaitePieces, KenwardRoger] = self.__dict__["_cached_pieces"]
         return pieces
 
-    def coef_table(self, ddf: str = "residual") -> pd.DataFrame:
+    def coef_table(self, ddf: str = "residual") -> ResultTable:
         """t tests of the fixed effects.
 
         Parameters
@@ -151,7 +152,7 @@ class GlsResult:
                 f"ddf must be 'residual', 'satterthwaite' or 'kenward-roger', not {ddf!r}"
             )
         t = beta / se
-        return pd.DataFrame(
+        table = pd.DataFrame(
             {
                 "estimate": beta,
                 "std_error": se,
@@ -161,6 +162,7 @@ class GlsResult:
             },
             index=list(self.fixed_names),
         )
+        return result_table(table, ddf_caption("t tests of the fixed effects", ddf))
 
     @property
     def fitted(self) -> pd.Series:

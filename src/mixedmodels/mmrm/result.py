@@ -11,6 +11,7 @@ import pandas as pd
 from scipy import stats
 
 from mixedmodels.core.result import frozen_array
+from mixedmodels.core.resulttable import ResultTable, ddf_caption, result_table
 
 __all__ = ["MmrmResult"]
 
@@ -141,7 +142,7 @@ class MmrmResult:
             return out
         return satterthwaite_f(self._satterthwaite, np.array(self.beta), L)
 
-    def coef_table(self, ddf: str = "satterthwaite") -> pd.DataFrame:
+    def coef_table(self, ddf: str = "satterthwaite") -> ResultTable:
         """t tests of the fixed effects with Satterthwaite's or Kenward-Roger's df (the
         latter with its adjusted standard errors; ``"kenward-roger-linear"`` without the
         second derivatives of the covariance, SAS's ``ddfm=kr(linear)``)."""
@@ -150,7 +151,7 @@ class MmrmResult:
         p = len(self.beta)
         df = np.array([self.test(np.eye(p)[i : i + 1], ddf)[1] for i in range(p)])
         t = np.array(self.beta) / se
-        return pd.DataFrame(
+        table = pd.DataFrame(
             {
                 "estimate": np.array(self.beta),
                 "std_error": se,
@@ -160,17 +161,17 @@ class MmrmResult:
             },
             index=list(self.fixed_names),
         )
+        return result_table(table, ddf_caption("t tests of the fixed effects", ddf))
 
-    def anova(self, ddf: str = "satterthwaite") -> pd.DataFrame:
+    def anova(self, ddf: str = "satterthwaite") -> ResultTable:
         """Type III F tests of each fixed-effect term (as SAS's "Type 3 Tests")."""
         from mixedmodels.inference.type3 import type3_hypotheses
 
         self._check_ddf(ddf)
         hypotheses = type3_hypotheses(self._fixed, self._data, self.model.X)
         rows = [(name, *self.test(L, ddf)) for name, L in hypotheses]
-        return pd.DataFrame(rows, columns=["term", "numdf", "dendf", "F", "p_value"]).set_index(
-            "term"
-        )
+        table = pd.DataFrame(rows, columns=["term", "numdf", "dendf", "F", "p_value"])
+        return result_table(table.set_index("term"), ddf_caption("Type III F tests", ddf))
 
     def summary(self) -> str:
         """A text summary: the fit, the covariance matrix and the coefficient table."""
