@@ -16,6 +16,7 @@ import pandas as pd
 
 from mixedmodels._data import is_dask_dataframe
 from mixedmodels.core.optinfo import OptimizerSettings
+from mixedmodels.core.report import Report
 from mixedmodels.core.resulttable import ResultTable, ddf_caption, result_table
 from mixedmodels.core.tables import result_dict, t_table
 from mixedmodels.design.update import update_inputs, updated_formula
@@ -33,7 +34,7 @@ from mixedmodels.lmm.predict import predict_lazy, predict_new
 from mixedmodels.lmm.record import LmmRecord
 from mixedmodels.lmm.refit import check_response, refit_response
 from mixedmodels.lmm.simulate import simulate_responses
-from mixedmodels.lmm.summary import summary_html, summary_text
+from mixedmodels.lmm.summary import summary_report, summary_text
 
 __all__ = ["LmmResult"]
 
@@ -298,16 +299,20 @@ class LmmResult(LmmRecord):
         return LmmResult.of(record)
 
     # -- display -----------------------------------------------------------------------
+    def _summary_coefficients(self) -> pd.DataFrame | None:
+        """The Satterthwaite t tests that summaries show (as lmerTest prints them), or
+        None when they cannot be computed (the summaries then show Wald t values)."""
+        try:
+            return self.coef_table(ddf="satterthwaite")
+        except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+            return None
+
     def summary(self) -> str:
         """A text summary with what lme4's ``summary`` shows."""
-        try:  # Satterthwaite's df, as lmerTest prints them
-            coefficients = self.coef_table(ddf="satterthwaite")
-        except (np.linalg.LinAlgError, ValueError, FloatingPointError):
-            coefficients = None
-        return summary_text(self, coefficients)
+        return summary_text(self, self._summary_coefficients())
 
-    def _repr_html_(self) -> str:
-        return summary_html(self)
+    def _report(self, digits: int) -> Report:
+        return summary_report(self, self._summary_coefficients(), digits)
 
     def to_dict(self) -> dict[str, Any]:
         """The results as plain JSON-ready Python values."""

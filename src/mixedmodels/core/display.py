@@ -98,12 +98,19 @@ def frame_cells(
 
 
 # -- Markdown -------------------------------------------------------------------------------
-_MARKDOWN_SPECIAL = re.compile(r"([\\|<*_`\[\]])")
+#: Markup characters: the table's pipe, emphasis (an underscore only at a word's edge, as
+#: within a word it emphasizes nothing), code, a ``](`` that would close a link's text, a
+#: ``<`` that could open a raw HTML tag (``<b``, ``</``, ``<!``) and an ``&`` that could
+#: open an entity (``&lt;``).
+_MARKDOWN_SPECIAL = re.compile(
+    r"[\\|*`]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|\](?=[(\[])|<(?=[A-Za-z/!?])|&(?=#?\w+;)"
+)
 
 
 def escape_markdown(text: str) -> str:
-    """Text with Markdown's markup characters (and ``<``, which opens raw HTML) escaped."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    """Text with Markdown's markup characters (and a ``<`` that would open raw HTML)
+    backslash-escaped."""
+    return _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(0), text)
 
 
 def markdown_code(text: str) -> str:
@@ -139,6 +146,8 @@ _LATEX_SPECIAL = {
     "|": r"\textbar{}",
     "<": r"\textless{}",
     ">": r"\textgreater{}",
+    "[": "{[}",  # not an optional argument of the \\ before it
+    "]": "{]}",
 }
 
 

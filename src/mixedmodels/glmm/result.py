@@ -9,12 +9,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mixedmodels.core.report import Report
 from mixedmodels.core.result import MixedModelResult, frozen_array
 from mixedmodels.core.resulttable import ResultTable, result_table
 from mixedmodels.core.tables import result_dict
 from mixedmodels.errors import ModelSpecError
 from mixedmodels.glmm.family import Family, family
-from mixedmodels.glmm.summary import summary_text
+from mixedmodels.glmm.summary import summary_report, summary_text
 
 if TYPE_CHECKING:
     from mixedmodels.glmm.model import GlmmModel
@@ -527,21 +528,22 @@ class GlmmResult(MixedModelResult):
             return "Laplace approximation"
         return f"adaptive Gauss-Hermite quadrature, nAGQ = {self.nagq}"
 
-    def summary(self) -> str:
-        """A text summary with what lme4's ``summary`` of a glmer fit shows."""
+    def _summary_pieces(self) -> tuple[Family, ResultTable, ResultTable | None, ResultTable | None]:
+        """The family and the coefficient tables (fixed, zero-inflation, dispersion) that
+        summaries show."""
         zero_inflation = self.zi_coef_table() if self.zi_names else None
         dispersion = self.disp_coef_table() if self.disp_names else None
-        fam = family(self.family, self.link)
-        return summary_text(self, fam, self.method, self.coef_table(), zero_inflation, dispersion)
+        return family(self.family, self.link), self.coef_table(), zero_inflation, dispersion
 
-    def _repr_html_(self) -> str:
-        table = self.coef_table().to_html(float_format=lambda x: f"{x:.4g}")
-        vc = self._tables.varcorr.to_html(index=False, float_format=lambda x: f"{x:.4g}", na_rep="")
-        return (
-            f"<div><p><b>Generalized linear mixed model</b> ({self.family}, {self.link}; "
-            f"{self.method}): <code>{self.formula}</code><br>nobs = {self.nobs}; "
-            f"logLik = {self.loglik:.4f}</p><p><b>Random effects</b></p>{vc}"
-            f"<p><b>Fixed effects</b></p>{table}</div>"
+    def summary(self) -> str:
+        """A text summary with what lme4's ``summary`` of a glmer fit shows."""
+        fam, coefficients, zero_inflation, dispersion = self._summary_pieces()
+        return summary_text(self, fam, self.method, coefficients, zero_inflation, dispersion)
+
+    def _report(self, digits: int) -> Report:
+        fam, coefficients, zero_inflation, dispersion = self._summary_pieces()
+        return summary_report(
+            self, fam, self.method, coefficients, zero_inflation, dispersion, digits
         )
 
     def __repr__(self) -> str:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mixedmodels.core.report import Report, Reportable, coefficient_cells, measure_cells
 from mixedmodels.core.result import frozen_array
 from mixedmodels.core.resulttable import ResultTable, ddf_caption, result_table
 from mixedmodels.errors import ModelSpecError
@@ -22,7 +23,7 @@ __all__ = ["GlsResult"]
 
 
 @dataclass(frozen=True, eq=False)
-class GlsResult:
+class GlsResult(Reportable):
     """A generalized least-squares fit with residual structures.
 
     Attributes
@@ -187,6 +188,23 @@ class GlsResult:
         lines.append("")
         lines.append(f"Residual standard error: {self.sigma:.4f}; {self.nobs} observations")
         return "\n".join(lines)
+
+    def _report(self, digits: int) -> Report:
+        structures = describe(
+            self.correlation, self.correlation_params, self.variance, self.variance_params
+        )
+        sigma = f"Residual standard error: {self.sigma:.{digits}g}; {self.nobs} observations"
+        criteria = {"AIC": self.aic, "BIC": self.bic, "logLik": self.loglik}
+        tables = (
+            ("Criteria", measure_cells(criteria, digits)),
+            ("Coefficients (residual df)", coefficient_cells(self.coef_table(), "t", digits)),
+        )
+        return Report(
+            f"Generalized least squares fit by {self.method}",
+            self.formula,
+            (*structures, sigma),
+            tables,
+        )
 
     def __repr__(self) -> str:
         return (

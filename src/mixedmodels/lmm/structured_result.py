@@ -18,6 +18,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mixedmodels.core.report import (
+    Report,
+    Reportable,
+    coefficient_cells,
+    measure_cells,
+    random_effects_cells,
+)
 from mixedmodels.core.resulttable import ResultTable, ddf_caption, result_table
 from mixedmodels.core.summary import random_effects_rows, text_table
 from mixedmodels.core.tables import t_table
@@ -43,7 +50,7 @@ DDF = ("satterthwaite", "kenward-roger", "residual", "normal")
 
 
 @dataclass(frozen=True, eq=False)
-class StructuredLmmResult:
+class StructuredLmmResult(Reportable):
     """An LMM fitted with residual correlation and/or variance structures.
 
     The fixed effects, theta, sigma, the random effects' covariances and conditional modes
@@ -477,6 +484,24 @@ class StructuredLmmResult:
             self.correlation, self.correlation_params, self.variance, self.variance_params
         )
         return "\n".join(lines)
+
+    def _report(self, digits: int) -> Report:
+        method = "REML" if self.reml else "maximum likelihood"
+        structures = describe(
+            self.correlation, self.correlation_params, self.variance, self.variance_params
+        )
+        criteria = {"AIC": self.aic, "BIC": self.bic, "logLik": self.loglik}
+        tables = (
+            ("Criteria", measure_cells(criteria, digits)),
+            ("Random effects", random_effects_cells(self.varcorr, digits)),
+            ("Fixed effects", coefficient_cells(self.coef_table(ddf="normal"), "z", digits)),
+        )
+        return Report(
+            f"Linear mixed model with residual structures fit by {method}",
+            self.formula,
+            (*structures, f"Number of obs: {self.nobs}"),
+            tables,
+        )
 
     def __repr__(self) -> str:
         return f"<StructuredLmmResult {self.formula!r}, nobs={self.nobs}, loglik={self.loglik:.4f}>"

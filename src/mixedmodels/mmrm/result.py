@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mixedmodels.core.display import frame_cells
+from mixedmodels.core.report import Report, Reportable, coefficient_cells, measure_cells
 from mixedmodels.core.result import frozen_array
 from mixedmodels.core.resulttable import ResultTable, ddf_caption, result_table
 
@@ -19,7 +21,7 @@ _DDF = ("satterthwaite", "kenward-roger", "kenward-roger-linear")
 
 
 @dataclass(frozen=True, eq=False)
-class MmrmResult:
+class MmrmResult(Reportable):
     """A mixed model for repeated measures.
 
     Attributes
@@ -190,6 +192,32 @@ class MmrmResult:
             self.coef_table().to_string(float_format=lambda x: f"{x:.4g}"),
         ]
         return "\n".join(lines)
+
+    def _report(self, digits: int) -> Report:
+        covariance = pd.DataFrame(
+            np.array(self.covariance), index=list(self.visits), columns=list(self.visits)
+        )
+        covariance.index.name = "Visit"
+        tables = (
+            ("Criteria", measure_cells({"AIC": self.aic, "logLik": self.loglik}, digits)),
+            (
+                f"Covariance of the visits ({self.structure})",
+                frame_cells(covariance, digits, index=True),
+            ),
+            (
+                "Fixed effects (df: Satterthwaite)",
+                coefficient_cells(self.coef_table(), "t", digits),
+            ),
+        )
+        sizes = (
+            f"{self.nobs} observations of {self.n_subjects} subjects at {len(self.visits)} visits"
+        )
+        return Report(
+            f"Mixed model for repeated measures fit by {self.method}",
+            self.formula,
+            (sizes,),
+            tables,
+        )
 
     def __repr__(self) -> str:
         return (
