@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 import mixedmodels as mm
-from mixedmodels.core.resulttable import ResultTable
 
 # -- helpers ---------------------------------------------------------------------------------
 
@@ -217,12 +216,12 @@ def test_summary_stays_text(fit: mm.LmmResult) -> None:
 def test_test_tables_are_data_frames(fit: mm.LmmResult, cbpp_fit: mm.GlmmResult) -> None:
     tables = [fit.coef_table(), fit.anova(), cbpp_fit.coef_table(), cbpp_fit.anova()]
     for table in tables:
-        assert isinstance(table, pd.DataFrame) and isinstance(table, ResultTable)
+        assert isinstance(table, pd.DataFrame) and isinstance(table, mm.ResultTable)
         pd.testing.assert_frame_equal(table, pd.DataFrame(table), check_frame_type=False)
     coef = fit.coef_table()
     assert coef.loc["days_n", "estimate"] == pytest.approx(fit.fixef["days_n"])
     assert coef.iloc[1, 0] == coef.loc["days_n", "estimate"]
-    assert isinstance(coef[["estimate", "p_value"]], ResultTable)
+    assert isinstance(coef[["estimate", "p_value"]], mm.ResultTable)
     assert (coef["p_value"] < 0.05).all()
     assert list(fit.anova().columns) == ["numdf", "dendf", "F", "p_value"]
 
@@ -260,10 +259,10 @@ def test_likelihood_ratio_table(sleep: pd.DataFrame) -> None:
         small = mm.lmm("reaction_ms ~ days_n + (1 | subj)", sleep)
         large = mm.lmm("reaction_ms ~ days_n + (days_n | subj)", sleep)
     table = mm.anova(small, large)
-    assert isinstance(table, pd.DataFrame) and isinstance(table, ResultTable)
+    assert isinstance(table, pd.DataFrame) and isinstance(table, mm.ResultTable)
     note = table.attrs["note"]
     assert "refitted by maximum likelihood" in note
-    assert isinstance(table.loc[:, ["chisq"]], ResultTable)
+    assert isinstance(table.loc[:, ["chisq"]], mm.ResultTable)
 
     md = table.to_markdown()
     (rows,) = pipe_tables(md)
