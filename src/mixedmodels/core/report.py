@@ -4,7 +4,7 @@ A :class:`Report` holds what a summary shows (a title, the formula, a few facts 
 the criterion and the numbers of observations and groups, captioned tables, notes) and
 renders it as Markdown, LaTeX or HTML with :mod:`mixedmodels.core.display`'s renderers.
 :class:`Reportable` gives a result ``to_markdown``, ``to_latex`` and ``_repr_html_`` from
-the report its ``_report`` builds; the helpers below build the tables that the fits
+the report its ``_report`` builds; the functions below build the tables that the fits
 share.
 """
 
