@@ -6,6 +6,7 @@
 
 from mixedmodels import datasets
 from mixedmodels.app import explore
+from mixedmodels.core.resulttable import ResultTable
 from mixedmodels.emm import Contrasts, MarginalMeans, emmeans
 from mixedmodels.errors import (
     ConvergenceWarning,
@@ -96,6 +97,7 @@ __all__ = [
     "OptimizerSettings",
     "PoolingResult",
     "PoolingStudy",
+    "ResultTable",
     "PirlsError",
     "RankDeficiencyWarning",
     "SeparationWarning",

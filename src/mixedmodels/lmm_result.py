@@ -16,6 +16,8 @@ import pandas as pd
 
 from mixedmodels._data import is_dask_dataframe
 from mixedmodels.core.optinfo import OptimizerSettings
+from mixedmodels.core.report import Report
+from mixedmodels.core.resulttable import ResultTable, ddf_caption, result_table
 from mixedmodels.core.tables import result_dict, t_table
 from mixedmodels.design.update import update_inputs, updated_formula
 from mixedmodels.errors import ModelSpecError
@@ -32,7 +34,7 @@ from mixedmodels.lmm.predict import predict_lazy, predict_new
 from mixedmodels.lmm.record import LmmRecord
 from mixedmodels.lmm.refit import check_response, refit_response
 from mixedmodels.lmm.simulate import simulate_responses
-from mixedmodels.lmm.summary import summary_html, summary_text
+from mixedmodels.lmm.summary import summary_report, summary_text
 
 __all__ = ["LmmResult"]
 
@@ -54,7 +56,7 @@ class LmmResult(LmmRecord):
         return result
 
     # -- inference ---------------------------------------------------------------------
-    def coef_table(self, ddf: str = "satterthwaite", level: float = 0.95) -> pd.DataFrame:
+    def coef_table(self, ddf: str = "satterthwaite", level: float = 0.95) -> ResultTable:
         """t tests of the fixed effects with a confidence interval for each.
 
         Parameters
@@ -69,8 +71,9 @@ class LmmResult(LmmRecord):
 
         Returns
         -------
-        pandas.DataFrame
-            Columns ``estimate, std_error, df, statistic, p_value, lower, upper``.
+        ResultTable
+            A data frame with columns ``estimate, std_error, df, statistic, p_value,
+            lower, upper`` (and ``to_markdown``, ``to_latex`` for reports).
         """
         if not 0 < level < 1:
             raise ValueError(f"level must lie strictly between 0 and 1, not {level!r}")
@@ -88,13 +91,14 @@ class LmmResult(LmmRecord):
             raise ValueError(
                 f"ddf must be 'satterthwaite', 'kenward-roger', 'residual' or 'normal', not {ddf!r}"
             )
-        return t_table(self.beta, se, df, self.fixed_names, level)
+        table = t_table(self.beta, se, df, self.fixed_names, level)
+        return result_table(table, ddf_caption("t tests of the fixed effects", ddf))
 
-    def anova(self, ddf: str = "satterthwaite") -> pd.DataFrame:
+    def anova(self, ddf: str = "satterthwaite") -> ResultTable:
         """Type III F tests of each fixed-effect term (lmerTest's ``anova``), with
-        ``ddf="satterthwaite"`` or ``"kenward-roger"``: columns ``numdf, dendf, F,
-        p_value``."""
-        return type3_anova(self, ddf)
+        ``ddf="satterthwaite"`` or ``"kenward-roger"``: a :class:`ResultTable` with
+        columns ``numdf, dendf, F, p_value``."""
+        return result_table(type3_anova(self, ddf), ddf_caption("Type III F tests", ddf))
 
     def confint(
         self,
@@ -295,16 +299,20 @@ class LmmResult(LmmRecord):
         return LmmResult.of(record)
 
     # -- display -----------------------------------------------------------------------
+    def _summary_coefficients(self) -> pd.DataFrame | None:
+        """The Satterthwaite t tests that summaries show (as lmerTest prints them), or
+        None when they cannot be computed (the summaries then show Wald t values)."""
+        try:
+            return self.coef_table(ddf="satterthwaite")
+        except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+            return None
+
     def summary(self) -> str:
         """A text summary with what lme4's ``summary`` shows."""
-        try:  # Satterthwaite's df, as lmerTest prints them
-            coefficients = self.coef_table(ddf="satterthwaite")
-        except (np.linalg.LinAlgError, ValueError, FloatingPointError):
-            coefficients = None
-        return summary_text(self, coefficients)
+        return summary_text(self, self._summary_coefficients())
 
-    def _repr_html_(self) -> str:
-        return summary_html(self)
+    def _report(self, digits: int) -> Report:
+        return summary_report(self, self._summary_coefficients(), digits)
 
     def to_dict(self) -> dict[str, Any]:
         """The results as plain JSON-ready Python values."""

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from mixedmodels.core.optinfo import OptInfo
+from mixedmodels.core.report import Reportable
 
 __all__ = ["MixedModelResult", "RandomTables", "frozen_array"]
 
@@ -70,14 +71,16 @@ class RandomTables:
 
 
 @dataclass(frozen=True, eq=False)
-class MixedModelResult:
+class MixedModelResult(Reportable):
     """What every fitted mixed model holds: the fixed and covariance parameters, the
     criterion, the design's sizes, the optimizer's record, and the tables read from them.
 
     Subclasses (:class:`~mixedmodels.lmm.record.LmmRecord`, which the user-facing
     :class:`~mixedmodels.lmm_result.LmmResult` extends, and
     :class:`~mixedmodels.glmm.result.GlmmResult`) add their own fields and define
-    ``n_params`` and ``_vcov_array``.
+    ``n_params`` and ``_vcov_array``, and ``_report``, from which
+    :class:`~mixedmodels.core.report.Reportable` renders ``to_markdown``, ``to_latex``
+    and the notebook view.
 
     Attributes
     ----------

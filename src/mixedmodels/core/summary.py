@@ -29,31 +29,34 @@ def text_table(rows: list[list[str]], align_left: int = 1) -> list[str]:
     return out
 
 
-def random_effects_rows(vc: pd.DataFrame) -> list[list[str]]:
+def random_effects_rows(vc: pd.DataFrame, digits: int = 4) -> list[list[str]]:
     """lme4's "Random effects" block (Groups, Name, Variance, Std.Dev., Corr) from a
-    varcorr table."""
+    varcorr table: variances and SDs to ``digits`` significant digits, correlations to
+    ``digits - 2`` decimals (at least 2)."""
+    g = f".{digits}g"
+    r_format = f".{max(2, digits - 2)}f"
     rows = [["Groups", "Name", "Variance", "Std.Dev.", "Corr"]]
     for group in dict.fromkeys(vc["group"]):
         part = vc[vc["group"] == group]
         if group == "Residual":
             r = part.iloc[0]
-            rows.append(["Residual", "", f"{r.variance:.4g}", f"{r.sd_cor:.4g}", ""])
+            rows.append(["Residual", "", format(r.variance, g), format(r.sd_cor, g), ""])
             continue
         variances = part[part["term2"].isna()]
         corr = part[part["term2"].notna()]
         names = list(variances["term1"])
         for i, r in enumerate(variances.itertuples()):
             cells = [
-                f"{c.sd_cor:.2f}"
+                format(c.sd_cor, r_format)
                 for c in corr.itertuples()
                 if c.term1 in names[:i] and c.term2 == names[i]
             ]
             rows.append(
                 [
-                    group if i == 0 else "",
+                    str(group) if i == 0 else "",
                     str(r.term1),
-                    f"{r.variance:.4g}",
-                    f"{r.sd_cor:.4g}",
+                    format(r.variance, g),
+                    format(r.sd_cor, g),
                     " ".join(cells),
                 ]
             )

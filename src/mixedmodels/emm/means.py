@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mixedmodels.core.display import table_html, table_latex, table_markdown, table_text
 from mixedmodels.emm.adjust import adjusted_p, check_adjust, critical_value
 from mixedmodels.emm.contrasts import contrast_family
-from mixedmodels.emm.display import table_html, table_latex, table_markdown, table_text
 from mixedmodels.emm.grid import ReferenceGrid, reference_grid
 from mixedmodels.emm.linear import LinearInference
 from mixedmodels.errors import ModelSpecError

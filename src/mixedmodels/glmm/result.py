@@ -9,11 +9,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mixedmodels.core.report import Report
 from mixedmodels.core.result import MixedModelResult, frozen_array
+from mixedmodels.core.resulttable import ResultTable, result_table
 from mixedmodels.core.tables import result_dict
 from mixedmodels.errors import ModelSpecError
 from mixedmodels.glmm.family import Family, family
-from mixedmodels.glmm.summary import summary_text
+from mixedmodels.glmm.summary import summary_report, summary_text
 
 if TYPE_CHECKING:
     from mixedmodels.glmm.model import GlmmModel
@@ -118,28 +120,22 @@ class GlmmResult(MixedModelResult):
         return fam.with_dispersion(fam.dispersion_of_sigma(sigma[rows] if sigma.ndim else sigma))
 
     # -- fixed effects ----------------------------------------------------------------
-    def coef_table(self) -> pd.DataFrame:
-        """Wald z tests of the fixed effects: estimate, std_error, statistic, p_value."""
-        se = self.std_errors.to_numpy()
-        z = self.beta / se
-        return pd.DataFrame(
-            {
-                "estimate": self.beta,
-                "std_error": se,
-                "statistic": z,
-                "p_value": 2.0 * stats.norm.sf(np.abs(z)),
-            },
-            index=list(self.fixed_names),
-        )
+    def coef_table(self) -> ResultTable:
+        """Wald z tests of the fixed effects: a :class:`ResultTable` with columns
+        ``estimate, std_error, statistic, p_value``."""
+        table = _wald_table(self.fixef, self.std_errors)
+        return result_table(table, "Wald z tests of the fixed effects")
 
-    def zi_coef_table(self) -> pd.DataFrame:
+    def zi_coef_table(self) -> ResultTable:
         """Wald z tests of the zero-inflation coefficients (empty without ``zi=``)."""
-        return _wald_table(self.zi_fixef, self.zi_std_errors)
+        table = _wald_table(self.zi_fixef, self.zi_std_errors)
+        return result_table(table, "Wald z tests of the zero-inflation coefficients")
 
-    def disp_coef_table(self) -> pd.DataFrame:
+    def disp_coef_table(self) -> ResultTable:
         """Wald z tests of the dispersion model's coefficients (empty without
         ``dispersion=``)."""
-        return _wald_table(self.disp_fixef, self.disp_std_errors)
+        table = _wald_table(self.disp_fixef, self.disp_std_errors)
+        return result_table(table, "Wald z tests of the dispersion coefficients")
 
     # -- likelihood ---------------------------------------------------------------------
     @property
@@ -495,7 +491,7 @@ class GlmmResult(MixedModelResult):
             functions=model.frame.functions,
         )
 
-    def anova(self) -> pd.DataFrame:
+    def anova(self) -> ResultTable:
         """Type III Wald chi-square tests of each fixed-effect term: whether its
         coefficients are zero when the factors are coded to sum to zero, whatever the
         fit's coding (``car::Anova(m, type = 3)`` on a sum-coded fit; an LMM's
@@ -503,13 +499,14 @@ class GlmmResult(MixedModelResult):
 
         Returns
         -------
-        pandas.DataFrame
-            ``df, chisq, p_value``, indexed by term.
+        ResultTable
+            A data frame of ``df, chisq, p_value``, indexed by term.
         """
         from mixedmodels.inference.type3 import wald_type3_anova
 
         model = self._require_model("anova()")
-        return wald_type3_anova(model.frame, np.array(self.beta), self._vcov_array())
+        table = wald_type3_anova(model.frame, np.array(self.beta), self._vcov_array())
+        return result_table(table, "Type III Wald chi-square tests")
 
     def refit_ml(self) -> GlmmResult:
         """lme4's ``refitML``: a GLMM is fitted by maximum likelihood already, so the fit
@@ -531,21 +528,22 @@ class GlmmResult(MixedModelResult):
             return "Laplace approximation"
         return f"adaptive Gauss-Hermite quadrature, nAGQ = {self.nagq}"
 
-    def summary(self) -> str:
-        """A text summary with what lme4's ``summary`` of a glmer fit shows."""
+    def _summary_pieces(self) -> tuple[Family, ResultTable, ResultTable | None, ResultTable | None]:
+        """The family and the coefficient tables (fixed, zero-inflation, dispersion) that
+        summaries show."""
         zero_inflation = self.zi_coef_table() if self.zi_names else None
         dispersion = self.disp_coef_table() if self.disp_names else None
-        fam = family(self.family, self.link)
-        return summary_text(self, fam, self.method, self.coef_table(), zero_inflation, dispersion)
+        return family(self.family, self.link), self.coef_table(), zero_inflation, dispersion
 
-    def _repr_html_(self) -> str:
-        table = self.coef_table().to_html(float_format=lambda x: f"{x:.4g}")
-        vc = self._tables.varcorr.to_html(index=False, float_format=lambda x: f"{x:.4g}", na_rep="")
-        return (
-            f"<div><p><b>Generalized linear mixed model</b> ({self.family}, {self.link}; "
-            f"{self.method}): <code>{self.formula}</code><br>nobs = {self.nobs}; "
-            f"logLik = {self.loglik:.4f}</p><p><b>Random effects</b></p>{vc}"
-            f"<p><b>Fixed effects</b></p>{table}</div>"
+    def summary(self) -> str:
+        """A text summary with what lme4's ``summary`` of a glmer fit shows."""
+        fam, coefficients, zero_inflation, dispersion = self._summary_pieces()
+        return summary_text(self, fam, self.method, coefficients, zero_inflation, dispersion)
+
+    def _report(self, digits: int) -> Report:
+        fam, coefficients, zero_inflation, dispersion = self._summary_pieces()
+        return summary_report(
+            self, fam, self.method, coefficients, zero_inflation, dispersion, digits
         )
 
     def __repr__(self) -> str:

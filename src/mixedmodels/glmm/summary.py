@@ -1,10 +1,16 @@
-"""Text summary of a generalized linear mixed-model fit, laid out as lme4's ``summary`` of a
-glmer fit."""
+"""The summary of a generalized linear mixed-model fit, laid out as lme4's ``summary`` of a
+glmer fit: as text, and as a report (Markdown, LaTeX, HTML)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
+from mixedmodels.core.report import (
+    Report,
+    coefficient_cells,
+    criteria_cells,
+    random_effects_cells,
+)
 from mixedmodels.core.result import MixedModelResult
 from mixedmodels.core.summary import (
     criteria_lines,
@@ -14,7 +20,7 @@ from mixedmodels.core.summary import (
 )
 from mixedmodels.glmm.family import Family
 
-__all__ = ["summary_text"]
+__all__ = ["summary_report", "summary_text"]
 
 
 def _wald_rows(coefficients: pd.DataFrame) -> list[list[str]]:
@@ -87,3 +93,49 @@ def summary_text(
     if fit.optinfo.warnings:
         lines += ["", "notes: " + "; ".join(fit.optinfo.warnings)]
     return "\n".join(lines)
+
+
+def summary_report(
+    fit: MixedModelResult,
+    family: Family,
+    method: str,
+    coefficients: pd.DataFrame,
+    zero_inflation: pd.DataFrame | None,
+    dispersion_model: pd.DataFrame | None,
+    digits: int,
+) -> Report:
+    """The summary's family, criteria, sizes, random- and fixed-effects tables (and those
+    of the side models) as a report, numbers to ``digits`` significant digits; the
+    other arguments are :func:`summary_text`'s."""
+    facts = [f"Family: {family.name} ({family.link})"]
+    if fit.n_dropped:
+        facts.append(f"{fit.n_dropped} row(s) dropped for missing values")
+    groups = ", ".join(f"{g}, {n}" for g, n in fit.ngroups.items())
+    facts.append(f"Number of obs: {fit.nobs}, groups: {groups}")
+    has_model = dispersion_model is not None and len(dispersion_model)
+    if family.has_dispersion and not has_model:
+        facts.append(f"Dispersion (sigma): {getattr(fit, 'dispersion', 1.0):.{digits}g}")
+    tables = [
+        ("Criteria", criteria_cells(fit, "-2*log(L)", digits)),
+        ("Random effects", random_effects_cells(fit.varcorr, digits)),
+        ("Fixed effects", coefficient_cells(coefficients, "z", digits)),
+    ]
+    sides = [
+        ("Zero-inflation model (logit of a structural zero)", zero_inflation),
+        ("Dispersion model (log of the dispersion parameter)", dispersion_model),
+    ]
+    for caption, table in sides:
+        if table is not None and len(table):
+            tables.append((caption, coefficient_cells(table, "z", digits)))
+    notes = []
+    if fit.is_singular:
+        notes.append("Boundary (singular) fit: " + "; ".join(fit.singular_terms))
+    if fit.optinfo.warnings:
+        notes.append("Notes: " + "; ".join(fit.optinfo.warnings))
+    return Report(
+        f"Generalized linear mixed model fit by maximum likelihood ({method})",
+        fit.formula,
+        tuple(facts),
+        tuple(tables),
+        tuple(notes),
+    )

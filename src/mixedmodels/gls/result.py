@@ -10,7 +10,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mixedmodels.core.report import Report, Reportable, coefficient_cells, measure_cells
 from mixedmodels.core.result import frozen_array
+from mixedmodels.core.resulttable import ResultTable, ddf_caption, result_table
 from mixedmodels.errors import ModelSpecError
 from mixedmodels.gls.structures import describe
 from mixedmodels.inference.dense_covariance import DenseCovariance, dense_pieces
@@ -21,7 +23,7 @@ __all__ = ["GlsResult"]
 
 
 @dataclass(frozen=True, eq=False)
-class GlsResult:
+class GlsResult(Reportable):
     """A generalized least-squares fit with residual structures.
 
     Attributes
@@ -120,7 +122,7 @@ class GlsResult:
         pieces: tuple[SatterthwaitePieces, KenwardRoger] = self.__dict__["_cached_pieces"]
         return pieces
 
-    def coef_table(self, ddf: str = "residual") -> pd.DataFrame:
+    def coef_table(self, ddf: str = "residual") -> ResultTable:
         """t tests of the fixed effects.
 
         Parameters
@@ -151,7 +153,7 @@ class GlsResult:
                 f"ddf must be 'residual', 'satterthwaite' or 'kenward-roger', not {ddf!r}"
             )
         t = beta / se
-        return pd.DataFrame(
+        table = pd.DataFrame(
             {
                 "estimate": beta,
                 "std_error": se,
@@ -161,6 +163,7 @@ class GlsResult:
             },
             index=list(self.fixed_names),
         )
+        return result_table(table, ddf_caption("t tests of the fixed effects", ddf))
 
     @property
     def fitted(self) -> pd.Series:
@@ -185,6 +188,23 @@ class GlsResult:
         lines.append("")
         lines.append(f"Residual standard error: {self.sigma:.4f}; {self.nobs} observations")
         return "\n".join(lines)
+
+    def _report(self, digits: int) -> Report:
+        structures = describe(
+            self.correlation, self.correlation_params, self.variance, self.variance_params
+        )
+        sigma = f"Residual standard error: {self.sigma:.{digits}g}; {self.nobs} observations"
+        criteria = {"AIC": self.aic, "BIC": self.bic, "logLik": self.loglik}
+        tables = (
+            ("Criteria", measure_cells(criteria, digits)),
+            ("Coefficients (residual df)", coefficient_cells(self.coef_table(), "t", digits)),
+        )
+        return Report(
+            f"Generalized least squares fit by {self.method}",
+            self.formula,
+            (*structures, sigma),
+            tables,
+        )
 
     def __repr__(self) -> str:
         return (

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mixedmodels.core.resulttable import ResultTable, result_table
 from mixedmodels.errors import ModelSpecError
 from mixedmodels.lmm.fit import lmm
 
@@ -22,7 +23,7 @@ def _refit_ml(fit: Any, data: Any) -> Any:
     return lmm(fit.formula, data, reml=False)
 
 
-def anova(*fits: Any, refit: bool = True, data: Any = None) -> pd.DataFrame:
+def anova(*fits: Any, refit: bool = True, data: Any = None) -> ResultTable:
     """Compare nested fits by likelihood-ratio tests, ordered by number of parameters.
 
     As lme4's ``anova``: REML fits are refitted by maximum likelihood first (from the
@@ -41,8 +42,9 @@ def anova(*fits: Any, refit: bool = True, data: Any = None) -> pd.DataFrame:
 
     Returns
     -------
-    pandas.DataFrame
-        One row per fit: ``npar, aic, bic, loglik, deviance, chisq, df, p_value``.
+    ResultTable
+        A data frame of one row per fit, indexed by formula: ``npar, aic, bic, loglik,
+        deviance, chisq, df, p_value``.
     """
     if len(fits) < 2:
         raise ModelSpecError("anova needs at least two fits to compare")
@@ -98,4 +100,4 @@ def anova(*fits: Any, refit: bool = True, data: Any = None) -> pd.DataFrame:
         previous = f
     table = pd.DataFrame(rows).set_index("formula")
     table.attrs["note"] = note
-    return table
+    return result_table(table, "Likelihood-ratio tests")

@@ -18,6 +18,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mixedmodels.core.report import (
+    Report,
+    Reportable,
+    coefficient_cells,
+    measure_cells,
+    random_effects_cells,
+)
+from mixedmodels.core.resulttable import ResultTable, ddf_caption, result_table
 from mixedmodels.core.summary import random_effects_rows, text_table
 from mixedmodels.core.tables import t_table
 from mixedmodels.errors import ModelSpecError
@@ -42,7 +50,7 @@ DDF = ("satterthwaite", "kenward-roger", "residual", "normal")
 
 
 @dataclass(frozen=True, eq=False)
-class StructuredLmmResult:
+class StructuredLmmResult(Reportable):
     """An LMM fitted with residual correlation and/or variance structures.
 
     The fixed effects, theta, sigma, the random effects' covariances and conditional modes
@@ -223,7 +231,7 @@ class StructuredLmmResult:
         if ddf not in DDF:
             raise ValueError(f"ddf must be one of {', '.join(repr(d) for d in DDF)}, not {ddf!r}")
 
-    def coef_table(self, ddf: str = "satterthwaite", level: float = 0.95) -> pd.DataFrame:
+    def coef_table(self, ddf: str = "satterthwaite", level: float = 0.95) -> ResultTable:
         """t tests of the fixed effects with a confidence interval for each.
 
         Parameters
@@ -241,8 +249,9 @@ class StructuredLmmResult:
 
         Returns
         -------
-        pandas.DataFrame
-            Columns ``estimate, std_error, df, statistic, p_value, lower, upper``.
+        ResultTable
+            A data frame with columns ``estimate, std_error, df, statistic, p_value,
+            lower, upper``.
         """
         if not 0 < level < 1:
             raise ValueError(f"level must lie strictly between 0 and 1, not {level!r}")
@@ -259,7 +268,8 @@ class StructuredLmmResult:
             df = np.full(p, float(self.nobs - p))
         else:
             df = np.full(p, np.inf)
-        return t_table(self.beta, se, df, self.fixed_names, level)
+        table = t_table(self.beta, se, df, self.fixed_names, level)
+        return result_table(table, ddf_caption("t tests of the fixed effects", ddf))
 
     def test(self, L: Any) -> tuple[float, float, float, float]:
         """F test of ``L beta = 0`` with Satterthwaite's df: ``(numdf, dendf, F, p)``."""
@@ -271,7 +281,7 @@ class StructuredLmmResult:
             )
         return satterthwaite_f(self._pieces(), self.beta, matrix)
 
-    def anova(self, ddf: str = "satterthwaite") -> pd.DataFrame:
+    def anova(self, ddf: str = "satterthwaite") -> ResultTable:
         """Type III F tests of each fixed-effect term with Satterthwaite's df: columns
         ``numdf, dendf, F, p_value``."""
         from mixedmodels.inference.type3 import type3_hypotheses
@@ -286,9 +296,8 @@ class StructuredLmmResult:
             )
         hypotheses = type3_hypotheses(frame.formula.fixed, frame.data, frame.X)
         rows = [(name, *self.test(L)) for name, L in hypotheses]
-        return pd.DataFrame(rows, columns=["term", "numdf", "dendf", "F", "p_value"]).set_index(
-            "term"
-        )
+        table = pd.DataFrame(rows, columns=["term", "numdf", "dendf", "F", "p_value"])
+        return result_table(table.set_index("term"), ddf_caption("Type III F tests", ddf))
 
     def confint(
         self,
@@ -475,6 +484,24 @@ class StructuredLmmResult:
             self.correlation, self.correlation_params, self.variance, self.variance_params
         )
         return "\n".join(lines)
+
+    def _report(self, digits: int) -> Report:
+        method = "REML" if self.reml else "maximum likelihood"
+        structures = describe(
+            self.correlation, self.correlation_params, self.variance, self.variance_params
+        )
+        criteria = {"AIC": self.aic, "BIC": self.bic, "logLik": self.loglik}
+        tables = (
+            ("Criteria", measure_cells(criteria, digits)),
+            ("Random effects", random_effects_cells(self.varcorr, digits)),
+            ("Fixed effects", coefficient_cells(self.coef_table(ddf="normal"), "z", digits)),
+        )
+        return Report(
+            f"Linear mixed model with residual structures fit by {method}",
+            self.formula,
+            (*structures, f"Number of obs: {self.nobs}"),
+            tables,
+        )
 
     def __repr__(self) -> str:
         return f"<StructuredLmmResult {self.formula!r}, nobs={self.nobs}, loglik={self.loglik:.4f}>"

@@ -1,12 +1,18 @@
-"""Text and HTML summaries of a linear mixed-model fit, laid out as lme4's ``summary``."""
+"""The summary of a linear mixed-model fit, laid out as lme4's ``summary``: as text, and as
+a report (Markdown, LaTeX, HTML)."""
 
 from __future__ import annotations
-
-import html
 
 import numpy as np
 import pandas as pd
 
+from mixedmodels.core.report import (
+    Report,
+    coefficient_cells,
+    criteria_cells,
+    criteria_decimals,
+    random_effects_cells,
+)
 from mixedmodels.core.summary import (
     criteria_lines,
     fixed_correlation_lines,
@@ -15,7 +21,7 @@ from mixedmodels.core.summary import (
 )
 from mixedmodels.lmm.record import LmmRecord
 
-__all__ = ["summary_html", "summary_text"]
+__all__ = ["summary_report", "summary_text"]
 
 
 def summary_text(fit: LmmRecord, coefficients: pd.DataFrame | None) -> str:
@@ -81,21 +87,39 @@ def summary_text(fit: LmmRecord, coefficients: pd.DataFrame | None) -> str:
     return "\n".join(lines)
 
 
-def summary_html(fit: LmmRecord) -> str:
-    """HTML view for notebooks: the summary's tables as HTML tables."""
-    kind = "REML" if fit.reml else "ML"
-    coef = fit.fixef.to_frame("Estimate")
-    coef["Std. Error"] = fit.std_errors
-    coef["t value"] = coef["Estimate"] / coef["Std. Error"]
-    parts = [
-        f"<div><p><b>Linear mixed model ({kind})</b>: <code>{html.escape(fit.formula)}</code>"
-        f"<br>nobs = {fit.nobs}; objective = {fit.objective:.4f}; "
-        f"{'singular fit; ' if fit.is_singular else ''}"
-        f"groups: {html.escape(', '.join(f'{g} ({n})' for g, n in fit.ngroups.items()))}</p>",
-        "<p><b>Random effects</b></p>",
-        fit.varcorr.to_html(index=False, float_format=lambda x: f"{x:.4g}", na_rep=""),
-        "<p><b>Fixed effects</b></p>",
-        coef.to_html(float_format=lambda x: f"{x:.4f}"),
-        "</div>",
-    ]
-    return "\n".join(parts)
+def summary_report(fit: LmmRecord, coefficients: pd.DataFrame | None, digits: int) -> Report:
+    """The summary's criterion, sizes, random- and fixed-effects tables as a report
+    (``coefficients`` as :func:`summary_text`'s; numbers to ``digits`` significant
+    digits)."""
+    kind = "REML" if fit.reml else "maximum likelihood"
+    facts = []
+    if fit.n_dropped:
+        facts.append(f"{fit.n_dropped} row(s) dropped for missing values")
+    if fit.aliased:
+        facts.append(f"Dropped aliased fixed-effect column(s): {', '.join(fit.aliased)}")
+    if fit.reml:
+        facts.append(
+            f"REML criterion at convergence: {fit.objective:.{criteria_decimals(digits)}f}"
+        )
+    groups = ", ".join(f"{g}, {n}" for g, n in fit.ngroups.items())
+    facts.append(f"Number of obs: {fit.nobs}, groups: {groups}")
+    tables = [] if fit.reml else [("Criteria", criteria_cells(fit, "deviance", digits))]
+    tables.append(("Random effects", random_effects_cells(fit.varcorr, digits)))
+    if coefficients is not None:
+        caption = "Fixed effects (df: Satterthwaite)"
+    else:
+        caption = "Fixed effects (Wald t values)"
+        coefficients = pd.DataFrame(
+            {"estimate": fit.beta, "std_error": fit.std_errors.to_numpy()},
+            index=list(fit.fixed_names),
+        )
+        coefficients["statistic"] = coefficients["estimate"] / coefficients["std_error"]
+    tables.append((caption, coefficient_cells(coefficients, "t", digits)))
+    notes = []
+    if fit.is_singular:
+        notes.append("Boundary (singular) fit: " + "; ".join(fit.singular_terms))
+    if not fit.optinfo.converged:
+        notes.append("Convergence: " + "; ".join(fit.optinfo.warnings))
+    return Report(
+        f"Linear mixed model fit by {kind}", fit.formula, tuple(facts), tuple(tables), tuple(notes)
+    )

@@ -10,7 +10,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mixedmodels.core.display import frame_cells
+from mixedmodels.core.report import Report, Reportable, coefficient_cells, measure_cells
 from mixedmodels.core.result import frozen_array
+from mixedmodels.core.resulttable import ResultTable, ddf_caption, result_table
 
 __all__ = ["MmrmResult"]
 
@@ -18,7 +21,7 @@ _DDF = ("satterthwaite", "kenward-roger", "kenward-roger-linear")
 
 
 @dataclass(frozen=True, eq=False)
-class MmrmResult:
+class MmrmResult(Reportable):
     """A mixed model for repeated measures.
 
     Attributes
@@ -141,7 +144,7 @@ class MmrmResult:
             return out
         return satterthwaite_f(self._satterthwaite, np.array(self.beta), L)
 
-    def coef_table(self, ddf: str = "satterthwaite") -> pd.DataFrame:
+    def coef_table(self, ddf: str = "satterthwaite") -> ResultTable:
         """t tests of the fixed effects with Satterthwaite's or Kenward-Roger's df (the
         latter with its adjusted standard errors; ``"kenward-roger-linear"`` without the
         second derivatives of the covariance, SAS's ``ddfm=kr(linear)``)."""
@@ -150,7 +153,7 @@ class MmrmResult:
         p = len(self.beta)
         df = np.array([self.test(np.eye(p)[i : i + 1], ddf)[1] for i in range(p)])
         t = np.array(self.beta) / se
-        return pd.DataFrame(
+        table = pd.DataFrame(
             {
                 "estimate": np.array(self.beta),
                 "std_error": se,
@@ -160,17 +163,17 @@ class MmrmResult:
             },
             index=list(self.fixed_names),
         )
+        return result_table(table, ddf_caption("t tests of the fixed effects", ddf))
 
-    def anova(self, ddf: str = "satterthwaite") -> pd.DataFrame:
+    def anova(self, ddf: str = "satterthwaite") -> ResultTable:
         """Type III F tests of each fixed-effect term (as SAS's "Type 3 Tests")."""
         from mixedmodels.inference.type3 import type3_hypotheses
 
         self._check_ddf(ddf)
         hypotheses = type3_hypotheses(self._fixed, self._data, self.model.X)
         rows = [(name, *self.test(L, ddf)) for name, L in hypotheses]
-        return pd.DataFrame(rows, columns=["term", "numdf", "dendf", "F", "p_value"]).set_index(
-            "term"
-        )
+        table = pd.DataFrame(rows, columns=["term", "numdf", "dendf", "F", "p_value"])
+        return result_table(table.set_index("term"), ddf_caption("Type III F tests", ddf))
 
     def summary(self) -> str:
         """A text summary: the fit, the covariance matrix and the coefficient table."""
@@ -189,6 +192,32 @@ class MmrmResult:
             self.coef_table().to_string(float_format=lambda x: f"{x:.4g}"),
         ]
         return "\n".join(lines)
+
+    def _report(self, digits: int) -> Report:
+        covariance = pd.DataFrame(
+            np.array(self.covariance), index=list(self.visits), columns=list(self.visits)
+        )
+        covariance.index.name = "Visit"
+        tables = (
+            ("Criteria", measure_cells({"AIC": self.aic, "logLik": self.loglik}, digits)),
+            (
+                f"Covariance of the visits ({self.structure})",
+                frame_cells(covariance, digits, index=True),
+            ),
+            (
+                "Fixed effects (df: Satterthwaite)",
+                coefficient_cells(self.coef_table(), "t", digits),
+            ),
+        )
+        sizes = (
+            f"{self.nobs} observations of {self.n_subjects} subjects at {len(self.visits)} visits"
+        )
+        return Report(
+            f"Mixed model for repeated measures fit by {self.method}",
+            self.formula,
+            (sizes,),
+            tables,
+        )
 
     def __repr__(self) -> str:
         return (
