@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 
 R_LOOP = r"""
 suppressPackageStartupMessages({library(lme4); library(lmerTest)})
-fit <- lmer(Reaction ~ Days + (Days | Subject), sleepstudy)
+fit <- lme4::lmer(Reaction ~ Days + (Days | Subject), sleepstudy)
 n <- as.integer(commandArgs(TRUE)[1])
 beta <- fixef(fit); beta["Days"] <- 3
 set.seed(1)
@@ -33,7 +33,7 @@ ys <- simulate(fit, nsim = n, newparams = list(beta = beta, theta = getME(fit, "
                                              sigma = sigma(fit)))
 p <- vapply(ys, function(y) {
   m <- refit(fit, y)
-  summary(as(m, "lmerModLmerTest"))$coefficients["Days", "Pr(>|t|)"]
+  summary(as_lmerModLmerTest(m))$coefficients["Days", "Pr(>|t|)"]
 }, numeric(1))
 cat(sprintf("%.3f %.4f\n", proc.time()[["elapsed"]] - t0, mean(p < 0.05)))
 """

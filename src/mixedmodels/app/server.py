@@ -150,7 +150,7 @@ def create_app(hosts: Iterable[str] | None = LOCAL_NAMES) -> Dash:
 
     for page in (shrinkage, hospitals, ignoring, yourdata):
         page.register(app)
-    app.server.wsgi_app = SerialCallbacks(  # type: ignore[method-assign]
+    app.server.wsgi_app = SerialCallbacks(
         app.server.wsgi_app, CALLBACK_PATH, LONG_OUTPUTS, 2 * MAX_UPLOAD_BYTES
     )
     return app

@@ -20,7 +20,7 @@ import pandas as pd
 from scipy import stats
 
 from mixedmodels._replicates import run_replicates
-from mixedmodels.emm.display import table_html, table_latex, table_markdown, table_text
+from mixedmodels.core.display import table_html, table_latex, table_markdown, table_text
 from mixedmodels.errors import MixedModelsError, ModelSpecError
 from mixedmodels.planning.along import data_along, nested_in
 
