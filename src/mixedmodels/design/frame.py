@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -370,6 +371,20 @@ def check_term_columns(terms: Sequence[RandomEffectsTerm]) -> None:
                 )
 
 
+#: The time a formula's terms may take to evaluate, in seconds. Each term's work is
+#: bounded by the data (constants are bounded before evaluation, the formula's length by
+#: the parser); this bounds their sum, checked after each term.
+FORMULA_SECONDS = 300.0
+
+
+def _in_time(deadline: float, where: str) -> None:
+    if time.monotonic() > deadline:
+        raise FormulaError(
+            f"evaluating the formula took more than {FORMULA_SECONDS:g} s (stopped after "
+            f"{where}); simplify its terms or fit a sample of the rows first"
+        )
+
+
 def model_frame(
     formula: str | MixedFormula,
     data: Any,
@@ -460,7 +475,9 @@ def model_frame(
 
     y, trials = read_response(parsed.response, subset, response_kind)
     _check_response_spread(y, parsed.response, residual_variance)
+    deadline = time.monotonic() + FORMULA_SECONDS
     X, fixed_names, fixed_encoding = encode(parsed.fixed, subset, "the fixed part")
+    _in_time(deadline, "the fixed part")
     _check_fixed_magnitude(X, fixed_names)
     n_fixed = X.shape[1]
     keep_cols = independent_columns(X)
@@ -473,6 +490,7 @@ def model_frame(
     offset_encodings = []
     for expr in parsed.offsets:
         values, _, enc = encode(f"0 + {expr}", subset, "offset()")
+        _in_time(deadline, f"offset({expr})")
         offset_encodings.append(enc)
         off = values[:, 0] if off is None else off + values[:, 0]
     if offset_col is not None:
@@ -497,6 +515,7 @@ def model_frame(
     for spec in parsed.random:
         factor = grouping_factor(subset, spec.factors)
         matrix, cols, enc = encode(spec.lhs, subset, f"random term {spec.source}:")
+        _in_time(deadline, f"the random term {spec.source}")
         if matrix.shape[1] == 0:
             raise FormulaError(f"random term {spec.source!r} has no columns")
         terms.append(RandomEffectsTerm(spec, factor, matrix, tuple(cols), factor.name, enc))

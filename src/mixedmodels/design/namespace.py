@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from formulaic.utils.stateful_transforms import stateful_transform
 
+from mixedmodels.design.literals import check_constants
 from mixedmodels.design.rmath import R_MATH
 from mixedmodels.design.splines import bs, ns, poly
 from mixedmodels.errors import FormulaError, ModelSpecError
@@ -264,6 +265,7 @@ def check_expression(expression: str, where: str) -> None:
         if kind == "other" and text == "[":
             raise FormulaError(f"{where} {expression!r}: indexing ('[') is not allowed")
     _check_powers(tokens, expression, where)
+    check_constants(expression, where)
 
 
 #: The largest literal exponent a formula may raise to (9**9**9 would pin a core).

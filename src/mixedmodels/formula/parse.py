@@ -137,6 +137,11 @@ def _random_term(text: str, offset: int, whole: str) -> list[RandomTermSpec]:
     return [RandomTermSpec(part, factors, source) for factors in groups for part in lhs_parts]
 
 
+#: The longest formula read: with the bounds on constants (``design/literals.py``) this
+#: bounds the work of evaluating one by the size of the data.
+MAX_FORMULA_CHARACTERS = 20_000
+
+
 def parse_formula(text: str) -> MixedFormula:
     """Parse an lme4-style mixed-model formula.
 
@@ -157,6 +162,11 @@ def parse_formula(text: str) -> MixedFormula:
     """
     if not isinstance(text, str) or not text.strip():
         raise FormulaError("the formula must be a non-empty string such as 'y ~ x + (1 | g)'")
+    if len(text) > MAX_FORMULA_CHARACTERS:
+        raise FormulaError(
+            f"the formula has {len(text):,} characters (at most {MAX_FORMULA_CHARACTERS:,}): "
+            "build many similar terms from columns, e.g. with poly() or a factor"
+        )
     return _parsed(text)
 
 

@@ -121,6 +121,14 @@ def fit_frame(
     The fit runs on the centred and scaled matrices (:mod:`mixedmodels.design.conditioning`)
     and reports in the original ones; ``start`` is lme4's theta and ``hessian`` as for
     :func:`estimate`."""
+    n_fixed = frame.X.shape[1]
+    if frame.nobs <= n_fixed:
+        raise ModelSpecError(
+            f"{frame.formula.text!r} has {n_fixed} fixed-effect coefficients for "
+            f"{frame.nobs} observations: a linear mixed model needs more observations than "
+            "fixed effects (none would be left to estimate the residual variance); use fewer "
+            "terms or a lower degree"
+        )
     model, cframe, clayout = conditioned_model(frame, layout, reml)
     return record_of_model(
         model, frame, layout, cframe, clayout, settings, index, label, start, hessian
