@@ -205,6 +205,17 @@ class _Deviance:
         """The deviance with the factor made at the modes (for differences)."""
         return self(params, exact=True)
 
+    def hessian_at(self, params: np.ndarray, step: float) -> np.ndarray:
+        """The central-difference Hessian at ``params`` with steps of ``step``; its points
+        are probes, not candidates: the kept state stays the one kept before."""
+        best = self._best
+        try:
+            free = np.ones(params.size, dtype=bool)
+            return derivatives(self.exact, params, free, self.exact(params), step=step)[1]
+        finally:
+            self._best = best
+            self.split(params)  # (the problem back at the point's own dispersion)
+
     def state_at(self, params: np.ndarray) -> tuple[PirlsState, float] | None:
         """The kept state and deviance, if they are those at ``params``."""
         if np.array_equal(self._best[1], params):
@@ -223,8 +234,7 @@ def _finite_hessian(deviance: _Deviance, params: np.ndarray, H: np.ndarray) -> n
         if np.all(np.isfinite(H)):
             break
         step /= 4.0
-        free = np.ones(params.size, dtype=bool)
-        H = derivatives(deviance.exact, params, free, deviance.exact(params), step=step)[1]
+        H = deviance.hessian_at(params, step)
     return H
 
 
