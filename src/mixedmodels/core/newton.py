@@ -17,6 +17,7 @@ __all__ = [
     "central_gradient",
     "derivatives",
     "gradient_differences",
+    "free_derivatives",
     "newton_polish",
     "newton_steps",
     "positive_definite_step",
@@ -26,6 +27,7 @@ __all__ = [
 #: How the Hessian of a :class:`Derivatives` was found.
 DIFFERENCED_HESSIAN = "analytic gradient, Hessian from its forward differences"
 UPDATED_HESSIAN = "analytic gradient, Hessian from the previous fit's with BFGS updates"
+FREE_HESSIAN = "analytic gradient, Hessian from its forward differences over the free coordinates"
 
 #: A Newton step of the polish shorter than this (theta is O(1) on the conditioned
 #: matrices) is not taken: the gradient it comes from is at its own rounding, so it
@@ -224,6 +226,28 @@ def gradient_differences(
     H = np.column_stack(columns)
     symmetric: np.ndarray = 0.5 * (H + H.T)
     return symmetric
+
+
+def free_derivatives(
+    gradient: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    theta: np.ndarray,
+    free: np.ndarray,
+    step: float = 1e-5,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The analytic gradient over the ``free`` coordinates and the Hessian there from its
+    forward differences: ``free.sum()`` gradients, where central differences of the
+    criterion take ``n^2 + n`` criteria (at k = 14 vector terms, 105 coordinates: 106
+    gradients instead of 11,130 criteria). The steps move free coordinates only, which lie
+    inside their bounds, so every point is feasible."""
+    _, g = gradient(theta)
+    idx = np.flatnonzero(free)
+    columns = []
+    for i in idx:
+        e = np.zeros_like(theta)
+        e[i] = step
+        columns.append((gradient(theta + e)[1][idx] - g[idx]) / step)
+    H = np.column_stack(columns) if columns else np.zeros((0, 0))
+    return g[idx], 0.5 * (H + H.T)
 
 
 def newton_polish(

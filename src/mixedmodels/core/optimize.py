@@ -18,7 +18,14 @@ import numpy as np
 import scipy.optimize
 
 from mixedmodels.core.boundary import BoundaryCheck, check_boundary
-from mixedmodels.core.newton import Derivatives, derivatives, newton_polish, quasi_newton
+from mixedmodels.core.newton import (
+    FREE_HESSIAN,
+    Derivatives,
+    derivatives,
+    free_derivatives,
+    newton_polish,
+    quasi_newton,
+)
 from mixedmodels.core.optinfo import OptimizerSettings, OptInfo
 from mixedmodels.core.progress import FitInterrupted, FitProgress
 from mixedmodels.core.searchscale import DiagonalScale
@@ -193,6 +200,7 @@ def _minimize_theta(
         evaluations,
         boundary,
         derivs,
+        graded if gradient is not None else None,
     )
 
 
@@ -377,12 +385,14 @@ def _finish(
     count: Callable[[], int],
     boundary: BoundaryCheck | None = None,
     derivs: Derivatives | None = None,
+    graded: Callable[[np.ndarray], tuple[float, np.ndarray]] | None = None,
 ) -> tuple[np.ndarray, OptInfo]:
     """Evaluate the optimum, check it if asked and describe the run.
 
     With ``derivs`` (the analytic gradient at ``theta`` and a Hessian from its differences,
     usable when every coordinate is free) the check reads them; otherwise it takes central
-    differences of the criterion."""
+    differences of the criterion, or (``graded``: the analytic gradient) forward
+    differences of the gradient over the free coordinates."""
     value = counted(theta)
     notes: list[str] = []
     scaled: float | None = None
@@ -393,6 +403,9 @@ def _finish(
         if derivs is not None and derivs.usable() and bool(free.all()):
             g, H = derivs.gradient, derivs.hessian
             method = derivs.source
+        elif graded is not None:
+            g, H = free_derivatives(graded, theta, free)
+            method = FREE_HESSIAN
         else:
             g, H = derivatives(counted, theta, free, value)
             method = DIFFERENCE_CHECK
