@@ -35,7 +35,7 @@ args <- commandArgs(TRUE)
 d <- read.csv(args[1])
 t0 <- proc.time()[["elapsed"]]
 m <- lmer(as.formula(args[2]), d, control = lmerControl(calc.derivs = FALSE))
-cat(toJSON(list(seconds = proc.time()[["elapsed"]] - t0, reml = REMLcrit(m)), digits = NA))
+cat(toJSON(list(seconds = proc.time()[["elapsed"]] - t0, reml = REMLcrit(m)), digits = NA, auto_unbox = TRUE))
 """
 
 
