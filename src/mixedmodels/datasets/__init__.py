@@ -4,6 +4,8 @@ Each set is a CSV file with a JSON file giving the level order of its factors, w
 from the R packages that distribute them (lme4 1.1-31, mlmRev, glmmTMB, nlme), so
 treatment contrasts and level orders agree with R's.
 
+Examples
+--------
 >>> import mixedmodels as mm
 >>> mm.datasets.names()[:3]
 ['Dyestuff', 'Dyestuff2', 'Oxboys']

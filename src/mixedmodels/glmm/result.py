@@ -178,7 +178,10 @@ class GlmmResult(MixedModelResult):
             (0 and -inf without ``zi=``); ``"disp"``: the dispersion (``fit.dispersion``)
             row by row.
 
-        Rows dropped for missing values are NaN.
+        Returns
+        -------
+        pandas.Series
+            One prediction a row; rows dropped for missing values are NaN.
         """
         types = ("response", "link", "conditional", "zprob", "zlink", "disp")
         if type not in types:
