@@ -36,6 +36,10 @@ from mixedmodels.app.figures import OKABE_ITO
 from mixedmodels.app.server import create_app
 from mixedmodels.app.upload import MAX_UPLOAD_BYTES
 
+from tiers import full_tier
+
+pytestmark = full_tier
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 BENCH = os.environ.get("MIXEDMODELS_BENCH_EXPLORER") == "1"

@@ -22,6 +22,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tiers import full_tier
+
+pytestmark = full_tier
+
 CLIENTS = 8
 SECONDS = float(os.environ.get("MIXEDMODELS_LOAD_SECONDS", "60"))
 #: A person dragging a slider: the next value some 50 to 150 ms after the last redraw.

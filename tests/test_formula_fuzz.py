@@ -104,7 +104,7 @@ def formulas(draw: st.DrawFn) -> str:
 
 
 @settings(
-    max_examples=5000,
+    max_examples=by_tier(fast=400, full=5000),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -16,6 +16,7 @@ import pytest
 from scipy import stats
 
 import mixedmodels as mm
+from tiers import full_tier
 from mixedmodels.checks.calibration import calibrate_uniformity
 from mixedmodels.glmm.pirls import PirlsError
 
@@ -130,6 +131,7 @@ def _clustered(rng: np.random.Generator, groups: int, per: int, sd: float) -> pd
     return pd.DataFrame({"y": y, "x": x, "g": g.astype(str)})
 
 
+@full_tier
 def test_calibrated_uniformity_p_values_are_uniform_on_data_from_the_model() -> None:
     """150 data sets from a known LMM (10 groups of 30, ICC 0.8), each fitted, its
     residuals simulated (n = 100) and its uniformity p-value calibrated by 39 refits.
