@@ -58,3 +58,30 @@ def test_fit_help_says_it_fits_glmms(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "fit a linear or generalized linear mixed model" in capsys.readouterr().out
+
+
+def test_nagq_on_a_linear_mixed_model_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    for family in ([], ["--family", "gaussian"], ["--family", "gaussian", "--link", "identity"]):
+        args = ["fit", "sleepstudy", "Reaction ~ Days + (1 | Subject)", *family, "--nagq", "5"]
+        assert main(args) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err.startswith("mixedmodels: error: --nagq")
+        assert "linear mixed model" in captured.err and captured.err.count("\n") == 1
+
+
+@pytest.mark.parametrize("family", [[], ["--family", "poisson"]])
+def test_a_cbind_response_asks_for_family_binomial(
+    family: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["fit", "cbpp", CBPP, *family]) == 2
+    err = capsys.readouterr().err
+    assert "add --family binomial" in err and "only a binomial model reads" in err
+    assert "family=" not in err and "mm.glmm" not in err
+
+
+def test_pooling_trials_asks_for_family_binomial(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["pooling", "hospitals", "--response", "deaths", "--group", "hospital"]
+    assert main([*args, "--trials", "patients"]) == 2
+    err = capsys.readouterr().err
+    assert "--trials" in err and "--family binomial" in err and "trials=" not in err

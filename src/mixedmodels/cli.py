@@ -266,13 +266,18 @@ def _run(argv: Sequence[str] | None) -> int:
         return _teaching(args)
     if args.command == "explore":
         return _explore(args.host, args.port)
+    plain = args.zi is None and args.dispersion is None
+    linear = args.family == "gaussian" and args.link in (None, "identity") and plain
+    problem = _fit_options_problem(args, linear)
+    if problem:
+        print(f"mixedmodels: error: {problem}", file=sys.stderr)
+        return 2
     try:
         data = read_data(args.data)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             result: LmmResult | GlmmResult
-            plain = args.zi is None and args.dispersion is None
-            if args.family == "gaussian" and args.link in (None, "identity") and plain:
+            if linear:
                 result = lmm(
                     args.formula,
                     data,
@@ -305,11 +310,31 @@ def _run(argv: Sequence[str] | None) -> int:
     return 0
 
 
+def _fit_options_problem(args: argparse.Namespace, linear: bool) -> str:
+    """What is wrong with a combination of ``fit``'s options, in the command's own terms
+    (the library's messages name its Python arguments); empty if nothing."""
+    if linear and args.nagq is not None:
+        return (
+            "--nagq chooses how a GLMM's likelihood is approximated; a linear mixed model "
+            "(--family gaussian, identity link) has an exact likelihood and takes none: "
+            "drop --nagq, or choose the model's --family (binomial, poisson, ...)"
+        )
+    response = args.formula.partition("~")[0].strip() if "~" in args.formula else ""
+    if args.family != "binomial" and response.startswith("cbind("):
+        return (
+            f"the response {response!r} is a cbind(successes, failures) pair, which only a "
+            "binomial model reads: add --family binomial"
+        )
+    return ""
+
+
 def _teaching(args: argparse.Namespace) -> int:
     from mixedmodels.pooling import pooling, type1_error
 
     try:
         if args.command == "pooling":
+            if args.trials and args.family != "binomial":
+                raise MixedModelsError("--trials is for a binomial response: add --family binomial")
             target = writable_target(args.plot) if args.plot else None  # before the work
             result = pooling(
                 read_data(args.data),
