@@ -4,6 +4,9 @@ optional dependencies and a reader that stops early."""
 from __future__ import annotations
 
 import argparse
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,3 +88,67 @@ def test_pooling_trials_asks_for_family_binomial(capsys: pytest.CaptureFixture[s
     assert main([*args, "--trials", "patients"]) == 2
     err = capsys.readouterr().err
     assert "--trials" in err and "--family binomial" in err and "trials=" not in err
+
+
+def _plot_extra() -> str:
+    """The optional-dependency group of pyproject.toml that installs matplotlib (read
+    with a pattern: tomllib is Python 3.11's and the package supports 3.10)."""
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    section = text.split("[project.optional-dependencies]")[1].split("\n[")[0]
+    groups = re.findall(r"^([\w-]+) = \[([^\]]*)\]", section, flags=re.MULTILINE)
+    (extra,) = [name for name, deps in groups if name != "test" and '"matplotlib' in deps]
+    return extra
+
+
+def test_plot_without_matplotlib_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib fails
+    target = tmp_path / "pooling.png"
+    assert main([*POOLING, "--plot", str(target)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # refused before the work
+    assert captured.err == (
+        f"mixedmodels: error: --plot needs matplotlib: pip install 'mixedmodels[{_plot_extra()}]'\n"
+    )
+    assert not target.exists()
+
+
+def test_plot_without_matplotlib_in_a_fresh_process(tmp_path: Path) -> None:
+    """The base install as a user meets it: matplotlib cannot be imported at all."""
+    code = (
+        "import sys; sys.modules['matplotlib'] = None\n"
+        "from mixedmodels.cli import main\n"
+        f"sys.exit(main({[*POOLING, '--plot', str(tmp_path / 'x.png')]!r}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr and "ModuleNotFoundError" not in out.stderr
+    assert f"pip install 'mixedmodels[{_plot_extra()}]'" in out.stderr
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "pooling",
+        "shrinkage_factors",
+        "caterpillar",
+        "shrinkage_2d",
+        "type1_by_icc",
+        "residuals",
+        "power_curve",
+        "simulated_residuals",
+    ],
+)
+def test_figures_without_matplotlib_name_the_extra(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mixedmodels.plot as plot
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.patches", None)
+    figure = getattr(plot, name)
+    arguments = [object(), None, "x", "g"] if name == "shrinkage_2d" else [object()]
+    with pytest.raises(ImportError, match=re.escape(f"mixedmodels[{_plot_extra()}]")):
+        figure(*arguments)

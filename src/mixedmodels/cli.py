@@ -336,6 +336,14 @@ def _teaching(args: argparse.Namespace) -> int:
             if args.trials and args.family != "binomial":
                 raise MixedModelsError("--trials is for a binomial response: add --family binomial")
             target = writable_target(args.plot) if args.plot else None  # before the work
+            if target is not None:
+                try:
+                    import matplotlib
+                except ImportError:
+                    raise MixedModelsError(
+                        "--plot needs matplotlib: pip install 'mixedmodels[plot]'"
+                    ) from None
+                matplotlib.use("Agg")
             result = pooling(
                 read_data(args.data),
                 response=args.response,
@@ -349,9 +357,6 @@ def _teaching(args: argparse.Namespace) -> int:
                 print(result.note)
             print(result.table.round(4).to_string())
             if target is not None:
-                import matplotlib
-
-                matplotlib.use("Agg")
                 from mixedmodels.plot import pooling as pooling_view
 
                 ax = pooling_view(result)
