@@ -63,6 +63,31 @@ def test_fit_help_says_it_fits_glmms(capsys: pytest.CaptureFixture[str]) -> None
     assert "fit a linear or generalized linear mixed model" in capsys.readouterr().out
 
 
+def _readme_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    spans = re.findall(r"`(mixedmodels\s[^`]+)`", text)
+    return [" ".join(s.split()) for s in spans if "--help" not in s]
+
+
+def test_readme_usage_matches_the_parser() -> None:
+    """Every command the README shows names each required argument of its subcommand
+    and only options that the subcommand has."""
+    commands = _subcommands()
+    shown = _readme_commands()
+    assert {c.split()[1] for c in shown} >= {"fit", "pooling", "type1", "explore"}
+    for snippet in shown:
+        name = snippet.split()[1]
+        assert name in commands, snippet
+        options = {o for a in _options(commands[name]) for o in a.option_strings}
+        for action in _options(commands[name]):
+            if action.option_strings and action.required:
+                assert action.option_strings[0] in snippet, (snippet, action.option_strings)
+            elif not action.option_strings:
+                assert action.dest.upper() in snippet.split(), (snippet, action.dest)
+        for word in re.findall(r"--[a-z][a-z0-9-]*", snippet):
+            assert word in options, (snippet, word)
+
+
 def test_nagq_on_a_linear_mixed_model_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     for family in ([], ["--family", "gaussian"], ["--family", "gaussian", "--link", "identity"]):
         args = ["fit", "sleepstudy", "Reaction ~ Days + (1 | Subject)", *family, "--nagq", "5"]
@@ -152,3 +177,55 @@ def test_figures_without_matplotlib_name_the_extra(
     arguments = [object(), None, "x", "g"] if name == "shrinkage_2d" else [object()]
     with pytest.raises(ImportError, match=re.escape(f"mixedmodels[{_plot_extra()}]")):
         figure(*arguments)
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["fit", "Dyestuff", "Yield ~ 1 + (1 | Batch)", "--json"],
+        ["datasets"],
+        ["fit", "sleepstudy", "Reaction ~ Days + (1 | Subject)", "--ml", "--json"],
+    ],
+)
+def test_json_to_a_reader_that_stops_early_ends_quietly(arguments: list[str]) -> None:
+    """``mixedmodels fit ... --json | head -1`` whose reader has gone before the output is
+    written: no BrokenPipeError traceback, exit status 0 (the documented 'done')."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mixedmodels.cli", *arguments],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0
+    assert "Traceback" not in err and "BrokenPipe" not in err and "Exception" not in err
+
+
+def test_json_into_a_shell_pipeline_whose_reader_has_gone() -> None:
+    """The same through a shell: ``true`` exits without reading, long before the fit is
+    written; the command's exit status (bash's PIPESTATUS) is 0 and stderr stays empty."""
+    command = (
+        f"'{sys.executable}' -m mixedmodels.cli fit Dyestuff 'Yield ~ 1 + (1 | Batch)' --json"
+        " | true; echo ${PIPESTATUS[0]}"
+    )
+    out = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "0"
+    assert out.stderr == ""
+
+
+def test_documented_exit_statuses_hold(capsys: pytest.CaptureFixture[str]) -> None:
+    """The help's exit statuses are the README's; 2 also for options argparse refuses."""
+    block = cli.FORMULA_HELP.split("exit status:")[1]
+    codes = [int(c) for c in re.findall(r"^\s+(\d+)\s", block, flags=re.MULTILINE)]
+    assert codes == [0, 2, 130]
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    sentence = readme.split("Exit status:")[1].split(".")[0]
+    assert [int(c) for c in re.findall(r"\b(\d+)\b", sentence)] == codes
+    with pytest.raises(SystemExit) as exit_:
+        main(["type1", "--sims", "many"])
+    assert exit_.value.code == 2
+    assert "invalid int value" in capsys.readouterr().err
+    assert main(["fit", "sleepstudy", "Reaction ~ 1"]) == 2
+    assert capsys.readouterr().err.startswith("mixedmodels: error:")

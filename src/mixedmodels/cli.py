@@ -60,7 +60,7 @@ examples:
       --family binomial --nagq 25
 
 exit status:
-  0    done
+  0    done (also when the output's reader stops early, as head does)
   2    a problem with the input (file, formula, data, options): one line on stderr
   130  interrupted (Ctrl+C), with where the fit was
 """
