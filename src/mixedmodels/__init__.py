@@ -5,6 +5,7 @@
 """
 
 from mixedmodels import datasets
+from mixedmodels._version import __version__ as __version__
 from mixedmodels.app import explore
 from mixedmodels.core.resulttable import ResultTable
 from mixedmodels.emm import Contrasts, MarginalMeans, emmeans
@@ -57,8 +58,6 @@ from mixedmodels.pooling import (
     type1_error,
 )
 from mixedmodels.saved import load
-
-__version__ = "0.1.0"
 
 __all__ = [
     "PowerResult",

@@ -60,7 +60,7 @@ examples:
       --family binomial --nagq 25
 
 exit status:
-  0    done
+  0    done (also when the output's reader stops early, as head does)
   2    a problem with the input (file, formula, data, options): one line on stderr
   130  interrupted (Ctrl+C), with where the fit was
 """
@@ -114,15 +114,17 @@ def writable_target(target: str) -> Path:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mixedmodels",
-        description="Linear mixed-effects models that match lme4.",
+        description="Linear and generalized linear mixed-effects models that match lme4.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=FORMULA_HELP,
     )
     sub = parser.add_subparsers(dest="command", required=True)
     fit = sub.add_parser(
         "fit",
-        help="fit a linear mixed model and print its summary",
-        description="Fit a linear mixed model (REML unless --ml) and print its summary.",
+        help="fit a linear or generalized linear mixed model and print its summary",
+        description="Fit a linear mixed model (REML unless --ml) or, with --family, a "
+        "generalized linear mixed model (maximum likelihood: Laplace unless --nagq), and "
+        "print its summary.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=FORMULA_HELP,
     )
@@ -161,11 +163,17 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--nagq",
         type=int,
-        default=1,
-        help="GLMM: 1 = Laplace (default), >1 = adaptive Gauss-Hermite nodes (one scalar "
-        "random term only), 0 = fast approximation",
+        default=None,
+        help="GLMMs only (any --family but gaussian; gaussian with --link log or inverse, "
+        "--zi or --dispersion): 1 = Laplace (default), >1 = adaptive Gauss-Hermite nodes "
+        "(one scalar random term only), 0 = fast approximation",
     )
-    sub.add_parser("datasets", help="list the shipped data sets")
+    sub.add_parser(
+        "datasets",
+        help="list the shipped data sets",
+        description="List the data sets shipped with mixedmodels (any of them can be the "
+        "DATA of fit or pooling): name, size and source.",
+    )
     pool = sub.add_parser(
         "pooling",
         help="no, complete and partial pooling of cluster means",
@@ -182,20 +190,42 @@ def _parser() -> argparse.ArgumentParser:
         help="the response's family (a GLMM on its default link unless gaussian)",
     )
     pool.add_argument("--trials", help="binomial: column of trials (response = successes)")
-    pool.add_argument("--plot", help="write the pooling view to this PNG file (matplotlib)")
+    pool.add_argument(
+        "--plot",
+        metavar="PNG",
+        help="also write the pooling view to this PNG file (needs matplotlib: "
+        "pip install 'mixedmodels[plot]')",
+    )
     t1 = sub.add_parser(
         "type1",
         help="Type-I error of tests that ignore or model clustering, by simulation",
         description="Simulate clustered data with no effect of x and report how often each "
         "test rejects at the 5 percent level.",
     )
-    t1.add_argument("--clusters", type=int, default=10)
-    t1.add_argument("--size", type=int, default=10, help="rows per cluster")
-    t1.add_argument("--icc", type=float, default=0.1)
-    t1.add_argument("--sims", type=int, default=2000)
-    t1.add_argument("--covariate", choices=["cluster", "within"], default="cluster")
-    t1.add_argument("--seed", type=int, default=None)
-    t1.add_argument("--jobs", type=int, default=-1, help="worker processes (-1: all cores)")
+    t1.add_argument(
+        "--clusters", type=int, default=10, help="clusters per data set, at least 3 (default 10)"
+    )
+    t1.add_argument("--size", type=int, default=10, help="rows per cluster (default 10)")
+    t1.add_argument(
+        "--icc",
+        type=float,
+        default=0.1,
+        help="intraclass correlation of the simulated data, in [0, 1) (default 0.1)",
+    )
+    t1.add_argument("--sims", type=int, default=2000, help="simulated data sets (default 2000)")
+    t1.add_argument(
+        "--covariate",
+        choices=["cluster", "within"],
+        default="cluster",
+        help="x varies between clusters only (cluster, the default) or within them (within)",
+    )
+    t1.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the simulations, for results that repeat (default: a fresh seed)",
+    )
+    t1.add_argument("--jobs", type=int, default=-1, help="worker processes (default -1: all cores)")
     explore = sub.add_parser(
         "explore",
         help="serve the interactive shrinkage explorer in the browser",
@@ -236,13 +266,18 @@ def _run(argv: Sequence[str] | None) -> int:
         return _teaching(args)
     if args.command == "explore":
         return _explore(args.host, args.port)
+    plain = args.zi is None and args.dispersion is None
+    linear = args.family == "gaussian" and args.link in (None, "identity") and plain
+    problem = _fit_options_problem(args, linear)
+    if problem:
+        print(f"mixedmodels: error: {problem}", file=sys.stderr)
+        return 2
     try:
         data = read_data(args.data)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             result: LmmResult | GlmmResult
-            plain = args.zi is None and args.dispersion is None
-            if args.family == "gaussian" and args.link in (None, "identity") and plain:
+            if linear:
                 result = lmm(
                     args.formula,
                     data,
@@ -258,7 +293,7 @@ def _run(argv: Sequence[str] | None) -> int:
                     link=args.link,
                     weights=args.weights,
                     offset=args.offset,
-                    nagq=args.nagq,
+                    nagq=1 if args.nagq is None else args.nagq,
                     zi=args.zi,
                     dispersion=args.dispersion,
                 )
@@ -275,12 +310,40 @@ def _run(argv: Sequence[str] | None) -> int:
     return 0
 
 
+def _fit_options_problem(args: argparse.Namespace, linear: bool) -> str:
+    """What is wrong with a combination of ``fit``'s options, in the command's own terms
+    (the library's messages name its Python arguments); empty if nothing."""
+    if linear and args.nagq is not None:
+        return (
+            "--nagq chooses how a GLMM's likelihood is approximated; a linear mixed model "
+            "(--family gaussian, identity link) has an exact likelihood and takes none: "
+            "drop --nagq, or choose the model's --family (binomial, poisson, ...)"
+        )
+    response = args.formula.partition("~")[0].strip() if "~" in args.formula else ""
+    if args.family != "binomial" and response.startswith("cbind("):
+        return (
+            f"the response {response!r} is a cbind(successes, failures) pair, which only a "
+            "binomial model reads: add --family binomial"
+        )
+    return ""
+
+
 def _teaching(args: argparse.Namespace) -> int:
     from mixedmodels.pooling import pooling, type1_error
 
     try:
         if args.command == "pooling":
+            if args.trials and args.family != "binomial":
+                raise MixedModelsError("--trials is for a binomial response: add --family binomial")
             target = writable_target(args.plot) if args.plot else None  # before the work
+            if target is not None:
+                try:
+                    import matplotlib
+                except ImportError:
+                    raise MixedModelsError(
+                        "--plot needs matplotlib: pip install 'mixedmodels[plot]'"
+                    ) from None
+                matplotlib.use("Agg")
             result = pooling(
                 read_data(args.data),
                 response=args.response,
@@ -294,9 +357,6 @@ def _teaching(args: argparse.Namespace) -> int:
                 print(result.note)
             print(result.table.round(4).to_string())
             if target is not None:
-                import matplotlib
-
-                matplotlib.use("Agg")
                 from mixedmodels.plot import pooling as pooling_view
 
                 ax = pooling_view(result)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from mixedmodels.plot.figures import PALETTE
+from mixedmodels.plot.figures import PALETTE, _pyplot
 
 __all__ = ["simulated_residuals"]
 
@@ -17,9 +17,7 @@ def simulated_residuals(result: Any, axes: Any = None) -> Any:
     """Draw the two panels of a :class:`~mixedmodels.checks.SimulatedResiduals`; ``axes``
     is a pair of Axes (a new figure of two panels if None). Returns the pair."""
     if axes is None:
-        import matplotlib.pyplot as plt
-
-        _, axes = plt.subplots(1, 2, figsize=(9, 4))
+        _, axes = _pyplot().subplots(1, 2, figsize=(9, 4))
     qq, spread = axes
     r = np.sort(result.residuals)
     n = r.size

@@ -26,12 +26,32 @@ PALETTE = {
 }
 
 
+def _pyplot() -> Any:
+    """Return ``matplotlib.pyplot``.
+
+    Returns
+    -------
+    module
+        ``matplotlib.pyplot``.
+
+    Raises
+    ------
+    ImportError
+        Without matplotlib, naming the extra that installs it.
+    """
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError(
+            "the figures of mixedmodels.plot need matplotlib: pip install 'mixedmodels[plot]'"
+        ) from exc
+    return plt
+
+
 def _axes(ax: Any) -> Any:
     if ax is not None:
         return ax
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=(8, 4.5))[1]
+    return _pyplot().subplots(figsize=(8, 4.5))[1]
 
 
 def pooling(result: Any, ax: Any = None, show_truth: bool = True) -> Any:
@@ -121,9 +141,9 @@ def shrinkage_2d(fit: Any, data: Any, x: str, group: str, ax: Any = None) -> Any
     the mixed model's coefficients, with arrows between them and the ellipse of the
     fitted random-effects covariance around the fixed effects (sleepstudy is the
     classic)."""
+    ax = _axes(ax)  # first: without matplotlib, the error that names its extra
     from matplotlib.patches import Ellipse
 
-    ax = _axes(ax)
     coef = fit.coef()[group]
     response = fit._frame.response_name
     own = []
