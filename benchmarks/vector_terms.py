@@ -35,7 +35,8 @@ args <- commandArgs(TRUE)
 d <- read.csv(args[1])
 t0 <- proc.time()[["elapsed"]]
 m <- lmer(as.formula(args[2]), d, control = lmerControl(calc.derivs = FALSE))
-cat(toJSON(list(seconds = proc.time()[["elapsed"]] - t0, reml = REMLcrit(m)), digits = NA, auto_unbox = TRUE))
+out <- list(seconds = proc.time()[["elapsed"]] - t0, reml = REMLcrit(m))
+cat(toJSON(out, digits = NA, auto_unbox = TRUE))
 """
 
 

@@ -35,7 +35,6 @@ from explorer_harness import (
 from mixedmodels.app.figures import OKABE_ITO
 from mixedmodels.app.server import create_app
 from mixedmodels.app.upload import MAX_UPLOAD_BYTES
-
 from tiers import full_tier
 
 pytestmark = full_tier

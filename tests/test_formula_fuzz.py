@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from mixedmodels.design.frame import model_frame
 from mixedmodels.errors import MixedModelsError
+from tiers import by_tier
 
 ROWS = 40
 DATA = pd.DataFrame(

@@ -16,9 +16,9 @@ import pytest
 from scipy import stats
 
 import mixedmodels as mm
-from tiers import full_tier
 from mixedmodels.checks.calibration import calibrate_uniformity
 from mixedmodels.glmm.pirls import PirlsError
+from tiers import full_tier
 
 matplotlib.use("Agg")
 
