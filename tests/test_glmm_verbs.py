@@ -10,6 +10,7 @@ import pytest
 
 import mixedmodels as mm
 from lme4_reference import load_data, load_reference, r_name
+from tiers import full_tier
 
 REF = load_reference("glmm_verbs")
 CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
@@ -125,6 +126,7 @@ def test_profile_intervals_are_lme4s(case: str, formula: str, family: str) -> No
     assert (narrow["lower"] > ours["lower"]).all() and (narrow["upper"] < ours["upper"]).all()
 
 
+@full_tier
 def test_profile_of_a_correlation_where_lme4_interpolates() -> None:
     """A random slope's correlation. lme4 warns that its profile of the correlation is
     "non-monotonic" and falls back to linear interpolation ("bad spline fit"); its

@@ -11,6 +11,7 @@ import pytest
 
 import mixedmodels as mm
 from lme4_reference import REFERENCE, fit_reference, load_reference, r_name
+from tiers import full_tier
 
 
 def _lmer_cases(extra: str) -> list[str]:
@@ -171,6 +172,7 @@ def test_kenward_roger_anova_and_its_limits() -> None:
         kenward_roger.MAX_RANDOM_EFFECTS = saved
 
 
+@full_tier
 def test_variance_test_matches_rlrsim_exact_rlrt() -> None:
     """RLRsim 3.1-8 on Dyestuff (R: exactRLRT(lmer(Yield ~ 1 + (1|Batch), Dyestuff),
     nsim = 1e5) after set.seed(1)): RLRT = 6.369, p-value = 0.00463."""

@@ -14,6 +14,7 @@ import pytest
 import mixedmodels as mm
 from lme4_reference import load_data
 from test_lmm_crossed_structures import FORMULA, ar1, dense_criterion, formula_theta, simulate
+from tiers import full_tier
 
 
 def dense_deviance(data: pd.DataFrame, varpar: np.ndarray, reml: bool) -> float:
@@ -328,6 +329,7 @@ def test_fixed_effect_profiles_are_lme4s_when_the_structure_has_no_parameter() -
     np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(), rtol=1e-5)
 
 
+@full_tier
 def test_profile_intervals_of_a_structured_fit(
     orthodont: tuple[pd.DataFrame, mm.StructuredLmmResult],
 ) -> None:

@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import optimum_designs as od  # noqa: E402
+
 from tiers import by_tier  # noqa: E402
 
 FIXTURE = Path(__file__).parent / "reference" / "optimum_best.json"
