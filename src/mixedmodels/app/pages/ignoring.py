@@ -5,14 +5,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import pandas as pd
 from dash import Dash, Input, Output, State, dcc, html
 
+import mixedmodels as mm
 from mixedmodels.app.code import ignoring_code
 from mixedmodels.app.figures import pvalue_figure, rejection_figure
 from mixedmodels.app.state import IGNORING, Choice, Number, query_from_state, validated
 from mixedmodels.app.widgets import choice, code_block, graph, records, seed_field, slider, table
-from mixedmodels.pooling import type1_error
 
 __all__ = ["layout", "register"]
 
@@ -99,7 +98,7 @@ def register(app: Dash) -> None:
         quick = not clicks  # the page has just opened: a first look, not the study
         if quick:
             state = {**state, "sims": str(QUICK_SIMS)}
-        result = type1_error(
+        result = mm.type1_error(
             n_clusters=int(state["J"]),
             cluster_size=int(state["m"]),
             icc=float(state["icc"]),
@@ -109,6 +108,8 @@ def register(app: Dash) -> None:
             progress=False,
             n_jobs=1 if quick else -1,
         )
+        import pandas as pd
+
         labels = {"ols": "OLS", "lmm": "mixed model", "cluster_means": "cluster means"}
         shown = pd.DataFrame(
             {
