@@ -20,7 +20,7 @@ NUMBERS = {c.key: c for c in IGNORING if isinstance(c, Number)}
 CHOICES = {c.key: c for c in IGNORING if isinstance(c, Choice)}
 KEYS = ("icc", "J", "m", "covariate", "sims", "seed")
 NOMINAL = 0.05
-#: Simulations of the first view, drawn when the page opens (a tenth of a second, in this
+#: Simulations of the first view, drawn when the page opens (about 0.15 s, in this
 #: process); the chosen number runs on request, on every core.
 QUICK_SIMS = 50
 
