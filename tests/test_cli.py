@@ -233,13 +233,13 @@ def test_the_module_runs_every_command() -> None:
 
 
 def test_ctrl_c_is_exit_status_130_with_a_message(monkeypatch, capsys) -> None:
-    from mixedmodels import cli
+    from mixedmodels import fitting
     from mixedmodels.core.progress import FitInterrupted
 
     def interrupted(*args: object, **kwargs: object) -> None:
         raise FitInterrupted("the fit was interrupted after 12 evaluations in 3 s")
 
-    monkeypatch.setattr(cli, "lmm", interrupted)
+    monkeypatch.setattr(fitting, "lmm", interrupted)  # the command imports it when it runs
     assert main(["fit", "sleepstudy", "Reaction ~ Days + (1 | Subject)"]) == 130
     err = capsys.readouterr().err
     assert "mixedmodels: interrupted: the fit was interrupted after 12 evaluations" in err

@@ -431,3 +431,50 @@ def test_settings_that_cannot_be_fitted_explain_themselves() -> None:
     assert "cannot be fitted" in payload["shrink-note"]["children"]
     assert "one observation" in payload["shrink-note"]["children"]
     assert "shrink-graph" not in payload  # the last figure stays
+
+
+def _ignoring_run(clicks: int | None, sims: str) -> dict[str, Any]:
+    """The 'ignoring clusters' page's simulation callback, as the browser calls it when
+    the page opens (``clicks`` None) or on the button."""
+    import json
+
+    from mixedmodels.app.server import create_app
+
+    app = create_app()
+    key = next(k for k in app.callback_map if "ign-rates.figure" in k)
+    outputs = []
+    for part in key.strip(".").split("..."):
+        ident, prop = part.split(".", 1)
+        outputs.append({"id": ident, "property": prop.split("@")[0]})
+    values = {"icc": 0.2, "J": 6, "m": 5, "covariate": "cluster", "sims": sims, "seed": 4}
+    body = {
+        "output": key,
+        "outputs": outputs,
+        "inputs": [{"id": "ign-run", "property": "n_clicks", "value": clicks}],
+        "changedPropIds": [] if clicks is None else ["ign-run.n_clicks"],
+        "state": [
+            {"id": s["id"], "property": "value", "value": values[s["id"].removeprefix("ign-")]}
+            for s in app.callback_map[key]["state"]
+        ],
+    }
+    response = app.server.test_client().post(
+        "/_dash-update-component", data=json.dumps(body), content_type="application/json"
+    )
+    assert response.status_code == 200
+    return dict(json.loads(response.data)["response"])
+
+
+def test_ignoring_page_opens_with_a_quick_look_and_runs_the_study_on_request() -> None:
+    from mixedmodels.app.pages.ignoring import QUICK_SIMS
+
+    first = _ignoring_run(None, "1000")
+    summary = first["ign-summary"]["children"]
+    assert summary.startswith(f"A first look: {QUICK_SIMS} simulated data sets")
+    assert "runs the 1000 chosen" in summary
+    assert f"n_sims={QUICK_SIMS}," in first["ign-code"]["children"]  # the code shown reproduces it
+    quick = mm.type1_error(6, 5, 0.2, QUICK_SIMS, seed=4, progress=False)
+    shown = {row["method"]: row["rejection rate"] for row in first["ign-table"]["data"]}
+    assert shown["OLS"] == pytest.approx(quick.table.loc["ols", "rejection_rate"], abs=5e-5)
+    study = _ignoring_run(1, "100")
+    assert study["ign-summary"]["children"].startswith("100 simulated data sets")
+    assert "n_sims=100," in study["ign-code"]["children"]

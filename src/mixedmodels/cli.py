@@ -14,14 +14,15 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from mixedmodels import datasets
 from mixedmodels.errors import MixedModelsError
-from mixedmodels.fitting import lmm
-from mixedmodels.glmm import GlmmResult, glmm
-from mixedmodels.lmm_result import LmmResult
+
+if TYPE_CHECKING:  # the work's modules are imported once the arguments are parsed
+    import pandas as pd
+
+    from mixedmodels.glmm import GlmmResult
+    from mixedmodels.lmm_result import LmmResult
 
 __all__ = ["main"]
 
@@ -70,6 +71,10 @@ def read_data(source: str) -> pd.DataFrame:
     """A shipped data set by name, or a CSV / Parquet file by path. A CSV that is not
     UTF-8 is read as Latin-1 (Windows' and older spreadsheets' text), which any byte
     sequence is; a file that cannot be read is an error naming it, never a traceback."""
+    import pandas as pd
+
+    from mixedmodels import datasets
+
     path = Path(source)
     if path.suffix.lower() in {".csv", ".parquet", ".pq"} or path.exists():
         if not path.exists():
@@ -258,6 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "datasets":
+        from mixedmodels import datasets
+
         for name in datasets.names():
             info = datasets.describe(name)
             print(f"{name:<12} {info.rows}\n{'':<12} {info.source}")
@@ -272,6 +279,9 @@ def _run(argv: Sequence[str] | None) -> int:
     if problem:
         print(f"mixedmodels: error: {problem}", file=sys.stderr)
         return 2
+    from mixedmodels.fitting import lmm
+    from mixedmodels.glmm import glmm
+
     try:
         data = read_data(args.data)
         with warnings.catch_warnings(record=True) as caught:

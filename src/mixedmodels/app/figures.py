@@ -7,14 +7,16 @@ to another's.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from mixedmodels.plot.figures import PALETTE
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "COLOURS",

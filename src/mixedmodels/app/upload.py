@@ -11,10 +11,12 @@ import base64
 import binascii
 import csv
 import io
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from mixedmodels.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "MAX_CELLS",
@@ -123,6 +125,8 @@ def read_table(text: str, name: str) -> pd.DataFrame:
             f"{name} has about {n_rows * n_columns:,} cells; the explorer reads up to "
             f"{MAX_CELLS:,} (use a sample of the rows, or mm.pooling() in Python)"
         )
+    import pandas as pd
+
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, engine="c")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:

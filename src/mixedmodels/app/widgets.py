@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from dash import dash_table, dcc, html
 
 from mixedmodels.app.figures import figure_config
 from mixedmodels.app.state import Choice, Number
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "aria",

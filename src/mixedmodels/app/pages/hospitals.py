@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
-import pandas as pd
 from dash import Dash, Input, Output, State, ctx, html, no_update
 
-from mixedmodels import datasets
+import mixedmodels as mm
 from mixedmodels.app.code import hospitals_code
 from mixedmodels.app.figures import pooling_figure
 from mixedmodels.app.state import HOSPITAL_NAME, decode_hospitals, encode_hospitals
 from mixedmodels.app.widgets import code_block, graph, records, table
 from mixedmodels.errors import MixedModelsError
-from mixedmodels.pooling import pooling
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["course_hospitals", "layout", "register", "validate"]
 
@@ -25,7 +26,7 @@ MAX_HOSPITALS = 60
 
 def course_hospitals() -> list[dict[str, Any]]:
     """The shipped ``hospitals`` data set as table rows (A and B are the course's)."""
-    frame = datasets.load("hospitals")
+    frame = mm.datasets.load("hospitals")
     return [
         {"hospital": str(h), "patients": int(p), "deaths": int(d)}
         for h, p, d in zip(frame["hospital"], frame["patients"], frame["deaths"], strict=True)
@@ -79,6 +80,8 @@ def validate(rows: list[dict[str, Any]]) -> tuple[pd.DataFrame | None, str]:
         names.append(name)
         patients.append(counts[0])
         deaths.append(counts[1])
+    import pandas as pd
+
     return pd.DataFrame({"hospital": names, "patients": patients, "deaths": deaths}), ""
 
 
@@ -167,7 +170,7 @@ def register(app: Dash) -> None:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                result = pooling(
+                result = mm.pooling(
                     frame, response="deaths", group="hospital", family="binomial", trials="patients"
                 )
         except MixedModelsError as exc:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import functools
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
+import mixedmodels as mm
 from mixedmodels.app.code import shrinkage_code
 from mixedmodels.app.figures import alpha_figure, pooling_figure
 from mixedmodels.app.state import SHRINKAGE, Choice, Number, query_from_state, validated
@@ -24,7 +24,9 @@ from mixedmodels.app.widgets import (
     table,
 )
 from mixedmodels.errors import MixedModelsError
-from mixedmodels.pooling import pooling, pooling_study, shrinkage_factor, simulate_clusters
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["PRESETS", "layout", "register"]
 
@@ -182,10 +184,10 @@ def _computed(
 ) -> tuple[pd.DataFrame, Any]:
     # (results are immutable and the simulation is seeded: a setting seen before, by this
     # visitor or another, is the same data and the same fit; the frame is only read)
-    data = simulate_clusters(J, n, su, se, sizes, seed=seed)
+    data = mm.simulate_clusters(J, n, su, se, sizes, seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return data, pooling(data)
+        return data, mm.pooling(data)
 
 
 def register(app: Dash) -> None:
@@ -218,13 +220,15 @@ def register(app: Dash) -> None:
             # keep the last figures
             kept = (no_update,) * 8
             return (*kept, f"These settings cannot be fitted: {exc}", no_update, no_update)
+        import pandas as pd
+
         table_ = result.table
         # the points glide when the view changes; new data are drawn at once
         animate = ctx.triggered_id in (f"{PAGE}-view", f"{PAGE}-truth")
         fig = pooling_figure(table_, state["view"], state["truth"] == "1", animate=animate)
         grid = np.linspace(max(0.5, table_["n"].min() * 0.8), table_["n"].max() * 1.1, 60)
         curve = pd.DataFrame(
-            {"n": grid, "alpha": shrinkage_factor(grid, result.sigma_u, result.sigma_e)}
+            {"n": grid, "alpha": mm.shrinkage_factor(grid, result.sigma_u, result.sigma_e)}
         )
         estimates = pd.DataFrame(
             {
@@ -292,7 +296,7 @@ def register(app: Dash) -> None:
     )
     def replicate(_: int, *values: Any) -> tuple[Any, ...]:
         state = validated("/", dict(zip(keys, values, strict=True)))
-        study = pooling_study(
+        study = mm.pooling_study(
             200,
             int(state["J"]),
             float(state["n"]),

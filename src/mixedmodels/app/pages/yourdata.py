@@ -7,7 +7,7 @@ from typing import Any
 
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 
-from mixedmodels import datasets
+import mixedmodels as mm
 from mixedmodels.app.code import upload_code
 from mixedmodels.app.figures import pooling_figure
 from mixedmodels.app.state import YOUR_DATA, query_from_state
@@ -21,7 +21,6 @@ from mixedmodels.app.upload import (
 )
 from mixedmodels.app.widgets import choice, code_block, graph, records, table
 from mixedmodels.errors import MixedModelsError
-from mixedmodels.pooling import pooling
 
 __all__ = ["layout", "register"]
 
@@ -127,7 +126,7 @@ def register(app: Dash) -> None:
     def load(payload: dict[str, str] | None, example: str | None) -> tuple[Any, ...]:
 
         if ctx.triggered_id == f"{PAGE}-example" and example in EXAMPLES:
-            frame = datasets.load(example)
+            frame = mm.datasets.load(example)
             response, group = EXAMPLES[example]
             name = str(example)
         elif payload:
@@ -189,7 +188,7 @@ def register(app: Dash) -> None:
             check_columns(frame, response, group)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                result = pooling(frame, response=response, group=group)
+                result = mm.pooling(frame, response=response, group=group)
         except (UploadError, MixedModelsError) as exc:
             return (no_update,) * 4 + (str(exc), no_update, query)
         t = result.table
