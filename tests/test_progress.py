@@ -52,3 +52,17 @@ def test_ctrl_c_stops_the_fit_with_where_it_was() -> None:
     ):
         minimize_theta(interrupted, np.array([1.0, 1.0]), np.zeros(2), OptimizerSettings(), False)
     assert issubclass(FitInterrupted, KeyboardInterrupt)
+
+
+def test_the_reported_criterion_is_the_one_the_fit_returns(monkeypatch, capsys) -> None:
+    """The optimizer works on centred and scaled matrices, whose REML criterion differs
+    from the reported one by a constant: the progress lines show the reported one."""
+    monkeypatch.setattr(progress, "PROGRESS_AFTER", 0.0)
+    monkeypatch.setattr(progress, "PROGRESS_EVERY", 0.0)
+    data = mm.datasets.load("sleepstudy").assign(Days=lambda d: d["Days"] * 1000 + 5e4)
+    fit = mm.lmm("Reaction ~ Days + (Days | Subject)", data)
+    lines = [x for x in capsys.readouterr().err.splitlines() if "best criterion" in x]
+    assert lines
+    best = float(lines[-1].rsplit("best criterion ", 1)[1])
+    assert best >= fit.objective - 1e-6 * abs(fit.objective)
+    assert best - fit.objective < 1e-3 * abs(fit.objective)

@@ -75,6 +75,7 @@ def minimize_theta(
     gradient: Callable[[np.ndarray], tuple[float, np.ndarray]] | None = None,
     terms: list[np.ndarray] | None = None,
     hessian: np.ndarray | None = None,
+    reported_shift: float = 0.0,
 ) -> tuple[np.ndarray, OptInfo]:
     """Minimize ``f`` over theta within its bounds; return theta and an :class:`OptInfo`.
 
@@ -87,9 +88,11 @@ def minimize_theta(
     matrix, and the optimizer restarts from a lower point while they fail. With
     ``hessian`` (the Hessian at ``start``, an earlier optimum, as for a refit) and
     ``gradient``, Newton steps with it come first (:func:`quasi_newton`); the general
-    optimizer runs only if they do not reach an interior optimum.
+    optimizer runs only if they do not reach an interior optimum. ``reported_shift`` is
+    added to ``f`` in the progress reports of a slow fit, so that they show the criterion
+    the fit will report (``f`` may be it on centred and scaled matrices).
     """
-    progress = FitProgress(enabled=settings.progress)
+    progress = FitProgress(enabled=settings.progress, shift=reported_shift)
     try:
         return _minimize_theta(
             f, start, lower, settings, check, initial_radius, gradient, terms, hessian, progress

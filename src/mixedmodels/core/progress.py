@@ -35,8 +35,10 @@ class FitProgress:
         after: float | None = None,
         every: float | None = None,
         stream: TextIO | None = None,
+        shift: float = 0.0,
     ) -> None:
         self.enabled = enabled
+        self.shift = shift  # what turns the optimizer's criterion into the one reported
         after = PROGRESS_AFTER if after is None else after
         self.after = after
         self.every = PROGRESS_EVERY if every is None else every
@@ -63,7 +65,7 @@ class FitProgress:
 
     def status(self, now: float | None = None) -> str:
         elapsed = (time.perf_counter() if now is None else now) - self.start
-        best = f"{self.best:.8g}" if self.best < float("inf") else "none yet"
+        best = f"{self.best + self.shift:.8g}" if self.best < float("inf") else "none yet"
         return f"{self.evaluations} evaluations in {elapsed:.0f} s, best criterion {best}"
 
     def interrupted(self) -> FitInterrupted:

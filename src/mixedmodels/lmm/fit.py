@@ -294,6 +294,7 @@ def estimate(
                 gradient=objective_and_gradient,
                 terms=layout.term_slots(),
                 hessian=hessian,
+                reported_shift=model.conditioning.reml_shift() if reml else 0.0,
             )
         fac = factorize(theta_c)
         last.clear()
