@@ -367,6 +367,11 @@ def test_hospitals_page(page: Page, base_url: str) -> None:
         " < 1e-12",
         arg=float(again["partial_pooling"].iloc[0]),
     )
+    # select H and remove it: the fit and the URL follow
+    page.locator("#hosp-input .ag-row[row-index='7'] .ag-cell[col-id='hospital']").click()
+    page.get_by_role("button", name="Remove the selected one").click()
+    page.wait_for_function("() => !location.search.includes('H%3A')")
+    wait_for_clusters(page, "hosp-graph", len(hospitals) - 1)
     # an impossible table names the row and value, and keeps the last good figure
     page.goto(base_url + "/hospitals?h=A:5:9,B:50:1")
     assert "9 deaths among 5 patients" in wait_for_text(page, "#hosp-error")
