@@ -59,6 +59,8 @@ def graph_data(page: Any, ident: str) -> list[dict[str, Any]]:
                 name: t.name, x: Array.from(t.x || []), y: Array.from(t.y || []),
                 visible: t.visible === undefined ? true : t.visible,
                 marker: t.marker || {}, line: t.line || {},
+                text: Array.isArray(t.text) ? Array.from(t.text) : t.text,
+                textposition: t.textposition,
             }));
         }""",
         ident,

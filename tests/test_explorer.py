@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import socket
+import urllib.error
 import urllib.request
 import warnings
 from pathlib import Path
@@ -473,8 +474,187 @@ def test_ignoring_page_opens_with_a_quick_look_and_runs_the_study_on_request() -
     assert "runs the 1000 chosen" in summary
     assert f"n_sims={QUICK_SIMS}," in first["ign-code"]["children"]  # the code shown reproduces it
     quick = mm.type1_error(6, 5, 0.2, QUICK_SIMS, seed=4, progress=False)
-    shown = {row["method"]: row["rejection rate"] for row in first["ign-table"]["data"]}
-    assert shown["OLS"] == pytest.approx(quick.table.loc["ols", "rejection_rate"], abs=5e-5)
+    # (the grid's rows keep the full values; only their display is rounded)
+    shown = {row["method"]: row["rejection rate"] for row in first["ign-table"]["rowData"]}
+    assert shown["OLS"] == pytest.approx(quick.table.loc["ols", "rejection_rate"], rel=1e-12)
     study = _ignoring_run(1, "100")
     assert study["ign-summary"]["children"].startswith("100 simulated data sets")
     assert "n_sims=100," in study["ign-code"]["children"]
+
+
+def _components(node: Any) -> Any:
+    """Every Dash component in a layout, depth first."""
+    yield node
+    children = getattr(node, "children", None)
+    for child in children if isinstance(children, list | tuple) else [children]:
+        if hasattr(child, "to_plotly_json"):
+            yield from _components(child)
+
+
+def _by_id(layout: Any) -> dict[str, Any]:
+    return {c.id: c for c in _components(layout) if isinstance(getattr(c, "id", None), str)}
+
+
+def test_cli_explore_prints_one_line_and_no_request_log() -> None:
+    """`mixedmodels explore`: its address and nothing else, however many requests it
+    answers; a malformed request still reaches the log."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    code = (
+        f"from mixedmodels.cli import main; raise SystemExit(main(['explore', '--port', '{port}']))"
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        for _ in range(300):
+            try:
+                with urllib.request.urlopen(url, timeout=5) as reply:
+                    assert reply.status == 200
+                break
+            except OSError:
+                time.sleep(0.1)
+        for path in ("", "hospitals", "_dash-layout", "_dash-dependencies", "data"):
+            with urllib.request.urlopen(url + path, timeout=10) as reply:
+                assert reply.status == 200
+        bad = urllib.request.Request(
+            url + "_dash-update-component",
+            data=b'{"output": "x.children", "inputs": 3}',
+            headers={"Content-Type": "application/json"},
+        )
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(bad, timeout=10)
+    finally:
+        server.send_signal(signal.SIGINT)
+        out, err = server.communicate(timeout=30)
+    assert server.returncode == 0, err
+    assert out.splitlines() == [f"mixedmodels explorer: {url}  (Ctrl+C to stop)"]
+    lines = err.splitlines()
+    assert [line for line in lines if "malformed callback request" in line], err
+    assert not [line for line in lines if "malformed" not in line], err
+    for noise in ("GET /", "HTTP/1.1", "development server", "Serving Flask", "Debug mode"):
+        assert noise not in out + err
+
+
+def test_table_columns_share_one_format() -> None:
+    """Side by side, 1.308 and 1.9911 show the same number of decimals; whole numbers
+    none; the rows keep the full values for sorting and export."""
+    from mixedmodels.app.widgets import column_decimals, records
+
+    frame = pd.DataFrame(
+        {
+            "estimate": [1.308, 1.9911, 12.5],
+            "small": [0.000123, 0.04, 0.1],
+            "whole": [1.0, 2.0, 3.0],
+            "n": [3, 4, 5],
+        },
+        index=pd.Index(["a", "b", "c"], name="cluster"),
+    )
+    rows, columns = records(frame)
+    assert rows[0] == {"cluster": "a", "estimate": 1.308, "small": 0.000123, "whole": 1.0, "n": 3}
+    specs = {}
+    for column in columns:
+        formatter = column.get("valueFormatter", {}).get("function", "")
+        specs[column["field"]] = formatter.partition("d3.format('")[2].partition("')")[0]
+    assert specs == {"cluster": "", "estimate": ".3f", "small": ".5f", "whole": ".0f", "n": ""}
+    shown = [format(r["estimate"], specs["estimate"]) for r in rows]
+    assert shown == ["1.308", "1.991", "12.500"]
+    assert {len(s.partition(".")[2]) for s in shown} == {3}
+    assert column_decimals(pd.Series([0.5, np.nan, np.inf])) == 5
+    assert column_decimals(pd.Series([1e-9, 2e-9])) == 6  # at most six decimals
+    assert column_decimals(pd.Series([250.25, 12.0])) == 2
+    # numbers right-aligned, names not
+    aligned = {c["field"]: c.get("type") for c in columns}
+    assert aligned == {
+        "cluster": None,
+        "estimate": "rightAligned",
+        "small": "rightAligned",
+        "whole": "rightAligned",
+        "n": "rightAligned",
+    }
+    nan_rows, _ = records(pd.DataFrame({"x": [np.nan, 1.5]}))
+    assert nan_rows[0]["x"] is None  # JSON has no NaN: an empty cell
+
+
+def test_export_buttons_wait_for_their_tables() -> None:
+    """Every table's Export button is hidden while the table is empty; a callback shows
+    it when rows arrive and another asks the grid for the CSV."""
+    from mixedmodels.app.pages import hospitals, ignoring, shrinkage, yourdata
+    from mixedmodels.app.server import create_app
+
+    layouts = {
+        "/": shrinkage.layout(state_from_query("/", "")),
+        "/hospitals": hospitals.layout(""),
+        "/ignoring": ignoring.layout(state_from_query("/ignoring", "")),
+        "/data": yourdata.layout(state_from_query("/data", "")),
+    }
+    callbacks = create_app().callback_map
+    grids = 0
+    for path, layout in layouts.items():
+        found = _by_id(layout)
+        for ident, component in found.items():
+            if type(component).__name__ != "AgGrid":
+                continue
+            grids += 1
+            button = found[f"{ident}-export"]
+            assert button.hidden is (not component.rowData), (path, ident)
+            assert f"{ident}-export.hidden" in callbacks, ident
+            assert f"{ident}.exportDataAsCsv" in callbacks, ident
+    assert grids == 8
+    assert _by_id(layouts["/hospitals"])["hosp-input-export"].hidden is False  # has rows
+
+
+def test_no_empty_axes_before_there_is_data() -> None:
+    """The Your-data figure says what to do until a data set is chosen; other figures
+    are blank, without axes, until their first drawing."""
+    from mixedmodels.app.pages import yourdata
+    from mixedmodels.app.widgets import graph
+
+    figure = _by_id(yourdata.layout(state_from_query("/data", "")))["data-graph"].figure
+    assert figure["data"] == []
+    assert figure["layout"]["xaxis"]["visible"] is False
+    assert figure["layout"]["yaxis"]["visible"] is False
+    assert "choose a shipped data set" in figure["layout"]["annotations"][0]["text"]
+    blank = _by_id(graph("g", "g"))["g"].figure
+    assert blank["layout"]["xaxis"]["visible"] is False and blank["layout"]["annotations"] == []
+
+
+def test_rate_labels_sit_above_the_error_bars() -> None:
+    from mixedmodels.app.figures import rejection_figure
+
+    table = pd.DataFrame(
+        {"rejection_rate": [0.15, 0.07, 0.04], "mc_se": [0.036, 0.026, 0.02]},
+        index=["ols", "lmm", "cluster_means"],
+    )
+    fig = rejection_figure(table, 0.05)
+    bars = next(t for t in fig.data if t.type == "bar")
+    labels = next(t for t in fig.data if t.name == "rate labels")
+    assert bars.text is None  # no label on the bar, where the error bar crosses it
+    assert list(labels.text) == ["15.0%", "7.0%", "4.0%"]
+    assert labels.mode == "text" and labels.textposition == "top center"
+    np.testing.assert_allclose(labels.y, [0.222, 0.122, 0.08])
+    assert fig.layout.yaxis.range[1] > 0.222 * 1.1  # room for the highest label
+
+
+def test_hospital_edits_come_back_from_the_grid() -> None:
+    from mixedmodels.app.pages.hospitals import edited
+
+    rows = course_hospitals()
+    changed = edited(rows, [{"rowIndex": 1, "colId": "deaths", "value": 4, "oldValue": 3}])
+    assert changed[1] == {"hospital": "B", "patients": 5, "deaths": 4}
+    assert rows[1]["deaths"] == 3  # the rows given are not changed
+    ignored = [{"rowIndex": 99, "colId": "deaths", "value": 1}, {"rowIndex": 0, "colId": "x"}]
+    assert edited(rows, ignored) == rows

@@ -90,6 +90,27 @@ def _transition_ms(page: Page, ident: str) -> float:
     )
 
 
+def cells(page: Page, grid: str, column: str) -> list[str]:
+    """The shown texts of a column of a grid (its body cells, in the order of its rows)."""
+    return list(
+        page.evaluate(
+            """([grid, column]) => Array.from(document.querySelectorAll(
+                `#${grid} .ag-center-cols-container .ag-row`))
+                .sort((a, b) => a.getAttribute('row-index') - b.getAttribute('row-index'))
+                .map(r => r.querySelector(`.ag-cell[col-id="${column}"]`).innerText)""",
+            [grid, column],
+        )
+    )
+
+
+def rounding(texts: list[str]) -> float:
+    """Half a unit of the last decimal shown, after asserting that every number in the
+    column shows the same number of decimals (and that the column has numbers)."""
+    decimals = {len(t.partition(".")[2]) for t in texts}
+    assert len(decimals) == 1 and texts, texts
+    return 0.5 * 10.0 ** -decimals.pop()
+
+
 def _slider(page: Page, name: str) -> Any:
     return page.get_by_role("slider", name=name)
 
@@ -105,10 +126,17 @@ def test_shrinkage_page_matches_the_library(page: Page, base_url: str) -> None:
     grand = trace(page, "shrink-graph", "grand mean")
     assert grand["y"][0] == pytest.approx(expected["complete_pooling"].iloc[0], abs=1e-12)
     assert trace(page, "shrink-graph", "contraction")["visible"] is True
-    # the clusters table holds the same numbers (rounded for display)
-    cells = page.locator("#shrink-clusters td[data-dash-column='partial_pooling']")
-    shown = sorted(float(c.replace("−", "-")) for c in cells.all_inner_texts())
-    np.testing.assert_allclose(shown, np.sort(expected["partial_pooling"]), atol=5e-5)
+    # the clusters table holds the same numbers (rounded for display), each column with
+    # one number of decimals
+    texts = cells(page, "shrink-clusters", "partial_pooling")
+    shown = sorted(float(c.replace("−", "-")) for c in texts)
+    np.testing.assert_allclose(shown, np.sort(expected["partial_pooling"]), atol=rounding(texts))
+    for column in ("no_pooling", "se_partial", "alpha"):
+        rounding(cells(page, "shrink-clusters", column))
+    # the study's table and its export button appear only when the button is pressed
+    assert page.locator("#shrink-clusters-export").is_visible()
+    assert not page.locator("#shrink-study-export").is_visible()
+    assert page.locator("#shrink-study .ag-cell").count() == 0
     page.wait_for_timeout(1000)  # let the figure's transition finish before the picture
     page.screenshot(path=str(DOCS / "explorer-shrinkage.png"), full_page=True)
 
@@ -206,11 +234,12 @@ def test_replications_table_equals_pooling_study(page: Page, base_url: str) -> N
     page.goto(base_url + "/?J=8&n=4")
     wait_for_clusters(page, "shrink-graph", 8)
     page.get_by_role("button", name="MSE over 200 replications").click()
-    cells = page.locator("#shrink-study td[data-dash-column='mean MSE']")
-    cells.first.wait_for(timeout=120_000)
-    shown = [float(c) for c in cells.all_inner_texts()]
+    page.locator("#shrink-study .ag-cell[col-id='mean MSE']").first.wait_for(timeout=120_000)
+    texts = cells(page, "shrink-study", "mean MSE")
+    shown = [float(c) for c in texts]
     study = mm.pooling_study(200, 8, 4, 1.5, 2.0, "poisson", seed=1).summary()
-    np.testing.assert_allclose(shown, study["mean_mse"], atol=5e-5)
+    np.testing.assert_allclose(shown, study["mean_mse"], atol=rounding(texts))
+    assert page.locator("#shrink-study-export").is_visible()
 
 
 def test_keyboard_and_labels(page: Page, base_url: str) -> None:
@@ -272,7 +301,7 @@ def test_downloads_csv_png_and_show_code(page: Page, base_url: str) -> None:
     page.goto(base_url + "/?J=12&seed=3")
     wait_for_clusters(page, "shrink-graph", 12)
     with page.expect_download() as info:
-        page.locator("#shrink-clusters button.export").click()
+        page.locator("#shrink-clusters-export").click()
     csv = pd.read_csv(info.value.path())
     expected = _pooled(12, 8, 1.5, 2.0, "poisson", 3).sort_index()
     assert list(csv["cluster"]) == list(expected.index)
@@ -315,8 +344,16 @@ def test_hospitals_page(page: Page, base_url: str) -> None:
     assert f"{expected.loc['B', 'partial_pooling']:.1%}" in answer
     page.wait_for_timeout(1000)  # let the figure's transition finish before the picture
     page.screenshot(path=str(DOCS / "explorer-hospitals.png"), full_page=True)
+    # the rates table shows what the fit returned, one number of decimals per column
+    rates = cells(page, "hosp-table", "partially pooled rate")
+    names = cells(page, "hosp-table", "hospital")
+    np.testing.assert_allclose(
+        [float(r) for r in rates],
+        result.table.loc[names, "partial_pooling"],
+        atol=rounding(rates),
+    )
     # edit B's deaths from 3 to 4 in the table
-    page.locator("#hosp-input td[data-dash-column='deaths'][data-dash-row='1']").click()
+    page.locator("#hosp-input .ag-row[row-index='1'] .ag-cell[col-id='deaths']").click()
     page.keyboard.type("4")
     page.keyboard.press("Enter")
     page.wait_for_function("() => location.search.includes('B%3A5%3A4')")
@@ -331,6 +368,11 @@ def test_hospitals_page(page: Page, base_url: str) -> None:
         " < 1e-12",
         arg=float(again["partial_pooling"].iloc[0]),
     )
+    # select H and remove it: the fit and the URL follow
+    page.locator("#hosp-input .ag-row[row-index='7'] .ag-cell[col-id='hospital']").click()
+    page.get_by_role("button", name="Remove the selected one").click()
+    page.wait_for_function("() => !location.search.includes('H%3A')")
+    wait_for_clusters(page, "hosp-graph", len(hospitals) - 1)
     # an impossible table names the row and value, and keeps the last good figure
     page.goto(base_url + "/hospitals?h=A:5:9,B:50:1")
     assert "9 deaths among 5 patients" in wait_for_text(page, "#hosp-error")
@@ -352,6 +394,18 @@ def test_ignoring_clusters_page(page: Page, base_url: str) -> None:
     np.testing.assert_allclose(bars["y"], result.table["rejection_rate"], atol=1e-12)
     histograms = graph_data(page, "ign-pvalues")
     assert [len(h["x"]) for h in histograms] == [100, 100, 100]
+    # each rate's label sits above its error bar, not across it
+    labels = trace(page, "ign-rates", "rate labels")
+    assert labels["text"] == [f"{r:.1%}" for r in result.table["rejection_rate"]]
+    assert labels["textposition"] == "top center"
+    np.testing.assert_allclose(
+        labels["y"], result.table["rejection_rate"] + 2 * result.table["mc_se"], atol=1e-12
+    )
+    rates = cells(page, "ign-table", "rejection rate")
+    np.testing.assert_allclose(
+        [float(r) for r in rates], result.table["rejection_rate"], atol=rounding(rates)
+    )
+    assert page.locator("#ign-table-export").is_visible()
     page.wait_for_timeout(1000)  # let the figure's transition finish before the picture
     page.screenshot(path=str(DOCS / "explorer-ignoring.png"), full_page=True)
 
@@ -364,6 +418,17 @@ def _upload(page: Page, name: str, mime: str, payload: bytes) -> None:
 
 def _error_text(page: Page) -> str:
     return wait_for_text(page, "#data-error")
+
+
+def test_your_data_before_a_choice(page: Page, base_url: str) -> None:
+    """Before a data set: a sentence where the figure goes, no axes, no table, no export."""
+    page.goto(base_url + "/data")
+    figure = page.locator("#data-graph")
+    figure.get_by_text("Drop a CSV file or choose a shipped data set").wait_for()
+    assert figure.locator(".xtick, .ytick").count() == 0
+    assert page.locator("#data-table .ag-cell").count() == 0
+    assert not page.locator("#data-table-export").is_visible()
+    page.screenshot(path=str(DOCS / "explorer-your-data-empty.png"), full_page=True)
 
 
 def test_upload_good_and_bad_files(page: Page, base_url: str) -> None:
@@ -383,6 +448,8 @@ def test_upload_good_and_bad_files(page: Page, base_url: str) -> None:
         expected.sort_values("n", kind="stable")["partial_pooling"],
         atol=1e-12,
     )
+    assert sorted(cells(page, "data-table", "school")) == sorted(expected.index)
+    assert page.locator("#data-table-export").is_visible()
     page.wait_for_timeout(1000)  # let the figure's transition finish before the picture
     page.screenshot(path=str(DOCS / "explorer-your-data.png"), full_page=True)
 

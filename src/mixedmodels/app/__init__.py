@@ -77,8 +77,11 @@ def explore(
     if _in_notebook():
         app.run(jupyter_mode=mode, jupyter_height=height, port=port, host=host)
         return Explorer(f"http://{host}:{port}/", app)
+    import logging
+
     from werkzeug.serving import make_server
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     server = make_server(host, port, app.server, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True, name="explorer")
     thread.start()

@@ -24,6 +24,7 @@ __all__ = [
     "VIEW_COLUMN",
     "VIEW_NAMES",
     "alpha_figure",
+    "placeholder_figure",
     "pooling_figure",
     "pvalue_figure",
     "rejection_figure",
@@ -269,10 +270,20 @@ def rejection_figure(table: pd.DataFrame, nominal: float) -> go.Figure:
         y=table["rejection_rate"],
         error_y={"type": "data", "array": 2 * table["mc_se"], "color": "#000000"},
         marker={"color": [COLOURS.get(m, COLOURS["grey"]) for m in table.index]},
-        text=[f"{r:.1%}" for r in table["rejection_rate"]],
-        textposition="outside",
         hovertemplate="%{x}: %{y:.1%}<extra></extra>",
         name="rejection rate",
+    )
+    # the labels sit above the error bars' caps (on the bar they would cross them)
+    tops = table["rejection_rate"] + 2 * table["mc_se"]
+    fig.add_scatter(
+        x=[labels.get(m, m) for m in table.index],
+        y=tops,
+        mode="text",
+        text=[f"{r:.1%}" for r in table["rejection_rate"]],
+        textposition="top center",
+        textfont={"size": 13, "color": OKABE_ITO[0]},
+        hoverinfo="skip",
+        name="rate labels",
     )
     fig.add_hline(
         y=nominal,
@@ -282,7 +293,10 @@ def rejection_figure(table: pd.DataFrame, nominal: float) -> go.Figure:
     )
     _base_layout(fig, "Type-I error rate under the null (±2 Monte Carlo SE)", 380)
     fig.update_layout(showlegend=False)
-    fig.update_yaxes(title="share of tests rejecting", tickformat=".0%", rangemode="tozero")
+    top = max(float(tops.max()), nominal)
+    fig.update_yaxes(
+        title="share of tests rejecting", tickformat=".0%", range=[0, 1.18 * top + 0.01]
+    )
     return fig
 
 
@@ -309,6 +323,37 @@ def pvalue_figure(p_values: pd.DataFrame, labels: dict[str, str]) -> go.Figure:
     _base_layout(fig, "p-values under the null: flat when the test is valid", 300)
     fig.update_layout(showlegend=False, bargap=0.05)
     return fig
+
+
+def placeholder_figure(message: str, height: int = 300) -> dict[str, Any]:
+    """A figure without axes showing ``message`` in its middle (before there is data)."""
+    hidden = {"visible": False, "showgrid": False, "zeroline": False}
+    return {
+        "data": [],
+        "layout": {
+            "height": height,
+            "xaxis": hidden,
+            "yaxis": hidden,
+            "plot_bgcolor": "rgba(0,0,0,0)",
+            "paper_bgcolor": "rgba(0,0,0,0)",
+            "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+            "annotations": (
+                [
+                    {
+                        "text": message,
+                        "showarrow": False,
+                        "xref": "paper",
+                        "yref": "paper",
+                        "x": 0.5,
+                        "y": 0.5,
+                        "font": {"size": 15, "color": "#555555"},
+                    }
+                ]
+                if message
+                else []
+            ),
+        },
+    }
 
 
 def figure_config(filename: str) -> dict[str, Any]:

@@ -162,15 +162,32 @@ def create_app(hosts: Iterable[str] | None = LOCAL_NAMES) -> Dash:
 def serve(host: str = LOCALHOST, port: int = 8050, debug: bool = False) -> None:
     """Serve the explorer until interrupted (on localhost unless ``host`` says otherwise).
     It answers requests addressed to the loopback names and to ``host``; bound to every
-    interface (``0.0.0.0``), to any name."""
+    interface (``0.0.0.0``), to any name.
+
+    It prints one line, the address, and otherwise only warnings and errors: no
+    development-server banner and no line per request. ``debug`` runs Dash's debug
+    server instead (reloader, debug pages and its log).
+    """
     hosts = None if host in ANY_INTERFACE else LOCAL_NAMES | {host.lower()}
     app = create_app(hosts)
-    address = f"http://{host}:{port}/"
-    print(f"mixedmodels explorer: {address}  (Ctrl+C to stop)", flush=True)
+    if debug:
+        app.run(host=host, port=port, debug=True)
+        return
+    from werkzeug.serving import make_server
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = make_server(host, port, app.server, threaded=True)
+    shown = f"[{host}]" if ":" in host else host
+    print(
+        f"mixedmodels explorer: http://{shown}:{server.server_port}/  (Ctrl+C to stop)", flush=True
+    )
     if host not in (LOCALHOST, "localhost", "::1"):
         print(
             f"note: bound to {host}, so other computers on the network can open it",
             file=sys.stderr,
             flush=True,
         )
-    app.run(host=host, port=port, debug=debug)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
-from dash import dash_table, dcc, html
+import dash_ag_grid as dag
+import numpy as np
+from dash import Dash, Input, Output, dcc, html
 
-from mixedmodels.app.figures import figure_config
+from mixedmodels.app.figures import figure_config, placeholder_figure
 from mixedmodels.app.state import Choice, Number
 
 if TYPE_CHECKING:
@@ -16,8 +19,10 @@ __all__ = [
     "aria",
     "choice",
     "code_block",
+    "column_decimals",
     "graph",
     "records",
+    "register_table",
     "seed_field",
     "slider",
     "table",
@@ -93,11 +98,12 @@ def seed_field(page: str, value: int, *extra: Any) -> html.Div:
 
 
 def graph(ident: str, filename: str, figure: Any = None, label: str = "") -> html.Div:
-    """A Plotly graph with a PNG download in its toolbar, in a labelled figure region."""
+    """A Plotly graph with a PNG download in its toolbar, in a labelled figure region
+    (without a figure: a blank one, no empty axes, until a callback draws it)."""
     return html.Div(
         dcc.Graph(
             id=ident,
-            figure=figure or {"data": [], "layout": {"height": 300}},
+            figure=figure or placeholder_figure(""),
             config=figure_config(filename),  # type: ignore[arg-type]
             className="figure",
         ),
@@ -106,38 +112,149 @@ def graph(ident: str, filename: str, figure: Any = None, label: str = "") -> htm
     )
 
 
-def table(ident: str, **kwargs: Any) -> Any:
-    """A table (read-only unless ``editable=True``) with an 'Export' button that downloads
-    it as CSV."""
-    return dash_table.DataTable(  # type: ignore[attr-defined]
-        id=ident,
-        export_format="csv",
-        export_headers="display",
-        style_table={"overflowX": "auto"},
-        style_cell={"fontFamily": "system-ui, sans-serif", "fontSize": 13, "padding": "4px 8px"},
-        style_header={"fontWeight": "600", "backgroundColor": "#f2f2f2"},
-        page_size=kwargs.pop("page_size", 100),
-        **kwargs,
+# The tables are AG Grid (dash-ag-grid, Plotly's maintained grid): Dash 4 deprecates
+# dash_table.DataTable, and the explorer's tables need what a plain html.Table lacks,
+# editable cells (the hospitals), paging (up to 100 clusters) and CSV export.
+#: Show the export button only when its table has rows (a clientside callback).
+_EXPORT_SHOWN = "function (rows) { return !(Array.isArray(rows) && rows.length > 0); }"
+#: Pressing the export button asks the grid for its CSV.
+_EXPORT_CLICKED = "function (n) { return Boolean(n); }"
+
+
+def table(
+    ident: str,
+    data: Records | None = None,
+    columns: Records | None = None,
+    editable: bool = False,
+    page_size: int | None = None,
+    **grid: Any,
+) -> html.Div:
+    """A grid (read-only unless ``editable``) and, once it has rows, an 'Export' button
+    that downloads it as CSV (its raw numbers, not the rounded ones shown).
+
+    Parameters
+    ----------
+    ident : str
+        The grid's id; the button is ``{ident}-export``.
+    data, columns : list of dict, optional
+        The first rows and column definitions (AG Grid's ``rowData`` and ``columnDefs``).
+    editable : bool
+        Whether cells can be edited.
+    page_size : int, optional
+        Rows per page, with a pager below (tables that can grow long, up to 100
+        clusters); without it every row is shown and there is no pager.
+    **grid
+        Further :class:`dash_ag_grid.AgGrid` options, merged into ``dashGridOptions``.
+
+    Returns
+    -------
+    html.Div
+        The grid and its export button; :func:`register_table` wires the button.
+    """
+    options = {
+        "domLayout": "autoHeight",
+        **(
+            {
+                "pagination": True,
+                "paginationPageSize": page_size,
+                "paginationPageSizeSelector": False,
+            }
+            if page_size
+            else {}
+        ),
+        "suppressColumnVirtualisation": True,
+        "stopEditingWhenCellsLoseFocus": True,
+        "suppressFieldDotNotation": True,  # a column named "a.b" is one column
+        **grid,
+    }
+    return html.Div(
+        [
+            dag.AgGrid(
+                id=ident,
+                rowData=data or [],
+                columnDefs=columns or [],
+                defaultColDef={
+                    "editable": editable,
+                    "sortable": not editable,
+                    "minWidth": 90,
+                    "wrapHeaderText": True,  # long names on two lines, not cut short
+                    "autoHeaderHeight": True,
+                    "useValueFormatterForExport": False,  # the CSV has the full numbers
+                },
+                columnSize="responsiveSizeToFit",
+                dashGridOptions=options,
+                csvExportParams={"fileName": f"{ident}.csv"},
+                className="ag-theme-quartz table-grid",
+            ),
+            html.Button(
+                "Export",
+                id=f"{ident}-export",
+                className="button export",
+                hidden=not data,
+                title="Download this table as CSV",
+            ),
+        ],
+        className="table-box",
     )
 
 
-def records(frame: pd.DataFrame, digits: int = 4) -> tuple[Records, Records]:
-    """DataTable ``data`` and ``columns`` of a frame (its index as the first column)."""
+def register_table(app: Dash, ident: str) -> None:
+    """Wire the export button of the table ``ident`` (shown with rows, clicked: CSV)."""
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        _EXPORT_SHOWN, Output(f"{ident}-export", "hidden"), Input(ident, "rowData")
+    )
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        _EXPORT_CLICKED,
+        Output(ident, "exportDataAsCsv"),
+        Input(f"{ident}-export", "n_clicks"),
+        prevent_initial_call=True,
+    )
+
+
+def column_decimals(values: pd.Series, significant: int = 5, most: int = 6) -> int:
+    """Decimals that show a column's largest magnitude to ``significant`` digits (at
+    most ``most``; none for whole numbers): one format for the whole column."""
+    finite = np.abs(values.to_numpy(dtype=float))
+    finite = finite[np.isfinite(finite)]
+    if finite.size == 0 or bool(np.all(finite == np.round(finite))):
+        return 0
+    largest = float(finite.max())
+    lead = math.floor(math.log10(largest)) if largest > 0 else 0
+    return int(min(max(significant - 1 - lead, 0), most))
+
+
+def records(frame: pd.DataFrame, significant: int = 5) -> tuple[Records, Records]:
+    """Grid ``rowData`` and ``columnDefs`` of a frame (its index as the first column).
+
+    Each numeric column of floats shows one number of decimals (:func:`column_decimals`),
+    right-aligned, so that its numbers line up; the rows keep the full values (sorting
+    and the CSV export use them).
+    """
     out = frame.reset_index()
     out.columns = [str(c) for c in out.columns]
-    columns: Records = [
+    columns: Records = []
+    for c in out.columns:
+        column: dict[str, Any] = {"headerName": c, "field": c}
+        if out[c].dtype.kind == "f":
+            decimals = column_decimals(out[c], significant)
+            column.update(
+                type="rightAligned",
+                valueFormatter={
+                    "function": f"params.value == null ? '' : d3.format('.{decimals}f')"
+                    "(params.value)"
+                },
+            )
+            column["cellDataType"] = "number"
+        elif out[c].dtype.kind in "iu":
+            column.update(type="rightAligned", cellDataType="number")
+        columns.append(column)
+    rows = [
         {
-            "name": c,
-            "id": c,
-            **(
-                {"type": "numeric", "format": {"specifier": f".{digits}~f"}}
-                if out[c].dtype.kind == "f"
-                else {}
-            ),
+            str(k): (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in row.items()
         }
-        for c in out.columns
+        for row in out.to_dict("records")
     ]
-    rows = [{str(k): v for k, v in row.items()} for row in out.to_dict("records")]
     return rows, columns
 
 

@@ -12,13 +12,13 @@ import mixedmodels as mm
 from mixedmodels.app.code import hospitals_code
 from mixedmodels.app.figures import pooling_figure
 from mixedmodels.app.state import HOSPITAL_NAME, decode_hospitals, encode_hospitals
-from mixedmodels.app.widgets import code_block, graph, records, table
+from mixedmodels.app.widgets import code_block, graph, records, register_table, table
 from mixedmodels.errors import MixedModelsError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["course_hospitals", "layout", "register", "validate"]
+__all__ = ["course_hospitals", "edited", "layout", "register", "validate"]
 
 PAGE = "hosp"
 MAX_HOSPITALS = 60
@@ -85,25 +85,46 @@ def validate(rows: list[dict[str, Any]]) -> tuple[pd.DataFrame | None, str]:
     return pd.DataFrame({"hospital": names, "patients": patients, "deaths": deaths}), ""
 
 
+def edited(rows: list[dict[str, Any]], changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` with the grid's cell edits (``cellValueChanged``) applied."""
+    out = [dict(r) for r in rows]
+    for change in changes:
+        index = change.get("rowIndex")
+        column = change.get("colId")
+        if (
+            isinstance(index, int)
+            and 0 <= index < len(out)
+            and column in ("hospital", "patients", "deaths")
+        ):
+            out[index][column] = change.get("value")
+    return out
+
+
 def layout(query: str) -> html.Div:
     rows = rows_from_query(query)
     editor = html.Div(
         [
-            html.H3("The hospitals (edit any cell)"),
+            html.H3("The hospitals (double-click a cell to edit it)"),
             table(
                 f"{PAGE}-input",
                 data=rows,
                 columns=[
-                    {"name": "hospital", "id": "hospital", "type": "text"},
-                    {"name": "patients", "id": "patients", "type": "numeric"},
-                    {"name": "deaths", "id": "deaths", "type": "numeric"},
+                    {"headerName": "hospital", "field": "hospital", "cellDataType": "text"},
+                    {"headerName": "patients", "field": "patients", "cellDataType": "number"},
+                    {"headerName": "deaths", "field": "deaths", "cellDataType": "number"},
                 ],
                 editable=True,
-                row_deletable=True,
+                page_size=MAX_HOSPITALS,
+                rowSelection={
+                    "mode": "singleRow",
+                    "checkboxes": False,
+                    "enableClickSelection": True,
+                },
             ),
             html.Div(
                 [
                     html.Button("Add a hospital", id=f"{PAGE}-add", className="button"),
+                    html.Button("Remove the selected one", id=f"{PAGE}-remove", className="button"),
                     html.Button("The course's eight", id=f"{PAGE}-reset", className="button"),
                 ],
                 className="button-row",
@@ -134,16 +155,36 @@ def layout(query: str) -> html.Div:
 
 
 def register(app: Dash) -> None:
+    register_table(app, f"{PAGE}-input")
+    register_table(app, f"{PAGE}-table")
+
     @app.callback(
-        Output(f"{PAGE}-input", "data"),
+        Output(f"{PAGE}-input", "rowData"),
         Input(f"{PAGE}-add", "n_clicks"),
         Input(f"{PAGE}-reset", "n_clicks"),
-        State(f"{PAGE}-input", "data"),
+        Input(f"{PAGE}-remove", "n_clicks"),
+        Input(f"{PAGE}-input", "cellValueChanged"),
+        State(f"{PAGE}-input", "rowData"),
+        State(f"{PAGE}-input", "selectedRows"),
         prevent_initial_call=True,
     )
-    def edit_rows(add: int | None, reset: int | None, rows: list[dict[str, Any]]) -> Any:
+    def edit_rows(
+        add: int | None,
+        reset: int | None,
+        remove: int | None,
+        changed: list[dict[str, Any]] | None,
+        rows: list[dict[str, Any]] | None,
+        selected: list[dict[str, Any]] | None,
+    ) -> Any:
+        rows = list(rows or [])
         if ctx.triggered_id == f"{PAGE}-reset":
             return course_hospitals()
+        if ctx.triggered_id == f"{PAGE}-input":
+            # the grid edits its own copy: the change comes back to the rows here
+            return edited(rows, changed or [])
+        if ctx.triggered_id == f"{PAGE}-remove":
+            gone = {str(r.get("hospital")) for r in selected or [] if isinstance(r, dict)}
+            return [r for r in rows if str(r.get("hospital")) not in gone] if gone else no_update
         taken = {str(r.get("hospital")) for r in rows}
         letter = (
             next(c for c in (chr(ord("A") + i) for i in range(26)) if c not in taken)
@@ -154,13 +195,13 @@ def register(app: Dash) -> None:
 
     @app.callback(
         Output(f"{PAGE}-graph", "figure"),
-        Output(f"{PAGE}-table", "data"),
-        Output(f"{PAGE}-table", "columns"),
+        Output(f"{PAGE}-table", "rowData"),
+        Output(f"{PAGE}-table", "columnDefs"),
         Output(f"{PAGE}-answer", "children"),
         Output(f"{PAGE}-error", "children"),
         Output(f"{PAGE}-code", "children"),
         Output("url", "search", allow_duplicate=True),
-        Input(f"{PAGE}-input", "data"),
+        Input(f"{PAGE}-input", "rowData"),
         prevent_initial_call="initial_duplicate",
     )
     def refit(rows: list[dict[str, Any]]) -> tuple[Any, ...]:

@@ -11,7 +11,16 @@ import mixedmodels as mm
 from mixedmodels.app.code import ignoring_code
 from mixedmodels.app.figures import pvalue_figure, rejection_figure
 from mixedmodels.app.state import IGNORING, Choice, Number, query_from_state, validated
-from mixedmodels.app.widgets import choice, code_block, graph, records, seed_field, slider, table
+from mixedmodels.app.widgets import (
+    choice,
+    code_block,
+    graph,
+    records,
+    register_table,
+    seed_field,
+    slider,
+    table,
+)
 
 __all__ = ["layout", "register"]
 
@@ -72,6 +81,8 @@ def layout(state: dict[str, Any]) -> html.Div:
 
 
 def register(app: Dash) -> None:
+    register_table(app, f"{PAGE}-table")
+
     @app.callback(
         Output("url", "search", allow_duplicate=True),
         *[Input(f"{PAGE}-{k}", "value") for k in KEYS],
@@ -85,8 +96,8 @@ def register(app: Dash) -> None:
     @app.callback(
         Output(f"{PAGE}-rates", "figure"),
         Output(f"{PAGE}-pvalues", "figure"),
-        Output(f"{PAGE}-table", "data"),
-        Output(f"{PAGE}-table", "columns"),
+        Output(f"{PAGE}-table", "rowData"),
+        Output(f"{PAGE}-table", "columnDefs"),
         Output(f"{PAGE}-summary", "children"),
         Output(f"{PAGE}-code", "children"),
         Input(f"{PAGE}-run", "n_clicks"),

@@ -19,6 +19,7 @@ from mixedmodels.app.widgets import (
     code_block,
     graph,
     records,
+    register_table,
     seed_field,
     slider,
     table,
@@ -191,18 +192,21 @@ def _computed(
 
 
 def register(app: Dash) -> None:
+    for name in ("estimates", "mse", "study", "clusters"):
+        register_table(app, f"{PAGE}-{name}")
+
     """Attach the page's callbacks to ``app``."""
     keys = ("J", "n", "su", "se", "sizes", "seed", "view")
 
     @app.callback(
         Output(f"{PAGE}-graph", "figure"),
         Output(f"{PAGE}-alpha", "figure"),
-        Output(f"{PAGE}-estimates", "data"),
-        Output(f"{PAGE}-estimates", "columns"),
-        Output(f"{PAGE}-mse", "data"),
-        Output(f"{PAGE}-mse", "columns"),
-        Output(f"{PAGE}-clusters", "data"),
-        Output(f"{PAGE}-clusters", "columns"),
+        Output(f"{PAGE}-estimates", "rowData"),
+        Output(f"{PAGE}-estimates", "columnDefs"),
+        Output(f"{PAGE}-mse", "rowData"),
+        Output(f"{PAGE}-mse", "columnDefs"),
+        Output(f"{PAGE}-clusters", "rowData"),
+        Output(f"{PAGE}-clusters", "columnDefs"),
         Output(f"{PAGE}-note", "children"),
         Output(f"{PAGE}-code", "children"),
         Output("url", "search", allow_duplicate=True),
@@ -288,8 +292,8 @@ def register(app: Dash) -> None:
         return (int(current or 0) + 1) % (2**31 - 1)
 
     @app.callback(
-        Output(f"{PAGE}-study", "data"),
-        Output(f"{PAGE}-study", "columns"),
+        Output(f"{PAGE}-study", "rowData"),
+        Output(f"{PAGE}-study", "columnDefs"),
         Input(f"{PAGE}-replicate", "n_clicks"),
         *[State(f"{PAGE}-{k}", "value") for k in keys],
         prevent_initial_call=True,

@@ -9,7 +9,7 @@ from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 
 import mixedmodels as mm
 from mixedmodels.app.code import upload_code
-from mixedmodels.app.figures import pooling_figure
+from mixedmodels.app.figures import placeholder_figure, pooling_figure
 from mixedmodels.app.state import YOUR_DATA, query_from_state
 from mixedmodels.app.upload import (
     MAX_UPLOAD_BYTES,
@@ -19,13 +19,15 @@ from mixedmodels.app.upload import (
     read_table,
     read_upload,
 )
-from mixedmodels.app.widgets import choice, code_block, graph, records, table
+from mixedmodels.app.widgets import choice, code_block, graph, records, register_table, table
 from mixedmodels.errors import MixedModelsError
 
 __all__ = ["layout", "register"]
 
 PAGE = "data"
 CONTROLS = {c.key: c for c in YOUR_DATA}
+#: What the figure says before a data set is chosen (instead of empty axes).
+PLACEHOLDER = "Drop a CSV file or choose a shipped data set: its clusters appear here."
 EXAMPLES = {"sleepstudy": ("Reaction", "Subject"), "Dyestuff": ("Yield", "Batch")}
 VIEW_LABELS = {
     "complete": "Complete pooling",
@@ -92,7 +94,12 @@ def layout(state: dict[str, Any]) -> html.Div:
     main = html.Div(
         [
             html.P(id=f"{PAGE}-status", className="note", role="status"),
-            graph(f"{PAGE}-graph", "your-data-pooling", label="Pooling view of your data"),
+            graph(
+                f"{PAGE}-graph",
+                "your-data-pooling",
+                placeholder_figure(PLACEHOLDER),
+                label="Pooling view of your data",
+            ),
             html.H3("Clusters"),
             table(f"{PAGE}-table", page_size=20),
             code_block(f"{PAGE}-code"),
@@ -103,6 +110,7 @@ def layout(state: dict[str, Any]) -> html.Div:
 
 
 def register(app: Dash) -> None:
+    register_table(app, f"{PAGE}-table")
     app.clientside_callback(  # type: ignore[no-untyped-call]
         SIZE_CHECK,
         Output(f"{PAGE}-payload", "data"),
@@ -156,8 +164,8 @@ def register(app: Dash) -> None:
 
     @app.callback(
         Output(f"{PAGE}-graph", "figure"),
-        Output(f"{PAGE}-table", "data"),
-        Output(f"{PAGE}-table", "columns"),
+        Output(f"{PAGE}-table", "rowData"),
+        Output(f"{PAGE}-table", "columnDefs"),
         Output(f"{PAGE}-status", "children"),
         Output(f"{PAGE}-error", "children", allow_duplicate=True),
         Output(f"{PAGE}-code", "children"),
