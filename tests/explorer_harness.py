@@ -106,3 +106,14 @@ def wait_for_text(page: Any, selector: str, text: str = "", timeout: float = 60_
         timeout=timeout,
     )
     return str(page.locator(selector).inner_text())
+
+
+def callback_key(app: Any, output: str) -> tuple[str, list[dict[str, str]]]:
+    """The key of the callback of ``app`` that has ``output`` (``"shrink-graph.figure"``)
+    among its outputs, and its outputs as a callback request lists them."""
+    key = next(k for k in app.callback_map if output in k)
+    outputs = []
+    for part in key.strip(".").split("..."):
+        ident, prop = part.split(".", 1)
+        outputs.append({"id": ident, "property": prop.split("@")[0]})
+    return key, outputs

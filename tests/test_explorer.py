@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mixedmodels as mm
+from explorer_harness import callback_key
 from mixedmodels.app.code import hospitals_code, shrinkage_code, upload_code
 from mixedmodels.app.figures import OKABE_ITO, pooling_figure
 from mixedmodels.app.pages.hospitals import course_hospitals, validate
@@ -399,11 +400,7 @@ def test_settings_that_cannot_be_fitted_explain_themselves() -> None:
     from mixedmodels.app.server import create_app
 
     app = create_app()
-    key = next(k for k in app.callback_map if "shrink-graph.figure" in k)
-    outputs = []
-    for part in key.strip(".").split("..."):
-        ident, prop = part.split(".", 1)
-        outputs.append({"id": ident, "property": prop.split("@")[0]})
+    key, outputs = callback_key(app, "shrink-graph.figure")
     values = {
         "shrink-J": 25,
         "shrink-n": 1,
@@ -442,11 +439,7 @@ def _ignoring_run(clicks: int | None, sims: str) -> dict[str, Any]:
     from mixedmodels.app.server import create_app
 
     app = create_app()
-    key = next(k for k in app.callback_map if "ign-rates.figure" in k)
-    outputs = []
-    for part in key.strip(".").split("..."):
-        ident, prop = part.split(".", 1)
-        outputs.append({"id": ident, "property": prop.split("@")[0]})
+    key, outputs = callback_key(app, "ign-rates.figure")
     values = {"icc": 0.2, "J": 6, "m": 5, "covariate": "cluster", "sims": sims, "seed": 4}
     body = {
         "output": key,

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from explorer_harness import callback_key
 from tiers import full_tier
 
 pytestmark = full_tier
@@ -51,11 +52,7 @@ def _redraw_request() -> tuple[str, list[dict[str, str]], list[str]]:
     from mixedmodels.app.server import create_app
 
     app = create_app()
-    key = next(k for k in app.callback_map if "shrink-graph.figure" in k)
-    outputs = []
-    for part in key.strip(".").split("..."):
-        ident, prop = part.split(".", 1)
-        outputs.append({"id": ident, "property": prop.split("@")[0]})
+    key, outputs = callback_key(app, "shrink-graph.figure")
     inputs = [i["id"] for i in app.callback_map[key]["inputs"]]
     return key, outputs, inputs
 

@@ -22,13 +22,23 @@ from typing import Any
 
 from mixedmodels.errors import ModelSpecError
 
-__all__ = ["batches", "run_batch", "run_replicates"]
+__all__ = ["batches", "progress_bar", "run_batch", "run_replicates"]
 
 # what forked workers run, by call: registered before a call's pool forks (its workers
 # inherit the registry), read by _run_forked with the call's key
 _CALLS: dict[int, tuple[Callable[[Any, Any], Any], Any]] = {}
 _CALLS_LOCK = threading.Lock()
 _KEYS = itertools.count()
+
+
+def progress_bar(total: int, show: bool, desc: str, unit: str) -> Any:
+    """A tqdm bar over ``total`` replicates (None when ``show`` is false), for
+    :func:`run_replicates` to update."""
+    if not show:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit)
 
 
 def batches(tasks: Sequence[Any], size: int) -> Iterator[list[Any]]:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from mixedmodels._replicates import run_replicates
+from mixedmodels._replicates import progress_bar, run_replicates
 from mixedmodels.errors import ModelSpecError
 
 __all__ = ["Calibration", "calibrate_uniformity", "ks_distance"]
@@ -79,16 +79,6 @@ def _replicate(shared: tuple[Any, int], seq: np.random.SeedSequence) -> tuple[fl
     return ks_distance(residuals), ""
 
 
-def _progress(total: int, show: bool) -> Any:
-    if not show:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover - tqdm is a dependency
-        return None
-    return tqdm(total=total, desc="uniformity", unit="refit")
-
-
 def calibrate_uniformity(
     fit: Any,
     observed: float,
@@ -134,7 +124,7 @@ def calibrate_uniformity(
         )
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     seqs = root.spawn(int(n_boot))
-    bar = _progress(int(n_boot), progress)
+    bar = progress_bar(int(n_boot), progress, "uniformity", "refit")
     try:
         rows = run_replicates(_replicate, (fit, int(n)), seqs, n_jobs=n_jobs, bar=bar)
     finally:

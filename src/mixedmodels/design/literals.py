@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 
 from mixedmodels.errors import FormulaError
+from mixedmodels.formula.scan import matching_parens
 
 __all__ = ["FLOAT_DIGITS", "check_constants"]
 
@@ -31,54 +33,24 @@ _TEXT = _Text()
 Bound = float | _Text | None  # log10 of a constant's magnitude; text; not a constant
 
 
+#: A name followed by ``(``: a call, when its parenthesis is outside quotes.
+_CALL = re.compile(r"[A-Za-z_.][A-Za-z0-9_.]*\s*\(")
+
+
 def _calls(expression: str) -> list[str]:
-    """The outermost calls ``name(...)`` of ``expression``, as text (strings skipped when
-    matching parentheses)."""
+    """The outermost calls ``name(...)`` of ``expression``, as text."""
+    try:
+        pairs = matching_parens(expression)
+    except FormulaError:
+        return []  # (unbalanced text: the formula's parser reports it)
     out: list[str] = []
-    i, n = 0, len(expression)
-    while i < n:
-        ch = expression[i]
-        if ch.isalpha() or ch in "_.":
-            j = i
-            while j < n and (expression[j].isalnum() or expression[j] in "_."):
-                j += 1
-            k = j
-            while k < n and expression[k].isspace():
-                k += 1
-            if k < n and expression[k] == "(":
-                end = _closing(expression, k)
-                if end is None:
-                    return out
-                out.append(expression[i : end + 1])
-                i = end + 1
-                continue
-            i = j
-            continue
-        if ch in "'\"":
-            end = expression.find(ch, i + 1)
-            i = n if end < 0 else end + 1
-            continue
-        i += 1
+    end = -1
+    for match in _CALL.finditer(expression):
+        opening = match.end() - 1
+        if opening in pairs and match.start() > end:  # (a "(" in a quote has no pair)
+            end = pairs[opening]
+            out.append(expression[match.start() : end + 1])
     return out
-
-
-def _closing(expression: str, start: int) -> int | None:
-    depth, i, quote = 0, start, ""
-    while i < len(expression):
-        ch = expression[i]
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return None
 
 
 def _negative(node: ast.AST) -> bool:

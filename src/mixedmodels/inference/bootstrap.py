@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mixedmodels._replicates import run_replicates
+from mixedmodels._replicates import progress_bar, run_replicates
 from mixedmodels.errors import (
     ConvergenceWarning,
     DataError,
@@ -130,16 +130,6 @@ def _replicate(fit: Fit, seq: np.random.SeedSequence) -> np.ndarray:
             return np.full(len(_names(fit)), np.nan)
 
 
-def _progress(total: int, show: bool) -> object:
-    if not show:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover - tqdm is a dependency
-        return None
-    return tqdm(total=total, desc="bootstrap", unit="fit")
-
-
 def bootstrap(
     fit: Fit,
     n: int = 1000,
@@ -183,10 +173,10 @@ def bootstrap(
     if not isinstance(n, (int, np.integer)) or n < 1:
         raise ModelSpecError(f"n must be a positive whole number of replicates, not {n!r}")
     seqs = np.random.SeedSequence(seed).spawn(int(n))
-    bar = _progress(int(n), progress)
+    bar = progress_bar(int(n), progress, "bootstrap", "fit")
     rows = run_replicates(_replicate, fit, seqs, n_jobs=n_jobs, client=client, bar=bar)
     if bar is not None:
-        bar.close()  # type: ignore[attr-defined]
+        bar.close()
     names = _names(fit)
     return BootstrapResult(
         pd.DataFrame(np.vstack(rows), columns=names),

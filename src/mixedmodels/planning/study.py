@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mixedmodels._replicates import run_replicates
+from mixedmodels._replicates import progress_bar, run_replicates
 from mixedmodels.core.display import table_html, table_latex, table_markdown, table_text
 from mixedmodels.errors import MixedModelsError, ModelSpecError
 from mixedmodels.planning.along import data_along, nested_in
@@ -322,11 +322,7 @@ def power(
     nested = nested_in(data, along, grouping) if along is not None else ()
     keys: list[Any] = list(sizes) if sizes else ["fit"]
     roots = np.random.SeedSequence(seed).spawn(len(keys))
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(keys) * int(n_sims), desc="power", unit="fit")
+    bar = progress_bar(len(keys) * int(n_sims), progress, "power", "fit")
     jobs = (os.cpu_count() or 1) if n_jobs == -1 else max(1, int(n_jobs))
     rows, sims = [], []
     try:

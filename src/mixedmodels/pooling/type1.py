@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mixedmodels._replicates import run_replicates
+from mixedmodels._replicates import progress_bar, run_replicates
 from mixedmodels.errors import ModelSpecError
 
 __all__ = ["Type1Result", "type1_error"]
@@ -148,11 +148,7 @@ def type1_error(
         )
     seqs = np.random.SeedSequence(seed).spawn(int(n_sims))
     design = (n_clusters, cluster_size, icc, covariate, methods)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(seqs), desc="type1_error", unit="sim")
+    bar = progress_bar(len(seqs), progress, "type1_error", "sim")
     jobs = (os.cpu_count() or 1) if n_jobs == -1 else max(1, int(n_jobs))
     rows = run_replicates(
         _one,
