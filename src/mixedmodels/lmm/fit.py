@@ -258,13 +258,19 @@ def estimate(
         last.append((key, fac))
         return fac
 
+    dense = model.dense_system
+
     def objective(theta: np.ndarray) -> float:
+        if dense is not None:
+            return dense.objective(theta, reml)
         try:
             return ws.objective(factorize(theta), reml)
         except (np.linalg.LinAlgError, ValueError, FloatingPointError):
             return np.inf
 
     def objective_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        if dense is not None:
+            return dense.objective_and_gradient(theta, reml)
         try:
             fac = factorize(theta, keep_schur=True)
             grad = objective_gradient(ws, fac, solve(ws, fac), theta_map.position, reml)

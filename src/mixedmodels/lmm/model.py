@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from mixedmodels.core.covariance import ThetaMap
+from mixedmodels.core.densesystem import DenseSystem
 from mixedmodels.core.solution import Solution, solve
 from mixedmodels.core.workspace import Factorization, Workspace
 from mixedmodels.design.conditioning import Conditioning
@@ -65,6 +66,11 @@ class LinearMixedModel:
         object.__setattr__(new, "products", products)
         object.__setattr__(new, "shift", shift)
         object.__setattr__(new, "_ws", self.workspace.with_products(products))
+        dense = self.__dict__.get("_dense")
+        if dense is not None:
+            object.__setattr__(new, "_dense", dense.with_response(products))
+        else:
+            new.__dict__.pop("_dense", None)
         return new
 
     @property
@@ -72,6 +78,19 @@ class LinearMixedModel:
         """The blocked Cholesky workspace of the conditioned matrices."""
         ws: Workspace = self.__dict__["_ws"]
         return ws
+
+    @property
+    def dense_system(self) -> DenseSystem | None:
+        """The whole system as one dense matrix when the model is small enough for that to
+        be its cheapest exact storage (:mod:`mixedmodels.core.densesystem`), else None. The
+        optimizer evaluates the criterion and its gradient on it."""
+        if "_dense" not in self.__dict__:
+            dense = None
+            if DenseSystem.fits(self.products, self.tail_shapes):
+                dense = DenseSystem.of(self.products, self.tail_shapes, self.theta_map)
+            object.__setattr__(self, "_dense", dense)
+        found: DenseSystem | None = self.__dict__["_dense"]
+        return found
 
     @property
     def n(self) -> int:
