@@ -385,6 +385,29 @@ def _in_time(deadline: float, where: str) -> None:
         )
 
 
+def _missing(column: pd.Series) -> np.ndarray | None:
+    """Which rows of ``column`` are missing, or None when none can be (pandas' ``isna``,
+    read off the values where their type tells without it)."""
+    dtype = column.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iub" and len(column):
+        return None
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        missing: np.ndarray = np.isnan(column.to_numpy())
+        return missing
+    if isinstance(dtype, pd.CategoricalDtype):
+        return np.asarray(column.array.codes) < 0
+    return np.asarray(column.isna().to_numpy(), dtype=bool)
+
+
+def _columns(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """The columns ``names`` of ``frame`` (which holds them): reindexing is 3x faster than
+    ``frame[names]`` in pandas 3, and refuses duplicate names, which indexing keeps."""
+    try:
+        return frame.reindex(columns=names)
+    except ValueError:
+        return frame[names]
+
+
 def model_frame(
     formula: str | MixedFormula,
     data: Any,
@@ -446,12 +469,15 @@ def model_frame(
         if name not in columns:
             raise unknown_column_error(name, frame.columns, where)
 
-    used = frame[list(needed)]
-    missing = used.isna()
+    used = _columns(frame, list(needed))
+    keep = np.ones(len(used), dtype=bool)
     for name in needed:
-        if missing[name].all():
+        missing = _missing(used[name])
+        if missing is None:
+            continue
+        if missing.all():
             raise DataError(f"column {name!r} (used by {needed[name]}) has no non-missing value")
-    keep = ~missing.to_numpy().any(axis=1)
+        keep &= ~missing
     for extra in (weight_values, offset_values):
         if extra is not None:
             keep &= ~np.isnan(extra)

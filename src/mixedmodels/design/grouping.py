@@ -37,8 +37,16 @@ class GroupingFactor:
 
 def _codes_of(column: pd.Series) -> tuple[np.ndarray, list[str]]:
     if isinstance(column.dtype, pd.CategoricalDtype):
-        cat = column.cat.remove_unused_categories()
-        return np.asarray(cat.cat.codes, dtype=np.int64), [str(c) for c in cat.cat.categories]
+        # the categories with a row, in their order (remove_unused_categories, by codes)
+        codes = np.asarray(column.array.codes, dtype=np.int64)
+        categories = column.dtype.categories
+        counts = np.bincount(codes[codes >= 0], minlength=len(categories))
+        present = np.flatnonzero(counts)
+        if present.size < len(categories):
+            remap = np.full(len(categories), -1, dtype=np.int64)
+            remap[present] = np.arange(present.size)
+            codes = np.where(codes >= 0, remap[codes], -1)
+        return codes, [str(c) for c in categories[present]]
     codes, uniques = pd.factorize(column, sort=False)
     try:
         order = np.argsort(np.asarray(uniques), kind="stable")

@@ -75,12 +75,11 @@ def readable(data: pd.DataFrame) -> pd.DataFrame:
     columns as categoricals with levels FALSE, TRUE, as R's model matrices read logicals
     (``late`` is the column ``late[T.True]``, R's ``lateTRUE``; ``0 + late`` or a random
     term ``(0 + late | g)`` has a column for each level)."""
+    dtypes = list(data.dtypes.items())
     text = [
-        c
-        for c, dtype in data.dtypes.items()
-        if isinstance(dtype, pd.StringDtype) and dtype.na_value is pd.NA
+        c for c, dtype in dtypes if isinstance(dtype, pd.StringDtype) and dtype.na_value is pd.NA
     ]
-    logical = [c for c, dtype in data.dtypes.items() if pd.api.types.is_bool_dtype(dtype)]
+    logical = [c for c, dtype in dtypes if pd.api.types.is_bool_dtype(dtype)]
     if not text and not logical:
         return data
     return data.assign(
@@ -92,9 +91,12 @@ def readable(data: pd.DataFrame) -> pd.DataFrame:
 _TOKEN = re.compile(r"\s*([+-]|[A-Za-z_][A-Za-z0-9_.]*|[0-9]+)\s*")
 
 
-def _plain_columns(expression: str, data: pd.DataFrame) -> tuple[bool, list[str]] | None:
-    """``(intercept, columns)`` when ``expression`` is a sum of plain numeric columns, 1,
-    0 and -1 (what most models' fixed parts, responses and random terms are), else None.
+def _plain_columns(
+    expression: str, data: pd.DataFrame
+) -> tuple[bool, list[str], list[np.ndarray]] | None:
+    """``(intercept, columns, values)`` when ``expression`` is a sum of plain numeric
+    columns, 1, 0 and -1 (what most models' fixed parts, responses and random terms are),
+    else None; ``values`` are the columns as float64.
 
     formulaic's matrix of such an expression is the intercept (unless ``0`` or ``-1``)
     followed by the columns in order of first appearance, each once, as float64.
@@ -109,6 +111,7 @@ def _plain_columns(expression: str, data: pd.DataFrame) -> tuple[bool, list[str]
         pos = match.end()
     intercept = True
     columns: list[str] = []
+    values: list[np.ndarray] = []
     sign = "+"
     expect_term = True
     for token in tokens:
@@ -134,29 +137,33 @@ def _plain_columns(expression: str, data: pd.DataFrame) -> tuple[bool, list[str]
         dtype = column.dtype
         if not isinstance(dtype, np.dtype) or dtype.kind not in "if":
             return None
-        if not np.all(np.isfinite(column.to_numpy())):
+        array = column.to_numpy(dtype=np.float64)
+        if not np.all(np.isfinite(array)):
             return None
         if token not in columns:
             columns.append(token)
+            values.append(array)
     if expect_term:
         return None
-    return intercept, columns
+    return intercept, columns, values
 
 
 class _LazySpec:
     """formulaic's ModelSpec of a plain expression, built only when something asks for it
     (from a row of the data: the spec of numeric columns does not depend on their values)."""
 
-    def __init__(self, expression: str, sample: pd.DataFrame) -> None:
+    def __init__(self, expression: str, data: pd.DataFrame) -> None:
         self._expression = expression
-        self._sample = sample
+        self._sample = data
         self._spec: Any = None
 
     def _built(self) -> Any:
         if self._spec is None:
+            sample = self._sample.iloc[:1]
             self._spec = model_matrix(
-                self._expression, self._sample, context=formula_context()
+                self._expression, sample, context=formula_context()
             ).model_spec
+            self._sample = sample
         return self._spec
 
     def __getattr__(self, name: str) -> Any:
@@ -173,13 +180,11 @@ def encode(expression: str, data: pd.DataFrame, where: str) -> tuple[np.ndarray,
     data = readable(data)
     plain = _plain_columns(expression, data)
     if plain is not None:
-        intercept, columns = plain
-        parts = ([np.ones(len(data))] if intercept else []) + [
-            data[c].to_numpy(dtype=np.float64) for c in columns
-        ]
+        intercept, columns, arrays = plain
+        parts = ([np.ones(len(data))] if intercept else []) + arrays
         values = np.column_stack(parts) if parts else np.zeros((len(data), 0))
         names = ([INTERCEPT] if intercept else []) + columns
-        return np.ascontiguousarray(values), names, _LazySpec(expression, data.iloc[:1])
+        return np.ascontiguousarray(values), names, _LazySpec(expression, data)
     coded = ordered_as_polynomial(expression, data)
     try:
         matrix = model_matrix(coded, data, na_action="raise", context=formula_context())
