@@ -359,3 +359,26 @@ def test_tall_skinny_r_factor_and_aliasing_match_one_qr() -> None:
     X[:, 2] = 0.0  # a zero column goes, and so does a multiple of column 1
     X[:, 3] = 3.0 * X[:, 1]
     assert independent_columns(X).tolist() == [0, 1, 4]
+
+
+def test_the_normal_equations_shortcut_keeps_what_the_qr_keeps(monkeypatch) -> None:
+    """Columns kept without a QR (every ratio far above the tolerance) are those the QR
+    keeps; near the tolerance the QR decides, on either side of it."""
+    from mixedmodels.design import fixed
+
+    rng = np.random.default_rng(11)
+    n = 500
+    base = np.column_stack([np.ones(n), rng.normal(size=n), rng.normal(size=n)])
+    for noise in (1.0, 1e-2, 1e-4, 1e-6, 1e-8, 1e-10, 0.0):
+        X = np.column_stack([base, base[:, 1] - 2 * base[:, 2] + noise * rng.normal(size=n)])
+        X[:, 1] *= 1e6  # columns on very different scales
+        with_shortcut = fixed.independent_columns(X)
+        monkeypatch.setattr(fixed, "_clearly_independent", lambda gram, norms: False)
+        by_qr = fixed.independent_columns(X)
+        monkeypatch.undo()
+        assert with_shortcut.tolist() == by_qr.tolist(), noise
+    kept = [
+        fixed.independent_columns(np.column_stack([base, base[:, 1] * (1 + e)])).size
+        for e in (0.0, 1e-12)
+    ]
+    assert kept == [3, 3]

@@ -36,6 +36,24 @@ def r_factor(X: np.ndarray) -> np.ndarray:
     return r_factor(np.vstack(blocks))
 
 
+#: Columns whose R-factor ratios from the normal equations all exceed this are kept
+#: without a QR: the Cholesky factor of X'X has the same diagonal as R in exact
+#: arithmetic, and its rounding error (about 1e-16 / ratio^2 relative) cannot carry a
+#: ratio above this down to ``RANK_TOLERANCE``.
+CLEAR_RATIO = 1e-3
+
+
+def _clearly_independent(gram: np.ndarray, norms: np.ndarray) -> bool:
+    """True when the Cholesky factor of ``gram`` shows every column far from the span
+    of those before it."""
+    try:
+        chol = np.linalg.cholesky(gram)
+    except np.linalg.LinAlgError:
+        return False
+    ratio = np.diag(chol) / norms
+    return bool(np.all(np.isfinite(ratio)) and np.all(ratio > CLEAR_RATIO))
+
+
 def independent_columns(X: np.ndarray) -> np.ndarray:
     """Indices of the columns of ``X`` to keep.
 
@@ -46,9 +64,12 @@ def independent_columns(X: np.ndarray) -> np.ndarray:
     are read once: the R factor of a subset of the columns is that of the same columns
     of the full R factor.
     """
-    norms = np.sqrt(np.einsum("ij,ij->j", X, X))
+    gram = X.T @ X
+    norms = np.sqrt(np.diag(gram))
     keep: np.ndarray = np.flatnonzero(norms > 0)
     if not keep.size:
+        return keep
+    if _clearly_independent(gram[np.ix_(keep, keep)], norms[keep]):
         return keep
     full = r_factor(X[:, keep])
     position = np.arange(keep.size)  # columns of ``full`` still kept

@@ -284,7 +284,12 @@ def _check_response_spread(y: np.ndarray, name: str, residual_variance: bool) ->
 
 
 def _check_fixed_magnitude(X: np.ndarray, names: list[str]) -> None:
-    largest = np.max(np.abs(X), axis=0, initial=0.0)
+    if X.size == 0:
+        return
+    overall = max(float(X.max()), -float(X.min()))  # contiguous passes, no copy of X
+    if overall == 0 or _log10_squares(overall, X.shape[0]) <= MAX_LOG10_SQUARES:
+        return
+    largest = np.max(np.abs(X), axis=0)
     for j, magnitude in enumerate(largest):
         if magnitude > 0 and _log10_squares(float(magnitude), X.shape[0]) > MAX_LOG10_SQUARES:
             raise DataError(

@@ -46,7 +46,7 @@ def _codes_of(column: pd.Series) -> tuple[np.ndarray, list[str]]:
             remap = np.full(len(categories), -1, dtype=np.int64)
             remap[present] = np.arange(present.size)
             codes = np.where(codes >= 0, remap[codes], -1)
-        return codes, [str(c) for c in categories[present]]
+        return codes, _labels(categories[present].tolist())
     codes, uniques = pd.factorize(column, sort=False)
     try:
         order = np.argsort(np.asarray(uniques), kind="stable")
@@ -54,13 +54,23 @@ def _codes_of(column: pd.Series) -> tuple[np.ndarray, list[str]]:
         order = np.arange(len(uniques))
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
-    labels = [str(u) for u in np.asarray(uniques)[order]]
+    labels = _labels(np.asarray(uniques)[order].tolist())
     return rank[codes].astype(np.int64), labels
+
+
+def _labels(values: list[object]) -> list[str]:
+    """Levels as text (``str`` of each; text levels as they are, without a call each)."""
+    if all(type(v) is str for v in values):
+        return values  # type: ignore[return-value]
+    return [str(v) for v in values]
 
 
 def grouping_factor(data: pd.DataFrame, factors: Sequence[str]) -> GroupingFactor:
     """Build the grouping factor for the interaction of ``factors`` (one or more columns)."""
     parts = [_codes_of(data[name]) for name in factors]
+    if len(parts) == 1:  # its codes are compact already, every label has a row
+        codes, labels = parts[0]
+        return GroupingFactor(factors[0], codes.astype(np.int32), tuple(labels))
     codes = parts[0][0]
     sizes = [len(labels) for _, labels in parts]
     for (more, _), size in zip(parts[1:], sizes[1:], strict=True):
