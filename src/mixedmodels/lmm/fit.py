@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
@@ -223,7 +224,7 @@ class Estimates:
     objective: float
     covariances: list[np.ndarray]
     singular: tuple[str, ...]
-    conditional_covariances: list[np.ndarray]
+    conditional_covariances: Callable[[], list[np.ndarray]]
     tail_offsets: np.ndarray
 
 
@@ -330,9 +331,16 @@ def estimate(
                 SingularFitWarning,
                 stacklevel=3,
             )
-        condcov = model.conditioning.conditional_covariances(
-            conditional_covariances(ws, fac), model.block_columns
-        )
+
+    def condcov() -> list[np.ndarray]:
+        # read by the conditional modes' table alone, so formed when it is first built:
+        # on a large crossed design these solves cost more than three evaluations
+        with one_blas_thread() if ws.uses_threads or ws.small else nullcontext():
+            at_optimum = ws.factorize(theta_map.factors(theta_c))
+            return model.conditioning.conditional_covariances(
+                conditional_covariances(ws, at_optimum), model.block_columns
+            )
+
     return Estimates(
         reml=reml,
         theta=theta,
@@ -344,9 +352,21 @@ def estimate(
         objective=objective_value,
         covariances=covs,
         singular=singular,
-        conditional_covariances=condcov,
+        conditional_covariances=_once(condcov),
         tail_offsets=ws._tail_offsets,
     )
+
+
+def _once(compute: Callable[[], list[np.ndarray]]) -> Callable[[], list[np.ndarray]]:
+    """``compute``, run on the first call only."""
+    found: list[list[np.ndarray]] = []
+
+    def cached() -> list[np.ndarray]:
+        if not found:
+            found.append(compute())
+        return found[0]
+
+    return cached
 
 
 def build_record(
@@ -392,7 +412,7 @@ def build_record(
         _tables=RandomTables(
             lambda: varcorr_table(frame, est.covariances, sigma),
             lambda: ranef_table(
-                frame, layout, sol, est.conditional_covariances, sigma, est.tail_offsets
+                frame, layout, sol, est.conditional_covariances(), sigma, est.tail_offsets
             ),
         ),
         _fitted=fitted,
