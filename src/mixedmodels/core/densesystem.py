@@ -168,20 +168,21 @@ class DenseSystem:
         return mask
 
     def _factor(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """Lambda and the lower Cholesky factor of Omega, or None where it is not positive
-        definite."""
+        """``A_ZZ Lambda`` and the lower Cholesky factor of Omega, or None where Omega is
+        not positive definite."""
         q, A = self.q, self.A
         lam = np.zeros((q, q))
         lam[self.rows, self.cols] = theta[self.theta_index]
+        a_lam = A[:q, :q] @ lam
         omega = np.zeros_like(A)  # the upper triangle stays zero in the factor and the inverse
-        omega[:q, :q] = lam.T @ (A[:q, :q] @ lam)
+        omega[:q, :q] = lam.T @ a_lam
         omega[:q, :q].flat[:: q + 1] += 1.0
         omega[q:, :q] = A[q:, :q] @ lam
         omega[q:, q:] = A[q:, q:]
         L, info = lapack.dpotrf(omega, lower=1, overwrite_a=1, clean=0)
         if info != 0:
             return None
-        return lam, L
+        return a_lam, L
 
     def _criterion(self, L: np.ndarray, reml: bool) -> tuple[float, float, int]:
         q, p = self.q, self.p
@@ -206,26 +207,25 @@ class DenseSystem:
         factored = self._factor(theta)
         if factored is None:
             return float("inf"), np.zeros(self.n_theta)
-        lam, L = factored
+        a_lam, L = factored
         value, r2, dof = self._criterion(L, reml)
         if not r2 > 0:
             return float("inf"), np.zeros(self.n_theta)
         q, A = self.q, self.A
         m = q + self.p if reml else q  # the block whose log-determinant the criterion holds
-        N = A.shape[0]
         inverse, info = lapack.dpotri(L[:m, :m], lower=1)
-        # e = [-Omega_11^{-1} Omega_1y; 1] from the last row of the factor
-        e1, info_e = lapack.dtrtrs(L[: N - 1, : N - 1], L[N - 1, : N - 1], lower=1, trans=1)
+        # Omega^{-1}'s last column is e / r^2, and it is L^{-T} e_N / r: so e = r x for
+        # L'x = e_N, and (dof / r^2) e e' = dof x x'
+        unit = np.zeros(A.shape[0])
+        unit[-1] = 1.0
+        x, info_e = lapack.dtrtrs(L, unit, lower=1, trans=1)
         if info != 0 or info_e != 0:
             return float("inf"), np.zeros(self.n_theta)
-        e = np.empty(N)
-        e[:-1] = -e1
-        e[-1] = 1.0
-        P = np.multiply.outer(e, e * (dof / r2))
+        P = np.multiply.outer(x, x * dof)
         # the inverse's lower triangle, halved on the diagonal, added with its transpose
         inverse *= self._half_lower(m)
         P[:m, :m] += inverse
         P[:m, :m] += inverse.T
-        K = (A[:q, :q] @ lam) @ P[:q, :q] + A[:q, q:] @ P[q:, :q]
+        K = a_lam @ P[:q, :q] + A[:q, q:] @ P[q:, :q]
         grad = 2.0 * np.bincount(self.theta_index, K[self.rows, self.cols], minlength=self.n_theta)
         return value, grad
