@@ -7,11 +7,12 @@ made once per process and only its limit is entered per fit.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+import os
+from contextlib import AbstractContextManager, nullcontext
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["one_blas_thread"]
+__all__ = ["idle_cores", "lapack_threads", "one_blas_thread", "threads_of_idle_cores"]
 
 
 @lru_cache(maxsize=1)
@@ -29,3 +30,39 @@ def one_blas_thread() -> AbstractContextManager[Any]:
     """
     limiter: AbstractContextManager[Any] = _controller().limit(limits=1, user_api="blas")
     return limiter
+
+
+def idle_cores() -> int:
+    """The cores that no other runnable thread wants at this moment: the machine's cores
+    less the runnable count of ``/proc/loadavg`` (this thread among them); 0 where that
+    cannot be read."""
+    try:
+        with open("/proc/loadavg", encoding="ascii") as status:
+            runnable = int(status.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return max(0, (os.cpu_count() or 1) - runnable)
+
+
+def threads_of_idle_cores() -> AbstractContextManager[Any]:
+    """A context in which the BLAS libraries run on this thread and every idle core.
+
+    For one large LAPACK call (a dense tail of a few thousand columns): a second thread
+    on an idle core makes it about 1.7x faster, while a thread pool that competes with
+    another program for a core makes it 10-20x slower. Asked for at each call, so that a
+    machine that becomes busy during a fit is noticed at its next evaluation.
+    """
+    limiter: AbstractContextManager[Any] = _controller().limit(
+        limits=1 + idle_cores(), user_api="blas"
+    )
+    return limiter
+
+
+#: Dense factorizations of at least this order use the idle cores (below it a thread pool
+#: costs more than it shares out).
+THREADED_ORDER = 600
+
+
+def lapack_threads(order: int) -> AbstractContextManager[Any]:
+    """The threads for one dense factorization or inverse of this order."""
+    return threads_of_idle_cores() if order >= THREADED_ORDER else nullcontext()

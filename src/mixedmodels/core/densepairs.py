@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.linalg import lapack
 
+from mixedmodels._threads import lapack_threads
 from mixedmodels.linalg.dense import cholesky_lower
 from mixedmodels.linalg.pairmap import PairMap
 
@@ -30,7 +31,8 @@ def paired_schur(pairs: PairMap, scaled: np.ndarray, scale: np.ndarray) -> np.nd
     scaled[pairs.diagonal] += 1.0
     S = np.zeros((pairs.q, pairs.q), order="F")
     S.reshape(-1, order="F")[pairs.fortran_at] = scaled
-    return cholesky_lower(S, overwrite=True)
+    with lapack_threads(S.shape[0]):
+        return cholesky_lower(S, overwrite=True)
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,8 @@ class PairedInverse:
 
 def paired_inverse(L: np.ndarray, pairs: PairMap) -> PairedInverse:
     """``S^{-1}`` from S's lower Cholesky factor ``L``."""
-    inv, info = lapack.dpotri(L, lower=1)
+    with lapack_threads(L.shape[0]):
+        inv, info = lapack.dpotri(L, lower=1)
     if info != 0:
         raise np.linalg.LinAlgError("the tail factor is singular")
     return PairedInverse(inv, pairs)

@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import lapack
 
+from mixedmodels._threads import lapack_threads
 from mixedmodels.core.densepairs import PairedInverse, paired_inverse, paired_schur
 from mixedmodels.errors import ModelTooLargeError
 from mixedmodels.linalg.dense import cholesky_lower, solve_lower
@@ -132,7 +133,8 @@ class DenseTailFactor:
             if not self._inverse:
                 self._inverse.append(paired_inverse(self.L, self.pairs))
             return self._inverse[0]
-        inv, info = lapack.dpotri(self.L, lower=1)
+        with lapack_threads(self.L.shape[0]):
+            inv, info = lapack.dpotri(self.L, lower=1)
         if info != 0:
             raise np.linalg.LinAlgError("the tail factor is singular")
         return DenseInverse(inv)
@@ -197,7 +199,8 @@ class DenseTail:
             return DenseTailFactor(paired_schur(self.pairs, D.copy(), scale), self.pairs)
         S = congruence(D)
         S[np.diag_indices_from(S)] += 1.0
-        return DenseTailFactor(cholesky_lower(S, overwrite=True))  # S is ours alone
+        with lapack_threads(S.shape[0]):
+            return DenseTailFactor(cholesky_lower(S, overwrite=True))  # S is ours alone
 
 
 @dataclass(frozen=True)
