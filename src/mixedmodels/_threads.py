@@ -32,16 +32,36 @@ def one_blas_thread() -> AbstractContextManager[Any]:
     return limiter
 
 
+def _own_runnable() -> int:
+    """This process's threads that are runnable now (this one among them; a BLAS thread
+    that spins after a call counts too, and the next call uses it)."""
+    count = 0
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 1
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/stat", encoding="ascii") as stat:
+                # the state follows the parenthesized command name
+                state = stat.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        count += state == "R"
+    return max(count, 1)
+
+
 def idle_cores() -> int:
-    """The cores that no other runnable thread wants at this moment: the machine's cores
-    less the runnable count of ``/proc/loadavg`` (this thread among them); 0 where that
-    cannot be read."""
+    """The cores that no other program wants at this moment: the machine's cores less
+    this thread and the runnable threads of other processes (``/proc/loadavg``'s runnable
+    count less this process's own); 0 where that cannot be read."""
     try:
         with open("/proc/loadavg", encoding="ascii") as status:
             runnable = int(status.read().split()[3].split("/")[0])
     except (OSError, ValueError, IndexError):
         return 0
-    return max(0, (os.cpu_count() or 1) - runnable)
+    others = max(0, runnable - _own_runnable())
+    return max(0, (os.cpu_count() or 1) - 1 - others)
 
 
 def threads_of_idle_cores() -> AbstractContextManager[Any]:

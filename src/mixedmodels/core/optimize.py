@@ -23,6 +23,7 @@ from mixedmodels.core.newton import (
     Derivatives,
     derivatives,
     free_derivatives,
+    gradient_differences,
     newton_polish,
     quasi_newton,
 )
@@ -63,6 +64,8 @@ def curvature_scale(
 
 #: How often a fit may move on from a boundary point that fails the optimality conditions.
 MAX_RESTARTS = 6
+#: Differencing step of the analytic gradient for the Hessian at an estimated start.
+START_STEP = 1e-5
 
 
 def minimize_theta(
@@ -76,6 +79,7 @@ def minimize_theta(
     terms: list[np.ndarray] | None = None,
     hessian: np.ndarray | None = None,
     reported_shift: float = 0.0,
+    difference_start: bool = False,
 ) -> tuple[np.ndarray, OptInfo]:
     """Minimize ``f`` over theta within its bounds; return theta and an :class:`OptInfo`.
 
@@ -90,12 +94,25 @@ def minimize_theta(
     ``gradient``, Newton steps with it come first (:func:`quasi_newton`); the general
     optimizer runs only if they do not reach an interior optimum. ``reported_shift`` is
     added to ``f`` in the progress reports of a slow fit, so that they show the criterion
-    the fit will report (``f`` may be it on centred and scaled matrices).
+    the fit will report (``f`` may be it on centred and scaled matrices). With
+    ``difference_start`` (and ``gradient``, no ``hessian``) the start is an estimate close
+    to the optimum: the Hessian is differenced there (``n_theta`` gradients) and Newton
+    steps with it come first, as from a previous optimum.
     """
     progress = FitProgress(enabled=settings.progress, shift=reported_shift)
     try:
         return _minimize_theta(
-            f, start, lower, settings, check, initial_radius, gradient, terms, hessian, progress
+            f,
+            start,
+            lower,
+            settings,
+            check,
+            initial_radius,
+            gradient,
+            terms,
+            hessian,
+            progress,
+            difference_start,
         )
     except FitInterrupted:
         raise
@@ -114,6 +131,7 @@ def _minimize_theta(
     terms: list[np.ndarray] | None,
     hessian: np.ndarray | None,
     progress: FitProgress,
+    difference_start: bool = False,
 ) -> tuple[np.ndarray, OptInfo]:
     count = 0
     t0 = time.perf_counter()
@@ -171,13 +189,21 @@ def _minimize_theta(
         evaluations = lambda: count  # noqa: E731
 
     reached: Derivatives | None = None
+    origin = "the previous optimum"
+    if gradient is not None and hessian is None and difference_start:
+        value, grad = graded(start)
+        if np.isfinite(value):
+            differenced = gradient_differences(graded, start, grad, START_STEP)
+            if np.all(np.isfinite(differenced)) and np.all(np.linalg.eigvalsh(differenced) > 0):
+                hessian, origin = differenced, "a moment estimate"
     if gradient is not None and hessian is not None:
-        # from the previous optimum; the general optimizer goes on from where they stop
+        # from the previous optimum (or an estimate); the general optimizer goes on from
+        # where they stop
         start, reached = quasi_newton(fun, start, lower, hessian)
     boundary = None
     if reached is not None:
         theta, derivs, success = start, reached, True
-        name = "Newton steps with the analytic gradient from the previous optimum"
+        name = f"Newton steps with the analytic gradient from {origin}"
         message = "the Newton step is below its tolerance"
     else:
         theta, success, message, name = run(start, initial_radius)
