@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -43,6 +44,9 @@ pytestmark = full_tier
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 BENCH = os.environ.get("MIXEDMODELS_BENCH_EXPLORER") == "1"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import startup  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -408,6 +412,16 @@ def test_ignoring_clusters_page(page: Page, base_url: str) -> None:
     assert page.locator("#ign-table-export").is_visible()
     page.wait_for_timeout(1000)  # let the figure's transition finish before the picture
     page.screenshot(path=str(DOCS / "explorer-ignoring.png"), full_page=True)
+
+
+@pytest.mark.parametrize("path", startup.PAGES)
+def test_the_start_up_benchmark_sees_each_page_ready(page: Page, base_url: str, path: str) -> None:
+    """benchmarks/startup.py's checks that a page shows its numbers and has drawn its first
+    figure come true on each page (a check that matches nothing would leave the benchmark
+    waiting until its time-out)."""
+    page.goto(base_url + path)
+    page.wait_for_function(startup.SHOWN[path], polling=10)
+    page.wait_for_function(startup.DRAWN[path], polling=10)
 
 
 def _upload(page: Page, name: str, mime: str, payload: bytes) -> None:
