@@ -36,8 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: answers, as text and tables), and what says its first figure is drawn (which needs
 #: plotly.js evaluated in the browser as well).
 SHOWN = {
-    "/": "() => document.querySelectorAll('#shrink-clusters td').length > 0",
-    "/hospitals": "() => document.querySelectorAll('#hosp-table td').length > 0",
+    "/": "() => document.querySelectorAll('#shrink-clusters .ag-cell').length > 0",
+    "/hospitals": "() => document.querySelectorAll('#hosp-table .ag-cell').length > 0",
     "/ignoring": """() => { const s = document.querySelector('#ign-summary');
         return !!(s && s.innerText.length > 0); }""",
     "/data": "() => !!document.querySelector('#data-upload')",

@@ -338,6 +338,35 @@ def test_foreign_hosts_and_origins_are_refused() -> None:
     )
 
 
+def test_plotly_js_is_served_where_dcc_graph_loads_it() -> None:
+    """dash-renderer gives dcc.Graph this URL for plotly.js when Dash serves its files."""
+    import importlib.resources
+
+    from mixedmodels.app import plotlyjs
+
+    renderer = importlib.resources.files("dash") / "dash-renderer/build/dash_renderer.min.js"
+    assert f'"{plotlyjs.PATH}"' in renderer.read_text()
+
+
+def test_plotly_js_is_the_plotly_package_file_after_the_compile_hint() -> None:
+    import importlib.resources
+
+    from mixedmodels.app import plotlyjs
+    from mixedmodels.app.server import create_app
+
+    installed = (importlib.resources.files("plotly") / "package_data/plotly.min.js").read_bytes()
+    client = create_app().server.test_client()
+    response = client.get("/" + plotlyjs.PATH)
+    assert response.status_code == 200
+    assert response.mimetype == "text/javascript"
+    assert response.data == b"//# allFunctionsCalledOnLoad\n" + installed
+    # the browser's copy is checked, not fetched again
+    again = client.get("/" + plotlyjs.PATH, headers={"If-None-Match": response.headers["ETag"]})
+    assert (again.status_code, again.data) == (304, b"")
+    # Dash's other files are still Dash's answers
+    assert client.get("/_dash-component-suites/dash/dcc/async-graph.js").status_code == 200
+
+
 @pytest.mark.parametrize(
     "body",
     [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -43,6 +44,9 @@ pytestmark = full_tier
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 BENCH = os.environ.get("MIXEDMODELS_BENCH_EXPLORER") == "1"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import startup  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -408,6 +412,39 @@ def test_ignoring_clusters_page(page: Page, base_url: str) -> None:
     assert page.locator("#ign-table-export").is_visible()
     page.wait_for_timeout(1000)  # let the figure's transition finish before the picture
     page.screenshot(path=str(DOCS / "explorer-ignoring.png"), full_page=True)
+
+
+@pytest.mark.parametrize("path", startup.PAGES)
+def test_the_start_up_benchmark_sees_each_page_ready(page: Page, base_url: str, path: str) -> None:
+    """benchmarks/startup.py's checks that a page shows its numbers and has drawn its first
+    figure come true on each page (a check that matches nothing would leave the benchmark
+    waiting until its time-out)."""
+    page.goto(base_url + path)
+    page.wait_for_function(startup.SHOWN[path], polling=10)
+    page.wait_for_function(startup.DRAWN[path], polling=10)
+
+
+def test_the_hinted_plotly_js_draws_the_figure(page: Page, base_url: str) -> None:
+    """The plotly.js that the browser gets (with the compile hint) is fetched once and
+    is what draws the figure."""
+    bodies: list[bytes] = []
+    page.on(
+        "response", lambda r: bodies.append(r.body()) if r.url.endswith("plotly.min.js") else None
+    )
+    page.goto(base_url + "/data")
+    page.wait_for_function(startup.DRAWN["/data"], polling=10)
+    assert len(bodies) == 1 and bodies[0].startswith(b"//# allFunctionsCalledOnLoad\n")
+    assert page.evaluate("typeof window.Plotly.react") == "function"
+
+
+@pytest.mark.parametrize("path", startup.PAGES)
+def test_numbers_show_while_plotly_js_is_held_back(page: Page, base_url: str, path: str) -> None:
+    """Each page's text and tables (on "ignoring clusters", the summary of the study) do
+    not wait for plotly.js: with its download held back they show, and no figure does."""
+    page.route("**/plotly.min.js", lambda route: None)  # never answered
+    page.goto(base_url + path)
+    page.wait_for_function(startup.SHOWN[path], polling=10)
+    assert page.locator(".js-plotly-plot").count() == 0
 
 
 def _upload(page: Page, name: str, mime: str, payload: bytes) -> None:

@@ -13,7 +13,7 @@ from dash import Dash, Input, Output, State, dcc, html
 from dash.exceptions import CallbackException
 from flask import Response, request
 
-from mixedmodels.app import library
+from mixedmodels.app import library, plotlyjs
 from mixedmodels.app.pages import hospitals, ignoring, shrinkage, yourdata
 from mixedmodels.app.serial import SerialCallbacks
 from mixedmodels.app.state import state_from_query
@@ -115,6 +115,7 @@ def create_app(hosts: Iterable[str] | None = LOCAL_NAMES) -> Dash:
     # The server refuses request bodies far beyond the largest upload (base64 adds a third).
     app.server.config["MAX_CONTENT_LENGTH"] = 2 * MAX_UPLOAD_BYTES
     _guard(app, None if hosts is None else frozenset(h.lower() for h in hosts))
+    plotlyjs.serve(app)  # with V8's compile hint: less of the page's thread for it
     library.load_in_background()  # while the browser fetches the page and its scripts
     app.layout = html.Div(
         [
