@@ -48,9 +48,19 @@ def live_server(app: Any) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def graph_data(page: Any, ident: str) -> list[dict[str, Any]]:
+def graph_data(page: Any, ident: str, timeout: float = 30_000) -> list[dict[str, Any]]:
     """The traces that Plotly drew in the graph ``ident`` (its full data, with the base64
-    arrays of plotly.py decoded)."""
+    arrays of plotly.py decoded), once it has drawn: a page's numbers can show before
+    plotly.js has loaded, and the figure is drawn after it (waits up to ``timeout`` ms)."""
+    page.wait_for_function(
+        """id => {
+            const gd = document.querySelector('#' + id + ' .js-plotly-plot');
+            return !!(gd && gd._fullData && gd._fullData.length);
+        }""",
+        arg=ident,
+        timeout=timeout,
+        polling=50,
+    )
     return page.evaluate(
         """id => {
             const gd = document.querySelector('#' + id + ' .js-plotly-plot');
