@@ -26,7 +26,7 @@ blocked kernels, which dominates models of a few dozen levels, is gone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.linalg.lapack as lapack
@@ -146,16 +146,8 @@ class DenseSystem:
             A[q0:q, N - 1] = products.bzt[:, -1]
         A[q:, N - 1] = products.bb[:, -1]
         A[N - 1, :] = A[:, N - 1]
-        return DenseSystem(
-            A,
-            q,
-            self.p,
-            int(products.n),
-            float(products.sum_log_weights),
-            self.rows,
-            self.cols,
-            self.theta_index,
-            self.n_theta,
+        return replace(
+            self, A=A, n=int(products.n), sum_log_weights=float(products.sum_log_weights)
         )
 
     def _half_lower(self, m: int) -> np.ndarray:

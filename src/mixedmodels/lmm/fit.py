@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -292,12 +293,15 @@ def estimate(
         start_c = model.internal_theta(start)
     else:
         start_c = layout.initial() if estimated is None else estimated
+
     # Our own two threads and a multi-threaded BLAS oversubscribe two cores (a crossed
     # fit then ran 10x slower whenever another program was busy), and the small blocks of
     # most models gain nothing from a BLAS thread pool: one BLAS thread here, unless the
     # dense tail is large enough for BLAS to share out (see Workspace.small).
-    blas = one_blas_thread() if ws.uses_threads or ws.small else nullcontext()
-    with blas:  # the fit and the work at its optimum (a dense inverse, solves)
+    def blas() -> AbstractContextManager[Any]:
+        return one_blas_thread() if ws.uses_threads or ws.small else nullcontext()
+
+    with blas():  # the fit and the work at its optimum (a dense inverse, solves)
         with np.errstate(all="ignore"):
             check = settings.check_convergence
             if check is None:
@@ -346,7 +350,7 @@ def estimate(
     def condcov() -> list[np.ndarray]:
         # read by the conditional modes' table alone, so formed when it is first built:
         # on a large crossed design these solves cost more than three evaluations
-        with one_blas_thread() if ws.uses_threads or ws.small else nullcontext():
+        with blas():
             at_optimum = ws.factorize(theta_map.factors(theta_c))
             return model.conditioning.conditional_covariances(
                 conditional_covariances(ws, at_optimum), model.block_columns
@@ -363,21 +367,9 @@ def estimate(
         objective=objective_value,
         covariances=covs,
         singular=singular,
-        conditional_covariances=_once(condcov),
+        conditional_covariances=functools.cache(condcov),
         tail_offsets=ws._tail_offsets,
     )
-
-
-def _once(compute: Callable[[], list[np.ndarray]]) -> Callable[[], list[np.ndarray]]:
-    """``compute``, run on the first call only."""
-    found: list[list[np.ndarray]] = []
-
-    def cached() -> list[np.ndarray]:
-        if not found:
-            found.append(compute())
-        return found[0]
-
-    return cached
 
 
 def build_record(
