@@ -58,3 +58,29 @@ def test_vector_terms_keep_lme4s_start() -> None:
     data = mm.datasets.load("sleepstudy")
     model = mm.lmm("Reaction ~ Days + (Days | Subject)", data).model
     assert moment_theta(model.products, model.tail_shapes, model.theta_map) is None
+
+
+def test_the_hessian_kept_after_steps_on_the_sinh_scale_is_over_theta() -> None:
+    # the steps run over u (theta = tau sinh u); what a refit reads is over theta
+    from mixedmodels.core.newton import gradient_differences
+
+    fit = mm.lmm("y ~ x + (1 | subj) + (1 | item)", _crossed(300, 80, 6000, seed=7))
+    model = fit.model
+    assert "sinh scale" in fit.optinfo.optimizer
+    kept = fit.optinfo.hessian
+    assert kept is not None
+    theta = model.internal_theta(fit.theta)
+
+    def gradient(t: np.ndarray) -> tuple[float, np.ndarray]:
+        from mixedmodels.core.solution import solve
+        from mixedmodels.lmm.gradient import objective_gradient
+
+        ws = model.workspace
+        fac = ws.factorize(model.theta_map.factors(t), keep_schur=True)
+        grad = objective_gradient(ws, fac, solve(ws, fac), model.theta_map.position, True)
+        return ws.objective(fac, True), grad
+
+    value, grad = gradient(theta)
+    fresh = gradient_differences(gradient, theta, grad, 1e-6)
+    # BFGS updates of a differenced Hessian: close to the curvature, not equal to it
+    np.testing.assert_allclose(kept, fresh, rtol=0.1, atol=0.02 * np.max(np.abs(fresh)))

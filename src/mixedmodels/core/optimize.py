@@ -191,14 +191,10 @@ def _minimize_theta(
     reached: Derivatives | None = None
     origin = "the previous optimum"
     if gradient is not None and hessian is None and difference_start:
-        value, grad = graded(start)
-        if np.isfinite(value):
-            differenced = gradient_differences(graded, start, grad, START_STEP)
-            if np.all(np.isfinite(differenced)) and np.all(np.linalg.eigvalsh(differenced) > 0):
-                hessian, origin = differenced, "a moment estimate"
-    if gradient is not None and hessian is not None:
-        # from the previous optimum (or an estimate); the general optimizer goes on from
-        # where they stop
+        start, reached = _newton_from_estimate(fun, start, lower)
+        origin = "a moment estimate (on the sinh scale)"
+    elif gradient is not None and hessian is not None:
+        # from the previous optimum; the general optimizer goes on from where they stop
         start, reached = quasi_newton(fun, start, lower, hessian)
     boundary = None
     if reached is not None:
@@ -231,6 +227,42 @@ def _minimize_theta(
         derivs,
         graded if gradient is not None else None,
     )
+
+
+def _newton_from_estimate(
+    fun: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    start: np.ndarray,
+    lower: np.ndarray,
+) -> tuple[np.ndarray, Derivatives | None]:
+    """Quasi-Newton steps from an estimate near the optimum, on L-BFGS-B's sinh scale.
+
+    The Hessian is differenced at the start (``n_theta`` gradients) over the search
+    variable ``u`` of :class:`DiagonalScale`, where the criterion of a factor with few
+    levels is much closer to quadratic than over theta (InstEval's 14 departments: 12
+    evaluations instead of 15). Returns the point reached and, at an optimum, the
+    gradient and Hessian over theta (``F_tt = (f_uu - F_t theta''(u)) / theta'(u)^2``)."""
+    scale = DiagonalScale(lower)
+
+    def on_scale(u: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = fun(scale.theta(u))
+        return value, scale.gradient(u, grad)
+
+    u0 = scale.search(start)
+    value, grad = on_scale(u0)
+    if not np.isfinite(value) or value >= 1e300:
+        return start, None
+    differenced = gradient_differences(on_scale, u0, grad, START_STEP)
+    if not (np.all(np.isfinite(differenced)) and np.all(np.linalg.eigvalsh(differenced) > 0)):
+        return start, None
+    u, reached = quasi_newton(on_scale, u0, lower, differenced)  # u's bounds are theta's
+    theta = scale.theta(u)
+    if reached is None:
+        return theta, None
+    _, grad_theta = fun(theta)  # known: the last point the steps evaluated
+    slope = scale.slope(u)
+    bend = np.where(scale.mapped, grad_theta * scale.tau * np.sinh(u), 0.0)
+    hessian = (reached.hessian - np.diag(bend)) / np.outer(slope, slope)
+    return theta, Derivatives(grad_theta, 0.5 * (hessian + hessian.T), 0.0, 0.0, reached.source)
 
 
 class _Recent:

@@ -54,9 +54,14 @@ class DiagonalScale:
         out: np.ndarray = np.where(self.mapped, np.arcsinh(theta / self.tau), theta)
         return out
 
+    def slope(self, u: np.ndarray) -> np.ndarray:
+        """``d theta / d u`` at ``u``, elementwise."""
+        out: np.ndarray = np.where(self.mapped, self.tau * np.cosh(u), 1.0)
+        return out
+
     def gradient(self, u: np.ndarray, grad: np.ndarray) -> np.ndarray:
         """The gradient over u from the gradient over theta at ``theta(u)``."""
-        out: np.ndarray = np.where(self.mapped, grad * self.tau * np.cosh(u), grad)
+        out: np.ndarray = grad * self.slope(u)
         return out
 
     def at_bound(self, theta: np.ndarray, f: Callable[[np.ndarray], float]) -> np.ndarray:
