@@ -100,11 +100,16 @@ def test_weighted_gram_with_a_pattern_that_cancels(as_dense: bool) -> None:
     cols=st.integers(1, 60),
     density=st.floats(0.0, 0.6),
     seed=st.integers(0, 10_000),
+    indicators=st.booleans(),
 )
 @settings(max_examples=60, deadline=None)
-def test_pair_map_matches_dense(rows: int, cols: int, density: float, seed: int) -> None:
+def test_pair_map_matches_dense(
+    rows: int, cols: int, density: float, seed: int, indicators: bool
+) -> None:
     rng = np.random.default_rng(seed)
     Z = sp.random(rows, cols, density=density, random_state=seed, format="csr")
+    if indicators:  # an intercept term's Z, whose products the map takes as 1
+        Z.data[:] = 1.0
     extra = sp.random(rows, rows, density=0.1, random_state=seed + 1, format="csr")
     pairs = PairMap(Z, extra)
     dense = Z.toarray()

@@ -88,8 +88,11 @@ class PairMap:
         i = Zc.indices[ea].astype(key_type)
         keys = i * key_type(q)
         keys += Zc.indices[eb]
-        values = Zc.data[ea]
-        values *= Zc.data[eb]
+        if np.all(Zc.data == 1.0):  # an intercept term's indicators: every product is 1
+            values = np.ones(total)
+        else:
+            values = Zc.data[ea]
+            values *= Zc.data[eb]
         del ea, eb, i
         own = [np.arange(q, dtype=np.int64) * (q + 1)]
         if extra is not None:
