@@ -238,8 +238,8 @@ def _newton_from_estimate(
 
     The Hessian is differenced at the start (``n_theta`` gradients) over the search
     variable ``u`` of :class:`DiagonalScale`, where the criterion of a factor with few
-    levels is much closer to quadratic than over theta (InstEval's 14 departments: 12
-    evaluations instead of 15). Returns the point reached and, at an optimum, the
+    levels is much closer to quadratic than over theta (InstEval's 14 departments, from the
+    one-way start: 12 evaluations instead of 15). Returns the point reached and, at an optimum, the
     gradient and Hessian over theta (``F_tt = (f_uu - F_t theta''(u)) / theta'(u)^2``)."""
     scale = DiagonalScale(lower)
 
