@@ -54,10 +54,50 @@ def test_a_factor_without_variance_starts_inside_its_bound() -> None:
     assert start is not None and start[0] >= MIN_START
 
 
-def test_vector_terms_keep_lme4s_start() -> None:
+def test_a_vector_term_starts_from_the_two_stage_estimate() -> None:
+    # per-subject least-squares lines from the rows, their covariance less the mean
+    # sampling covariance: what the cross-product blocks give
     data = mm.datasets.load("sleepstudy")
-    model = mm.lmm("Reaction ~ Days + (Days | Subject)", data).model
-    assert moment_theta(model.products, model.tail_shapes, model.theta_map) is None
+    fit = mm.lmm("Reaction ~ Days + (Days | Subject)", data)
+    model = fit.model
+    start = moment_theta(model.products, model.tail_shapes, model.theta_map)
+    assert start is not None
+    # the model's blocks are of Days centred and scaled (in X and in Z alike)
+    transform = model.conditioning.terms[0]
+    np.testing.assert_array_equal(transform.center, model.conditioning.fixed.center)
+    np.testing.assert_array_equal(transform.scale, model.conditioning.fixed.scale)
+    X = (np.column_stack([np.ones(len(data)), data["Days"]]) - transform.center) / transform.scale
+    y = data["Reaction"].to_numpy()
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    r = y - X @ beta
+    lines, inverses, within = [], [], 0.0
+    for _, rows in data.groupby("Subject").indices.items():
+        Xl, rl = X[rows], r[rows]
+        b, *_ = np.linalg.lstsq(Xl, rl, rcond=None)
+        lines.append(b)
+        inverses.append(np.linalg.inv(Xl.T @ Xl))
+        within += float(np.sum((rl - Xl @ b) ** 2))
+    sigma2 = within / (len(data) - 2 - 2 * len(lines))
+    covariance = np.cov(np.array(lines), rowvar=False) - sigma2 * np.mean(inverses, axis=0)
+    factor = np.linalg.cholesky(covariance / sigma2)
+    np.testing.assert_allclose(start, [factor[0, 0], factor[1, 0], factor[1, 1]], rtol=1e-9)
+    # close to the optimum, which the Newton steps then reach (lme4's theta, 1e-5)
+    np.testing.assert_allclose(start, model.internal_theta(fit.theta), rtol=0.25)
+    assert fit.optinfo.optimizer.startswith("Newton steps with the analytic gradient from a moment")
+    np.testing.assert_allclose(fit.theta, [0.96673, 0.015169, 0.23091], rtol=2e-4)
+
+
+def test_a_balanced_design_starts_at_its_optimum() -> None:
+    # for balanced data the REML estimates are the analysis-of-variance ones (when
+    # positive): the start is the optimum, and the fit takes the start and its
+    # differenced Hessian only
+    data = mm.datasets.load("Penicillin")
+    fit = mm.lmm("diameter ~ 1 + (1 | plate) + (1 | sample)", data)
+    model = fit.model
+    start = moment_theta(model.products, model.tail_shapes, model.theta_map)
+    assert start is not None
+    np.testing.assert_allclose(start, model.internal_theta(fit.theta), rtol=1e-8)
+    assert fit.optinfo.n_evaluations == 1 + len(start)
 
 
 def test_the_hessian_kept_after_steps_on_the_sinh_scale_is_over_theta() -> None:

@@ -130,8 +130,15 @@ def test_refit_accepts_a_series_and_integers() -> None:
 def test_optinfo_says_how_the_optimum_was_checked() -> None:
     data = mm.datasets.load("sleepstudy")
     fit = mm.lmm(FORMULA, data)
-    assert fit.optinfo.check == "analytic gradient, Hessian from its forward differences"
+    # Newton steps from the moment estimate: the Hessian differenced there, then updated
+    assert (
+        fit.optinfo.check == "analytic gradient, Hessian differenced at the start with BFGS updates"
+    )
     assert fit.optinfo.scaled_gradient is not None and fit.optinfo.scaled_gradient < 1e-6
+    # from lme4's start, L-BFGS-B and a Hessian differenced at the optimum
+    given = mm.lmm(FORMULA, data, start=[1.0, 0.0, 1.0])
+    assert given.optinfo.check == "analytic gradient, Hessian from its forward differences"
+    assert given.optinfo.scaled_gradient is not None and given.optinfo.scaled_gradient < 1e-6
     unchecked = mm.lmm(FORMULA, data, settings=mm.OptimizerSettings(check_convergence=False))
     assert unchecked.optinfo.check is None and unchecked.optinfo.scaled_gradient is None
     # the refit keeps the fit's settings

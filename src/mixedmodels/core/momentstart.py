@@ -21,8 +21,6 @@ factor's one-way analysis of variance (section 3.6 there) is the start instead.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import scipy.sparse as sp
 
@@ -60,15 +58,10 @@ def moment_theta(
     theta_map: ThetaMap,
 ) -> np.ndarray | None:
     """The moment estimate of theta (of the matrices ``products`` was formed on) for a
-    model of scalar terms only, one per factor; None for other models, or where a
-    factor's moments are undefined."""
+    model of scalar terms only, one per factor, or of one factor with a vector-valued term
+    (:func:`_vector_theta`); None for other models, or where a factor's moments are
+    undefined."""
     m0, k0, p1 = products.bz0.shape
-    if (
-        k0 != 1
-        or any(k != 1 for _, k in tail_shapes)
-        or theta_map.position.shape[0] != 1 + len(tail_shapes)
-    ):
-        return None
     p = p1 - 1
     bb = products.bb
     try:
@@ -77,6 +70,14 @@ def moment_theta(
         return None
     rss = float(bb[p, p] - bb[p, :p] @ beta)
     if not rss > 0:
+        return None
+    if k0 > 1 and not tail_shapes:
+        return _vector_theta(products, beta, rss, theta_map)
+    if (
+        k0 != 1
+        or any(k != 1 for _, k in tail_shapes)
+        or theta_map.position.shape[0] != 1 + len(tail_shapes)
+    ):
         return None
     blocks = [(products.zz0[:, 0, 0], products.bz0[:, 0, p] - products.bz0[:, 0, :p] @ beta)]
     if tail_shapes:
@@ -101,16 +102,48 @@ def moment_theta(
     return np.array([by_block[int(b)] for b in theta_map.position[:, 0]])
 
 
-def _pair_sums(block: Any, row_sizes: np.ndarray) -> float:
-    """``sum_lj n_lj^2 / n_l`` over the entries of a block of pair counts (a scipy.sparse
-    matrix or an array) whose rows are the levels l, of sizes ``row_sizes``."""
-    present = row_sizes > 0
-    if isinstance(block, np.ndarray):
-        squares = (block[present] ** 2).sum(axis=1)
-        return float(np.sum(squares / row_sizes[present]))
-    coo = sp.coo_matrix(block)
-    keep = present[coo.row]
-    return float(np.sum(coo.data[keep] ** 2 / row_sizes[coo.row[keep]]))
+def _vector_theta(
+    products: CrossProducts, beta: np.ndarray, rss: float, theta_map: ThetaMap
+) -> np.ndarray | None:
+    """The two-stage moment estimate of one factor's ``k x k`` covariance (Swamy 1970,
+    *Econometrica* 38, 311-323): each level's least-squares coefficients
+    ``b_l = (Z_l'Z_l)^{-1} Z_l'r`` of the residuals r, their spread across levels less
+    the average sampling covariance ``sigma^2 (Z_l'Z_l)^{-1}``, with ``sigma^2`` from
+    the residual sum of squares within levels. Levels whose ``Z_l'Z_l`` is singular (too
+    few rows for the term) are left out; the estimate is made positive definite by
+    raising its eigenvalues to ``MIN_START^2 sigma^2``. None when fewer than ``k + 2``
+    levels are usable."""
+    zz, bz = products.zz0, products.bz0  # (m, k, k), (m, k, p + 1)
+    m, k, p1 = bz.shape
+    p = p1 - 1
+    sums = bz[:, :, p] - bz[:, :, :p] @ beta  # (m, k): Z_l'r
+    usable = np.linalg.cond(zz) < 1e10
+    if int(usable.sum()) < k + 2:
+        return None
+    inverses = np.linalg.inv(zz[usable])
+    coefficients = np.einsum("lab,lb->la", inverses, sums[usable])
+    explained = float(np.einsum("la,la->", coefficients, sums[usable]))
+    dof = products.n - p - k * int(usable.sum())
+    if dof <= 0:
+        return None
+    sigma2 = (rss - explained) / dof
+    if not sigma2 > 0:
+        return None
+    spread = np.cov(coefficients, rowvar=False)
+    covariance = spread - sigma2 * inverses.mean(axis=0)
+    values, vectors = np.linalg.eigh(0.5 * (covariance + covariance.T) / sigma2)
+    values = np.maximum(values, MIN_START**2)
+    relative = (vectors * values) @ vectors.T
+    factor = np.linalg.cholesky(relative)
+    if theta_map.block_sizes != (k,):
+        return None
+    return np.array([factor[r, c] for _, r, c in theta_map.position])
+
+
+def _share(squares: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """``squares / sizes``, 0 where a level is empty."""
+    out: np.ndarray = np.where(sizes > 0, squares / np.where(sizes > 0, sizes, 1.0), 0.0)
+    return out
 
 
 def _joint_theta(
@@ -139,18 +172,30 @@ def _joint_theta(
     levels = np.array([float(np.count_nonzero(z > 0)) for z in sizes])
     assert products.zt0 is not None and products.ztt is not None
     starts = np.cumsum([0] + [m for m, _ in tail_shapes])
+    tail_sizes = np.concatenate(sizes[1:])
     K = np.diag(totals)
-    zt0 = products.zt0
-    ztt = products.ztt
-    for g in range(1, n_factors):
-        rows = slice(int(starts[g - 1]), int(starts[g]))
-        cross = zt0[rows]  # (levels of g) x (levels of the first factor)
-        K[g, 0] = _pair_sums(cross, sizes[g])
-        K[0, g] = _pair_sums(cross.T, sizes[0])
-        for h in range(1, n_factors):
-            if h != g:
-                other = slice(int(starts[h - 1]), int(starts[h]))
-                K[g, h] = _pair_sums(ztt[rows, other], sizes[g])
+    # the first factor against each tail factor: zt0's entries n_jl (tail level j, first
+    # factor level l), K_g0 = sum n_jl^2 / n_j and K_0g = sum n_jl^2 / n_l
+    cross = sp.coo_matrix(products.zt0)
+    block = np.searchsorted(starts, cross.row, side="right")  # 1 + tail factor of row j
+    squares = cross.data**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        K[1:, 0] = np.bincount(block, _share(squares, tail_sizes[cross.row]), n_factors)[1:]
+        K[0, 1:] = np.bincount(block, _share(squares, sizes[0][cross.col]), n_factors)[1:]
+        # tail factors against each other: the off-diagonal blocks of ztt
+        if n_factors > 2:
+            ztt = products.ztt
+            pairs = sp.coo_matrix(ztt)  # a dense array's non-zeros too
+            rows, cols, values = pairs.row, pairs.col, pairs.data
+            g = np.searchsorted(starts, rows, side="right")
+            h = np.searchsorted(starts, cols, side="right")
+            other = g != h
+            flat = np.bincount(
+                g[other] * n_factors + h[other],
+                _share(values[other] ** 2, tail_sizes[rows[other]]),
+                n_factors * n_factors,
+            ).reshape(n_factors, n_factors)
+            K[1:, 1:] += flat[1:, 1:]
     n = float(products.n)
     system = np.zeros((n_factors + 1, n_factors + 1))
     system[:n_factors, 0] = levels - 1.0

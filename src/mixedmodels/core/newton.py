@@ -12,6 +12,7 @@ from scipy.linalg import lapack
 
 __all__ = [
     "DIFFERENCED_HESSIAN",
+    "STARTED_HESSIAN",
     "UPDATED_HESSIAN",
     "Derivatives",
     "central_gradient",
@@ -27,6 +28,7 @@ __all__ = [
 #: How the Hessian of a :class:`Derivatives` was found.
 DIFFERENCED_HESSIAN = "analytic gradient, Hessian from its forward differences"
 UPDATED_HESSIAN = "analytic gradient, Hessian from the previous fit's with BFGS updates"
+STARTED_HESSIAN = "analytic gradient, Hessian differenced at the start with BFGS updates"
 FREE_HESSIAN = "analytic gradient, Hessian from its forward differences over the free coordinates"
 
 #: A Newton step of the polish shorter than this (theta is O(1) on the conditioned
@@ -331,8 +333,8 @@ class Derivatives:
     step : float
         The differencing step.
     source : str
-        How the Hessian was found (:data:`DIFFERENCED_HESSIAN` or
-        :data:`UPDATED_HESSIAN`).
+        How the Hessian was found (:data:`DIFFERENCED_HESSIAN`, :data:`STARTED_HESSIAN`
+        or :data:`UPDATED_HESSIAN`).
     """
 
     gradient: np.ndarray

@@ -20,6 +20,8 @@ import scipy.optimize
 from mixedmodels.core.boundary import BoundaryCheck, check_boundary
 from mixedmodels.core.newton import (
     FREE_HESSIAN,
+    STARTED_HESSIAN,
+    UPDATED_HESSIAN,
     Derivatives,
     derivatives,
     free_derivatives,
@@ -190,12 +192,13 @@ def _minimize_theta(
 
     reached: Derivatives | None = None
     origin = "the previous optimum"
-    if gradient is not None and hessian is None and difference_start:
-        start, reached = _newton_from_estimate(fun, start, lower)
-        origin = "a moment estimate (on the sinh scale)"
-    elif gradient is not None and hessian is not None:
-        # from the previous optimum; the general optimizer goes on from where they stop
-        start, reached = quasi_newton(fun, start, lower, hessian)
+    if gradient is not None and (hessian is not None or difference_start):
+        # from the previous optimum (with its Hessian) or an estimate (the Hessian
+        # differenced there); the general optimizer goes on from where the steps stop
+        start, reached = _newton_on_scale(fun, start, lower, hessian)
+        if hessian is None:
+            origin = "a moment estimate"
+        origin += " (on the sinh scale)"
     boundary = None
     if reached is not None:
         theta, derivs, success = start, reached, True
@@ -229,40 +232,54 @@ def _minimize_theta(
     )
 
 
-def _newton_from_estimate(
+def _newton_on_scale(
     fun: Callable[[np.ndarray], tuple[float, np.ndarray]],
     start: np.ndarray,
     lower: np.ndarray,
+    hessian: np.ndarray | None,
 ) -> tuple[np.ndarray, Derivatives | None]:
-    """Quasi-Newton steps from an estimate near the optimum, on L-BFGS-B's sinh scale.
+    """Quasi-Newton steps from a point near the optimum, on L-BFGS-B's sinh scale.
 
-    The Hessian is differenced at the start (``n_theta`` gradients) over the search
-    variable ``u`` of :class:`DiagonalScale`, where the criterion of a factor with few
-    levels is much closer to quadratic than over theta (InstEval's 14 departments, from the
-    one-way start: 12 evaluations instead of 15). Returns the point reached and, at an optimum, the
-    gradient and Hessian over theta (``F_tt = (f_uu - F_t theta''(u)) / theta'(u)^2``)."""
+    The steps run over the search variable ``u`` of :class:`DiagonalScale`, where the
+    criterion of a factor with few levels is much closer to quadratic than over theta
+    (InstEval's 14 departments, from the one-way start: 12 evaluations instead of 15).
+    Their first Hessian is ``hessian`` (over theta, a previous optimum's) carried to u,
+    ``f_uu = theta'(u)^2 F_tt + F_t theta''(u)``, or else differenced at the start
+    (``n_theta`` gradients). Returns the point reached and, at an optimum, the gradient
+    and the Hessian over theta (the same relation the other way)."""
     scale = DiagonalScale(lower)
 
     def on_scale(u: np.ndarray) -> tuple[float, np.ndarray]:
         value, grad = fun(scale.theta(u))
         return value, scale.gradient(u, grad)
 
+    def bend(u: np.ndarray, grad_theta: np.ndarray) -> np.ndarray:
+        # F_t theta''(u) on the diagonal: theta'' = tau sinh(u) where mapped
+        out: np.ndarray = np.where(scale.mapped, grad_theta * scale.tau * np.sinh(u), 0.0)
+        return out
+
     u0 = scale.search(start)
     value, grad = on_scale(u0)
     if not np.isfinite(value) or value >= 1e300:
         return start, None
-    differenced = gradient_differences(on_scale, u0, grad, START_STEP)
-    if not (np.all(np.isfinite(differenced)) and np.all(np.linalg.eigvalsh(differenced) > 0)):
+    if hessian is None:
+        first = gradient_differences(on_scale, u0, grad, START_STEP)
+        source = STARTED_HESSIAN
+    else:
+        slope0 = scale.slope(u0)
+        first = np.outer(slope0, slope0) * hessian + np.diag(bend(u0, grad / slope0))
+        source = UPDATED_HESSIAN
+    if not (np.all(np.isfinite(first)) and np.all(np.linalg.eigvalsh(first) > 0)):
         return start, None
-    u, reached = quasi_newton(on_scale, u0, lower, differenced)  # u's bounds are theta's
+    u, reached = quasi_newton(on_scale, u0, lower, first)  # u's bounds are theta's
     theta = scale.theta(u)
     if reached is None:
         return theta, None
     _, grad_theta = fun(theta)  # known: the last point the steps evaluated
     slope = scale.slope(u)
-    bend = np.where(scale.mapped, grad_theta * scale.tau * np.sinh(u), 0.0)
-    hessian = (reached.hessian - np.diag(bend)) / np.outer(slope, slope)
-    return theta, Derivatives(grad_theta, 0.5 * (hessian + hessian.T), 0.0, 0.0, reached.source)
+    over_theta = (reached.hessian - np.diag(bend(u, grad_theta))) / np.outer(slope, slope)
+    symmetric = 0.5 * (over_theta + over_theta.T)
+    return theta, Derivatives(grad_theta, symmetric, 0.0, 0.0, source)
 
 
 class _Recent:

@@ -4,8 +4,10 @@ A parametric bootstrap or a simulation refits one design to many responses. Of t
 of ``[Z X y]'W[Z X y]`` only those with ``y`` in them change (``Z'Wy``, ``X'Wy`` and
 ``y'Wy``), so a refit forms those and nothing else: no formula is read, no frame is built
 and neither Z'WZ, Z'WX nor X'WX is summed again. The optimizer then runs exactly as in
-:func:`mixedmodels.lmm`, from the same start and with the same settings, so a refit is the
-fit that ``mm.lmm`` gives on the data with that response.
+:func:`mixedmodels.lmm`, from the same start (the moment estimate where the model has
+one, else the fitted theta) and with the same settings, with the fit's Hessian for its
+first Newton step, so a refit is the fit that ``mm.lmm`` gives on the data with that
+response.
 """
 
 from __future__ import annotations
@@ -110,9 +112,10 @@ def refit_response(fit: LmmRecord, y: np.ndarray) -> LmmRecord:
     settings = fit._settings or OptimizerSettings()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        # from the fitted theta, as lme4's refit(), with the fit's Hessian there: Newton
-        # steps reach the new optimum (the tests hold it to the fresh fit's) in a few
-        # gradients, and the general optimizer runs only when they do not
+        # from the moment estimate of the new response, as mm.lmm starts (or, for models
+        # without one, from the fitted theta, as lme4's refit()), with the fit's Hessian:
+        # Newton steps reach the new optimum (the tests hold it to the fresh fit's) in a
+        # few gradients, and the general optimizer runs only when they do not
         out = record_of_model(
             model,
             frame,
@@ -154,8 +157,8 @@ def refit_fixed(fit: LmmRecord, y: np.ndarray, X: np.ndarray) -> LmmRecord | Non
     settings = fit._settings or OptimizerSettings()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        # from the fit's optimum and its Hessian, as refit_response: a simulated data set
-        # of the same design has its optimum near, with nearly the same curvature
+        # with the fit's Hessian, as refit_response: a simulated data set of the same
+        # design has nearly the same curvature at its optimum
         return fit_frame(
             new,
             fit._layout,
