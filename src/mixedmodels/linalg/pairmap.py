@@ -100,15 +100,19 @@ class PairMap:
             lower = coo.row >= coo.col
             own.append(coo.row[lower].astype(np.int64) * q + coo.col[lower])
         column, used = _pattern(keys, np.concatenate(own), q)
-        self.rows = used // q
-        self.cols = used % q
+        # positions as int32 where they fit: the pattern of a dense tail of 2,000 levels
+        # has 2M positions, and each byte per position is 2 MB kept for the whole fit
+        level_type = np.int32 if q < 2**31 else np.int64
+        self.rows = (used // q).astype(level_type)
+        self.cols = (used % q).astype(level_type)
         self.size = int(used.size)
         self.off_diagonal = self.rows != self.cols
         self.diagonal = np.flatnonzero(~self.off_diagonal)
-        self.multiplicity = np.where(self.off_diagonal, 2.0, 1.0)
-        """How many entries of a symmetric matrix each position stands for."""
-        self.fortran_at = self.rows + self.cols * q
+        offset_type = np.int32 if q * q < 2**31 else np.int64
+        flat_at: np.ndarray = used // q + (used % q) * q
+        self.fortran_at = flat_at.astype(offset_type)
         """Each position's offset in a Fortran-ordered ``q x q`` array."""
+        del used
         indptr = np.concatenate([[0], np.cumsum(sizes)])
         data: np.ndarray = values
         self.forms: sp.csr_matrix = sp.csr_matrix(
@@ -123,15 +127,23 @@ class PairMap:
 
     def quadratic_forms(self, h: np.ndarray) -> np.ndarray:
         """``z_l' H z_l`` for every column l, from ``h``: a symmetric H at the pattern's
-        positions."""
+        positions (an off-diagonal position stands for two entries)."""
+        doubled = 2.0 * h
+        doubled[self.diagonal] = h[self.diagonal]
         out = np.empty(self.m)
-        out[self.order] = self.forms @ (h * self.multiplicity)
+        out[self.order] = self.forms @ doubled
         return out
 
     @property
     def bytes(self) -> int:
         """Memory the map keeps."""
-        return int(self.forms.data.nbytes + self.forms.indices.nbytes + 40 * self.size)
+        per_position = self.rows.itemsize + self.cols.itemsize + self.fortran_at.itemsize + 1
+        return int(
+            self.forms.data.nbytes
+            + self.forms.indices.nbytes
+            + per_position * self.size
+            + self.diagonal.nbytes
+        )
 
     def lookup(self, A: np.ndarray) -> np.ndarray:
         """The entries of a dense ``q x q`` array at the pattern's positions."""
