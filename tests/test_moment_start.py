@@ -177,3 +177,25 @@ def test_the_joint_equations_bring_a_crossed_fit_in_fewer_evaluations() -> None:
     optimum = model.internal_theta(fit.theta)
     np.testing.assert_allclose(joint, optimum, rtol=0.05)
     assert fit.optinfo.n_evaluations <= 8
+
+
+def test_small_levels_give_a_vector_start_near_the_optimum() -> None:
+    # five rows a level: many lines are barely determined (or not at all, one row);
+    # their noise would swamp the spread, so only well-determined levels estimate it,
+    # while every level's own fit estimates sigma^2
+    rng = np.random.default_rng(21)
+    n_levels = 3000
+    g = rng.integers(0, n_levels, 15_000)
+    x = rng.normal(size=g.size)
+    b = rng.multivariate_normal([0.0, 0.0], [[0.45, 0.05], [0.05, 0.25]], n_levels)
+    y = 1.0 + 0.5 * x + b[g, 0] + b[g, 1] * x + rng.normal(size=g.size)
+    data = pd.DataFrame({"y": y, "x": x, "g": g.astype(str)})
+    fit = mm.lmm("y ~ x + (1 + x | g)", data)
+    model = fit.model
+    start = moment_theta(model.products, model.tail_shapes, model.theta_map)
+    assert start is not None
+    optimum = model.internal_theta(fit.theta)
+    np.testing.assert_allclose(start, optimum, atol=0.1 * np.max(np.abs(optimum)))
+    assert fit.optinfo.optimizer.startswith("Newton steps with the analytic gradient from a moment")
+    from_lme4 = mm.lmm("y ~ x + (1 + x | g)", data, start=[1.0, 0.0, 1.0])
+    assert fit.objective == pytest.approx(from_lme4.objective, rel=1e-12, abs=1e-9)
