@@ -70,8 +70,10 @@ class PairMap:
         total = int(sizes.sum())
         index = np.int32 if max(Zc.nnz, total) < 2**31 else np.int64
         starts = Zc.indptr[:-1][self.order].astype(index)
-        ea = np.empty(total, dtype=index)
-        eb = np.empty(total, dtype=index)
+        key_type = np.int32 if q * q < 2**31 else np.int64
+        keys = np.empty(total, dtype=key_type)
+        indicators = bool(np.all(Zc.data == 1.0))  # an intercept term's: every product is 1
+        values = np.ones(total) if indicators else np.empty(total)
         at = 0
         bounds = np.flatnonzero(np.diff(counts)) + 1
         for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, m], strict=True):
@@ -80,20 +82,21 @@ class PairMap:
                 continue
             ia, ib = np.tril_indices(c)  # a >= b, so the rows (sorted) have i >= j
             n = (hi - lo) * ia.size
-            base = starts[lo:hi, None]
-            ea[at : at + n] = (base + ia.astype(index)).ravel()
-            eb[at : at + n] = (base + ib.astype(index)).ravel()
+            # the group's columns as an (columns, c) block, read once; its pairs are
+            # gathered from that small block rather than from Z's whole arrays
+            entries: np.ndarray = np.add.outer(starts[lo:hi], np.arange(c, dtype=index))
+            rows_of: np.ndarray = Zc.indices[entries].astype(key_type)
+            block: np.ndarray = keys[at : at + n].reshape(hi - lo, ia.size)
+            np.multiply(rows_of[:, ia], key_type(q), out=block)
+            np.add(block, rows_of[:, ib], out=block)
+            if not indicators:
+                entry_values: np.ndarray = Zc.data[entries]
+                np.multiply(
+                    entry_values[:, ia],
+                    entry_values[:, ib],
+                    out=values[at : at + n].reshape(hi - lo, ia.size),
+                )
             at += n
-        key_type = np.int32 if q * q < 2**31 else np.int64
-        i = Zc.indices[ea].astype(key_type)
-        keys = i * key_type(q)
-        keys += Zc.indices[eb]
-        if np.all(Zc.data == 1.0):  # an intercept term's indicators: every product is 1
-            values = np.ones(total)
-        else:
-            values = Zc.data[ea]
-            values *= Zc.data[eb]
-        del ea, eb, i
         own = [np.arange(q, dtype=np.int64) * (q + 1)]
         if extra is not None:
             coo = sp.coo_matrix(extra)
