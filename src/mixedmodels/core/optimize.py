@@ -92,14 +92,14 @@ def minimize_theta(
     theta indices of each random-effects term, see :func:`check_boundary`) an optimum on
     the boundary is checked against the optimality conditions on each term's covariance
     matrix, and the optimizer restarts from a lower point while they fail. With
-    ``hessian`` (the Hessian at ``start``, an earlier optimum, as for a refit) and
-    ``gradient``, Newton steps with it come first (:func:`quasi_newton`); the general
-    optimizer runs only if they do not reach an interior optimum. ``reported_shift`` is
+    ``hessian`` (an earlier optimum's, as for a refit) and ``gradient``, Newton steps
+    with it come first (:func:`quasi_newton` on the sinh scale, :func:`_newton_on_scale`);
+    the general optimizer runs only if they do not reach an interior optimum. ``reported_shift`` is
     added to ``f`` in the progress reports of a slow fit, so that they show the criterion
     the fit will report (``f`` may be it on centred and scaled matrices). With
-    ``difference_start`` (and ``gradient``, no ``hessian``) the start is an estimate close
-    to the optimum: the Hessian is differenced there (``n_theta`` gradients) and Newton
-    steps with it come first, as from a previous optimum.
+    ``difference_start`` (and ``gradient``) the start is an estimate close to the
+    optimum: Newton steps come first, with ``hessian`` or, without one, with the Hessian
+    differenced there (``n_theta`` gradients).
     """
     progress = FitProgress(enabled=settings.progress, shift=reported_shift)
     try:
@@ -193,11 +193,14 @@ def _minimize_theta(
     reached: Derivatives | None = None
     origin = "the previous optimum"
     if gradient is not None and (hessian is not None or difference_start):
-        # from the previous optimum (with its Hessian) or an estimate (the Hessian
-        # differenced there); the general optimizer goes on from where the steps stop
+        # from an estimate (with the Hessian differenced there, or a previous fit's) or
+        # from the previous optimum with its Hessian; the general optimizer goes on from
+        # where the steps stop
         start, reached = _newton_on_scale(fun, start, lower, hessian)
-        if hessian is None:
+        if difference_start:
             origin = "a moment estimate"
+            if hessian is not None:
+                origin += " with the previous fit's Hessian"
         origin += " (on the sinh scale)"
     boundary = None
     if reached is not None:
