@@ -164,3 +164,31 @@ def test_too_large_a_tail_is_refused_before_allocating(kind, monkeypatch) -> Non
         Workspace(crossproducts(terms, B, None), [(40, 1)])
     monkeypatch.setattr(tailstorage, "MAX_TAIL_BYTES", 10**9)
     assert Workspace(crossproducts(terms, B, None), [(40, 1)]).tail_kind is not None
+
+
+@pytest.mark.parametrize("kind", ["dense", "sparse", "pairs"])
+def test_tail_traces_from_the_inverse_diagonal_match_the_sums_on_the_pattern(
+    kind: str, monkeypatch
+) -> None:
+    # the gradient's tail sums read the diagonal of S^{-1} ((1 - S^{-1}_aa) / scale_a);
+    # every storage kind's own sum over E's pattern gives the same
+    from mixedmodels.lmm.gradient import _row_traces
+
+    terms, B = crossed_terms(4, 500, [(70, 1), (30, 1), (9, 1)], 1)
+    monkeypatch.setattr(tailstorage, "TAIL_KIND", "dense" if kind == "pairs" else kind)
+    if kind == "dense":
+        monkeypatch.setattr(tailstorage, "MAX_PAIRS", 0)
+    ws = Workspace(crossproducts(terms, B, None), [(30, 1), (9, 1)])
+    assert (getattr(ws.tail_kind, "pairs", None) is not None) == (kind == "pairs")
+    templates = [np.array([[0.8]]), np.array([[0.6]]), np.array([[1.3]])]
+    fac = ws.factorize(templates, keep_schur=True)
+    assert fac.tail is not None and fac.schur is not None
+    inverse = fac.tail.inverse()
+    scale = ws.tail_scale(templates[1:])
+    assert scale is not None
+    np.testing.assert_allclose(
+        _row_traces(inverse, fac.schur, scale),
+        inverse.row_traces(fac.schur, scale),
+        rtol=1e-10,
+        atol=1e-12,
+    )

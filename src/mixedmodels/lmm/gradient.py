@@ -155,7 +155,7 @@ def criterion_derivatives(
         # tail: diagonal blocks of H Lambda_T' E = sum over g of (H Lambda_T')[a, g] E[b, g]
         E = fac.schur
         uT = sol.u_tail
-        traces = inverse.row_traces(E, scale) if scale is not None else None
+        traces = _row_traces(inverse, E, scale) if scale is not None else None
         H = inverse.dense() if scale is None else None
         for rows, m, k in _tail_rows(ws):
             if traces is not None:
@@ -181,6 +181,28 @@ def criterion_derivatives(
             reml_terms = _reml_terms(ws, fac, sol, MinvT0t, Bx0)
             d_logdet_x = -2.0 * _read(reml_terms, blk, cols_i, rows_i)
     return Derivatives(d_logdet, d_r2, d_logdet_x)
+
+
+#: Smallest tail scale at which :func:`_row_traces` reads the diagonal of ``S^{-1}``:
+#: ``1 - S^{-1}_aa`` is about ``scale^2 E_aa``, so its rounding grows as the scale falls
+#: (below 1e-3 it would pass 1e-10 of the term).
+DIAGONAL_MIN_SCALE = 1e-3
+
+
+def _row_traces(
+    inverse: DenseInverse | SparseInverse | PairedInverse, E: np.ndarray, scale: np.ndarray
+) -> np.ndarray:
+    """``sum_g S^{-1}[a, g] E[a, g] scale[g]`` for every tail row ``a``, scalar tail terms.
+
+    With ``S = Lambda E Lambda + I`` (``Lambda = diag(scale)``), ``S^{-1} Lambda E =
+    (I - S^{-1}) Lambda^{-1}``, so the sum is ``(1 - S^{-1}_aa) / scale_a``: the diagonal
+    of the inverse alone, where the storage kind's own sum reads it at every position of
+    E's pattern (764k positions for 2,000 long-tailed items, 21 ms a gradient)."""
+    if float(np.min(scale, initial=np.inf)) < DIAGONAL_MIN_SCALE:
+        return inverse.row_traces(E, scale)
+    at = np.arange(scale.size)
+    out: np.ndarray = (1.0 - inverse.entries(at, at)) / scale
+    return out
 
 
 def _read(
