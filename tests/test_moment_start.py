@@ -25,12 +25,19 @@ def _crossed(n_subjects: int, n_items: int, rows: int, seed: int = 2) -> pd.Data
     return pd.DataFrame({"y": y, "x": x, "subj": subj.astype(str), "item": item.astype(str)})
 
 
-def test_the_estimate_lies_near_the_optimum_of_a_crossed_design() -> None:
-    fit = mm.lmm("y ~ x + (1 | subj) + (1 | item)", _crossed(300, 80, 6000))
+def _fit_and_start(formula: str, data: pd.DataFrame) -> tuple[mm.LmmResult, np.ndarray]:
+    """The fit and the moment estimate of its model (which must have one)."""
+    fit = mm.lmm(formula, data)
     model = fit.model
-    assert model.dense_system is None
     start = moment_theta(model.products, model.tail_shapes, model.theta_map)
     assert start is not None
+    return fit, start
+
+
+def test_the_estimate_lies_near_the_optimum_of_a_crossed_design() -> None:
+    fit, start = _fit_and_start("y ~ x + (1 | subj) + (1 | item)", _crossed(300, 80, 6000))
+    model = fit.model
+    assert model.dense_system is None
     # moment equations of the response, not of the residuals: close, not exact
     np.testing.assert_allclose(start, model.internal_theta(fit.theta), rtol=0.1)
     assert fit.optinfo.optimizer.startswith("Newton steps with the analytic gradient from a moment")
@@ -58,10 +65,8 @@ def test_a_vector_term_starts_from_the_two_stage_estimate() -> None:
     # per-subject least-squares lines from the rows, their covariance less the mean
     # sampling covariance: what the cross-product blocks give
     data = mm.datasets.load("sleepstudy")
-    fit = mm.lmm("Reaction ~ Days + (Days | Subject)", data)
+    fit, start = _fit_and_start("Reaction ~ Days + (Days | Subject)", data)
     model = fit.model
-    start = moment_theta(model.products, model.tail_shapes, model.theta_map)
-    assert start is not None
     # the model's blocks are of Days centred and scaled (in X and in Z alike)
     transform = model.conditioning.terms[0]
     np.testing.assert_array_equal(transform.center, model.conditioning.fixed.center)
@@ -92,10 +97,8 @@ def test_a_balanced_design_starts_at_its_optimum() -> None:
     # positive): the start is the optimum, and the fit takes the start and its
     # differenced Hessian only
     data = mm.datasets.load("Penicillin")
-    fit = mm.lmm("diameter ~ 1 + (1 | plate) + (1 | sample)", data)
+    fit, start = _fit_and_start("diameter ~ 1 + (1 | plate) + (1 | sample)", data)
     model = fit.model
-    start = moment_theta(model.products, model.tail_shapes, model.theta_map)
-    assert start is not None
     np.testing.assert_allclose(start, model.internal_theta(fit.theta), rtol=1e-8)
     assert fit.optinfo.n_evaluations == 1 + len(start)
 
@@ -190,10 +193,8 @@ def test_small_levels_give_a_vector_start_near_the_optimum() -> None:
     b = rng.multivariate_normal([0.0, 0.0], [[0.45, 0.05], [0.05, 0.25]], n_levels)
     y = 1.0 + 0.5 * x + b[g, 0] + b[g, 1] * x + rng.normal(size=g.size)
     data = pd.DataFrame({"y": y, "x": x, "g": g.astype(str)})
-    fit = mm.lmm("y ~ x + (1 + x | g)", data)
+    fit, start = _fit_and_start("y ~ x + (1 + x | g)", data)
     model = fit.model
-    start = moment_theta(model.products, model.tail_shapes, model.theta_map)
-    assert start is not None
     optimum = model.internal_theta(fit.theta)
     np.testing.assert_allclose(start, optimum, atol=0.1 * np.max(np.abs(optimum)))
     assert fit.optinfo.optimizer.startswith("Newton steps with the analytic gradient from a moment")
