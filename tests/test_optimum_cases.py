@@ -290,6 +290,21 @@ def test_search_scale_maps_diagonals_only() -> None:
     h = 1e-6
     numeric = [(f(scale.theta(u + h * e)) - f(scale.theta(u - h * e))) / (2 * h) for e in np.eye(3)]
     np.testing.assert_allclose(scale.gradient(u, grad), numeric, rtol=1e-7)
+    # the Hessian carried to u and back, against differences of the gradient over u
+    hessian = np.diag(2 * (1 - t**2) / (1 + t**2) ** 2) + np.array(
+        [[0, 0, 0], [0, 0, 1.0], [0, 1.0, 0]]
+    )
+
+    def gradient(t: np.ndarray) -> tuple[float, np.ndarray]:
+        return f(t), 2 * t / (1 + t**2) + np.array([0.0, t[2], t[1]])
+
+    on_u = scale.over_search(gradient)
+    numeric_u = np.column_stack(
+        [(on_u(u + h * e)[1] - on_u(u - h * e)[1]) / (2 * h) for e in np.eye(3)]
+    )
+    carried = scale.search_hessian(u, hessian, grad)
+    np.testing.assert_allclose(carried, numeric_u, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(scale.theta_hessian(u, carried, grad), hessian, atol=1e-12)
     # a diagonal the search left next to 0 goes to 0 unless the criterion rises there
     near = np.array([0.1 * AT_BOUND, -0.7, 2.5])
     assert scale.at_bound(near, f)[0] == 0.0

@@ -251,16 +251,7 @@ def _newton_on_scale(
     (``n_theta`` gradients). Returns the point reached and, at an optimum, the gradient
     and the Hessian over theta (the same relation the other way)."""
     scale = DiagonalScale(lower)
-
-    def on_scale(u: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grad = fun(scale.theta(u))
-        return value, scale.gradient(u, grad)
-
-    def bend(u: np.ndarray, grad_theta: np.ndarray) -> np.ndarray:
-        # F_t theta''(u) on the diagonal: theta'' = tau sinh(u) where mapped
-        out: np.ndarray = np.where(scale.mapped, grad_theta * scale.tau * np.sinh(u), 0.0)
-        return out
-
+    on_scale = scale.over_search(fun)
     u0 = scale.search(start)
     value, grad = on_scale(u0)
     if not np.isfinite(value) or value >= 1e300:
@@ -269,8 +260,7 @@ def _newton_on_scale(
         first = gradient_differences(on_scale, u0, grad, START_STEP)
         source = STARTED_HESSIAN
     else:
-        slope0 = scale.slope(u0)
-        first = np.outer(slope0, slope0) * hessian + np.diag(bend(u0, grad / slope0))
+        first = scale.search_hessian(u0, hessian, grad / scale.slope(u0))
         source = UPDATED_HESSIAN
     if not (np.all(np.isfinite(first)) and np.all(np.linalg.eigvalsh(first) > 0)):
         return start, None
@@ -279,10 +269,8 @@ def _newton_on_scale(
     if reached is None:
         return theta, None
     _, grad_theta = fun(theta)  # known: the last point the steps evaluated
-    slope = scale.slope(u)
-    over_theta = (reached.hessian - np.diag(bend(u, grad_theta))) / np.outer(slope, slope)
-    symmetric = 0.5 * (over_theta + over_theta.T)
-    return theta, Derivatives(grad_theta, symmetric, 0.0, 0.0, source)
+    over_theta = scale.theta_hessian(u, reached.hessian, grad_theta)
+    return theta, Derivatives(grad_theta, over_theta, 0.0, 0.0, source)
 
 
 class _Recent:
@@ -396,11 +384,7 @@ def _run_lbfgsb(
     name = "L-BFGS-B with the analytic gradient (scipy.optimize)"
     x0 = start
     scale = DiagonalScale(lower)
-
-    def on_scale(u: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grad = fun(scale.theta(u))
-        return value, scale.gradient(u, grad)
-
+    on_scale = scale.over_search(fun)
     for _ in range(STALL_RESTARTS + 1):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)

@@ -64,6 +64,37 @@ class DiagonalScale:
         out: np.ndarray = grad * self.slope(u)
         return out
 
+    def over_search(
+        self, fun: Callable[[np.ndarray], tuple[float, np.ndarray]]
+    ) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+        """``fun`` (the criterion and its gradient over theta) as a function of u."""
+
+        def on_scale(u: np.ndarray) -> tuple[float, np.ndarray]:
+            value, grad = fun(self.theta(u))
+            return value, self.gradient(u, grad)
+
+        return on_scale
+
+    def _bend(self, u: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        """``F_t theta''(u)``, the diagonal term of the Hessian's change of variable."""
+        out: np.ndarray = np.where(self.mapped, grad * self.tau * np.sinh(u), 0.0)
+        return out
+
+    def search_hessian(self, u: np.ndarray, hessian: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        """The Hessian over u at ``u`` from the Hessian and gradient over theta there:
+        ``f_uu = theta'(u) F_tt theta'(u) + diag(F_t theta''(u))``."""
+        slope = self.slope(u)
+        out: np.ndarray = np.outer(slope, slope) * hessian + np.diag(self._bend(u, grad))
+        return out
+
+    def theta_hessian(self, u: np.ndarray, hessian: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        """The Hessian over theta at ``theta(u)`` from the Hessian over u there and the
+        gradient over theta (the inverse of :meth:`search_hessian`), symmetrized."""
+        slope = self.slope(u)
+        out = (hessian - np.diag(self._bend(u, grad))) / np.outer(slope, slope)
+        symmetric: np.ndarray = 0.5 * (out + out.T)
+        return symmetric
+
     def at_bound(self, theta: np.ndarray, f: Callable[[np.ndarray], float]) -> np.ndarray:
         """theta with the diagonals below :data:`AT_BOUND` at 0, if ``f`` is not higher
         there beyond rounding."""
