@@ -122,6 +122,8 @@ def _vector_theta(
     ``MIN_START^2``."""
     zz, bz = products.zz0, products.bz0  # (m, k, k), (m, k, p + 1)
     m, k, p1 = bz.shape
+    if theta_map.block_sizes != (k,):
+        return None
     p = p1 - 1
     sums = bz[:, :, p] - bz[:, :, :p] @ beta  # (m, k): Z_l'r
     # every level's own least-squares fit, by the pseudo-inverse of its Z_l'Z_l: the
@@ -152,8 +154,6 @@ def _vector_theta(
         # levels too small to tell (5 rows a level): lme4's start serves better there
         return None
     factor = np.linalg.cholesky(relative)
-    if theta_map.block_sizes != (k,):
-        return None
     return np.array([factor[r, c] for _, r, c in theta_map.position])
 
 
@@ -181,10 +181,7 @@ def _joint_theta(
         return None
     mean_terms = np.array([float(np.sum(z**2)) / t for z, t in zip(sizes, totals, strict=True)])
     between = np.array(
-        [
-            float(np.sum(sums[z > 0] ** 2 / z[z > 0]))
-            for z, (_, sums) in zip(sizes, blocks, strict=True)
-        ]
+        [float(np.sum(_share(sums**2, z))) for z, (_, sums) in zip(sizes, blocks, strict=True)]
     )
     levels = np.array([float(np.count_nonzero(z > 0)) for z in sizes])
     assert products.zt0 is not None and products.ztt is not None
@@ -196,23 +193,19 @@ def _joint_theta(
     cross = sp.coo_matrix(products.zt0)
     block = np.searchsorted(starts, cross.row, side="right")  # 1 + tail factor of row j
     squares = cross.data**2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        K[1:, 0] = np.bincount(block, _share(squares, tail_sizes[cross.row]), n_factors)[1:]
-        K[0, 1:] = np.bincount(block, _share(squares, sizes[0][cross.col]), n_factors)[1:]
-        # tail factors against each other: the off-diagonal blocks of ztt
-        if n_factors > 2:
-            ztt = products.ztt
-            pairs = sp.coo_matrix(ztt)  # a dense array's non-zeros too
-            rows, cols, values = pairs.row, pairs.col, pairs.data
-            g = np.searchsorted(starts, rows, side="right")
-            h = np.searchsorted(starts, cols, side="right")
-            other = g != h
-            flat = np.bincount(
-                g[other] * n_factors + h[other],
-                _share(values[other] ** 2, tail_sizes[rows[other]]),
-                n_factors * n_factors,
-            ).reshape(n_factors, n_factors)
-            K[1:, 1:] += flat[1:, 1:]
+    K[1:, 0] = np.bincount(block, _share(squares, tail_sizes[cross.row]), n_factors)[1:]
+    K[0, 1:] = np.bincount(block, _share(squares, sizes[0][cross.col]), n_factors)[1:]
+    if n_factors > 2:  # tail factors against each other: the off-diagonal blocks of ztt
+        pairs = sp.coo_matrix(products.ztt)  # a dense array's non-zeros too
+        g = np.searchsorted(starts, pairs.row, side="right")
+        h = np.searchsorted(starts, pairs.col, side="right")
+        other = g != h
+        flat = np.bincount(
+            g[other] * n_factors + h[other],
+            _share(pairs.data[other] ** 2, tail_sizes[pairs.row[other]]),
+            n_factors * n_factors,
+        ).reshape(n_factors, n_factors)
+        K[1:, 1:] += flat[1:, 1:]
     n = float(products.n)
     system = np.zeros((n_factors + 1, n_factors + 1))
     system[:n_factors, 0] = levels - 1.0

@@ -283,16 +283,15 @@ def estimate(
         except (np.linalg.LinAlgError, ValueError, FloatingPointError):
             return np.inf, np.zeros_like(theta)
 
-    # the analytic gradient (lmm/gradient.py) lets L-BFGS-B converge in a fraction of
-    # COBYQA's evaluations; COBYQA remains the fallback of minimize_theta
-    # models of scalar terms, and one factor with a vector term, start from the moment
+    # Models of scalar terms, and one factor with a vector term, start from the moment
     # estimate with Newton steps (core/momentstart.py): on balanced data it is the
     # optimum (Penicillin: 3 evaluations instead of 13), elsewhere close (sleepstudy 8
-    # instead of 15, a 500k crossed fit 6 instead of 12); other models keep lme4's start
-    # A refit (``start`` with a ``hessian``) starts there too: the estimate of the new
-    # response is nearer its optimum than the previous optimum is (simulated sleepstudy
-    # refits: 8.3 evaluations against 10.3; Penicillin 1 against 9.1), and the previous
-    # Hessian spares the differences. A user's start (no Hessian) is kept.
+    # instead of 15, a 500k crossed fit 6 instead of 12). Other models run L-BFGS-B with
+    # the analytic gradient from lme4's start (COBYQA is minimize_theta's fallback).
+    # A refit (``start`` with a ``hessian``) starts from the estimate too: it is nearer
+    # the new optimum than the previous optimum is (simulated sleepstudy refits: 8.3
+    # evaluations against 10.3; Penicillin 1 against 9.1), and the previous Hessian
+    # spares the differences. A user's start (no Hessian) is kept.
     estimated = None
     if start is None or hessian is not None:
         estimated = moment_theta(model.products, model.tail_shapes, theta_map)
