@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -327,3 +329,22 @@ def test_a_non_finite_fit_is_an_error_not_a_result() -> None:
         check_finite_fit("y ~ x + (1 | g)", criterion=1.0, beta=[1.0, np.nan])
     with pytest.raises(mm.MixedModelsError, match="non-finite criterion"):
         check_finite_fit("y ~ x + (1 | g)", criterion=np.inf)
+
+
+def test_a_response_the_random_effects_reproduce_is_named_not_a_linalg_error() -> None:
+    # y constant within each group: the criterion falls without bound as theta grows,
+    # and the search runs theta off to where the final factorization fails
+    rng = np.random.default_rng(0)
+    data = pd.DataFrame(
+        {
+            "y": np.repeat([1.0, 2.0, 3.0], 10),
+            "x": rng.normal(size=30),
+            "g": np.repeat(list("abc"), 10),
+        }
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(
+            mm.MixedModelsError, match=r"'y ~ x \+ \(x \| g\)'.*g\.\(Intercept\) reached"
+        ):
+            mm.lmm("y ~ x + (x | g)", data)

@@ -35,6 +35,7 @@ from mixedmodels.design.materialize import INTERCEPT
 from mixedmodels.errors import (
     ConvergenceWarning,
     ModelSpecError,
+    NonFiniteFitError,
     SingularFitWarning,
     check_finite_fit,
 )
@@ -230,6 +231,19 @@ class Estimates:
     tail_offsets: np.ndarray
 
 
+def _unbounded(frame: ModelFrame, layout: CovarianceLayout, theta: np.ndarray) -> Exception:
+    """The error of a search that ran theta off to where the factorization fails: the
+    criterion falls without bound as the residual variance goes to 0."""
+    largest = int(np.argmax(np.abs(theta)))
+    return NonFiniteFitError(
+        f"fitting {frame.formula.text!r}: the criterion kept falling as theta grew "
+        f"({layout.names[largest]} reached {theta[largest]:.3g}, where the factorization "
+        "fails): the random effects reproduce the response and its residual variance "
+        "goes to 0 (e.g. the response is constant within each level of a grouping "
+        "factor); simplify the random effects"
+    )
+
+
 def estimate(
     model: LinearMixedModel,
     frame: ModelFrame,
@@ -326,7 +340,10 @@ def estimate(
                 reported_shift=model.conditioning.reml_shift() if reml else 0.0,
                 difference_start=estimated is not None,
             )
-        fac = factorize(theta_c)
+        try:
+            fac = factorize(theta_c)
+        except np.linalg.LinAlgError:
+            raise _unbounded(frame, layout, theta_c) from None
         last.clear()
         internal = solve(ws, fac)
         sol = model.to_original(internal)
