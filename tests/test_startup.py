@@ -64,6 +64,18 @@ def test_the_explorer_server_imports_dash_but_not_the_statistics() -> None:
     assert loaded.isdisjoint({"scipy", "pandas", "formulaic", "matplotlib", "statsmodels"})
 
 
+def test_a_linear_mixed_model_fit_leaves_the_test_distributions_unloaded() -> None:
+    # scipy.stats is 20 MB of resident memory and a third of a second; a fit needs none
+    # of it (its tests load it when they are asked for)
+    statement = (
+        "import mixedmodels as mm\n"
+        "mm.lmm('Reaction ~ Days + (Days | Subject)', mm.datasets.load('sleepstudy'))"
+    )
+    loaded = _imported_after(statement, ("scipy",))
+    assert "scipy.optimize" in loaded  # (the check sees what the fit loads)
+    assert [m for m in loaded if m == "scipy.stats" or m.startswith("scipy.stats.")] == []
+
+
 def test_a_public_name_imports_its_module_on_first_use() -> None:
     assert _imported_after("import mixedmodels as mm\nmm.icc", ("mixedmodels.pooling",)) == []
     loaded = _imported_after("import mixedmodels as mm\nmm.icc", ("mixedmodels",))

@@ -172,10 +172,9 @@ _LAZY: dict[str, str] = {
         ),
         "mixedmodels.gls",
     ),
-    **dict.fromkeys(
-        ("BootstrapResult", "VarianceTest", "anova", "bootstrap", "variance_test"),
-        "mixedmodels.inference",
-    ),
+    **dict.fromkeys(("BootstrapResult", "bootstrap"), "mixedmodels.inference.bootstrap"),
+    **dict.fromkeys(("VarianceTest", "variance_test"), "mixedmodels.inference.variance_test"),
+    "anova": "mixedmodels.inference.lrt",
     **dict.fromkeys(("OptimizerSettings", "OptInfo"), "mixedmodels.lmm"),
     "StructuredLmmResult": "mixedmodels.lmm.structured",
     "LmmResult": "mixedmodels.lmm_result",

@@ -5,7 +5,7 @@ record comes back as the user-facing :class:`~mixedmodels.lmm_result.LmmResult`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
@@ -16,8 +16,10 @@ from mixedmodels.design.rnames import check_name_style
 from mixedmodels.errors import ModelSpecError
 from mixedmodels.gls.structures import Correlation, Variance
 from mixedmodels.lmm.fit import lmm as lmm_in_memory
-from mixedmodels.lmm.structured import StructuredLmmResult, lmm_structured
 from mixedmodels.lmm_result import LmmResult
+
+if TYPE_CHECKING:
+    from mixedmodels.lmm.structured import StructuredLmmResult
 
 __all__ = ["lmm"]
 
@@ -194,6 +196,8 @@ def _lmm(
                 "residual structures (correlation=, variance=) are fitted on in-memory data "
                 "without prior weights or start="
             )
+        from mixedmodels.lmm.structured import lmm_structured  # its inference on use
+
         return lmm_structured(
             formula,
             data,

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
+import scipy
 
 from mixedmodels._replicates import progress_bar, run_replicates
 from mixedmodels.errors import ModelSpecError
@@ -34,7 +34,7 @@ __all__ = ["Calibration", "calibrate_uniformity", "ks_distance"]
 
 def ks_distance(residuals: np.ndarray) -> float:
     """The Kolmogorov-Smirnov distance of the residuals from U(0, 1)."""
-    return float(stats.kstest(residuals, "uniform").statistic)
+    return float(scipy.stats.kstest(residuals, "uniform").statistic)
 
 
 @dataclass(frozen=True)

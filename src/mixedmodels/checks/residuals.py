@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+import scipy
 
 from mixedmodels.errors import ModelSpecError
 
@@ -138,7 +138,7 @@ class SimulatedResiduals:
             With ``n_boot > 0``, if the residuals do not hold a fit that can be refitted,
             or if every refit failed.
         """
-        result = stats.kstest(self.residuals, "uniform")
+        result = scipy.stats.kstest(self.residuals, "uniform")
         distance = float(result.statistic)
         if n_boot == 0:
             return CheckResult("uniformity (KS)", distance, float(result.pvalue))
@@ -200,7 +200,7 @@ class SimulatedResiduals:
         )
         count = int(np.sum(outside))
         p = 2.0 / (self.n_simulations + 1.0)
-        test = stats.binomtest(count, self.residuals.size, p)
+        test = scipy.stats.binomtest(count, self.residuals.size, p)
         return CheckResult("outliers", float(count), float(test.pvalue))
 
     def tests(

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+import scipy
 
 from mixedmodels.core.display import table_html, table_latex, table_markdown, table_text
 from mixedmodels.emm.adjust import adjusted_p, check_adjust, critical_value
@@ -218,7 +218,7 @@ class MarginalMeans:
             se = np.where(ok, self.inference.std_error(L), np.nan)
             df = self.inference.df(L)
             t = estimate / se
-            p = np.asarray(2.0 * stats.t.sf(np.abs(t), df), dtype=np.float64)
+            p = np.asarray(2.0 * scipy.stats.t.sf(np.abs(t), df), dtype=np.float64)
             p_adj = adjusted_p(p, t, df, used, len(rows))
             m = int(np.sum(ok))
             for i, name in enumerate(family.names):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+import scipy
 
 from mixedmodels.core.report import Report
 from mixedmodels.core.result import MixedModelResult, frozen_array
@@ -582,7 +582,7 @@ def _wald_table(estimates: pd.Series, std_errors: pd.Series) -> pd.DataFrame:
             "estimate": estimates.to_numpy(),
             "std_error": se,
             "statistic": z,
-            "p_value": 2.0 * stats.norm.sf(np.abs(z)),
+            "p_value": 2.0 * scipy.stats.norm.sf(np.abs(z)),
         },
         index=estimates.index,
     )

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+import scipy
 
 from mixedmodels.core.report import Report, Reportable, coefficient_cells, measure_cells
 from mixedmodels.core.result import frozen_array
@@ -159,7 +159,7 @@ class GlsResult(Reportable):
                 "std_error": se,
                 "statistic": t,
                 "df": df,
-                "p_value": 2.0 * stats.t.sf(np.abs(t), df),
+                "p_value": 2.0 * scipy.stats.t.sf(np.abs(t), df),
             },
             index=list(self.fixed_names),
         )

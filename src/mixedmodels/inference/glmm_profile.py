@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import scipy
 import scipy.optimize
-from scipy import stats
 
 from mixedmodels.errors import ModelSpecError
 from mixedmodels.glmm.gradient import has_laplace_gradient, laplace_gradient
@@ -290,7 +290,7 @@ def glmm_profile_intervals(
     term's SDs and correlations (per term, each SD followed by its correlations with
     later columns, as lme4 orders them), then the fixed effects."""
     profile = _GlmmProfile(fit)
-    z = float(stats.norm.ppf(0.5 + level / 2))
+    z = float(scipy.stats.norm.ppf(0.5 + level / 2))
     order = _lme4_order(profile.names, profile.kinds)
     rows = []
     for i in order:
@@ -317,7 +317,7 @@ def glmm_profile_traces(fit: GlmmResult, level: float = 0.99) -> pd.DataFrame:
     ``name, value, zeta`` (zeta is about linear in the value where the Wald interval is
     good), in lme4's order of the parameters and by value."""
     profile = _GlmmProfile(fit)
-    z = float(stats.norm.ppf(0.5 + level / 2))
+    z = float(scipy.stats.norm.ppf(0.5 + level / 2))
     points: list[tuple[str, float, float]] = []
     for i in _lme4_order(profile.names, profile.kinds):
         lower, upper = profile.interval(i, z)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+import scipy
 
 from mixedmodels.inference.bootstrap import bootstrap
 from mixedmodels.inference.profile import lme4_order, variance_parameter_names
@@ -24,7 +24,7 @@ def wald_or_boot_intervals(
     names = lme4_order(variance_parameter_names(fit))
     rows = names + list(fit.fixed_names)
     if method == "wald":
-        z = float(stats.norm.ppf(0.5 + level / 2))
+        z = float(scipy.stats.norm.ppf(0.5 + level / 2))
         se = fit.std_errors.to_numpy()
         lower = [np.nan] * len(names) + list(fit.beta - z * se)
         upper = [np.nan] * len(names) + list(fit.beta + z * se)

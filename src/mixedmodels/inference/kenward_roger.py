@@ -51,7 +51,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+import scipy
 
 from mixedmodels._threads import one_blas_thread
 from mixedmodels.errors import ModelSpecError
@@ -161,7 +161,7 @@ class KenwardRoger:
         Lb = L @ beta
         F = float(Lb @ np.linalg.solve(L @ self.Phi_A @ L.T, Lb)) / q
         Fs = lam * F
-        return float(q), float(m), Fs, float(stats.f.sf(Fs, q, m))
+        return float(q), float(m), Fs, float(scipy.stats.f.sf(Fs, q, m))
 
 
 def kenward_roger_t(fit: LmmRecord) -> dict[str, np.ndarray]:
@@ -176,7 +176,7 @@ def kenward_roger_t(fit: LmmRecord) -> dict[str, np.ndarray]:
         "std_error": se,
         "df": df,
         "statistic": t,
-        "p_value": np.asarray(2.0 * stats.t.sf(np.abs(t), df)),
+        "p_value": np.asarray(2.0 * scipy.stats.t.sf(np.abs(t), df)),
     }
 
 

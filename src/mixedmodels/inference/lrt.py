@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+import scipy
 
 from mixedmodels.core.resulttable import ResultTable, result_table
 from mixedmodels.errors import ModelSpecError
@@ -94,7 +94,9 @@ def anova(*fits: Any, refit: bool = True, data: Any = None) -> ResultTable:
             chisq = max(0.0, 2.0 * (f.loglik - previous.loglik))
             df = f.n_params - previous.n_params
             row.update(
-                chisq=chisq, df=df, p_value=float(stats.chi2.sf(chisq, df)) if df > 0 else np.nan
+                chisq=chisq,
+                df=df,
+                p_value=float(scipy.stats.chi2.sf(chisq, df)) if df > 0 else np.nan,
             )
         rows.append(row)
         previous = f

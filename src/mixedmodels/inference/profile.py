@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy
 import scipy.linalg
 import scipy.optimize
-from scipy import stats
 
 from mixedmodels._threads import one_blas_thread
 from mixedmodels.core.optinfo import OptimizerSettings
@@ -394,7 +394,7 @@ def _intervals(
     """The intervals of :func:`profile_intervals` from an ML fit."""
     prof = _Profiler(ml)
     d_min = ml.objective
-    z = float(stats.norm.ppf(0.5 + level / 2))
+    z = float(scipy.stats.norm.ppf(0.5 + level / 2))
     rows = []
     est = prof.estimate
     order = prof.display + list(range(prof.n_var, len(prof.params)))

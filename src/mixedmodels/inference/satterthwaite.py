@@ -11,7 +11,7 @@ eigen-decomposition are combined as lmerTest does (Fai & Cornelius 1996).
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+import scipy
 
 from mixedmodels.inference.varpar import VarianceFunctions
 
@@ -52,7 +52,7 @@ def satterthwaite_t(
         "std_error": se,
         "df": df,
         "statistic": t,
-        "p_value": np.asarray(2.0 * stats.t.sf(np.abs(t), df)),
+        "p_value": np.asarray(2.0 * scipy.stats.t.sf(np.abs(t), df)),
     }
 
 
@@ -74,4 +74,4 @@ def satterthwaite_f(
         big = nus > 2
         E = float(np.sum(nus[big] / (nus[big] - 2.0)))
         ddf = 2.0 * E / (E - q) if E > q else np.inf
-    return float(q), ddf, F, float(stats.f.sf(F, q, ddf))
+    return float(q), ddf, F, float(scipy.stats.f.sf(F, q, ddf))

@@ -12,8 +12,8 @@ import re
 
 import numpy as np
 import pandas as pd
+import scipy
 from formulaic import model_matrix
-from scipy import stats
 
 from mixedmodels.design.frame import ModelFrame
 from mixedmodels.design.namespace import formula_context, r_contrast_name, user_functions
@@ -87,7 +87,7 @@ def wald_type3_anova(frame: ModelFrame, beta: np.ndarray, vcov: np.ndarray) -> p
         covariance = L @ vcov @ L.T
         df = int(np.linalg.matrix_rank(covariance))
         chisq = float(estimate @ np.linalg.lstsq(covariance, estimate, rcond=None)[0])
-        rows.append((name, df, chisq, float(stats.chi2.sf(chisq, df))))
+        rows.append((name, df, chisq, float(scipy.stats.chi2.sf(chisq, df))))
     return pd.DataFrame(rows, columns=["term", "df", "chisq", "p_value"]).set_index("term")
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+import scipy
 
 from mixedmodels.errors import ModelSpecError
 from mixedmodels.lmm.record import LmmRecord
@@ -68,7 +68,7 @@ def variance_test(fit: LmmRecord, n_sim: int = 1000, seed: int | None = None) ->
             f"this one has {len(fit.theta)} covariance parameters ({', '.join(fit.theta_names)})"
         )
     observed = max(0.0, _criterion_at_zero(fit) - fit.objective)
-    p_mix = 0.5 * float(stats.chi2.sf(observed, 1)) if observed > 0 else 1.0
+    p_mix = 0.5 * float(scipy.stats.chi2.sf(observed, 1)) if observed > 0 else 1.0
     frame = fit._frame
     # the null model: ordinary (weighted) least squares
     w = np.ones(frame.nobs) if frame.weights is None else frame.weights

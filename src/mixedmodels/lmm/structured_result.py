@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+import scipy
 
 from mixedmodels.core.report import (
     Report,
@@ -329,7 +329,7 @@ class StructuredLmmResult(Reportable):
         if not 0 < level < 1:
             raise ValueError(f"level must lie strictly between 0 and 1, not {level!r}")
         if method == "wald":
-            z = float(stats.norm.ppf(0.5 + level / 2))
+            z = float(scipy.stats.norm.ppf(0.5 + level / 2))
             se = self.std_errors.to_numpy()
             index = pd.Index(list(self.fixed_names), name="name")
             return pd.DataFrame(

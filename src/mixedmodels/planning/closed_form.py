@@ -16,7 +16,7 @@ two-sided level-``alpha`` test is that of a noncentral t with noncentrality
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+import scipy
 
 from mixedmodels.errors import ModelSpecError
 
@@ -67,6 +67,6 @@ def cluster_randomized_power(
         raise ModelSpecError("sigma_u must be at least 0 and sigma_e above 0")
     se = np.sqrt((sigma_u**2 + sigma_e**2 / m) * (1.0 / j1 + 1.0 / (J - j1)))
     df = J - 2
-    crit = stats.t.isf(alpha / 2, df)
+    crit = scipy.stats.t.isf(alpha / 2, df)
     ncp = effect / se
-    return float(stats.nct.sf(crit, df, ncp) + stats.nct.cdf(-crit, df, ncp))
+    return float(scipy.stats.nct.sf(crit, df, ncp) + scipy.stats.nct.cdf(-crit, df, ncp))

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+import scipy
 
 from mixedmodels._replicates import progress_bar, run_replicates
 from mixedmodels.core.display import table_html, table_latex, table_markdown, table_text
@@ -128,14 +128,14 @@ def _test(fit: Any, index: int, test: str) -> tuple[float, float, float]:
         pieces = SatterthwaitePieces.of(VarianceFunctions(fit))
         se = float(np.sqrt(pieces.V[index, index]))
         df = float(pieces.df(np.eye(fit.beta.size)[index]))
-        return estimate, se, float(2.0 * stats.t.sf(abs(estimate / se), df))
+        return estimate, se, float(2.0 * scipy.stats.t.sf(abs(estimate / se), df))
     if test == "kenward-roger":
         from mixedmodels.inference.kenward_roger import kenward_roger_t
 
         kr = kenward_roger_t(fit)
         return estimate, float(kr["std_error"][index]), float(kr["p_value"][index])
     se = float(np.sqrt(fit._vcov_array()[index, index]))
-    return estimate, se, float(2.0 * stats.norm.sf(abs(estimate / se)))
+    return estimate, se, float(2.0 * scipy.stats.norm.sf(abs(estimate / se)))
 
 
 def _replicate(design: _Design, seq: np.random.SeedSequence) -> tuple[float, float, float]:
@@ -347,7 +347,7 @@ def power(
             hits, n_done = int(np.sum(p[done] < alpha)), int(done.sum())
             rate = hits / n_done if n_done else math.nan
             if n_done:
-                ci = stats.binomtest(hits, n_done).proportion_ci(method="exact")
+                ci = scipy.stats.binomtest(hits, n_done).proportion_ci(method="exact")
                 lower, upper = float(ci.low), float(ci.high)
             else:
                 lower = upper = math.nan

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+import scipy
 
 from mixedmodels._replicates import progress_bar, run_replicates
 from mixedmodels.errors import ModelSpecError
@@ -45,7 +45,7 @@ def _ols_p(y: np.ndarray, x: np.ndarray) -> float:
     dof = len(y) - 2
     s2 = resid @ resid / dof
     se = np.sqrt(s2 * np.linalg.inv(X.T @ X)[1, 1])
-    return float(2 * stats.t.sf(abs(beta[1] / se), dof))
+    return float(2 * scipy.stats.t.sf(abs(beta[1] / se), dof))
 
 
 #: The first mixed-model fit of each design in this process: the later data sets of the
