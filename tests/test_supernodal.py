@@ -125,3 +125,27 @@ def test_elimination_tree_and_postorder(n: int, seed: int) -> None:
     seen = np.empty(n, dtype=np.int64)
     seen[post] = np.arange(n)
     assert all(parent[j] < 0 or seen[parent[j]] > seen[j] for j in range(n))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_analysis_bounds_the_memory_of_both_kernels(seed: int) -> None:
+    # what a model is refused on (core.tailstorage) is this bound: the kernels must stay
+    # inside it, or a model said to fit would run out of memory
+    import tracemalloc
+
+    A = crossed_matrix(3000, 400, 150, seed)
+    sym = analyse(A, minimum_degree(A))
+    assert sym.peak_work > 0 and sym.stack_entries > 0  # (trailing blocks exist here)
+    tracemalloc.start()
+    try:
+        fac = factorize(sym, A.data)
+        _, factor_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        selected_inverse(fac)
+        _, inverse_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    entries = 8 * (sym.nnz + sym.peak_work)
+    lower = 8 * A.nnz  # the permuted lower triangle, gathered before the panels fill
+    assert factor_peak <= entries + lower
+    assert inverse_peak <= 2 * entries  # L is held already; the inverse and its work

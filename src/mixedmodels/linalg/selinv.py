@@ -50,19 +50,29 @@ def selected_inverse(factor: SupernodalFactor) -> SupernodalFactor:
         P = factor.panel(s)
         k = P.shape[1]
         b = P.shape[0] - k
-        L11 = np.asfortranarray(P[:k])
-        # (L11 L11')^{-1}, lower triangle (the upper one keeps L11's zeros)
-        Hcc, info = lapack.dpotri(L11, lower=1, overwrite_c=0)
-        if info != 0:
-            raise np.linalg.LinAlgError(f"a singular diagonal block (supernode {s})")
         Hs = inverse.panel(s)
-        if b:
-            Hrr = np.empty((b, b), order="F")
-            for a, stop, t, rel, cols in _runs(sym, s):
-                Hrr[a:, a:stop] = inverse.panel(t)[np.ix_(rel, cols)]
-            U = blas.dtrsm(1.0, L11, np.asfortranarray(P[k:]), side=1, lower=1)  # L21 L11^-1
-            Hrc = blas.dsymm(-1.0, Hrr, U, side=0, lower=1)  # reads Hrr's lower triangle
-            Hcc = np.tril(Hcc) - blas.dgemm(1.0, U, Hrc, trans_a=1)
-            Hs[k:] = Hrc
-        Hs[:k] = np.tril(Hcc) if b else Hcc
+        if not b:  # the panel is its diagonal block, contiguous: inverted in place
+            Hs[...] = P  # L11 with zeros above its diagonal, which potri leaves alone
+            _, info = lapack.dpotri(Hs, lower=1, overwrite_c=1)
+            _check(info, s)
+            continue
+        L11 = np.array(P[:k], order="F")  # a copy even when the view is contiguous (k = 1)
+        U = blas.dtrsm(1.0, L11, P[k:], side=1, lower=1)  # L21 L11^-1
+        # (L11 L11')^{-1}, lower triangle (the upper one keeps L11's zeros)
+        Hcc, info = lapack.dpotri(L11, lower=1, overwrite_c=1)
+        _check(info, s)
+        Hrr = np.empty((b, b), order="F")  # dsymm reads its lower triangle alone
+        for a, stop, t, rel, cols in _runs(sym, s):
+            Ht = inverse.panel(t)
+            for j in range(a, stop):  # column by column: contiguous, 1-D indexing
+                np.take(Ht[:, cols[j - a]], rel[j - a :], out=Hrr[j:, j])
+        Hrc = blas.dsymm(-1.0, Hrr, U, side=0, lower=1)
+        Hcc = blas.dgemm(-1.0, U, Hrc, beta=1.0, c=Hcc, trans_a=1, overwrite_c=1)
+        Hs[k:] = Hrc
+        Hs[:k] = np.tril(Hcc)
     return inverse
+
+
+def _check(info: int, s: int) -> None:
+    if info != 0:
+        raise np.linalg.LinAlgError(f"a singular diagonal block (supernode {s})")

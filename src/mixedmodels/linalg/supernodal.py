@@ -5,8 +5,15 @@ the permuted matrix, finds the fundamental supernodes, merges small ones into th
 when few explicit zeros result (relaxed supernodes) and precomputes every scatter map, the
 flop count and the number of stored entries. The numeric phase (:func:`factorize`, once
 per set of values) runs one dense ``potrf`` / ``trsm`` / ``syrk`` per supernode on its
-frontal matrix and adds the update matrix into the parent's front (Liu 1990; Davis 2006,
-chapters 4 and 9).
+frontal matrix (Liu 1990; Davis 2006, chapters 4 and 9).
+
+Each supernode's update matrix is added into its parent's front as soon as the supernode
+is factored: into the parent's panel, which lives in L's storage from the start, and into
+the parent's trailing block. The trailing blocks are opened in postorder as a stack (a
+block is opened when the first supernode of its subtree is reached, so every block opened
+later is closed earlier), carved from one buffer whose size the analysis gives. So no
+update matrix waits for its parent, and memory beyond L is the trailing blocks along one
+path of the tree, not every child of the root at once.
 
 Every supernode's panel ``[L11; L21]`` is stored column-major in one flat buffer, so that
 other kernels (the selected inverse) can address an entry of L by one integer.
@@ -14,6 +21,7 @@ other kernels (the selected inverse) can address an entry of L by one integer.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,9 +66,11 @@ class Symbolic:
         Each supernode's children, in increasing order.
     child_rel : tuple of tuple of numpy.ndarray
         The positions of each child's rows in the front.
-    a_src, a_dst : tuple of numpy.ndarray
-        Entries of the permuted lower triangle assembled into each panel, and their flat
-        (column-major) positions there.
+    value_dst : numpy.ndarray
+        The positions in L's flat storage of the permuted lower triangle's entries.
+    opens : tuple of tuple of int
+        The supernodes whose trailing blocks open when each supernode is reached (those
+        whose subtree starts there, the highest first).
     offsets : numpy.ndarray
         Start of each panel in the flat storage of L (``offsets[-1]`` entries in all).
     front_keys : numpy.ndarray
@@ -74,8 +84,12 @@ class Symbolic:
         Floating-point operations of one numeric factorization.
     max_front : int
         Rows of the largest front.
+    stack_entries : int
+        Doubles of the trailing blocks open at once, at most (the buffer they share).
     peak_work : int
-        Doubles alive beside L at the worst moment of a factorization.
+        Doubles alive beside L (or beside L and the selected inverse) at the worst moment
+        of a factorization (or of the selected inverse): the trailing blocks, one front's
+        copies and products.
     """
 
     n: int
@@ -87,14 +101,15 @@ class Symbolic:
     parent: np.ndarray
     children: tuple[tuple[int, ...], ...]
     child_rel: tuple[tuple[np.ndarray, ...], ...]
-    a_src: tuple[np.ndarray, ...]
-    a_dst: tuple[np.ndarray, ...]
+    value_dst: np.ndarray
+    opens: tuple[tuple[int, ...], ...]
     offsets: np.ndarray
     front_keys: np.ndarray
     front_starts: np.ndarray
     column_node: np.ndarray
     flops: float
     max_front: int
+    stack_entries: int
     peak_work: int
 
     @property
@@ -104,8 +119,9 @@ class Symbolic:
 
     @property
     def peak_entries(self) -> int:
-        """The doubles alive at the worst moment of a factorization: L, the update
-        matrices waiting for their parents and one front's copies."""
+        """The doubles alive at the worst moment of a factorization: L, the open
+        trailing blocks and one front's copies (the selected inverse needs as many
+        again, beside L)."""
         return self.nnz + self.peak_work
 
     def locate(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -237,7 +253,7 @@ def analyse(A: sp.csr_matrix | sp.csc_matrix, perm: np.ndarray) -> Symbolic:
         tuple(np.searchsorted(fronts[g], grows[c]) for c in children[g]) for g in range(ng)
     )
     indptr, indices = low.indptr, low.indices
-    a_src, a_dst = [], []
+    a_dst = []
     flops = 0.0
     sizes = np.zeros(ng, dtype=np.int64)
     for g in range(ng):
@@ -245,17 +261,16 @@ def analyse(A: sp.csr_matrix | sp.csc_matrix, perm: np.ndarray) -> Symbolic:
         lo, hi = indptr[f], indptr[last]
         col = np.repeat(np.arange(last - f), np.diff(indptr[f : last + 1]))
         m = fronts[g].size
-        a_src.append(np.arange(lo, hi))
         a_dst.append(np.searchsorted(fronts[g], indices[lo:hi]) + col * m)
         k, b = last - f, grows[g].size
         sizes[g] = m * k
         flops += k**3 / 3 + k * k * b + k * b * b
-    # the update matrices alive along the postorder, beside the front being factored
-    live = peak = 0
-    for g in range(ng):
-        k, b = int(firsts[g + 1] - firsts[g]), grows[g].size
-        peak = max(peak, live + 2 * (k * k + b * b))
-        live += b * b - sum(grows[c].size ** 2 for c in children[g])
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    # the panels follow the columns, so the lower triangle's entries come in panel order
+    value_dst = np.concatenate(
+        [offsets[g] + a_dst[g] for g in range(ng)] if ng else [np.zeros(0, dtype=np.int64)]
+    )
+    opens, stack, peak = _trailing_stack(children, [r.size for r in grows], np.diff(firsts))
     heights = np.array([f.size for f in fronts], dtype=np.int64)
     front_starts = np.concatenate([[0], np.cumsum(heights)]).astype(np.int64)
     keys = np.concatenate(
@@ -271,16 +286,51 @@ def analyse(A: sp.csr_matrix | sp.csc_matrix, perm: np.ndarray) -> Symbolic:
         parent=gparent,
         children=tuple(tuple(c) for c in children),
         child_rel=child_rel,
-        a_src=tuple(a_src),
-        a_dst=tuple(a_dst),
-        offsets=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+        value_dst=value_dst.astype(np.int64),
+        opens=opens,
+        offsets=offsets,
         front_keys=keys.astype(np.int64),
         front_starts=front_starts,
         column_node=col_g.astype(np.int64),
         flops=flops,
         max_front=int(heights.max()) if ng else 0,
-        peak_work=int(peak),
+        stack_entries=stack,
+        peak_work=peak,
     )
+
+
+def _trailing_stack(
+    children: list[list[int]], below: list[int], columns: np.ndarray
+) -> tuple[tuple[tuple[int, ...], ...], int, int]:
+    """When each trailing block opens, the most doubles the open blocks take, and the
+    most doubles either kernel holds beside its own output.
+
+    A panel without rows below is factored and inverted in place. One with ``b`` rows
+    below and ``k`` columns costs the factorization a copy of its diagonal block and of
+    its rows below (LAPACK's input must be contiguous) and the temporaries of adding its
+    update to the parent, beside the open blocks; and the selected inverse ``b^2`` (the
+    inverse on its rows), two ``b x k`` products and three ``k x k`` blocks."""
+    ng = len(below)
+    start = np.arange(ng)
+    for g in range(ng):  # children come before their parent in postorder
+        if children[g]:
+            start[g] = min(start[c] for c in children[g])
+    opens: list[list[int]] = [[] for _ in range(ng)]
+    for g in range(ng - 1, -1, -1):
+        if below[g]:
+            opens[int(start[g])].append(g)
+    top = stack = peak = 0
+    for g in range(ng):
+        top += sum(below[a] ** 2 for a in opens[g])
+        stack = max(stack, top)
+        k, b = int(columns[g]), below[g]
+        if b:
+            # the extend-add's temporaries: two gathered blocks and their indices for
+            # a small update, two columns for a large one
+            scatter = 4 * b * b if b < COLUMNWISE else 2 * b
+            peak = max(peak, top + k * k + b * k, top + scatter, b * b + 2 * b * k + 3 * k * k)
+        top -= b * b
+    return tuple(tuple(o) for o in opens), int(stack), int(peak)
 
 
 def _extend_add(
@@ -307,13 +357,15 @@ def _extend_add(
             a2 = a + n_p - k
             T[a2 : a2 + r - n_p, a2 : a2 + r - n_p] += U[n_p:, n_p:]
         return
-    for j in range(n_p):
-        P[rel[j:], rel[j]] += U[j:, j]
+    for j in range(n_p):  # a column of an F-ordered array is contiguous: 1-D indexing
+        column = P[:, rel[j]]
+        column[rel[j:]] += U[j:, j]
     if n_p < r:
         assert T is not None
         t = rel - k
         for j in range(n_p, r):
-            T[t[j:], t[j]] += U[j:, j]
+            column = T[:, t[j]]
+            column[t[j:]] += U[j:, j]
 
 
 @dataclass(frozen=True)
@@ -391,24 +443,46 @@ def factorize(sym: Symbolic, data: np.ndarray) -> SupernodalFactor:
     numpy.linalg.LinAlgError
         When the matrix is not positive definite.
     """
-    low = np.asarray(data, dtype=np.float64)[sym.data_map]
     values = np.zeros(sym.nnz)
+    values[sym.value_dst] = np.asarray(data, dtype=np.float64)[sym.data_map]
     factor = SupernodalFactor(sym, values)
-    updates: dict[int, np.ndarray] = {}
+    arena = np.empty(sym.stack_entries)
+    trailing: dict[int, np.ndarray] = {}
+    top = 0
     for g in range(sym.first.size - 1):
+        for a in sym.opens[g]:  # the trailing blocks of the subtrees that start here
+            b = sym.rows[a].size
+            block = arena[top : top + b * b].reshape((b, b), order="F")
+            block.fill(0.0)
+            trailing[a] = block
+            top += b * b
         k = int(sym.first[g + 1] - sym.first[g])
         b = sym.rows[g].size
         P = factor.panel(g)
-        P.ravel(order="F")[sym.a_dst[g]] = low[sym.a_src[g]]
-        T = np.zeros((b, b), order="F") if b else None
-        for c, rel in zip(sym.children[g], sym.child_rel[g], strict=True):
-            _extend_add(P, T, updates.pop(c), rel, k)
+        if not b:  # the panel is its diagonal block, contiguous: factored in place
+            _, info = lapack.dpotrf(P, lower=1, clean=1, overwrite_a=1)
+            _check(info, g)
+            continue
         L11, info = lapack.dpotrf(P[:k], lower=1, clean=1)
-        if info != 0:
-            raise np.linalg.LinAlgError(f"not positive definite (supernode {g}, minor {info})")
+        _check(info, g)
         P[:k] = L11
-        if b:
-            L21 = blas.dtrsm(1.0, L11, P[k:], side=1, lower=1, trans_a=1)
-            P[k:] = L21
-            updates[g] = blas.dsyrk(-1.0, L21, beta=1.0, c=T, lower=1, trans=0, overwrite_c=1)
+        L21 = blas.dtrsm(1.0, L11, P[k:], side=1, lower=1, trans_a=1)
+        P[k:] = L21
+        T = trailing.pop(g)
+        update = blas.dsyrk(-1.0, L21, beta=1.0, c=T, lower=1, trans=0, overwrite_c=1)
+        p = int(sym.parent[g])
+        if p >= 0:  # into the parent's front at once (children are in increasing order)
+            rel = sym.child_rel[p][bisect.bisect_left(sym.children[p], g)]
+            _extend_add(factor.panel(p), trailing.get(p), update, rel, _width(sym, p))
+        top -= b * b
     return factor
+
+
+def _width(sym: Symbolic, s: int) -> int:
+    """Columns of supernode ``s``."""
+    return int(sym.first[s + 1] - sym.first[s])
+
+
+def _check(info: int, s: int) -> None:
+    if info != 0:
+        raise np.linalg.LinAlgError(f"not positive definite (supernode {s}, minor {info})")
