@@ -135,7 +135,7 @@ def test_the_analysis_bounds_the_memory_of_both_kernels(seed: int) -> None:
 
     A = crossed_matrix(3000, 400, 150, seed)
     sym = analyse(A, minimum_degree(A))
-    assert sym.peak_work > 0 and sym.stack_entries > 0  # (trailing blocks exist here)
+    assert sym.peak_work > 0  # (panels with rows below exist here)
     tracemalloc.start()
     try:
         fac = factorize(sym, A.data)

@@ -17,28 +17,15 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import blas, lapack
 
-from mixedmodels.linalg.supernodal import SupernodalFactor, Symbolic
+from mixedmodels._threads import one_blas_thread
+from mixedmodels.linalg.supernodal import (
+    UPDATE_COLUMNS,
+    SupernodalFactor,
+    owner_runs,
+    panel_threads,
+)
 
 __all__ = ["selected_inverse"]
-
-
-def _runs(sym: Symbolic, s: int) -> list[tuple[int, int, int, np.ndarray, np.ndarray]]:
-    """How the rows below supernode ``s`` sit in the supernodes that own them.
-
-    For each run of rows owned by one supernode: the run's bounds in ``rows[s]``, that
-    supernode, the positions in its front of ``rows[s]`` from the run on, and the run's
-    local columns there.
-    """
-    rows = sym.rows[s]
-    owner = sym.column_node[rows]
-    cuts = np.concatenate([[0], np.flatnonzero(np.diff(owner)) + 1, [rows.size]])
-    out = []
-    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-        t = int(owner[a])
-        keys = t * sym.n + rows[a:]
-        rel = np.searchsorted(sym.front_keys, keys) - sym.front_starts[t]
-        out.append((int(a), int(b), t, rel, rows[a:b] - sym.first[t]))
-    return out
 
 
 def selected_inverse(factor: SupernodalFactor) -> SupernodalFactor:
@@ -46,33 +33,57 @@ def selected_inverse(factor: SupernodalFactor) -> SupernodalFactor:
     :meth:`Symbolic.locate` addresses an entry)."""
     sym = factor.symbolic
     inverse = SupernodalFactor(sym, np.zeros(sym.nnz))
-    for s in range(sym.first.size - 2, -1, -1):
-        P = factor.panel(s)
-        k = P.shape[1]
-        b = P.shape[0] - k
-        Hs = inverse.panel(s)
-        if not b:  # the panel is its diagonal block, contiguous: inverted in place
-            Hs[...] = P  # L11 with zeros above its diagonal, which potri leaves alone
-            _, info = lapack.dpotri(Hs, lower=1, overwrite_c=1)
-            _check(info, s)
-            continue
-        L11 = np.array(P[:k], order="F")  # a copy even when the view is contiguous (k = 1)
-        U = blas.dtrsm(1.0, L11, P[k:], side=1, lower=1)  # L21 L11^-1
-        # (L11 L11')^{-1}, lower triangle (the upper one keeps L11's zeros)
-        Hcc, info = lapack.dpotri(L11, lower=1, overwrite_c=1)
-        _check(info, s)
-        Hrr = np.empty((b, b), order="F")  # dsymm reads its lower triangle alone
-        for a, stop, t, rel, cols in _runs(sym, s):
-            Ht = inverse.panel(t)
-            for j in range(a, stop):  # column by column: contiguous, 1-D indexing
-                np.take(Ht[:, cols[j - a]], rel[j - a :], out=Hrr[j:, j])
-        Hrc = blas.dsymm(-1.0, Hrr, U, side=0, lower=1)
-        Hcc = blas.dgemm(-1.0, U, Hrc, beta=1.0, c=Hcc, trans_a=1, overwrite_c=1)
-        Hs[k:] = Hrc
-        Hs[:k] = np.tril(Hcc)
+    with one_blas_thread():
+        for s in range(sym.first.size - 2, -1, -1):
+            with panel_threads(sym, s):
+                _invert_panel(factor, inverse, s)
     return inverse
+
+
+def _invert_panel(factor: SupernodalFactor, inverse: SupernodalFactor, s: int) -> None:
+    """Supernode ``s``'s panel of the inverse, from L's and the later panels of the
+    inverse."""
+    P = factor.panel(s)
+    k = P.shape[1]
+    Hs = inverse.panel(s)
+    if P.shape[0] == k:  # the panel is its diagonal block, contiguous: inverted in place
+        Hs[...] = P  # L11 with zeros above its diagonal, which potri leaves alone
+        _, info = lapack.dpotri(Hs, lower=1, overwrite_c=1)
+        _check(info, s)
+        return
+    L11 = np.array(P[:k], order="F")  # a copy even when the view is contiguous (k = 1)
+    U = blas.dtrsm(1.0, L11, P[k:], side=1, lower=1)  # L21 L11^-1
+    # (L11 L11')^{-1}, lower triangle (the upper one keeps L11's zeros)
+    Hcc, info = lapack.dpotri(L11, lower=1, overwrite_c=1)
+    _check(info, s)
+    Hrc = _inverse_times(inverse, s, U)
+    Hcc = blas.dgemm(-1.0, U, Hrc, beta=1.0, c=Hcc, trans_a=1, overwrite_c=1)
+    Hs[k:] = Hrc
+    Hs[:k] = np.tril(Hcc)
 
 
 def _check(info: int, s: int) -> None:
     if info != 0:
         raise np.linalg.LinAlgError(f"a singular diagonal block (supernode {s})")
+
+
+def _inverse_times(inverse: SupernodalFactor, s: int, U: np.ndarray) -> np.ndarray:
+    """``-H[r, r] U`` for the rows ``r`` below supernode ``s``, from the inverse's lower
+    triangle on those rows, read a block of columns at a time (never all of ``H[r, r]``:
+    ``b^2`` doubles for a panel with ``b`` rows below)."""
+    b = U.shape[0]
+    out = np.zeros(U.shape, order="F")
+    for a, stop, t, rel, cols in owner_runs(inverse.symbolic, s):
+        Ht = inverse.panel(t)
+        for c0 in range(a, stop, UPDATE_COLUMNS):
+            c1 = min(c0 + UPDATE_COLUMNS, stop)
+            w = c1 - c0
+            block = np.empty((b - c0, w), order="F")  # H[r, r] rows c0:, columns c0:c1
+            for j in range(c0, c1):  # column by column: contiguous, 1-D indexing
+                np.take(Ht[:, cols[j - a]], rel[j - a :], out=block[j - c0 :, j - c0])
+            upper = np.triu_indices(w, 1)
+            block[:w][upper] = block[:w].T[upper]  # the diagonal block, both triangles
+            out[c0:] -= block @ U[c0:c1]
+            if c1 < b:  # the same entries above the diagonal, by symmetry
+                out[c0:c1] -= block[w:].T @ U[c1:]
+    return out

@@ -7,13 +7,12 @@ flop count and the number of stored entries. The numeric phase (:func:`factorize
 per set of values) runs one dense ``potrf`` / ``trsm`` / ``syrk`` per supernode on its
 frontal matrix (Liu 1990; Davis 2006, chapters 4 and 9).
 
-Each supernode's update matrix is added into its parent's front as soon as the supernode
-is factored: into the parent's panel, which lives in L's storage from the start, and into
-the parent's trailing block. The trailing blocks are opened in postorder as a stack (a
-block is opened when the first supernode of its subtree is reached, so every block opened
-later is closed earlier), carved from one buffer whose size the analysis gives. So no
-update matrix waits for its parent, and memory beyond L is the trailing blocks along one
-path of the tree, not every child of the root at once.
+The updates are applied right-looking: once a supernode is factored, the products of its
+rows below land straight in the panels of the supernodes that own those rows (all of them
+later in the order, and all in L's storage from the start), a few hundred columns at a
+time. There are no update matrices waiting for their parents, so the memory beside L is
+one panel's copies and one block of products, not the trailing blocks of every child of
+a dense root (which, on a 30,000-item design, took more than L itself).
 
 Every supernode's panel ``[L11; L21]`` is stored column-major in one flat buffer, so that
 other kernels (the selected inverse) can address an entry of L by one integer.
@@ -21,24 +20,39 @@ other kernels (the selected inverse) can address an entry of L by one integer.
 
 from __future__ import annotations
 
-import bisect
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import blas, lapack
 
+from mixedmodels._threads import one_blas_thread, threads_of_idle_cores
 from mixedmodels.linalg.ordering import elimination_tree, postorder
 
-__all__ = ["Symbolic", "SupernodalFactor", "analyse", "factorize"]
+__all__ = [
+    "UPDATE_COLUMNS",
+    "Symbolic",
+    "SupernodalFactor",
+    "analyse",
+    "factorize",
+    "owner_runs",
+    "panel_threads",
+]
 
 #: Relaxation: merge a child into its parent when the merged supernode has at most
 #: ``columns`` columns and at most this share of explicit zeros.
 RELAX: tuple[tuple[int, float], ...] = ((4, 1.0), (16, 0.8), (48, 0.1))
 #: Merge whatever the size when the share of explicit zeros stays below this.
 RELAX_ANY = 0.05
-#: Updates with at least this many rows are added column by column.
-COLUMNWISE = 64
+#: Panels of at least this many flops run LAPACK on every idle core, the others on one
+#: thread: a thread pool's start costs more than a small panel's work (on the 8k long-tail
+#: design, 277 small panels took 0.6 s of the selected inverse's 4 s on two threads).
+LARGE_PANEL_FLOPS = 2e8
+#: Columns of a supernode's update formed at once (one ``rows x UPDATE_COLUMNS`` block of
+#: products, by both the factorization and the selected inverse).
+UPDATE_COLUMNS = 256
 
 
 @dataclass(frozen=True)
@@ -62,15 +76,8 @@ class Symbolic:
         The sorted permuted row indices below each supernode's diagonal block.
     parent : numpy.ndarray
         The parent supernode (-1 for a root).
-    children : tuple of tuple of int
-        Each supernode's children, in increasing order.
-    child_rel : tuple of tuple of numpy.ndarray
-        The positions of each child's rows in the front.
     value_dst : numpy.ndarray
         The positions in L's flat storage of the permuted lower triangle's entries.
-    opens : tuple of tuple of int
-        The supernodes whose trailing blocks open when each supernode is reached (those
-        whose subtree starts there, the highest first).
     offsets : numpy.ndarray
         Start of each panel in the flat storage of L (``offsets[-1]`` entries in all).
     front_keys : numpy.ndarray
@@ -84,12 +91,9 @@ class Symbolic:
         Floating-point operations of one numeric factorization.
     max_front : int
         Rows of the largest front.
-    stack_entries : int
-        Doubles of the trailing blocks open at once, at most (the buffer they share).
     peak_work : int
         Doubles alive beside L (or beside L and the selected inverse) at the worst moment
-        of a factorization (or of the selected inverse): the trailing blocks, one front's
-        copies and products.
+        of a factorization (or of the selected inverse): one panel's copies and products.
     """
 
     n: int
@@ -99,17 +103,13 @@ class Symbolic:
     first: np.ndarray
     rows: tuple[np.ndarray, ...]
     parent: np.ndarray
-    children: tuple[tuple[int, ...], ...]
-    child_rel: tuple[tuple[np.ndarray, ...], ...]
     value_dst: np.ndarray
-    opens: tuple[tuple[int, ...], ...]
     offsets: np.ndarray
     front_keys: np.ndarray
     front_starts: np.ndarray
     column_node: np.ndarray
     flops: float
     max_front: int
-    stack_entries: int
     peak_work: int
 
     @property
@@ -119,9 +119,8 @@ class Symbolic:
 
     @property
     def peak_entries(self) -> int:
-        """The doubles alive at the worst moment of a factorization: L, the open
-        trailing blocks and one front's copies (the selected inverse needs as many
-        again, beside L)."""
+        """The doubles alive at the worst moment of a factorization: L and one panel's
+        copies and products (the selected inverse needs as many again, beside L)."""
         return self.nnz + self.peak_work
 
     def locate(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -244,14 +243,7 @@ def analyse(A: sp.csr_matrix | sp.csc_matrix, perm: np.ndarray) -> Symbolic:
     ng = firsts.size - 1
     col_g = np.repeat(np.arange(ng), np.diff(firsts))
     gparent = np.array([col_g[r[0]] if r.size else -1 for r in grows], dtype=np.int64)
-    children: list[list[int]] = [[] for _ in range(ng)]
-    for g in range(ng):
-        if gparent[g] >= 0:
-            children[int(gparent[g])].append(g)
     fronts = [np.concatenate([np.arange(firsts[g], firsts[g + 1]), grows[g]]) for g in range(ng)]
-    child_rel = tuple(
-        tuple(np.searchsorted(fronts[g], grows[c]) for c in children[g]) for g in range(ng)
-    )
     indptr, indices = low.indptr, low.indices
     a_dst = []
     flops = 0.0
@@ -270,7 +262,7 @@ def analyse(A: sp.csr_matrix | sp.csc_matrix, perm: np.ndarray) -> Symbolic:
     value_dst = np.concatenate(
         [offsets[g] + a_dst[g] for g in range(ng)] if ng else [np.zeros(0, dtype=np.int64)]
     )
-    opens, stack, peak = _trailing_stack(children, [r.size for r in grows], np.diff(firsts))
+    peak = _peak_work([r.size for r in grows], np.diff(firsts))
     heights = np.array([f.size for f in fronts], dtype=np.int64)
     front_starts = np.concatenate([[0], np.cumsum(heights)]).astype(np.int64)
     keys = np.concatenate(
@@ -284,88 +276,54 @@ def analyse(A: sp.csr_matrix | sp.csc_matrix, perm: np.ndarray) -> Symbolic:
         first=firsts,
         rows=tuple(grows),
         parent=gparent,
-        children=tuple(tuple(c) for c in children),
-        child_rel=child_rel,
         value_dst=value_dst.astype(np.int64),
-        opens=opens,
         offsets=offsets,
         front_keys=keys.astype(np.int64),
         front_starts=front_starts,
         column_node=col_g.astype(np.int64),
         flops=flops,
         max_front=int(heights.max()) if ng else 0,
-        stack_entries=stack,
         peak_work=peak,
     )
 
 
-def _trailing_stack(
-    children: list[list[int]], below: list[int], columns: np.ndarray
-) -> tuple[tuple[tuple[int, ...], ...], int, int]:
-    """When each trailing block opens, the most doubles the open blocks take, and the
-    most doubles either kernel holds beside its own output.
+def _peak_work(below: list[int], columns: np.ndarray) -> int:
+    """The most doubles either kernel holds beside its own output, over the panels.
 
     A panel without rows below is factored and inverted in place. One with ``b`` rows
-    below and ``k`` columns costs the factorization a copy of its diagonal block and of
-    its rows below (LAPACK's input must be contiguous) and the temporaries of adding its
-    update to the parent, beside the open blocks; and the selected inverse ``b^2`` (the
-    inverse on its rows), two ``b x k`` products and three ``k x k`` blocks."""
-    ng = len(below)
-    start = np.arange(ng)
-    for g in range(ng):  # children come before their parent in postorder
-        if children[g]:
-            start[g] = min(start[c] for c in children[g])
-    opens: list[list[int]] = [[] for _ in range(ng)]
-    for g in range(ng - 1, -1, -1):
-        if below[g]:
-            opens[int(start[g])].append(g)
-    top = stack = peak = 0
-    for g in range(ng):
-        top += sum(below[a] ** 2 for a in opens[g])
-        stack = max(stack, top)
-        k, b = int(columns[g]), below[g]
+    below and ``k`` columns, its update formed ``w`` columns at a time, costs the
+    factorization a copy of its diagonal block, two of its rows below (LAPACK's input must
+    be contiguous: the rows below, and those of one block), a ``b x w`` block of products
+    and two of its columns gathered; and the selected inverse three ``k x k`` blocks,
+    three ``b x k`` products, a ``b x w`` block of the inverse and three ``w x w``
+    (its diagonal block mirrored)."""
+    peak = 0
+    for k, b in zip(columns.tolist(), below, strict=True):
         if b:
-            # the extend-add's temporaries: two gathered blocks and their indices for
-            # a small update, two columns for a large one
-            scatter = 4 * b * b if b < COLUMNWISE else 2 * b
-            peak = max(peak, top + k * k + b * k, top + scatter, b * b + 2 * b * k + 3 * k * k)
-        top -= b * b
-    return tuple(tuple(o) for o in opens), int(stack), int(peak)
+            w = min(b, UPDATE_COLUMNS)
+            factor = k * k + 2 * b * k + w * k + b * w + 2 * b
+            inverse = 3 * k * k + 3 * b * k + b * w + 3 * w * w
+            peak = max(peak, factor, inverse)
+    return int(peak)
 
 
-def _extend_add(
-    P: np.ndarray, T: np.ndarray | None, U: np.ndarray, rel: np.ndarray, k: int
-) -> None:
-    """Add a child's update ``U`` (lower triangle; rows at ``rel`` in the front) to the
-    panel ``P`` (the front's first ``k`` columns) and to ``T`` (its trailing block)."""
-    r = rel.size
-    n_p = int(np.searchsorted(rel, k))
-    if r < COLUMNWISE:
-        if n_p:
-            P[np.ix_(rel, rel[:n_p])] += U[:, :n_p]
-        if n_p < r:
-            assert T is not None
-            t = rel[n_p:] - k
-            T[np.ix_(t, t)] += U[n_p:, n_p:]
-        return
-    if rel[-1] - rel[0] + 1 == r:  # consecutive positions: slices
-        a = int(rel[0])
-        if n_p:
-            P[a : a + r, a : a + n_p] += U[:, :n_p]
-        if n_p < r:
-            assert T is not None
-            a2 = a + n_p - k
-            T[a2 : a2 + r - n_p, a2 : a2 + r - n_p] += U[n_p:, n_p:]
-        return
-    for j in range(n_p):  # a column of an F-ordered array is contiguous: 1-D indexing
-        column = P[:, rel[j]]
-        column[rel[j:]] += U[j:, j]
-    if n_p < r:
-        assert T is not None
-        t = rel - k
-        for j in range(n_p, r):
-            column = T[:, t[j]]
-            column[t[j:]] += U[j:, j]
+def owner_runs(sym: Symbolic, s: int) -> list[tuple[int, int, int, np.ndarray, np.ndarray]]:
+    """How the rows below supernode ``s`` sit in the supernodes that own them.
+
+    For each run of rows owned by one supernode: the run's bounds in ``rows[s]``, that
+    supernode, the positions in its front of ``rows[s]`` from the run on, and the run's
+    local columns there.
+    """
+    rows = sym.rows[s]
+    owner = sym.column_node[rows]
+    cuts = np.concatenate([[0], np.flatnonzero(np.diff(owner)) + 1, [rows.size]])
+    out = []
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        t = int(owner[a])
+        keys = t * sym.n + rows[a:]
+        rel = np.searchsorted(sym.front_keys, keys) - sym.front_starts[t]
+        out.append((int(a), int(b), t, rel, rows[a:b] - sym.first[t]))
+    return out
 
 
 @dataclass(frozen=True)
@@ -446,41 +404,57 @@ def factorize(sym: Symbolic, data: np.ndarray) -> SupernodalFactor:
     values = np.zeros(sym.nnz)
     values[sym.value_dst] = np.asarray(data, dtype=np.float64)[sym.data_map]
     factor = SupernodalFactor(sym, values)
-    arena = np.empty(sym.stack_entries)
-    trailing: dict[int, np.ndarray] = {}
-    top = 0
-    for g in range(sym.first.size - 1):
-        for a in sym.opens[g]:  # the trailing blocks of the subtrees that start here
-            b = sym.rows[a].size
-            block = arena[top : top + b * b].reshape((b, b), order="F")
-            block.fill(0.0)
-            trailing[a] = block
-            top += b * b
-        k = int(sym.first[g + 1] - sym.first[g])
-        b = sym.rows[g].size
-        P = factor.panel(g)
-        if not b:  # the panel is its diagonal block, contiguous: factored in place
-            _, info = lapack.dpotrf(P, lower=1, clean=1, overwrite_a=1)
-            _check(info, g)
-            continue
-        L11, info = lapack.dpotrf(P[:k], lower=1, clean=1)
-        _check(info, g)
-        P[:k] = L11
-        L21 = blas.dtrsm(1.0, L11, P[k:], side=1, lower=1, trans_a=1)
-        P[k:] = L21
-        T = trailing.pop(g)
-        update = blas.dsyrk(-1.0, L21, beta=1.0, c=T, lower=1, trans=0, overwrite_c=1)
-        p = int(sym.parent[g])
-        if p >= 0:  # into the parent's front at once (children are in increasing order)
-            rel = sym.child_rel[p][bisect.bisect_left(sym.children[p], g)]
-            _extend_add(factor.panel(p), trailing.get(p), update, rel, _width(sym, p))
-        top -= b * b
+    with one_blas_thread():
+        for g in range(sym.first.size - 1):
+            with panel_threads(sym, g):
+                _factor_panel(factor, g)
     return factor
 
 
-def _width(sym: Symbolic, s: int) -> int:
-    """Columns of supernode ``s``."""
-    return int(sym.first[s + 1] - sym.first[s])
+def panel_threads(sym: Symbolic, s: int) -> AbstractContextManager[Any]:
+    """The BLAS threads for supernode ``s``'s panel: every idle core for a large one,
+    the one already set otherwise."""
+    k = int(sym.first[s + 1] - sym.first[s])
+    b = sym.rows[s].size
+    if k**3 / 3 + k * k * b + k * b * b >= LARGE_PANEL_FLOPS:
+        return threads_of_idle_cores()
+    return nullcontext()
+
+
+def _factor_panel(factor: SupernodalFactor, g: int) -> None:
+    """Factor supernode ``g``'s panel and subtract its update from the later panels."""
+    P = factor.panel(g)
+    k = P.shape[1]
+    if P.shape[0] == k:  # the panel is its diagonal block, contiguous: in place
+        _, info = lapack.dpotrf(P, lower=1, clean=1, overwrite_a=1)
+        _check(info, g)
+        return
+    L11, info = lapack.dpotrf(P[:k], lower=1, clean=1)
+    _check(info, g)
+    P[:k] = L11
+    L21 = blas.dtrsm(1.0, L11, P[k:], side=1, lower=1, trans_a=1)
+    P[k:] = L21
+    _update_owners(factor, g, L21)
+
+
+def _update_owners(factor: SupernodalFactor, s: int, L21: np.ndarray) -> None:
+    """Subtract ``L21 L21'`` (lower triangle) from the panels that own supernode ``s``'s
+    rows below, a block of columns at a time."""
+    for a, stop, t, rel, cols in owner_runs(factor.symbolic, s):
+        T = factor.panel(t)
+        for c0 in range(a, stop, UPDATE_COLUMNS):
+            c1 = min(c0 + UPDATE_COLUMNS, stop)
+            block = blas.dgemm(1.0, L21[c0:], L21[c0:c1], trans_b=1)  # rows c0:, cols c0:c1
+            r0 = rel[c0 - a :]
+            if r0[-1] - r0[0] + 1 == r0.size and cols[c1 - a - 1] - cols[c0 - a] == c1 - c0 - 1:
+                # consecutive rows and columns: one slice (the few entries it writes above
+                # the diagonal of t's block are cleared when t is factored)
+                c = int(cols[c0 - a])
+                T[r0[0] : r0[-1] + 1, c : c + c1 - c0] -= block
+                continue
+            for j in range(c0, c1):  # a column of an F-ordered panel is contiguous
+                column = T[:, cols[j - a]]
+                column[rel[j - a :]] -= block[j - c0 :, j - c0]
 
 
 def _check(info: int, s: int) -> None:
