@@ -175,8 +175,7 @@ class DenseTail:
         None), else dense."""
         if self.pairs is not None and values is None:
             if self._paired_ztt is None or self._paired_ztt[0] is not ztt:
-                dense = ztt if isinstance(ztt, np.ndarray) else ztt.toarray()
-                self._paired_ztt = (ztt, self.pairs.lookup(dense))
+                self._paired_ztt = (ztt, self.pairs.lookup(ztt))
             out: np.ndarray = self._paired_ztt[1] - self.pairs.gram(w)
             return out
         return gram.subtract_from(self._ztt(ztt), w, values)

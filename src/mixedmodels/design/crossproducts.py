@@ -163,7 +163,10 @@ def chunk_crossproducts(
         vals = np.concatenate([wc * first.matrix[:, a] for wc in wcols for a in range(k0)])
         zt0 = sp.csr_matrix((vals, (rows, cols)), shape=(q_t, m0 * k0))
         zt0.sum_duplicates()
-        if q_t * q_t > DENSE_TAIL_ENTRIES:
+        if len(columns) == 1:  # one scalar term after the first: Z_T'WZ_T is diagonal
+            diagonal = np.bincount(index[0], wcols[0] * columns[0], minlength=q_t)
+            ztt = sp.csr_matrix(sp.diags(diagonal))
+        elif q_t * q_t > DENSE_TAIL_ENTRIES:
             r = np.concatenate([i for i in index for _ in index])
             s = np.concatenate([j for _ in index for j in index])
             v = np.concatenate([wc * col for wc in wcols for col in columns])

@@ -148,10 +148,13 @@ class PairMap:
             + self.diagonal.nbytes
         )
 
-    def lookup(self, A: np.ndarray) -> np.ndarray:
-        """The entries of a dense ``q x q`` array at the pattern's positions."""
-        out: np.ndarray = A[self.rows, self.cols]
-        return out
+    def lookup(self, A: np.ndarray | sp.csr_matrix) -> np.ndarray:
+        """The entries of a ``q x q`` array, dense or CSR, at the pattern's positions."""
+        if isinstance(A, np.ndarray):
+            out: np.ndarray = A[self.rows, self.cols]
+            return out
+        picked = A[self.rows, self.cols]  # type: ignore[index]  # CSR takes index arrays
+        return np.asarray(picked, dtype=np.float64).ravel()
 
 
 def _pattern(keys: np.ndarray, own: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
