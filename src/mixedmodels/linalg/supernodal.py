@@ -233,11 +233,17 @@ def analyse(A: sp.csr_matrix | sp.csc_matrix, perm: np.ndarray) -> Symbolic:
     idx = sp.csc_matrix((np.arange(C.nnz, dtype=np.float64) + 1.0, C.indices, C.indptr), C.shape)
     perm = np.asarray(perm, dtype=np.int64)
     low0 = sp.tril(idx[perm][:, perm], format="csc")
-    perm = perm[postorder(elimination_tree(low0))]
+    tree = elimination_tree(low0)
+    post = postorder(tree)
+    perm = perm[post]
     low = sp.csc_matrix(sp.tril(idx[perm][:, perm]))
     low.sort_indices()
     data_map = low.data.astype(np.int64) - 1
-    parent = elimination_tree(low)
+    # the tree of the postordered matrix is the same tree relabelled (no second pass)
+    relabel = np.empty(n, dtype=np.int64)
+    relabel[post] = np.arange(n)
+    above = tree[post]
+    parent = np.where(above >= 0, relabel[np.maximum(above, 0)], -1)
     first, rows, colcount = _fundamental(low, parent)
     firsts, grows = _relax(first, rows, colcount, n)
     ng = firsts.size - 1
