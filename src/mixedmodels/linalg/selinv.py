@@ -80,7 +80,7 @@ def _inverse_times(inverse: SupernodalFactor, s: int, U: np.ndarray) -> np.ndarr
             w = c1 - c0
             block = np.empty((b - c0, w), order="F")  # H[r, r] rows c0:, columns c0:c1
             for j in range(c0, c1):  # column by column: contiguous, 1-D indexing
-                np.take(Ht[:, cols[j - a]], rel[j - a :], out=block[j - c0 :, j - c0])
+                Ht[:, cols[j - a]].take(rel[j - a :], out=block[j - c0 :, j - c0])
             upper = np.triu_indices(w, 1)
             block[:w][upper] = block[:w].T[upper]  # the diagonal block, both triangles
             out[c0:] -= block @ U[c0:c1]
