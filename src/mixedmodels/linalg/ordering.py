@@ -105,7 +105,7 @@ MAX_ORDERING_EDGES = 100_000_000
 def minimum_degree(
     A: sp.csr_matrix | sp.csc_matrix,
     slack: float = 0.2,
-    dense_fraction: float = 0.4,
+    dense_fraction: float = 0.25,
     seed: int = 0,
     max_edges: int | None = None,
 ) -> np.ndarray:
@@ -120,7 +120,11 @@ def minimum_degree(
         ``(1 + slack)`` times the minimum (0 is multiple minimum degree proper).
     dense_fraction : float
         When the remaining graph holds this share of all possible edges, its nodes are
-        ordered last by degree.
+        ordered last by degree. The last rounds before that point rebuild a graph of
+        millions of edges to eliminate a few dozen nodes: on the long-tail designs, 0.25
+        instead of 0.4 took 8k items' ordering from 8.8 to 5.6 s for 2.9% more flops in
+        the factorization, 17k items' from 66 to 39 s for 1.8% more, and 30k items' from
+        104 to 49 s for the same order (one run each, beside another fit).
     seed : int
         Breaks ties between candidates of equal degree (the order is reproducible).
     max_edges : int, optional
