@@ -74,6 +74,12 @@ def check_against_dense(A: sp.csc_matrix, perm: np.ndarray, seed: int) -> None:
     np.testing.assert_allclose(H.values[at], inv[sym.perm[pi], sym.perm[pj]], rtol=1e-9, atol=1e-12)
     ai, aj = np.nonzero(D)
     np.testing.assert_allclose(H.values[sym.locate(ai, aj)], inv[ai, aj], rtol=1e-9, atol=1e-12)
+    # zeros above every diagonal block's diagonal, in L and in the inverse (updates of
+    # consecutive rows write there as slices before a panel is factored and cleared)
+    for s in range(sym.first.size - 1):
+        for stored in (fac, H):
+            block = stored.panel(s)[: int(sym.first[s + 1] - sym.first[s])]
+            assert not np.any(np.triu(block, 1))
     # the counts of the analysis are those of the panels
     assert sym.nnz == sum(fac.panel(s).size for s in range(sym.first.size - 1))
     assert sym.nnz >= np.count_nonzero(np.tril(np.abs(L) > 0))
