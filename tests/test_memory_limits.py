@@ -36,3 +36,39 @@ def test_a_bounded_ordering_is_still_a_permutation() -> None:
     for order in (free, bounded):
         assert np.array_equal(np.sort(order), np.arange(n))
     assert not np.array_equal(free, bounded)  # the bound took effect
+
+
+def test_what_is_available_now_follows_the_address_space_in_use() -> None:
+    # a limit 256 MB above what the process already maps leaves about 256 MB
+    code = (
+        "import resource\n"
+        "from mixedmodels.core.tailstorage import available_bytes\n"
+        "size = [int(l.split()[1]) * 1024 for l in open('/proc/self/status')"
+        " if l.startswith('VmSize:')][0]\n"
+        "limit = size + 256 * 2**20\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (limit, limit))\n"
+        "print(available_bytes())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert 0 < int(out.stdout) <= 256 * 2**20
+
+
+def test_a_tail_larger_than_what_is_available_now_is_refused(monkeypatch) -> None:
+    # the static cap would allow it; memory in use by the data (or other programs) does not
+    import pytest
+
+    from mixedmodels.core import tailstorage
+    from mixedmodels.errors import ModelTooLargeError
+
+    rng = np.random.default_rng(1)
+    n, m0, m1 = 2000, 50, 400
+    zt0 = sp.csr_matrix((np.ones(n), (rng.integers(0, m1, n), rng.integers(0, m0, n))), (m1, m0))
+    ztt = sp.csr_matrix(sp.diags(np.asarray(zt0.sum(axis=1)).ravel()))
+    needed = tailstorage.choose_tail(ztt, zt0, [(m1, 1)]).bytes
+    monkeypatch.setattr(tailstorage, "MAX_TAIL_BYTES", 100 * needed)
+    monkeypatch.setattr(tailstorage, "available_bytes", lambda: needed // 2)
+    with pytest.raises(ModelTooLargeError, match="this process can take now"):
+        tailstorage.choose_tail(ztt, zt0, [(m1, 1)])
+    monkeypatch.setattr(tailstorage, "available_bytes", lambda: 10 * needed)
+    assert tailstorage.choose_tail(ztt, zt0, [(m1, 1)]).bytes == needed

@@ -59,8 +59,39 @@ def _memory_cap() -> int:
     return int(0.75 * total)
 
 
+def available_bytes() -> int | None:
+    """Bytes this process can still allocate now, or None where that cannot be read: the
+    memory the system reports available (``MemAvailable``: other programs' use counts),
+    and under an address-space limit the limit less the address space already in use."""
+    found: list[int] = []
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    found.append(int(line.split()[1]) * 1024)
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY and soft > 0:
+            with open("/proc/self/status", encoding="ascii") as status:
+                for line in status:
+                    if line.startswith("VmSize:"):
+                        found.append(soft - int(line.split()[1]) * 1024)
+                        break
+    except (ImportError, OSError, ValueError, IndexError):  # pragma: no cover - not POSIX
+        pass
+    return max(min(found), 0) if found else None
+
+
 #: Most bytes the tail's factorization may take (three quarters of the process's memory).
 MAX_TAIL_BYTES = _memory_cap()
+#: Of what is available when a fit starts (:func:`available_bytes`), the share the tail
+#: may take: the data, the design and the rest of the fit are already there or to come.
+AVAILABLE_SHARE = 0.9
 #: Tails with fewer levels than this stay dense (LAPACK on one block is as fast).
 SPARSE_MIN_LEVELS = 3000
 #: A Schur complement whose pattern fills more than this share of the square stays dense.
@@ -391,9 +422,12 @@ def choose_tail(
     ------
     ModelTooLargeError
         When the chosen layout needs more than ``cap`` bytes (default
-        :data:`MAX_TAIL_BYTES`).
+        :data:`MAX_TAIL_BYTES`, or less when less is available now: a share
+        :data:`AVAILABLE_SHARE` of :func:`available_bytes`).
     """
-    cap = MAX_TAIL_BYTES if cap is None else cap
+    if cap is None:
+        now = available_bytes()
+        cap = MAX_TAIL_BYTES if now is None else min(MAX_TAIL_BYTES, int(AVAILABLE_SHARE * now))
     q = int(zt0.shape[0])
     dense = DenseTail(q)
     kind: TailKind = dense
@@ -424,7 +458,8 @@ def choose_tail(
         raise ModelTooLargeError(
             f"the {kind.name} factor of the grouping factors after the first "
             f"({levels} levels, {q} coefficients) needs about {kind.bytes / 2**30:.1f} GiB, "
-            f"more than the {cap / 2**30:.1f} GiB allowed; fit fewer levels (merge rare "
-            "levels) or raise mixedmodels.core.tailstorage.MAX_TAIL_BYTES"
+            f"more than the {cap / 2**30:.1f} GiB this process can take now; fit fewer "
+            "levels (merge rare levels), free memory, or raise "
+            "mixedmodels.core.tailstorage.MAX_TAIL_BYTES"
         )
     return kind
