@@ -42,7 +42,7 @@ def test_what_is_available_now_follows_the_address_space_in_use() -> None:
     # a limit 256 MB above what the process already maps leaves about 256 MB
     code = (
         "import resource\n"
-        "from mixedmodels.core.tailstorage import available_bytes\n"
+        "from mixedmodels.core.memory import available_bytes\n"
         "size = [int(l.split()[1]) * 1024 for l in open('/proc/self/status')"
         " if l.startswith('VmSize:')][0]\n"
         "limit = size + 256 * 2**20\n"

@@ -12,7 +12,6 @@ triangular solves and the entries of ``S^{-1}`` that the gradient reads.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -22,6 +21,7 @@ from scipy.linalg import lapack
 
 from mixedmodels._threads import lapack_threads
 from mixedmodels.core.densepairs import PairedInverse, paired_inverse, paired_schur
+from mixedmodels.core.memory import available_bytes, memory_cap
 from mixedmodels.errors import ModelTooLargeError
 from mixedmodels.linalg.dense import cholesky_lower, solve_lower
 from mixedmodels.linalg.ordering import minimum_degree
@@ -41,54 +41,8 @@ __all__ = [
 ]
 
 
-def _memory_cap() -> int:
-    """Three quarters of the memory this process may use: the machine's, or less under
-    an address-space limit (``ulimit -v``, ``prlimit --as``)."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
-        total = 16 * 2**30
-    try:
-        import resource
-
-        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-        if soft != resource.RLIM_INFINITY and soft > 0:
-            total = min(total, soft)
-    except (ImportError, ValueError, OSError):  # pragma: no cover - not POSIX
-        pass
-    return int(0.75 * total)
-
-
-def available_bytes() -> int | None:
-    """Bytes this process can still allocate now, or None where that cannot be read: the
-    memory the system reports available (``MemAvailable``: other programs' use counts),
-    and under an address-space limit the limit less the address space already in use."""
-    found: list[int] = []
-    try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    found.append(int(line.split()[1]) * 1024)
-                    break
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        import resource
-
-        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-        if soft != resource.RLIM_INFINITY and soft > 0:
-            with open("/proc/self/status", encoding="ascii") as status:
-                for line in status:
-                    if line.startswith("VmSize:"):
-                        found.append(soft - int(line.split()[1]) * 1024)
-                        break
-    except (ImportError, OSError, ValueError, IndexError):  # pragma: no cover - not POSIX
-        pass
-    return max(min(found), 0) if found else None
-
-
 #: Most bytes the tail's factorization may take (three quarters of the process's memory).
-MAX_TAIL_BYTES = _memory_cap()
+MAX_TAIL_BYTES = memory_cap()
 #: Of what is available when a fit starts (:func:`available_bytes`), the share the tail
 #: may take: the data, the design and the rest of the fit are already there or to come.
 AVAILABLE_SHARE = 0.9
