@@ -20,7 +20,7 @@ other kernels (the selected inverse) can address an entry of L by one integer.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import blas, lapack
 
-from mixedmodels._threads import one_blas_thread, threads_of_idle_cores
+from mixedmodels._threads import lapack_threads, one_blas_thread
 from mixedmodels.linalg.ordering import elimination_tree, postorder
 
 __all__ = [
@@ -46,10 +46,6 @@ __all__ = [
 RELAX: tuple[tuple[int, float], ...] = ((4, 1.0), (16, 0.8), (48, 0.1))
 #: Merge whatever the size when the share of explicit zeros stays below this.
 RELAX_ANY = 0.05
-#: Panels of at least this many flops run LAPACK on every idle core, the others on one
-#: thread: a thread pool's start costs more than a small panel's work (on the 8k long-tail
-#: design, 277 small panels took 0.6 s of the selected inverse's 4 s on two threads).
-LARGE_PANEL_FLOPS = 2e8
 #: Columns of a supernode's update formed at once (one ``rows x UPDATE_COLUMNS`` block of
 #: products, by both the factorization and the selected inverse).
 UPDATE_COLUMNS = 256
@@ -418,13 +414,15 @@ def factorize(sym: Symbolic, data: np.ndarray) -> SupernodalFactor:
 
 
 def panel_threads(sym: Symbolic, s: int) -> AbstractContextManager[Any]:
-    """The BLAS threads for supernode ``s``'s panel: every idle core for a large one,
-    the one already set otherwise."""
+    """The BLAS threads for supernode ``s``'s panel: those of a dense factorization of the
+    same work (:func:`~mixedmodels._threads.lapack_threads`), inside the one thread the
+    kernels set for all panels (a thread pool's start costs more than a small panel's
+    work: on the 8k long-tail design, 277 small panels took 0.6 s of the selected
+    inverse's 4 s on two threads)."""
     k = int(sym.first[s + 1] - sym.first[s])
     b = sym.rows[s].size
-    if k**3 / 3 + k * k * b + k * b * b >= LARGE_PANEL_FLOPS:
-        return threads_of_idle_cores()
-    return nullcontext()
+    work = k**3 / 3 + k * k * b + k * b * b  # a dense order n costs n^3 / 3
+    return lapack_threads(round((3.0 * work) ** (1.0 / 3.0)))
 
 
 def _factor_panel(factor: SupernodalFactor, g: int) -> None:
