@@ -23,18 +23,6 @@ if TYPE_CHECKING:
     from mixedmodels.gls.result import GlsResult
     from mixedmodels.gls.variance import varComb, varConstPower, varExp, varIdent, varPower
 
-_CORRELATIONS = (
-    "corAR1",
-    "corARMA",
-    "corCAR1",
-    "corCompSymm",
-    "corExp",
-    "corGaus",
-    "corSpher",
-    "corSymm",
-)
-_VARIANCES = ("varComb", "varConstPower", "varExp", "varIdent", "varPower")
-
 __all__ = [
     "GlsResult",
     "corAR1",
@@ -53,12 +41,14 @@ __all__ = [
     "varPower",
 ]
 
+#: The module of each public name that is not a correlation (``cor*``, in
+#: ``correlation``) or a variance function (``var*``, in ``variance``).
+_OTHERS = {"gls": "fit", "GlsResult": "result"}
+
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        **dict.fromkeys(_CORRELATIONS, "correlation"),
-        **dict.fromkeys(_VARIANCES, "variance"),
-        "gls": "fit",
-        "GlsResult": "result",
+        name: _OTHERS.get(name) or ("correlation" if name.startswith("cor") else "variance")
+        for name in __all__
     },
 )
