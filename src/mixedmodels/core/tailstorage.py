@@ -50,11 +50,6 @@ AVAILABLE_SHARE = 0.9
 SPARSE_MIN_LEVELS = 3000
 #: A Schur complement whose pattern fills more than this share of the square stays dense.
 SPARSE_MAX_DENSITY = 0.25
-#: The sparse kind is taken when its flops times this are below the dense block's. It was
-#: 2 while small fronts ran below the speed of one large LAPACK call; since the factor
-#: applies its updates right-looking, the sparse kind's evaluations on 8k items (81 GFlop
-#: against the dense block's 158) take about 5 s against the dense kind's 9 s.
-SPARSE_FLOP_PENALTY = 1.0
 #: ``"dense"`` or ``"sparse"`` imposes that kind (the sparse one where the tail allows
 #: it: scalar terms only); None lets :func:`choose_tail` decide.
 TAIL_KIND: str | None = None
@@ -395,7 +390,10 @@ def choose_tail(
         if pattern.nnz <= SPARSE_MAX_DENSITY * q * q:
             symbolic = analyse(pattern, minimum_degree(pattern))
             sparse = SparseTail(pattern, symbolic)
-            cheaper = SPARSE_FLOP_PENALTY * symbolic.flops < q**3 / 3
+            # fewer flops decide: the right-looking kernel runs about as fast per flop as
+            # one large LAPACK call (8k items: 81 GFlop against the dense block's 158,
+            # about 5 s an evaluation against 9 s; it once had to win by a factor of 2)
+            cheaper = symbolic.flops < q**3 / 3
             if cheaper or dense.bytes > cap:
                 kind = sparse
     if (
