@@ -192,3 +192,26 @@ def test_tail_traces_from_the_inverse_diagonal_match_the_sums_on_the_pattern(
         rtol=1e-10,
         atol=1e-12,
     )
+
+
+def test_a_paired_tail_builds_no_gram_slabs_until_reweighted(monkeypatch) -> None:
+    # the Gram kernel's buffers hold the whole product; a dense tail that keeps its pairs
+    # forms the product from the pair map, so the kernel is built only for a reweighted
+    # Z_T'WZ0 (a GLMM), and then gives the pair map's product
+    terms, B = crossed_terms(8, 600, [(80, 1), (30, 1)], 1)
+    monkeypatch.setattr(tailstorage, "TAIL_KIND", "dense")
+    ws = Workspace(crossproducts(terms, B, None), [(30, 1)])
+    assert ws.tail_kind is not None and getattr(ws.tail_kind, "pairs", None) is not None
+    assert ws._gram is not None
+    templates = [np.array([[0.7]]), np.array([[1.2]])]
+    fac = ws.factorize(templates, keep_schur=True)
+    position = np.array([(0, 0, 0), (1, 0, 0)])
+    grad = objective_gradient(ws, fac, solve(ws, fac), position, True)
+    assert np.all(np.isfinite(grad))
+    assert ws._gram._slabs == []
+    w = np.random.default_rng(2).random(80)
+    paired = ws.tail_kind.schur_gram(np.zeros((30, 30)), ws._gram, w, None)
+    dense = -ws._gram.product(w)
+    assert ws._gram._slabs
+    P = ws.tail_kind.pairs
+    np.testing.assert_allclose(paired, dense[P.rows, P.cols], rtol=1e-12, atol=1e-12)

@@ -135,6 +135,7 @@ class WeightedGram:
         )
         self._transpose_order = order.T.tocsr().data.astype(np.int64)
         self._slabs: list[_RowSlab] = []
+        self._cuts: list[int] = []  # the slabs' row boundaries, built on first use
         r, c = self.Z.shape
         entries = r * c
         self._dense_at: np.ndarray | None = None  # where Z's stored values go in dense Z
@@ -145,9 +146,16 @@ class WeightedGram:
             self._dense_at = rows * c + self.Z.indices
             self._dense = self._densify(self.Z.data)
         elif _HAVE_KERNELS:
-            r = self.Z.shape[0]
             pieces = 2 if self.Z.nnz >= THREAD_MIN_NNZ and (os.cpu_count() or 1) > 1 else 1
-            cuts = self._balanced_cuts(pieces)
+            self._cuts = self._balanced_cuts(pieces)
+
+    def _ready_slabs(self) -> list[_RowSlab]:
+        """The slabs, built by the first product that needs them: their buffers hold the
+        whole product (35 MB for a tail of 2,000 levels), and a caller that has its own
+        map of the product (a dense tail's pair map) never asks for them."""
+        if self._cuts and not self._slabs:
+            r = self.Z.shape[0]
+            cuts = self._cuts
             try:
                 self._slabs = [
                     _RowSlab(self.Z, self.Zt, a, b)
@@ -156,11 +164,13 @@ class WeightedGram:
                 ]
             except (TypeError, ValueError, AttributeError):  # pragma: no cover
                 self._slabs = []
+            self._cuts = cuts if self._slabs else []
+        return self._slabs
 
     @property
     def threaded(self) -> bool:
         """True when the product is split over threads."""
-        return len(self._slabs) > 1
+        return len(self._cuts) > 2
 
     def _balanced_cuts(self, pieces: int) -> list[int]:
         """Row boundaries that give each piece about the same work."""
@@ -195,20 +205,21 @@ class WeightedGram:
             D = self._dense if values is None else self._densify(values)
             out: np.ndarray = dense - (D * w) @ D.T
             return out
-        if not self._slabs:
+        slabs = self._ready_slabs()
+        if not slabs:
             Z = self.Z
             if values is not None:
                 Z = sp.csr_matrix((values, Z.indices, Z.indptr), shape=Z.shape)
             product = Z.multiply(w[None, :]).tocsr() @ Z.T.tocsr()
             return np.asarray(dense - product.toarray(), dtype=np.float64)
         pair = None if values is None else (values, self.transposed_values(values))
-        if len(self._slabs) > 1:
-            list(_pool().map(lambda slab: slab.run(w, pair), self._slabs))
+        if len(slabs) > 1:
+            list(_pool().map(lambda slab: slab.run(w, pair), slabs))
         else:
-            self._slabs[0].run(w, pair)
+            slabs[0].run(w, pair)
         out = np.array(dense, dtype=np.float64, copy=True)
         flat = out.reshape(-1)
-        for slab in self._slabs:
+        for slab in slabs:
             where, values = slab.entries()
             flat[where] -= values
         return out
@@ -221,13 +232,14 @@ class WeightedGram:
         A piece's position array is the same object from call to call while the
         product's pattern stays the same, so a caller may cache what it derives from it.
         """
-        if self._slabs:
+        slabs = self._ready_slabs()
+        if slabs:
             pair = None if values is None else (values, self.transposed_values(values))
-            if len(self._slabs) > 1:
-                list(_pool().map(lambda slab: slab.run(w, pair), self._slabs))
+            if len(slabs) > 1:
+                list(_pool().map(lambda slab: slab.run(w, pair), slabs))
             else:
-                self._slabs[0].run(w, pair)
-            return [slab.entries() for slab in self._slabs]
+                slabs[0].run(w, pair)
+            return [slab.entries() for slab in slabs]
         Z = self.Z
         if values is not None:
             Z = sp.csr_matrix((values, Z.indices, Z.indptr), shape=Z.shape)
