@@ -703,7 +703,8 @@ frame = pd.DataFrame({"hospital": list("ABCD"), "deaths": [21, 3, 5, 8],
 mm.pooling(frame, response="deaths", group="hospital", family="binomial", trials="patients")
 mm.type1_error(n_clusters=6, cluster_size=5, icc=0.1, n_sims=3, seed=1, progress=False,
                n_jobs=1)
-print(" ".join(sorted(m for m in set(sys.modules) - before if m.startswith(("scipy", "mixedmodels")))))
+new = set(sys.modules) - before
+print(" ".join(sorted(m for m in new if m.startswith(("scipy", "mixedmodels")))))
 """
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
