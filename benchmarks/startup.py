@@ -23,6 +23,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -121,6 +122,41 @@ def _open(browser: Any, url: str, path: str, times: dict[str, list[float]], labe
     tab.close()
 
 
+def _follow_links(browser: Any, url: str, times: dict[str, list[float]]) -> None:
+    """Open ``/`` and wait for its figure, then click the explorer's link to each other
+    page and back to ``/``; note the seconds from each click to the page's numbers and
+    figure."""
+    tab = browser.new_page()
+    tab.goto(url + "/")
+    tab.wait_for_function(DRAWN["/"], timeout=120_000, polling=10)
+    for path in (*PAGES[1:], PAGES[0]):
+        start = time.perf_counter()
+        tab.click(f"#nav-{PAGES.index(path)}")
+        for kind, ready in (("numbers shown", SHOWN[path]), ("figure drawn", DRAWN[path])):
+            tab.wait_for_function(ready, timeout=120_000, polling=10)
+            label = f"`{path}` by the explorer's link: {kind}"
+            times.setdefault(label, []).append(time.perf_counter() - start)
+    tab.close()
+
+
+def _returning(playwright: Any, url: str, times: dict[str, list[float]]) -> None:
+    """Each page opened three times in new tabs of a browser with a profile on disk
+    (the returning visitor: its HTTP cache and V8's code cache kept); the third visit's
+    times are noted."""
+    from explorer_harness import CHROMIUM_ARGS, chromium_path
+
+    with tempfile.TemporaryDirectory() as profile:
+        context = playwright.chromium.launch_persistent_context(
+            profile, executable_path=chromium_path(), args=CHROMIUM_ARGS
+        )
+        for path in PAGES:
+            for visit in range(3):
+                label = f"`{path}` in a returning browser, third visit"
+                scratch: dict[str, list[float]] = {}
+                _open(context, url, path, times if visit == 2 else scratch, label)
+        context.close()
+
+
 def _page_times(runs: int) -> dict[str, list[float]]:
     """Seconds from opening a page to its numbers shown and to its first figure drawn:
     the first visitor's ``/`` right after the server's first answer (while the library
@@ -138,6 +174,8 @@ def _page_times(runs: int) -> dict[str, list[float]]:
                 _open(browser, url, "/", times, "`/` at once after the first answer")
                 for path in PAGES:
                     _open(browser, url, path, times, f"`{path}` on the running explorer")
+                _follow_links(browser, url, times)
+                _returning(p, url, times)
         browser.close()
     return times
 
