@@ -44,7 +44,7 @@ from mixedmodels.linalg.smallblocks import (
     to_component_major,
 )
 
-__all__ = ["Derivatives", "criterion_derivatives", "objective_gradient"]
+__all__ = ["Derivatives", "criterion_derivatives", "objective_gradient", "score"]
 
 
 def _tail_rows(ws: Workspace) -> list[tuple[slice, int, int]]:
@@ -123,27 +123,19 @@ def criterion_derivatives(
     A00 = ws._zz0  # (k0, k0, m0)
     k0, _, m0 = A00.shape
     Bx0 = ws._bz0[:, :p, :]  # (k0, p, m0)
-    beta = sol.beta
-    b0 = sol.b0.T  # (k0, m0)
     u0 = sol.u0.T
     Linv = fac.L0_inverse
     Minv = multiply_blocks(Linv, Linv, transpose_a=True)
     MinvT0t = np.einsum("abm,cb->acm", Minv, T0)  # M00^{-1} T0'
 
-    # the score c = Z'W(y - X beta) - A b, block by block
-    c0 = ws._bz0[:, p, :] - np.einsum("p,apm->am", beta, Bx0) - _blocks_times(A00, b0)
+    c0, cT = score(ws, sol)
     tail_sums: list[np.ndarray] = []
     tail_r2: list[np.ndarray] = []
     coupled = np.zeros((k0, k0))
     if tail:
         assert fac.tail is not None and fac.LBT is not None and fac.schur is not None
+        assert cT is not None
         tail_templates = fac.templates[1:]
-        A = ws.products
-        assert A.bzt is not None and A.ztt is not None
-        b_tail = sol.b_tail
-        c0 = c0 - (ws._zt0_t @ b_tail).reshape(m0, k0).T
-        ztt = ws.ztt_operator()
-        cT = A.bzt[:, p] - A.bzt[:, :p] @ beta - ws._zt0 @ sol.b0.ravel() - ztt @ b_tail
         inverse = fac.tail.inverse()
         scale = ws.tail_scale(tail_templates)
         W = multiply_blocks(fac.G, fac.G, transpose_b=True)
@@ -288,6 +280,31 @@ def _lower_index(
         cache.clear()
     cache[id(flat)] = (flat, rows, cols, rows * q_t + cols)
     return rows, cols, rows * q_t + cols
+
+
+def score(ws: Workspace, sol: Solution) -> tuple[np.ndarray, np.ndarray | None]:
+    """The score of the modes, ``c = Z'W(y - X beta) - A b``: the first factor's part
+    ``(k0, m0)`` and the tail's (None without one). With ``V = W^{-1} + Z Lambda Lambda'
+    Z'`` and P the REML projection, ``c = Z'P y``."""
+    p = ws.p
+    c0 = (
+        ws._bz0[:, p, :]
+        - np.einsum("p,apm->am", sol.beta, ws._bz0[:, :p, :])
+        - _blocks_times(ws._zz0, sol.b0.T)
+    )
+    if ws.products.zt0 is None:
+        return c0, None
+    A = ws.products
+    assert A.bzt is not None
+    k0, m0 = c0.shape
+    c0 = c0 - (ws._zt0_t @ sol.b_tail).reshape(m0, k0).T
+    cT = (
+        A.bzt[:, p]
+        - A.bzt[:, :p] @ sol.beta
+        - ws._zt0 @ sol.b0.ravel()
+        - ws.ztt_operator() @ sol.b_tail
+    )
+    return c0, cT
 
 
 def _blocks_times(blocks: np.ndarray, v: np.ndarray) -> np.ndarray:
