@@ -12,6 +12,7 @@ from scipy.linalg import lapack
 
 __all__ = [
     "DIFFERENCED_HESSIAN",
+    "INFORMATION_HESSIAN",
     "STARTED_HESSIAN",
     "UPDATED_HESSIAN",
     "Derivatives",
@@ -29,6 +30,7 @@ __all__ = [
 DIFFERENCED_HESSIAN = "analytic gradient, Hessian from its forward differences"
 UPDATED_HESSIAN = "analytic gradient, Hessian from the previous fit's with BFGS updates"
 STARTED_HESSIAN = "analytic gradient, Hessian differenced at the start with BFGS updates"
+INFORMATION_HESSIAN = "analytic gradient, the average information at the start with BFGS updates"
 FREE_HESSIAN = "analytic gradient, Hessian from its forward differences over the free coordinates"
 
 #: A Newton step of the polish shorter than this (theta is O(1) on the conditioned

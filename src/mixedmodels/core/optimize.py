@@ -20,6 +20,7 @@ import scipy.optimize
 from mixedmodels.core.boundary import BoundaryCheck, check_boundary
 from mixedmodels.core.newton import (
     FREE_HESSIAN,
+    INFORMATION_HESSIAN,
     STARTED_HESSIAN,
     UPDATED_HESSIAN,
     Derivatives,
@@ -82,6 +83,7 @@ def minimize_theta(
     hessian: np.ndarray | None = None,
     reported_shift: float = 0.0,
     difference_start: bool = False,
+    information: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, OptInfo]:
     """Minimize ``f`` over theta within its bounds; return theta and an :class:`OptInfo`.
 
@@ -98,7 +100,9 @@ def minimize_theta(
     added to ``f`` in the progress reports of a slow fit, so that they show the criterion
     the fit will report (``f`` may be it on centred and scaled matrices). With
     ``difference_start`` (and ``gradient``) the start is an estimate close to the
-    optimum: Newton steps come first, with ``hessian`` or, without one, with the Hessian
+    optimum: Newton steps come first, with ``hessian`` or, without one, with
+    ``information(theta)`` there (an approximate Hessian from the factorization the
+    start's gradient made, such as the average information) or else the Hessian
     differenced there (``n_theta`` gradients).
     """
     progress = FitProgress(enabled=settings.progress, shift=reported_shift)
@@ -115,6 +119,7 @@ def minimize_theta(
             hessian,
             progress,
             difference_start,
+            information,
         )
     except FitInterrupted:
         raise
@@ -134,6 +139,7 @@ def _minimize_theta(
     hessian: np.ndarray | None,
     progress: FitProgress,
     difference_start: bool = False,
+    information: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, OptInfo]:
     count = 0
     t0 = time.perf_counter()
@@ -196,11 +202,13 @@ def _minimize_theta(
         # from an estimate (with the Hessian differenced there, or a previous fit's) or
         # from the previous optimum with its Hessian; the general optimizer goes on from
         # where the steps stop
-        start, reached = _newton_on_scale(fun, start, lower, hessian)
+        start, reached = _newton_on_scale(fun, start, lower, hessian, information)
         if difference_start:
             origin = "a moment estimate"
             if hessian is not None:
                 origin += " with the previous fit's Hessian"
+            elif reached is not None and reached.source == INFORMATION_HESSIAN:
+                origin += " with its average information"
         origin += " (on the sinh scale)"
     boundary = None
     if reached is not None:
@@ -240,6 +248,7 @@ def _newton_on_scale(
     start: np.ndarray,
     lower: np.ndarray,
     hessian: np.ndarray | None,
+    information: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, Derivatives | None]:
     """Quasi-Newton steps from a point near the optimum, on L-BFGS-B's sinh scale.
 
@@ -247,22 +256,39 @@ def _newton_on_scale(
     criterion of a factor with few levels is much closer to quadratic than over theta
     (InstEval's 14 departments, from the one-way start: 12 evaluations instead of 15).
     Their first Hessian is ``hessian`` (over theta, a previous optimum's) carried to u,
-    ``f_uu = theta'(u)^2 F_tt + F_t theta''(u)``, or else differenced at the start
-    (``n_theta`` gradients). Returns the point reached and, at an optimum, the gradient
-    and the Hessian over theta (the same relation the other way)."""
+    ``f_uu = theta'(u)^2 F_tt + F_t theta''(u)``, or else ``information`` at the start
+    (an approximate Hessian over theta, carried the same way) when it is positive
+    definite, or else the Hessian differenced at the start (``n_theta`` gradients).
+    Returns the point reached and, at an optimum, the gradient and the Hessian over
+    theta (the same relation the other way)."""
     scale = DiagonalScale(lower)
     on_scale = scale.over_search(fun)
     u0 = scale.search(start)
     value, grad = on_scale(u0)
     if not np.isfinite(value) or value >= 1e300:
         return start, None
-    if hessian is None:
-        first = gradient_differences(on_scale, u0, grad, START_STEP)
-        source = STARTED_HESSIAN
-    else:
-        first = scale.search_hessian(u0, hessian, grad / scale.slope(u0))
+
+    def definite(H: np.ndarray) -> bool:
+        return bool(np.all(np.isfinite(H)) and np.all(np.linalg.eigvalsh(H) > 0))
+
+    slope = scale.slope(u0)
+    first: np.ndarray | None = None
+    if hessian is not None:
+        first = scale.search_hessian(u0, hessian, grad / slope)
         source = UPDATED_HESSIAN
-    if not (np.all(np.isfinite(first)) and np.all(np.linalg.eigvalsh(first) > 0)):
+    else:
+        if information is not None:
+            try:
+                approximate = information(scale.theta(u0))  # where the gradient was
+            except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+                approximate = None
+            if approximate is not None and np.all(np.isfinite(approximate)):
+                first = scale.search_hessian(u0, approximate, grad / slope)
+                source = INFORMATION_HESSIAN
+        if first is None or not definite(first):
+            first = gradient_differences(on_scale, u0, grad, START_STEP)
+            source = STARTED_HESSIAN
+    if first is None or not definite(first):
         return start, None
     u, reached = quasi_newton(on_scale, u0, lower, first)  # u's bounds are theta's
     theta = scale.theta(u)

@@ -40,6 +40,7 @@ from mixedmodels.errors import (
     check_finite_fit,
 )
 from mixedmodels.lmm.gradient import objective_gradient
+from mixedmodels.lmm.information import average_information
 from mixedmodels.lmm.model import LinearMixedModel
 from mixedmodels.lmm.record import LmmRecord
 
@@ -297,6 +298,11 @@ def estimate(
         except (np.linalg.LinAlgError, ValueError, FloatingPointError):
             return np.inf, np.zeros_like(theta)
 
+    def information(theta: np.ndarray) -> np.ndarray:
+        # at the start, whose gradient has just factored: no factorization of its own
+        fac = factorize(theta, keep_schur=True)
+        return average_information(ws, fac, solve(ws, fac), theta_map.position, reml)
+
     # Models of scalar terms, and one factor with a vector term, start from the moment
     # estimate with Newton steps (core/momentstart.py): on balanced data it is the
     # optimum (Penicillin: 3 evaluations instead of 13), elsewhere close (sleepstudy 8
@@ -339,6 +345,7 @@ def estimate(
                 hessian=hessian,
                 reported_shift=model.conditioning.reml_shift() if reml else 0.0,
                 difference_start=estimated is not None,
+                information=information if dense is None else None,
             )
         try:
             fac = factorize(theta_c)
