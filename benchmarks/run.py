@@ -957,6 +957,7 @@ def write_reports(results: list[Measurement], meta: dict[str, Any], out_dir: Pat
     ]
     if fail:
         md += ["", "## Failures", "", "```", *fail, "```"]
+    out_dir.mkdir(parents=True, exist_ok=True)  # a new --out-dir, not only the default
     (out_dir / "results.md").write_text("\n".join(md) + "\n")
     payload = {**meta, "results": [asdict(m) for m in results]}
     (out_dir / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
