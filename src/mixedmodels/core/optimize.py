@@ -243,6 +243,11 @@ def _minimize_theta(
     )
 
 
+def _definite(H: np.ndarray) -> bool:
+    """Whether ``H`` is finite and positive definite."""
+    return bool(np.all(np.isfinite(H)) and np.all(np.linalg.eigvalsh(H) > 0))
+
+
 def _newton_on_scale(
     fun: Callable[[np.ndarray], tuple[float, np.ndarray]],
     start: np.ndarray,
@@ -268,27 +273,16 @@ def _newton_on_scale(
     if not np.isfinite(value) or value >= 1e300:
         return start, None
 
-    def definite(H: np.ndarray) -> bool:
-        return bool(np.all(np.isfinite(H)) and np.all(np.linalg.eigvalsh(H) > 0))
-
-    slope = scale.slope(u0)
-    first: np.ndarray | None = None
-    if hessian is not None:
-        first = scale.search_hessian(u0, hessian, grad / slope)
-        source = UPDATED_HESSIAN
-    else:
-        if information is not None:
-            try:
-                approximate = information(scale.theta(u0))  # where the gradient was
-            except (np.linalg.LinAlgError, ValueError, FloatingPointError):
-                approximate = None
-            if approximate is not None and np.all(np.isfinite(approximate)):
-                first = scale.search_hessian(u0, approximate, grad / slope)
-                source = INFORMATION_HESSIAN
-        if first is None or not definite(first):
-            first = gradient_differences(on_scale, u0, grad, START_STEP)
-            source = STARTED_HESSIAN
-    if first is None or not definite(first):
+    given, source = hessian, UPDATED_HESSIAN
+    if given is None and information is not None:
+        try:
+            given, source = information(scale.theta(u0)), INFORMATION_HESSIAN  # at u0
+        except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+            given = None
+    first = None if given is None else scale.search_hessian(u0, given, grad / scale.slope(u0))
+    if hessian is None and (first is None or not _definite(first)):
+        first, source = gradient_differences(on_scale, u0, grad, START_STEP), STARTED_HESSIAN
+    if first is None or not _definite(first):
         return start, None
     u, reached = quasi_newton(on_scale, u0, lower, first)  # u's bounds are theta's
     theta = scale.theta(u)

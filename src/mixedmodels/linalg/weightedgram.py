@@ -167,6 +167,17 @@ class WeightedGram:
             self._cuts = cuts if self._slabs else []
         return self._slabs
 
+    def _run_slabs(self, w: np.ndarray, values: np.ndarray | None) -> list[_RowSlab]:
+        """The numeric phase in every slab (on the thread pool when there are several);
+        the slabs, or none when the compiled kernels are not used."""
+        slabs = self._ready_slabs()
+        pair = None if values is None else (values, self.transposed_values(values))
+        if len(slabs) > 1:
+            list(_pool().map(lambda slab: slab.run(w, pair), slabs))
+        elif slabs:
+            slabs[0].run(w, pair)
+        return slabs
+
     @property
     def threaded(self) -> bool:
         """True when the product is split over threads."""
@@ -205,18 +216,13 @@ class WeightedGram:
             D = self._dense if values is None else self._densify(values)
             out: np.ndarray = dense - (D * w) @ D.T
             return out
-        slabs = self._ready_slabs()
+        slabs = self._run_slabs(w, values)
         if not slabs:
             Z = self.Z
             if values is not None:
                 Z = sp.csr_matrix((values, Z.indices, Z.indptr), shape=Z.shape)
             product = Z.multiply(w[None, :]).tocsr() @ Z.T.tocsr()
             return np.asarray(dense - product.toarray(), dtype=np.float64)
-        pair = None if values is None else (values, self.transposed_values(values))
-        if len(slabs) > 1:
-            list(_pool().map(lambda slab: slab.run(w, pair), slabs))
-        else:
-            slabs[0].run(w, pair)
         out = np.array(dense, dtype=np.float64, copy=True)
         flat = out.reshape(-1)
         for slab in slabs:
@@ -232,13 +238,8 @@ class WeightedGram:
         A piece's position array is the same object from call to call while the
         product's pattern stays the same, so a caller may cache what it derives from it.
         """
-        slabs = self._ready_slabs()
+        slabs = self._run_slabs(w, values)
         if slabs:
-            pair = None if values is None else (values, self.transposed_values(values))
-            if len(slabs) > 1:
-                list(_pool().map(lambda slab: slab.run(w, pair), slabs))
-            else:
-                slabs[0].run(w, pair)
             return [slab.entries() for slab in slabs]
         Z = self.Z
         if values is not None:
