@@ -109,3 +109,23 @@ def test_vector_term_matches_glmmtmb(link: str) -> None:
     np.testing.assert_allclose(sd[:2], want["sd"], rtol=2e-3)
     assert abs(sd[2] - want["corr"]) <= 2e-3
     assert fit.dispersion == pytest.approx(want["dispersion"], rel=2e-3)
+
+
+def test_intercept_model_by_newton_steps_matches_glmmtmb() -> None:
+    """The user guide's Gamma GLMM (sleepstudy, random intercepts, log link) against
+    glmmTMB (``sleepstudy_gamma.R``). Its dispersion is 0.0094, so the log-density's sum
+    (-1.3e5) is 700 times the deviance and rounds by more than 1e-13 of it: PIRLS must judge
+    its convergence on the sum's scale, and the Newton steps from the nAGQ = 0 fit must get
+    past an indefinite Hessian there. Both done, stage 2 needs no derivative-free search."""
+    ref = load_reference("sleepstudy_gamma_intercept_log")
+    want = ref["glmmTMB"]
+    fit = mm.glmm(ref["formula"], mm.datasets.load("sleepstudy"), family="Gamma", link="log")
+    assert fit.optinfo.optimizer.startswith("Newton's method"), fit.optinfo.optimizer
+    assert abs(fit.loglik - want["logLik"]) <= 1e-4
+    for name, value in want["fixef"].items():
+        se = want["se"][name]
+        assert abs(fit.fixef[name] - value) <= 2e-3 * se, name
+        assert fit.std_errors[name] == pytest.approx(se, rel=2e-3), name
+    sd = fit.varcorr.sd_cor.to_numpy()
+    assert sd[0] == pytest.approx(want["sd"], rel=2e-3)
+    assert fit.dispersion == pytest.approx(want["dispersion"], rel=2e-3)

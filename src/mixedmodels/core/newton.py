@@ -20,6 +20,7 @@ __all__ = [
     "derivatives",
     "gradient_differences",
     "free_derivatives",
+    "modified_step",
     "newton_polish",
     "newton_steps",
     "positive_definite_step",
@@ -96,6 +97,28 @@ def central_gradient(
     return g
 
 
+#: The modified Newton step's eigenvalues are at least this share of the largest.
+MODIFIED_FLOOR = 1e-6
+
+
+def modified_step(H: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """A descent step where H is indefinite, and the positive definite matrix it comes
+    from: H with its eigenvalues replaced by their absolute values (at least
+    ``MODIFIED_FLOOR`` of the largest), which keeps Newton's step along the directions of
+    positive curvature and turns it downhill along those of negative curvature (Nocedal and
+    Wright 2006, section 3.4). None when H is not finite or zero."""
+    if not np.all(np.isfinite(H)) or not np.all(np.isfinite(g)):
+        return None
+    values, vectors = np.linalg.eigh(H)
+    top = float(np.max(np.abs(values)))
+    if top <= 0.0:
+        return None
+    values = np.maximum(np.abs(values), MODIFIED_FLOOR * top)
+    positive: np.ndarray = (vectors * values) @ vectors.T
+    step: np.ndarray = vectors @ ((vectors.T @ g) / values)
+    return step, positive
+
+
 def positive_definite_step(H: np.ndarray, g: np.ndarray) -> np.ndarray | None:
     """The Newton step ``H^{-1} g``, or None when H is not positive definite."""
     try:
@@ -119,6 +142,7 @@ def newton_steps(
     halvings: int = 0,
     quasi: bool = False,
     settle: float = 0.0,
+    modify: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, bool, float]:
     """Newton steps on ``f`` over (theta, then other parameters) with the central-difference
     gradient and Hessian of :func:`derivatives` (steps of ``step``); ``value`` is
@@ -134,7 +158,9 @@ def newton_steps(
     step does not lower ``f``), after a step shorter than ``REFRESH_FACTOR * settle``
     (the steps end there if the fresh Hessian's next step is shorter than ``settle``) and
     at the end, so the Hessian returned is always one differenced at the point returned
-    (or within ``keep_hessian`` of it).
+    (or within ``keep_hessian`` of it). With ``modify``, a freshly differenced Hessian
+    that is not positive definite gives the step of :func:`modified_step` (tried with
+    the same halvings) instead of ending the steps.
 
     Returns the point, the Hessian, whether a step was taken, and the length
     ``max |H^{-1} g|`` of the Newton step that would follow (inf when the Hessian is not
@@ -152,6 +178,11 @@ def newton_steps(
     taken = 0
     while taken < rounds:
         newton = None if on_bound(params) else positive_definite_step(H, g)
+        model = H  # the quadratic model of the step (H, or H made positive definite)
+        if newton is None and fresh and modify and not on_bound(params):
+            modified = modified_step(H, g)
+            if modified is not None:
+                newton, model = modified
         if newton is None:
             if fresh:
                 return params, H, polished, np.inf
@@ -161,6 +192,10 @@ def newton_steps(
         # a full step, or (from a start the quadratic model does not yet describe) the
         # first of its halvings that lowers f
         length, trial_value = 1.0, np.inf
+        if model is not H:
+            # a modified step is a descent direction, not a model's minimum: shortened to
+            # go at most half-way to theta's bounds, it is then halved as Newton's are
+            length = min(1.0, 0.5 * _room(params[:n_theta], newton[:n_theta], theta_lower))
         for _ in range(halvings + 1):
             trial = params - length * newton
             if np.any(trial[:n_theta] < theta_lower):
@@ -182,11 +217,11 @@ def newton_steps(
         newton = length * newton
         moved = float(np.max(np.abs(newton)))
         params, value, polished = trial, trial_value, True
-        if moved <= keep_hessian:
+        if moved <= keep_hessian and model is H:
             g = central_gradient(f, params, free, step=step)
         elif quasi:
             g_new = central_gradient(f, params, free, step=step)
-            H = _bfgs_update(H, -newton, g_new - g)
+            H = _bfgs_update(model, -newton, g_new - g)
             g, fresh = g_new, False
             if moved < REFRESH_FACTOR * settle:
                 # near the end: the Hessian differenced afresh says whether it is (and
@@ -204,6 +239,14 @@ def newton_steps(
         g, H = derivatives(f, params, free, value, step=step)
     last = None if on_bound(params) else positive_definite_step(H, g)
     return params, H, polished, np.inf if last is None else float(np.max(np.abs(last)))
+
+
+def _room(theta: np.ndarray, step: np.ndarray, lower: np.ndarray) -> float:
+    """The longest multiple of ``-step`` from ``theta`` that stays above ``lower``."""
+    down = step > 0
+    if not np.any(down):
+        return np.inf
+    return float(np.min((theta[down] - lower[down]) / step[down]))
 
 
 def _bfgs_update(H: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.ndarray:

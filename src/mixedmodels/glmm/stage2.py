@@ -266,6 +266,7 @@ def difference_stage2(
         # is the optimizer; where it does not settle (a boundary, an indefinite
         # Hessian, many parameters) COBYQA runs first and Newton polishes.
         settled = False
+        params = start
         if start.size <= NEWTON_FIRST_MAX_PARAMS:
             params, H, polished, last = newton_steps(
                 deviance.exact,
@@ -279,6 +280,7 @@ def difference_stage2(
                 halvings=NEWTON_HALVINGS,
                 quasi=True,
                 settle=NEWTON_SETTLED,
+                modify=True,
             )
             settled = last < NEWTON_SETTLED
             if settled:
@@ -299,8 +301,9 @@ def difference_stage2(
                 final_radius=max(settings.final_radius, STAGE2_RADIUS),
                 scale_by_curvature=True,
             )
+            # (from where the Newton steps stopped, if they took any: below the start)
             params, info = minimize_theta(
-                deviance, start, lower, final, check=False, initial_radius=0.5, terms=terms
+                deviance, params, lower, final, check=False, initial_radius=0.5, terms=terms
             )
             # Newton steps take COBYQA's stopping point (its last trust region is
             # STAGE2_RADIUS wide) to the optimum
