@@ -104,3 +104,27 @@ def test_bad_input_is_named() -> None:
     twice = data.assign(t=np.where(data.index % 4 == 1, 8, data["age"]))
     with pytest.raises(mm.DataError, match="appears twice in one group"):
         mm.lmm(f, twice, correlation=mm.corAR1(form="~ t | Subject"))
+
+
+def test_inner_fits_from_the_last_optimum_need_no_derivative_free_search(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each evaluation of the structure parameters fits theta from the last one's optimum.
+    L-BFGS-B's line search gives up there (it starts at the optimum); the fit takes that
+    stationary point instead of searching again with COBYQA (BodyWeight with CAR(1) and a
+    power variance: 32 inner fits of 66 to 118 evaluations each went to COBYQA)."""
+    from mixedmodels.lmm import structured_design
+
+    optimizers: list[str] = []
+    estimate = structured_design.estimate
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        out = estimate(*args, **kwargs)
+        optimizers.append(out.info.optimizer)
+        return out
+
+    monkeypatch.setattr(structured_design, "estimate", recorded)
+    formula, data, correlation, variance = MODELS["bodyweight_car1_power"]
+    fit = mm.lmm(formula, data(), correlation=correlation, variance=variance, reml=False)
+    assert fit.converged and len(optimizers) > 20
+    assert not [name for name in optimizers if "COBYQA" in name]
