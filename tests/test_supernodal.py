@@ -74,6 +74,12 @@ def check_against_dense(A: sp.csc_matrix, perm: np.ndarray, seed: int) -> None:
     np.testing.assert_allclose(H.values[at], inv[sym.perm[pi], sym.perm[pj]], rtol=1e-9, atol=1e-12)
     ai, aj = np.nonzero(D)
     np.testing.assert_allclose(H.values[sym.locate(ai, aj)], inv[ai, aj], rtol=1e-9, atol=1e-12)
+    # A's own entries, in its CSC order, are where pattern_positions says (no search)
+    C = sp.csc_matrix(A)
+    C.sort_indices()
+    ci = C.indices
+    cj = np.repeat(np.arange(n), np.diff(C.indptr))
+    np.testing.assert_array_equal(sym.pattern_positions, sym.locate(ci, cj))
     # zeros above every diagonal block's diagonal, in L and in the inverse (updates of
     # consecutive rows write there as slices before a panel is factored and cleared)
     for s in range(sym.first.size - 1):

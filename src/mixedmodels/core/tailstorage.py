@@ -273,12 +273,23 @@ class SparseTail:
         return at
 
     def positions(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-        """Positions in the factor's storage of ``(i, j)``, cached per pair of arrays."""
+        """Positions in the factor's storage of the entries ``(i, j)`` on S's pattern,
+        cached per pair of arrays: S's own entries (``rows``, ``cols``) are where the
+        analysis put them, others are found on S's pattern first (a search over S's
+        entries, not over every entry of L: on 8k items 0.9 s went to that)."""
+        if i is self.rows and j is self.cols:
+            return self.symbolic.pattern_positions
         key = (id(i), id(j))
         hit = self._cache.get(key)
         if hit is not None and hit[0] is i and hit[1] is j:
             return hit[2]
-        at = self.symbolic.locate(i, j)
+        flat = np.asarray(i, dtype=np.int64) * self.q + np.asarray(j, dtype=np.int64)
+        slot = np.minimum(np.searchsorted(self.keys, flat), self.keys.size - 1)
+        on_pattern = self.keys[slot] == flat
+        at: np.ndarray = self.symbolic.pattern_positions[slot]
+        if not np.all(on_pattern):  # fill-in: an entry of L beyond S's pattern
+            off = ~on_pattern
+            at[off] = self.symbolic.locate(np.asarray(i)[off], np.asarray(j)[off])
         self._cache[key] = (i, j, at)
         return at
 

@@ -21,7 +21,7 @@ other kernels (the selected inverse) can address an entry of L by one integer.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -85,6 +85,11 @@ class Symbolic:
         The supernode of every permuted column.
     flops : float
         Floating-point operations of one numeric factorization.
+    pattern_positions : numpy.ndarray
+        Where each entry of the analysed matrix (its CSC order, full pattern) lives in L's
+        flat storage: its own slot, or its transpose's for an entry above the diagonal
+        in the permuted order. Reading entries of L (or of the selected inverse) on A's
+        pattern this way needs no search (:meth:`locate` is for any entry of L).
     max_front : int
         Rows of the largest front.
     peak_work : int
@@ -104,9 +109,13 @@ class Symbolic:
     front_keys: np.ndarray
     front_starts: np.ndarray
     column_node: np.ndarray
+    pattern_positions: np.ndarray
     flops: float
     max_front: int
     peak_work: int
+    _runs: dict[int, list[tuple[int, int, int, np.ndarray, np.ndarray]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def nnz(self) -> int:
@@ -270,6 +279,7 @@ def analyse(A: sp.csr_matrix | sp.csc_matrix, perm: np.ndarray) -> Symbolic:
     keys = np.concatenate(
         [g * n + fronts[g] for g in range(ng)] if ng else [np.zeros(0, dtype=np.int64)]
     )
+    value_dst = value_dst.astype(np.int64)
     return Symbolic(
         n=n,
         perm=perm,
@@ -278,15 +288,32 @@ def analyse(A: sp.csr_matrix | sp.csc_matrix, perm: np.ndarray) -> Symbolic:
         first=firsts,
         rows=tuple(grows),
         parent=gparent,
-        value_dst=value_dst.astype(np.int64),
+        value_dst=value_dst,
         offsets=offsets,
         front_keys=keys.astype(np.int64),
         front_starts=front_starts,
         column_node=col_g.astype(np.int64),
+        pattern_positions=_pattern_positions(C, data_map, value_dst),
         flops=flops,
         max_front=int(heights.max()) if ng else 0,
         peak_work=peak,
     )
+
+
+def _pattern_positions(C: sp.csc_matrix, data_map: np.ndarray, value_dst: np.ndarray) -> np.ndarray:
+    """L's storage position of every entry of the symmetric ``C`` (CSC, sorted): the
+    permuted lower triangle's entries have theirs (``value_dst``); each other entry takes
+    its transpose's. The transpose's index comes from reading C's CSC arrays as CSR (the
+    transpose, holding each entry's own index) and converting that to CSC."""
+    out = np.full(C.nnz, -1, dtype=np.int64)
+    out[data_map] = value_dst
+    above = out < 0
+    if np.any(above):
+        index = np.arange(C.nnz, dtype=np.int64)
+        transpose = sp.csr_matrix((index, C.indices, C.indptr), shape=C.shape).tocsc()
+        transpose.sort_indices()
+        out[above] = out[transpose.data[above]]
+    return out
 
 
 def _peak_work(below: list[int], columns: np.ndarray) -> int:
@@ -316,6 +343,9 @@ def owner_runs(sym: Symbolic, s: int) -> list[tuple[int, int, int, np.ndarray, n
     supernode, the positions in its front of ``rows[s]`` from the run on, and the run's
     local columns there.
     """
+    known = sym._runs.get(s)
+    if known is not None:
+        return known
     rows = sym.rows[s]
     owner = sym.column_node[rows]
     cuts = np.concatenate([[0], np.flatnonzero(np.diff(owner)) + 1, [rows.size]])
@@ -325,6 +355,7 @@ def owner_runs(sym: Symbolic, s: int) -> list[tuple[int, int, int, np.ndarray, n
         keys = t * sym.n + rows[a:]
         rel = np.searchsorted(sym.front_keys, keys) - sym.front_starts[t]
         out.append((int(a), int(b), t, rel, rows[a:b] - sym.first[t]))
+    sym._runs[s] = out  # both kernels ask for every panel's runs at every evaluation
     return out
 
 
