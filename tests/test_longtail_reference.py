@@ -29,7 +29,7 @@ from tiers import full_tier  # noqa: E402
 REFERENCE = json.loads((ROOT / "tests" / "reference" / "longtail_lme4.json").read_text())
 AROUND = json.loads((ROOT / "tests" / "reference" / "longtail_lme4_devfun.json").read_text())
 #: The designs whose lme4 reference is the criterion at theta (an lmer fit takes hours).
-LARGER = ["longtail_8k"]
+LARGER = ["longtail_8k", "longtail_17k"]
 
 
 @pytest.mark.parametrize(("preset", "kind"), [("longtail_2k", "dense")])
