@@ -10,13 +10,20 @@ alone (the counter is reset after the data are built).
 Usage::
 
     python benchmarks/longtail_fit.py --presets longtail_2k,longtail_8k,longtail_17k \\
-        --programs mixedmodels,mixedlm --out benchmarks/longtail_fit.json
+        --programs mixedmodels,mixedlm --out benchmarks/longtail_fit.json [--timeout 2400]
+
+With ``--timeout`` a fit still running after that many seconds is stopped, its whole
+process group with it, and its row says so; a worker that crashes leaves the fault
+handler's traceback in its row.
 """
 
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -43,7 +50,9 @@ def _reset_peak() -> bool:
 
 
 def worker(program: str, preset: str) -> dict[str, object]:
-    """Fit one design with one program in this process."""
+    """Fit one design with one program in this process (a crash of the interpreter
+    leaves Python's traceback on stderr)."""
+    faulthandler.enable()
     sys.path.insert(0, str(HERE))
     import crossed_longtail
 
@@ -106,26 +115,43 @@ def worker(program: str, preset: str) -> dict[str, object]:
     }
 
 
-def run(presets: list[str], programs: list[str], limit: int) -> list[dict[str, object]]:
+def _fit_in_process(
+    program: str, preset: str, limit: int, timeout: float | None
+) -> dict[str, object]:
+    """One fit in a fresh process (its own session) under an address-space limit; past
+    ``timeout`` seconds the whole session is killed, so no worker outlives the run."""
+    cmd = ["prlimit", f"--as={limit}", sys.executable, __file__, "--worker", program, preset]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return {"program": program, "preset": preset, "error": f"stopped after {timeout:g} s"}
+    if proc.returncode != 0:
+        lines = stderr.strip().splitlines()
+        if proc.returncode < 0:
+            # the fault handler's dump, from its first line: the innermost frames first
+            starts = [i for i, line in enumerate(lines) if line.startswith("Fatal Python")]
+            kept = lines[starts[-1] :][:16] if starts else lines[-16:]
+            how = f"ended by signal {-proc.returncode}"
+        else:
+            kept, how = lines[-3:], f"exit status {proc.returncode}"  # an exception's end
+        return {"program": program, "preset": preset, "error": how, "stderr": kept}
+    row: dict[str, object] = json.loads(stdout.strip().splitlines()[-1])
+    return row
+
+
+def run(
+    presets: list[str], programs: list[str], limit: int, timeout: float | None = None
+) -> list[dict[str, object]]:
     """Every (preset, program) fit in a fresh process under an address-space limit."""
     out = []
     for preset in presets:
         for program in programs:
-            cmd = [
-                "prlimit",
-                f"--as={limit}",
-                sys.executable,
-                __file__,
-                "--worker",
-                program,
-                preset,
-            ]
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            if proc.returncode != 0:
-                tail = proc.stderr.strip().splitlines()[-1:] or ["?"]
-                row: dict[str, object] = {"program": program, "preset": preset, "error": tail[0]}
-            else:
-                row = json.loads(proc.stdout.strip().splitlines()[-1])
+            row = _fit_in_process(program, preset, limit, timeout)
             print(json.dumps(row), flush=True)
             out.append(row)
     return out
@@ -165,11 +191,14 @@ def main() -> None:
     parser.add_argument("--programs", default="mixedmodels,mixedlm")
     parser.add_argument("--limit", type=int, default=12_000_000_000, help="bytes of address space")
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--timeout", type=float, help="seconds before one fit (its whole process) is stopped"
+    )
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(*args.worker)))
         return
-    rows = run(args.presets.split(","), args.programs.split(","), args.limit)
+    rows = run(args.presets.split(","), args.programs.split(","), args.limit, args.timeout)
     if args.out:
         args.out.write_text(json.dumps(rows, indent=1) + "\n")
         args.out.with_suffix(".table.md").write_text(markdown(rows))
