@@ -263,12 +263,16 @@ class SparseTail:
         self.diagonal = np.flatnonzero(self.rows == self.cols)
         self.bytes = 8 * (2 * self.symbolic.peak_entries + 4 * P.nnz)
 
+    def _slots(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The slots on S's pattern of the entries ``flat = row * q + col`` of a symmetric
+        matrix (the transposed entry's slot, the same value), and which are on it."""
+        at = np.minimum(np.searchsorted(self.keys, flat), self.keys.size - 1)
+        return at, self.keys[at] == flat
+
     def _at(self, flat: np.ndarray) -> np.ndarray:
-        """Storage positions of the entries ``flat = row * q + col`` of a symmetric matrix
-        on S's pattern (the transposed entry's slot, the same value)."""
-        at = np.searchsorted(self.keys, flat)
-        at = np.minimum(at, self.keys.size - 1)
-        if not np.array_equal(self.keys[at], flat):
+        """:meth:`_slots` for entries that must all lie on S's pattern."""
+        at, on_pattern = self._slots(flat)
+        if not np.all(on_pattern):
             raise ValueError("an entry outside the tail's pattern")
         return at
 
@@ -284,8 +288,7 @@ class SparseTail:
         if hit is not None and hit[0] is i and hit[1] is j:
             return hit[2]
         flat = np.asarray(i, dtype=np.int64) * self.q + np.asarray(j, dtype=np.int64)
-        slot = np.minimum(np.searchsorted(self.keys, flat), self.keys.size - 1)
-        on_pattern = self.keys[slot] == flat
+        slot, on_pattern = self._slots(flat)
         at: np.ndarray = self.symbolic.pattern_positions[slot]
         if not np.all(on_pattern):  # fill-in: an entry of L beyond S's pattern
             off = ~on_pattern
