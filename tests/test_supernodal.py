@@ -183,3 +183,23 @@ def test_minimum_degree_with_its_slack_keeps_the_fill_of_minimum_degree_proper()
     natural = analyse(A, np.arange(n_item)).flops
     assert default <= 1.05 * proper
     assert default < 0.5 * natural
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_minimum_degree_needs_no_stored_diagonal_and_ignores_values(seed: int) -> None:
+    # the rounds keep each node's own entry in the graph (a node is its own neighbour
+    # there): a pattern given without its diagonal, with other values, or with explicit
+    # zeros on its diagonal, is ordered as the same pattern with a unit diagonal
+    A = crossed_matrix(400, 40, 60, seed)
+    order = minimum_degree(A)
+    np.testing.assert_array_equal(np.sort(order), np.arange(A.shape[0]))
+    off = sp.csc_matrix(A - sp.diags(A.diagonal()))
+    off.eliminate_zeros()
+    assert off.diagonal().max() == 0.0 and off.nnz == A.nnz - A.shape[0]
+    np.testing.assert_array_equal(minimum_degree(off), order)
+    np.testing.assert_array_equal(minimum_degree(sp.csc_matrix(A * -3.5)), order)
+    zeros = A.copy()
+    columns = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
+    zeros.data[zeros.indices == columns] = 0.0  # stored, and zero
+    assert zeros.nnz == A.nnz
+    np.testing.assert_array_equal(minimum_degree(zeros), order)
