@@ -380,6 +380,10 @@ class Derivatives:
     source : str
         How the Hessian was found (:data:`DIFFERENCED_HESSIAN`, :data:`STARTED_HESSIAN`
         or :data:`UPDATED_HESSIAN`).
+    gradient_at : numpy.ndarray or None
+        Where the gradient was computed, when that is not the point itself: one last
+        Newton step shorter than :data:`QUASI_NEWTON_LAST_STEP` away, a step that
+        :func:`quasi_newton` takes with the criterion alone.
     """
 
     gradient: np.ndarray
@@ -387,6 +391,7 @@ class Derivatives:
     moved: float
     step: float
     source: str = DIFFERENCED_HESSIAN
+    gradient_at: np.ndarray | None = None
 
     def usable(self) -> bool:
         """Whether the Hessian stands for the one at the point: it was differenced within
@@ -396,6 +401,11 @@ class Derivatives:
 
 #: Newton steps shorter than this end :func:`quasi_newton` (theta is O(1)).
 QUASI_NEWTON_STEP = 1e-10
+#: A Newton step shorter than this is the last one, taken with the criterion alone: with
+#: the Hessian's updates converging, the point it reaches is within a small share of the
+#: step of the optimum, and the gradient there (a factorization's selected inverse, on a
+#: large crossed design 60% of an evaluation) would only confirm it.
+QUASI_NEWTON_LAST_STEP = 1e-6
 #: Steps :func:`quasi_newton` may take before handing over to the general optimizer.
 QUASI_NEWTON_STEPS = 15
 #: How often one step of :func:`quasi_newton` may be halved.
@@ -407,6 +417,7 @@ def quasi_newton(
     theta: np.ndarray,
     lower: np.ndarray,
     hessian: np.ndarray,
+    criterion: Callable[[np.ndarray], float] | None = None,
 ) -> tuple[np.ndarray, Derivatives | None]:
     """Quasi-Newton steps from ``theta``, starting from a known Hessian (BFGS updates).
 
@@ -417,7 +428,10 @@ def quasi_newton(
     learns the curvature again. A step that would raise the criterion is halved (up to
     ``QUASI_NEWTON_HALVINGS`` times), and one that would leave the bounds is cut to half
     the way to them; the run stops when the next Newton step is shorter than
-    ``QUASI_NEWTON_STEP``.
+    ``QUASI_NEWTON_STEP``. With ``criterion`` (the objective alone, cheaper than
+    ``gradient``), a step shorter than ``QUASI_NEWTON_LAST_STEP`` inside the bounds is the
+    last: it is taken when the criterion does not rise beyond its rounding, and the
+    derivatives returned are those of the point it started from (``gradient_at``).
 
     Returns
     -------
@@ -436,17 +450,29 @@ def quasi_newton(
     value, grad = gradient(theta)
     if not np.isfinite(value):
         return theta, None
+    previous = 0.0  # the last step's length (none yet: no rate to judge the next by)
     for _ in range(QUASI_NEWTON_STEPS):
         _, solved, info = lapack.dposv(H, grad)  # fails unless H is positive definite
         if info != 0:
             return theta, None
         step = -solved
-        if np.max(np.abs(step)) < QUASI_NEWTON_STEP:
+        size = float(np.max(np.abs(step)))
+        if size < QUASI_NEWTON_STEP:
             return theta, Derivatives(grad, H, 0.0, 0.0, UPDATED_HESSIAN)
         slope = float(grad @ step)
         if not slope < 0.0:  # H is no longer positive definite
             return theta, None
         crossing = (theta + step < lower) & np.isfinite(lower)
+        last = theta + step
+        if (
+            criterion is not None
+            and size < QUASI_NEWTON_LAST_STEP
+            and size * size < QUASI_NEWTON_STEP * previous
+            and not crossing.any()
+            and not np.any(bounded & (last < 1e-4))
+            and criterion(last) <= value + 1e-12 * max(abs(value), 1.0)
+        ):
+            return last, Derivatives(grad, H, 0.0, 0.0, UPDATED_HESSIAN, gradient_at=theta)
         if crossing.any():
             step = step * (0.5 * float(np.min((lower - theta)[crossing] / step[crossing])))
         for _ in range(QUASI_NEWTON_HALVINGS + 1):
@@ -467,4 +493,5 @@ def quasi_newton(
             Hs = H @ step
             H = H + np.outer(change, change) / curvature - np.outer(Hs, Hs) / float(step @ Hs)
         theta, value, grad = trial, trial_value, trial_grad
+        previous = float(np.max(np.abs(step)))
     return theta, None

@@ -202,7 +202,7 @@ def _minimize_theta(
         # from an estimate (with the Hessian differenced there, or a previous fit's) or
         # from the previous optimum with its Hessian; the general optimizer goes on from
         # where the steps stop
-        start, reached = _newton_on_scale(fun, start, lower, hessian, information)
+        start, reached = _newton_on_scale(fun, counted, start, lower, hessian, information)
         if difference_start:
             origin = "a moment estimate"
             if hessian is not None:
@@ -243,6 +243,11 @@ def _minimize_theta(
     )
 
 
+#: Added to :attr:`OptInfo.check` when the last Newton step went without its gradient:
+#: the scaled gradient is then that step's length, read where it began.
+LAST_STEP_NOTE = "; the gradient one Newton step before the optimum (the last step's length)"
+
+
 def _definite(H: np.ndarray) -> bool:
     """Whether ``H`` is finite and positive definite."""
     return bool(np.all(np.isfinite(H)) and np.all(np.linalg.eigvalsh(H) > 0))
@@ -250,6 +255,7 @@ def _definite(H: np.ndarray) -> bool:
 
 def _newton_on_scale(
     fun: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    criterion: Callable[[np.ndarray], float],
     start: np.ndarray,
     lower: np.ndarray,
     hessian: np.ndarray | None,
@@ -284,13 +290,21 @@ def _newton_on_scale(
         first, source = gradient_differences(on_scale, u0, grad, START_STEP), STARTED_HESSIAN
     if first is None or not _definite(first):
         return start, None
-    u, reached = quasi_newton(on_scale, u0, lower, first)  # u's bounds are theta's
+    u, reached = quasi_newton(  # u's bounds are theta's
+        on_scale, u0, lower, first, criterion=lambda v: criterion(scale.theta(v))
+    )
     theta = scale.theta(u)
     if reached is None:
         return theta, None
-    _, grad_theta = fun(theta)  # known: the last point the steps evaluated
-    over_theta = scale.theta_hessian(u, reached.hessian, grad_theta)
-    return theta, Derivatives(grad_theta, over_theta, 0.0, 0.0, source)
+    if reached.gradient_at is None:
+        _, grad_theta = fun(theta)  # known: the last point the steps evaluated
+        over_theta = scale.theta_hessian(u, reached.hessian, grad_theta)
+        return theta, Derivatives(grad_theta, over_theta, 0.0, 0.0, source)
+    # the last step went without its gradient: the derivatives are those where it began
+    at = reached.gradient_at
+    grad_theta = reached.gradient / scale.slope(at)
+    over_theta = scale.theta_hessian(at, reached.hessian, grad_theta)
+    return theta, Derivatives(grad_theta, over_theta, 0.0, 0.0, source, gradient_at=scale.theta(at))
 
 
 class _Recent:
@@ -507,6 +521,8 @@ def _finish(
         if derivs is not None and derivs.usable() and bool(free.all()):
             g, H = derivs.gradient, derivs.hessian
             method = derivs.source
+            if derivs.gradient_at is not None:
+                method += LAST_STEP_NOTE
         elif graded is not None:
             g, H = free_derivatives(graded, theta, free)
             method = FREE_HESSIAN

@@ -60,6 +60,9 @@ class OptInfo:
     objective : float
     scaled_gradient : float or None
         ``max |H^{-1} g|`` over interior parameters at the optimum; None if not checked.
+        When Newton's last step was taken with the criterion alone (see
+        :func:`mixedmodels.core.newton.quasi_newton`), it is read where that step began
+        and is the step's length, and :attr:`check` says so: the optimum is closer.
     warnings : tuple of str
     seconds : float
     boundary : BoundaryCheck or None
