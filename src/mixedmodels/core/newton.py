@@ -401,10 +401,11 @@ class Derivatives:
 
 #: Newton steps shorter than this end :func:`quasi_newton` (theta is O(1)).
 QUASI_NEWTON_STEP = 1e-10
-#: A Newton step shorter than this is the last one, taken with the criterion alone: with
-#: the Hessian's updates converging, the point it reaches is within a small share of the
-#: step of the optimum, and the gradient there (a factorization's selected inverse, on a
-#: large crossed design 60% of an evaluation) would only confirm it.
+#: A Newton step shorter than this can be the last one, taken with the criterion alone:
+#: when the step after it, predicted from the last two (``|s_k|^2 / |s_{k-1}|``, the
+#: superlinear rate of BFGS), falls below :data:`QUASI_NEWTON_STEP`, the gradient at the
+#: point it reaches (on a large crossed design a selected inverse, 60% of an evaluation)
+#: would only confirm it.
 QUASI_NEWTON_LAST_STEP = 1e-6
 #: Steps :func:`quasi_newton` may take before handing over to the general optimizer.
 QUASI_NEWTON_STEPS = 15
@@ -429,9 +430,11 @@ def quasi_newton(
     ``QUASI_NEWTON_HALVINGS`` times), and one that would leave the bounds is cut to half
     the way to them; the run stops when the next Newton step is shorter than
     ``QUASI_NEWTON_STEP``. With ``criterion`` (the objective alone, cheaper than
-    ``gradient``), a step shorter than ``QUASI_NEWTON_LAST_STEP`` inside the bounds is the
-    last: it is taken when the criterion does not rise beyond its rounding, and the
-    derivatives returned are those of the point it started from (``gradient_at``).
+    ``gradient``), a step shorter than ``QUASI_NEWTON_LAST_STEP`` inside the bounds, whose
+    square is below ``QUASI_NEWTON_STEP`` times the step before it (the next step would end
+    the run), is the last: it is taken when the criterion does not rise beyond its
+    rounding, and the derivatives returned are those of the point it started from
+    (``gradient_at``).
 
     Returns
     -------
