@@ -215,3 +215,23 @@ def test_a_paired_tail_builds_no_gram_slabs_until_reweighted(monkeypatch) -> Non
     assert ws._gram._slabs
     P = ws.tail_kind.pairs
     np.testing.assert_allclose(paired, dense[P.rows, P.cols], rtol=1e-12, atol=1e-12)
+
+
+def test_the_sparse_tails_positions_cache_stays_bounded_over_refits(monkeypatch) -> None:
+    # the gradient's lookups come back as the same arrays (cache hits); refits on the
+    # same model keep the same kind, and arrays that come once must not pile up in it
+    df = long_tail_frame(4, 3000, 300, 250)
+    monkeypatch.setattr(tailstorage, "TAIL_KIND", "sparse")
+    fit = mm.lmm("y ~ x + (1 | subj) + (1 | item)", df, reml=True)
+    kind = fit.model.workspace.tail_kind
+    assert isinstance(kind, tailstorage.SparseTail)
+    for y in fit.simulate(12, seed=5).T:
+        fit.refit(y)
+    assert 0 < len(kind._cache) < tailstorage.POSITION_CACHE
+    q = kind.q
+    rows = np.arange(q)
+    first = kind.positions(rows, rows)
+    assert kind.positions(rows, rows) is first  # the same arrays: a hit
+    for _ in range(3 * tailstorage.POSITION_CACHE):
+        np.testing.assert_array_equal(kind.positions(np.arange(q), np.arange(q)), first)
+    assert len(kind._cache) <= tailstorage.POSITION_CACHE

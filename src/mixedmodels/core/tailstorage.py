@@ -233,6 +233,12 @@ class SparseTailFactor:
         return SparseInverse(selected_inverse(self.factor), self.kind)
 
 
+#: Pairs of index arrays whose positions :meth:`SparseTail.positions` keeps. The
+#: gradient asks for the same few at every evaluation; a caller with new arrays each time
+#: (refits of a bootstrap, each with its own diagonal) must not grow the cache without end.
+POSITION_CACHE = 16
+
+
 @dataclass
 class SparseTail:
     """The tail's Schur complement on its sparse pattern, factored by supernodes.
@@ -300,6 +306,8 @@ class SparseTail:
         if not np.all(on_pattern):  # fill-in: an entry of L beyond S's pattern
             off = ~on_pattern
             at[off] = self.symbolic.locate(np.asarray(i)[off], np.asarray(j)[off])
+        if len(self._cache) >= POSITION_CACHE:  # arrays that come once (new each call)
+            self._cache.clear()
         self._cache[key] = (i, j, at)
         return at
 

@@ -30,6 +30,7 @@ rest is dense work on the tail, of the order of its Cholesky factorization.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -192,8 +193,16 @@ def _row_traces(
     E's pattern (764k positions for 2,000 long-tailed items, 21 ms a gradient)."""
     if float(np.min(scale, initial=np.inf)) < DIAGONAL_MIN_SCALE:
         return inverse.row_traces(E, scale)
-    at = np.arange(scale.size)
+    at = _diagonal_index(scale.size)  # the same array each time: the kinds cache by it
     out: np.ndarray = (1.0 - inverse.entries(at, at)) / scale
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _diagonal_index(size: int) -> np.ndarray:
+    """``arange(size)``, read-only, one array per size."""
+    out = np.arange(size)
+    out.setflags(write=False)
     return out
 
 
