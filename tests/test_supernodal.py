@@ -52,7 +52,7 @@ def check_against_dense(A: sp.csc_matrix, perm: np.ndarray, seed: int) -> None:
     for s in range(sym.first.size - 1):
         cols = np.arange(sym.first[s], sym.first[s + 1])
         front = np.concatenate([cols, sym.rows[s]])
-        L[np.ix_(front, cols)] = fac.panel(s)
+        L[np.ix_(front, cols)] = fac.dense_panel(s)
         structural[np.ix_(front, cols)] = True
     L = np.tril(L)
     np.testing.assert_allclose(L @ L.T, D[np.ix_(sym.perm, sym.perm)], rtol=1e-10, atol=1e-10)
@@ -81,13 +81,22 @@ def check_against_dense(A: sp.csc_matrix, perm: np.ndarray, seed: int) -> None:
     cj = np.repeat(np.arange(n), np.diff(C.indptr))
     np.testing.assert_array_equal(sym.pattern_positions, sym.locate(ci, cj))
     # zeros above every diagonal block's diagonal, in L and in the inverse (updates of
-    # consecutive rows write there as slices before a panel is factored and cleared)
+    # consecutive rows write there as slices before a panel is factored and cleared); a
+    # panel with no rows below keeps its lower triangle alone, packed
+    stored_sizes = 0
     for s in range(sym.first.size - 1):
+        k = int(sym.first[s + 1] - sym.first[s])
+        assert sym.packed[s] == (sym.rows[s].size == 0)
+        if sym.packed[s]:
+            stored_sizes += fac.triangle(s).size
+            assert fac.triangle(s).size == k * (k + 1) // 2
+            continue
+        stored_sizes += fac.panel(s).size
         for stored in (fac, H):
-            block = stored.panel(s)[: int(sym.first[s + 1] - sym.first[s])]
+            block = stored.panel(s)[:k]
             assert not np.any(np.triu(block, 1))
     # the counts of the analysis are those of the panels
-    assert sym.nnz == sum(fac.panel(s).size for s in range(sym.first.size - 1))
+    assert sym.nnz == stored_sizes
     assert sym.nnz >= np.count_nonzero(np.tril(np.abs(L) > 0))
 
 
@@ -105,6 +114,22 @@ def test_crossed_design_matches_dense(seed: int) -> None:
     check_against_dense(A, minimum_degree(A), seed)
     subjects_first = np.arange(A.shape[0])
     check_against_dense(A, subjects_first, seed)
+
+
+@pytest.mark.parametrize("columns", [1, 3, 7])
+def test_blocks_of_few_columns_match_dense(monkeypatch: pytest.MonkeyPatch, columns: int) -> None:
+    """Updates and reads of a few columns at a time: several blocks per run of rows, so
+    that both halves of a packed root receive slices and single columns."""
+    import mixedmodels.linalg.selinv as selinv_module
+    import mixedmodels.linalg.supernodal as supernodal_module
+
+    monkeypatch.setattr(supernodal_module, "UPDATE_COLUMNS", columns)
+    monkeypatch.setattr(selinv_module, "UPDATE_COLUMNS", columns)
+    A = crossed_matrix(400, 60, 25, 0)
+    check_against_dense(A, minimum_degree(A), 0)
+    check_against_dense(A, np.arange(A.shape[0]), 0)
+    dense = sp.csc_matrix(random_spd(30, 0.3, 4).toarray() + 1.0 + 30 * np.eye(30))
+    check_against_dense(dense, np.arange(30), 4)
 
 
 def test_outside_the_pattern_is_refused() -> None:

@@ -20,6 +20,7 @@ import numpy as np
 from scipy.linalg import blas, lapack
 
 from mixedmodels._threads import one_blas_thread
+from mixedmodels.linalg import packed
 from mixedmodels.linalg.supernodal import (
     UPDATE_COLUMNS,
     SupernodalFactor,
@@ -45,14 +46,15 @@ def selected_inverse(factor: SupernodalFactor) -> SupernodalFactor:
 def _invert_panel(factor: SupernodalFactor, inverse: SupernodalFactor, s: int) -> None:
     """Supernode ``s``'s panel of the inverse, from L's and the later panels of the
     inverse."""
+    if factor.symbolic.packed[s]:  # no rows below: its packed triangle, inverted in place
+        H = inverse.triangle(s)
+        H[...] = factor.triangle(s)
+        _, info = lapack.dpftri(factor.columns(s), H, uplo="L", overwrite_a=1)
+        _check(info, s)
+        return
     P = factor.panel(s)
     k = P.shape[1]
     Hs = inverse.panel(s)
-    if P.shape[0] == k:  # the panel is its diagonal block, contiguous: inverted in place
-        Hs[...] = P  # L11 with zeros above its diagonal, which potri leaves alone
-        _, info = lapack.dpotri(Hs, lower=1, overwrite_c=1)
-        _check(info, s)
-        return
     L11 = np.array(P[:k], order="F")  # a copy even when the view is contiguous (k = 1)
     U = blas.dtrsm(1.0, L11, P[k:], side=1, lower=1)  # L21 L11^-1
     # (L11 L11')^{-1}, lower triangle (the upper one keeps L11's zeros)
@@ -85,14 +87,20 @@ def _inverse_times(inverse: SupernodalFactor, s: int, U: np.ndarray) -> np.ndarr
     ``b^2`` doubles for a panel with ``b`` rows below)."""
     b = U.shape[0]
     out = np.zeros(U.shape, order="F")
-    for a, stop, t, rel, cols in owner_runs(inverse.symbolic, s):
-        Ht = inverse.panel(t)
+    sym = inverse.symbolic
+    for a, stop, t, rel, cols in owner_runs(sym, s):
+        in_triangle = bool(sym.packed[t])
+        Ht = inverse.triangle(t) if in_triangle else inverse.panel(t)
+        n = inverse.columns(t)
         for c0 in range(a, stop, UPDATE_COLUMNS):
             c1 = min(c0 + UPDATE_COLUMNS, stop)
             w = c1 - c0
             block = np.empty((b - c0, w), order="F")  # H[r, r] rows c0:, columns c0:c1
-            for j in range(c0, c1):  # column by column: contiguous, 1-D indexing
-                Ht[:, cols[j - a]].take(rel[j - a :], out=block[j - c0 :, j - c0])
+            if in_triangle:  # its rows are its columns: rel[j - a] == cols[j - a]
+                packed.gather_lower(Ht, n, rel[c0 - a :], w, block)
+            else:
+                for j in range(c0, c1):  # column by column: contiguous, 1-D indexing
+                    Ht[:, cols[j - a]].take(rel[j - a :], out=block[j - c0 :, j - c0])
             upper = _strict_upper(w)
             block[:w][upper] = block[:w].T[upper]  # the diagonal block, both triangles
             out[c0:] -= block @ U[c0:c1]

@@ -15,7 +15,11 @@ one panel's copies and one block of products, not the trailing blocks of every c
 a dense root (which, on a 30,000-item design, took more than L itself).
 
 Every supernode's panel ``[L11; L21]`` is stored column-major in one flat buffer, so that
-other kernels (the selected inverse) can address an entry of L by one integer.
+other kernels (the selected inverse) can address an entry of L by one integer. A panel with
+no rows below (a root of the elimination tree: on a crossed design, the dense core of the
+popular items) keeps only its lower triangle, in LAPACK's rectangular full packed format
+(:mod:`mixedmodels.linalg.packed`), factored by ``dpftrf`` and inverted by ``dpftri`` in
+place: half the storage of its square, for both L and the selected inverse.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import scipy.sparse as sp
 from scipy.linalg import blas, lapack
 
 from mixedmodels._threads import lapack_threads, one_blas_thread
+from mixedmodels.linalg import packed
 from mixedmodels.linalg.ordering import elimination_tree, postorder
 
 __all__ = [
@@ -95,6 +100,9 @@ class Symbolic:
     peak_work : int
         Doubles alive beside L (or beside L and the selected inverse) at the worst moment
         of a factorization (or of the selected inverse): one panel's copies and products.
+    packed : numpy.ndarray
+        Whether each supernode's panel is its lower triangle alone, packed (the panels
+        with no rows below).
     """
 
     n: int
@@ -113,6 +121,7 @@ class Symbolic:
     flops: float
     max_front: int
     peak_work: int
+    packed: np.ndarray
     _runs: dict[int, list[tuple[int, int, int, np.ndarray, np.ndarray]]] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -151,6 +160,12 @@ class Symbolic:
         local_col = col - self.first[node]
         height = self.front_starts[node + 1] - self.front_starts[node]
         out: np.ndarray = self.offsets[node] + local_col * height + local_row
+        in_triangle = self.packed[node]
+        for t in np.unique(node[in_triangle]):
+            here = node == t
+            out[here] = self.offsets[t] + packed.offsets(
+                int(height[here][0]), local_row[here], local_col[here]
+            )
         return out
 
 
@@ -259,14 +274,20 @@ def analyse(A: sp.csr_matrix | sp.csc_matrix, perm: np.ndarray) -> Symbolic:
     a_dst = []
     flops = 0.0
     sizes = np.zeros(ng, dtype=np.int64)
+    in_triangle = np.array([r.size == 0 for r in grows], dtype=bool)
     for g in range(ng):
         f, last = int(firsts[g]), int(firsts[g + 1])
         lo, hi = indptr[f], indptr[last]
         col = np.repeat(np.arange(last - f), np.diff(indptr[f : last + 1]))
         m = fronts[g].size
-        a_dst.append(np.searchsorted(fronts[g], indices[lo:hi]) + col * m)
+        local_row = np.searchsorted(fronts[g], indices[lo:hi])
         k, b = last - f, grows[g].size
-        sizes[g] = m * k
+        if in_triangle[g]:
+            a_dst.append(packed.offsets(k, local_row, col))
+            sizes[g] = packed.size(k)
+        else:
+            a_dst.append(local_row + col * m)
+            sizes[g] = m * k
         flops += k**3 / 3 + k * k * b + k * b * b
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     # the panels follow the columns, so the lower triangle's entries come in panel order
@@ -297,6 +318,7 @@ def analyse(A: sp.csr_matrix | sp.csc_matrix, perm: np.ndarray) -> Symbolic:
         flops=flops,
         max_front=int(heights.max()) if ng else 0,
         peak_work=peak,
+        packed=in_triangle,
     )
 
 
@@ -374,8 +396,11 @@ class SupernodalFactor:
     values: np.ndarray
 
     def panel(self, s: int) -> np.ndarray:
-        """Supernode ``s``'s panel ``[L11; L21]`` (a column-major view)."""
+        """Supernode ``s``'s panel ``[L11; L21]`` (a column-major view); not for a packed
+        panel (:meth:`triangle`)."""
         sym = self.symbolic
+        if sym.packed[s]:
+            raise ValueError(f"supernode {s} keeps its lower triangle packed")
         k = int(sym.first[s + 1] - sym.first[s])
         m = k + sym.rows[s].size
         out: np.ndarray = self.values[sym.offsets[s] : sym.offsets[s + 1]].reshape(
@@ -383,12 +408,41 @@ class SupernodalFactor:
         )
         return out
 
+    def triangle(self, s: int) -> np.ndarray:
+        """A packed supernode's lower triangle (a view of its flat storage)."""
+        sym = self.symbolic
+        out: np.ndarray = self.values[sym.offsets[s] : sym.offsets[s + 1]]
+        return out
+
+    def dense_panel(self, s: int) -> np.ndarray:
+        """Supernode ``s``'s panel as a new column-major array (a packed triangle
+        unpacked, with zeros above its diagonal)."""
+        if not self.symbolic.packed[s]:
+            return np.array(self.panel(s), order="F")
+        k = self.columns(s)
+        out = np.zeros((k, k), order="F")
+        flat = self.triangle(s)
+        for j in range(k):
+            out[j:, j] = packed.column(flat, k, j)
+        return out
+
+    def columns(self, s: int) -> int:
+        """Supernode ``s``'s columns."""
+        return int(self.symbolic.first[s + 1] - self.symbolic.first[s])
+
+    def diagonal(self, s: int) -> np.ndarray:
+        """The diagonal of supernode ``s``'s block."""
+        if self.symbolic.packed[s]:
+            out: np.ndarray = self.triangle(s)[packed.diagonal(self.columns(s))]
+            return out
+        P = self.panel(s)
+        return np.diagonal(P[: P.shape[1]])
+
     def logdet(self) -> float:
         """``log det A = log|L|^2``."""
         total = 0.0
         for s in range(self.symbolic.first.size - 1):
-            P = self.panel(s)
-            total += float(np.log(np.diagonal(P[: P.shape[1]])).sum())
+            total += float(np.log(self.diagonal(s)).sum())
         return 2.0 * total
 
     def solve_lower(self, B: np.ndarray) -> np.ndarray:
@@ -399,6 +453,9 @@ class SupernodalFactor:
         Y2 = Y.reshape(sym.n, -1)
         for s in range(sym.first.size - 1):
             f, last = int(sym.first[s]), int(sym.first[s + 1])
+            if sym.packed[s]:
+                Y2[f:last] = lapack.dtfsm(1.0, self.triangle(s), Y2[f:last], uplo="L")
+                continue
             P = self.panel(s)
             k = last - f
             y = blas.dtrsm(1.0, P[:k], Y2[f:last], side=0, lower=1)
@@ -415,6 +472,9 @@ class SupernodalFactor:
         X2 = X.reshape(sym.n, -1)
         for s in range(sym.first.size - 2, -1, -1):
             f, last = int(sym.first[s]), int(sym.first[s + 1])
+            if sym.packed[s]:
+                X2[f:last] = lapack.dtfsm(1.0, self.triangle(s), X2[f:last], uplo="L", trans="T")
+                continue
             P = self.panel(s)
             k = last - f
             rhs = X2[f:last]
@@ -458,12 +518,12 @@ def panel_threads(sym: Symbolic, s: int) -> AbstractContextManager[Any]:
 
 def _factor_panel(factor: SupernodalFactor, g: int) -> None:
     """Factor supernode ``g``'s panel and subtract its update from the later panels."""
-    P = factor.panel(g)
-    k = P.shape[1]
-    if P.shape[0] == k:  # the panel is its diagonal block, contiguous: in place
-        _, info = lapack.dpotrf(P, lower=1, clean=1, overwrite_a=1)
+    if factor.symbolic.packed[g]:  # no rows below: its packed triangle, in place
+        _, info = lapack.dpftrf(factor.columns(g), factor.triangle(g), uplo="L", overwrite_a=1)
         _check(info, g)
         return
+    P = factor.panel(g)
+    k = P.shape[1]
     L11, info = lapack.dpotrf(P[:k], lower=1, clean=1)
     _check(info, g)
     P[:k] = L11
@@ -475,7 +535,11 @@ def _factor_panel(factor: SupernodalFactor, g: int) -> None:
 def _update_owners(factor: SupernodalFactor, s: int, L21: np.ndarray) -> None:
     """Subtract ``L21 L21'`` (lower triangle) from the panels that own supernode ``s``'s
     rows below, a block of columns at a time."""
-    for a, stop, t, rel, cols in owner_runs(factor.symbolic, s):
+    sym = factor.symbolic
+    for a, stop, t, rel, cols in owner_runs(sym, s):
+        if sym.packed[t]:
+            _update_triangle(factor, t, L21, a, stop, rel, cols)
+            continue
         T = factor.panel(t)
         for c0 in range(a, stop, UPDATE_COLUMNS):
             c1 = min(c0 + UPDATE_COLUMNS, stop)
@@ -490,6 +554,30 @@ def _update_owners(factor: SupernodalFactor, s: int, L21: np.ndarray) -> None:
             for j in range(c0, c1):  # a column of an F-ordered panel is contiguous
                 column = T[:, cols[j - a]]
                 column[rel[j - a :]] -= block[j - c0 :, j - c0]
+
+
+def _update_triangle(
+    factor: SupernodalFactor,
+    t: int,
+    L21: np.ndarray,
+    a: int,
+    stop: int,
+    rel: np.ndarray,
+    cols: np.ndarray,
+) -> None:
+    """:func:`_update_owners` for a run of rows owned by the packed supernode ``t``: the
+    same blocks of products, subtracted from its triangle's columns (the rows of a packed
+    panel are its columns, so ``rel[c] == cols[c]`` at each column's diagonal)."""
+    flat = factor.triangle(t)
+    n = factor.columns(t)
+    for c0 in range(a, stop, UPDATE_COLUMNS):
+        c1 = min(c0 + UPDATE_COLUMNS, stop)
+        block = blas.dgemm(1.0, L21[c0:], L21[c0:c1], trans_b=1)  # rows c0:, cols c0:c1
+        r0 = rel[c0 - a :]
+        if r0[-1] - r0[0] + 1 == r0.size and cols[c1 - a - 1] - cols[c0 - a] == c1 - c0 - 1:
+            packed.subtract_block(flat, n, int(r0[0]), int(cols[c0 - a]), block)
+            continue
+        packed.subtract_lower(flat, n, r0, block)
 
 
 def _check(info: int, s: int) -> None:
