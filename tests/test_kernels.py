@@ -7,6 +7,7 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.linalg import lapack
 
 from mixedmodels.core.workspace import Workspace
 from mixedmodels.design.crossproducts import ZTerm, crossproducts
@@ -135,9 +136,12 @@ def test_pair_map_matches_dense(
         rtol=1e-10,
         atol=1e-12,
     )
-    at = np.zeros(rows * rows)
-    at[pairs.fortran_at] = 1.0
-    np.testing.assert_array_equal(at.reshape(rows, rows, order="F")[pairs.rows, pairs.cols], 1.0)
+    at = np.zeros(rows * (rows + 1) // 2)
+    at[pairs.packed_at] = 1.0
+    square, info = lapack.dtfttr(rows, at, transr="N", uplo="L")
+    assert info == 0
+    np.testing.assert_array_equal(np.tril(square)[pairs.rows, pairs.cols], 1.0)
+    assert np.tril(square).sum() == pairs.size
 
 
 def dense_problem(rng: np.random.Generator, shapes: list[tuple[int, int]], n: int, p: int):

@@ -107,7 +107,7 @@ def conditional_covariances(ws: Workspace, fac: Factorization) -> list[np.ndarra
     out = [W]
     if fac.tail is None:
         return out
-    if isinstance(fac.tail, DenseTailFactor) and fac.tail.pairs is None and _solves_are_cheaper(ws):
+    if isinstance(fac.tail, DenseTailFactor) and _solves_are_cheaper(ws):
         return _dense_tail_covariances(ws, fac, fac.tail.L, W, Wc)
     # The first factor's blocks gain W_l A_0T,l Lambda_T S^{-1} Lambda_T' A_T0,l W_l:
     # the quadratic forms P_l of the gradient, from the entries of S^{-1} they read.

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from scipy.linalg import lapack
 
 from mixedmodels._threads import lapack_threads
-from mixedmodels.core.densepairs import PairedInverse, paired_inverse, paired_schur
+from mixedmodels.core.densepairs import PairedTailFactor, paired_schur
 from mixedmodels.core.memory import available_bytes, memory_cap
 from mixedmodels.errors import ModelTooLargeError
 from mixedmodels.linalg.dense import cholesky_lower, solve_lower
@@ -88,13 +88,11 @@ class DenseInverse:
 
 @dataclass(frozen=True)
 class DenseTailFactor:
-    """The dense lower Cholesky factor ``L`` of S; ``pairs`` is the pattern S was built on
-    when its Schur complement was kept as pattern values (see
-    :mod:`mixedmodels.core.densepairs`)."""
+    """The dense lower Cholesky factor ``L`` of S (when its Schur complement is kept as
+    pattern values, the packed :class:`~mixedmodels.core.densepairs.PairedTailFactor`
+    stands in its place)."""
 
     L: np.ndarray
-    pairs: PairMap | None = None
-    _inverse: list[PairedInverse] = field(default_factory=list, repr=False, compare=False)
 
     def logdet(self) -> float:
         """``log det S``."""
@@ -108,13 +106,8 @@ class DenseTailFactor:
         """``L^{-T} Y`` in the original order: ``S^{-1} B = solve_upper(solve_lower(B))``."""
         return solve_lower(self.L, Y, transpose=True)
 
-    def inverse(self) -> DenseInverse | PairedInverse:
-        """``S^{-1}`` (its lower triangle, read on the pattern, with ``pairs``)."""
-        if self.pairs is not None:
-            # kept: the gradient at the optimum and its conditional variances read it
-            if not self._inverse:
-                self._inverse.append(paired_inverse(self.L, self.pairs))
-            return self._inverse[0]
+    def inverse(self) -> DenseInverse:
+        """``S^{-1}`` (its lower triangle)."""
         with lapack_threads(self.L.shape[0]):
             inv, info = lapack.dpotri(self.L, lower=1)
         if info != 0:
@@ -172,12 +165,12 @@ class DenseTail:
         D: np.ndarray,
         congruence: Callable[[np.ndarray], np.ndarray],
         scale: np.ndarray | None,
-    ) -> DenseTailFactor:
+    ) -> DenseTailFactor | PairedTailFactor:
         """Factor ``congruence(D) + I`` (``congruence`` applies Lambda_T' . Lambda_T); a D
         of pattern values (from :meth:`schur_gram`) is scaled by the diagonal ``scale``."""
         if D.ndim == 1:
             assert self.pairs is not None and scale is not None
-            return DenseTailFactor(paired_schur(self.pairs, D.copy(), scale), self.pairs)
+            return paired_schur(self.pairs, D.copy(), scale)
         S = congruence(D)
         S[np.diag_indices_from(S)] += 1.0
         with lapack_threads(S.shape[0]):
@@ -365,7 +358,7 @@ class SparseTail:
 
 
 TailKind = DenseTail | SparseTail
-TailFactor = DenseTailFactor | SparseTailFactor
+TailFactor = DenseTailFactor | PairedTailFactor | SparseTailFactor
 
 
 def _schur_pattern(ztt: np.ndarray | sp.csr_matrix, zt0: sp.csr_matrix) -> sp.csc_matrix:

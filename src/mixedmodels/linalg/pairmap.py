@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from mixedmodels.linalg import packed
+
 __all__ = ["MAX_PAIRS", "PairMap", "pair_count"]
 
 #: Most stored entries of a map (about 12 bytes each): 4M is 48 MB. Above it the Gram
@@ -111,10 +113,10 @@ class PairMap:
         self.size = int(used.size)
         self.off_diagonal = self.rows != self.cols
         self.diagonal = np.flatnonzero(~self.off_diagonal)
-        offset_type = np.int32 if q * q < 2**31 else np.int64
-        flat_at: np.ndarray = used // q + (used % q) * q
-        self.fortran_at = flat_at.astype(offset_type)
-        """Each position's offset in a Fortran-ordered ``q x q`` array."""
+        offset_type = np.int32 if packed.size(q) < 2**31 else np.int64
+        self.packed_at = packed.offsets(q, self.rows, self.cols).astype(offset_type)
+        """Each position's offset in the packed lower triangle of a ``q x q`` matrix
+        (:mod:`mixedmodels.linalg.packed`)."""
         del used
         indptr = np.concatenate([[0], np.cumsum(sizes)])
         data: np.ndarray = values
@@ -140,7 +142,7 @@ class PairMap:
     @property
     def bytes(self) -> int:
         """Memory the map keeps."""
-        per_position = self.rows.itemsize + self.cols.itemsize + self.fortran_at.itemsize + 1
+        per_position = self.rows.itemsize + self.cols.itemsize + self.packed_at.itemsize + 1
         return int(
             self.forms.data.nbytes
             + self.forms.indices.nbytes
