@@ -10,6 +10,7 @@ import pytest
 
 import mixedmodels as mm
 from mixedmodels.core import tailstorage
+from mixedmodels.core import workspace as workspace_module
 from mixedmodels.core.solution import conditional_covariances, solve
 from mixedmodels.core.workspace import Workspace
 from mixedmodels.design.crossproducts import ZTerm, crossproducts
@@ -235,3 +236,39 @@ def test_the_sparse_tails_positions_cache_stays_bounded_over_refits(monkeypatch)
     for _ in range(3 * tailstorage.POSITION_CACHE):
         np.testing.assert_array_equal(kind.positions(np.arange(q), np.arange(q)), first)
     assert len(kind._cache) <= tailstorage.POSITION_CACHE
+
+
+def test_sparse_estimate_bounds_what_the_fit_takes_after_the_check(monkeypatch) -> None:
+    """Everything a sparse fit allocates after its tail's layout is chosen (factors,
+    inverses, the Schur complement and the gradient's arrays) stays within the estimate
+    the layout was checked with, so a fit that passes the check cannot end in numpy's
+    MemoryError. The estimate once counted 32 bytes per entry of S's pattern and none per
+    pair of levels; on this design that was far below what the fit took."""
+    import tracemalloc
+
+    df = long_tail_frame(7, 20000, 1500, 1200)
+    monkeypatch.setattr(tailstorage, "TAIL_KIND", "sparse")
+    chosen: list[tailstorage.TailKind] = []
+    choose = tailstorage.choose_tail
+
+    def recording(*args, **kwargs):
+        kind = choose(*args, **kwargs)
+        chosen.append(kind)
+        tracemalloc.reset_peak()
+        chosen_at.append(tracemalloc.get_traced_memory()[0])
+        return kind
+
+    chosen_at: list[int] = []
+    monkeypatch.setattr(workspace_module, "choose_tail", recording)
+    tracemalloc.start()
+    try:
+        mm.lmm("y ~ x + (1 | subj) + (1 | item)", df, reml=True)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    kind = chosen[0]
+    assert kind.name == "sparse"
+    taken = peak - chosen_at[0]
+    assert taken <= kind.bytes, (taken, kind.bytes)
+    # and the estimate is not wildly above it either (a refusal should mean something)
+    assert kind.bytes < 4 * taken

@@ -55,6 +55,19 @@ SPARSE_MAX_DENSITY = 0.25
 TAIL_KIND: str | None = None
 #: Dense q_T x q_T arrays alive at once in a dense fit (A_TT, S, L, S^{-1}).
 DENSE_COPIES = 4
+#: Bytes a sparse fit holds per entry of S's pattern beside L and its selected inverse:
+#: the kind's index arrays (rows, columns and keys), the analysis's maps into L, A_TT's
+#: values, the Schur complement each evaluation forms and keeps for the gradient, and
+#: the scaled copies the factorization and the gradient make. Measured by the peak
+#: resident memory of whole fits less L, its inverse, the data and the interpreter:
+#: about 100 bytes an entry on the 8k and 17k long-tail designs (106 on 17k) with
+#: PAIR_BYTES below; an estimate of 32 let a 4M-row, 40k-item fit pass the check and end
+#: in numpy's MemoryError at its first gradient.
+PATTERN_BYTES = 112
+#: Bytes the gradient keeps and forms per pair of tail levels meeting in a first-factor
+#: level (the Gram product's positions, their rows, columns and places in S^{-1}, and
+#: the values read there).
+PAIR_BYTES = 48
 
 
 @dataclass(frozen=True)
@@ -242,10 +255,14 @@ class SparseTail:
         S's pattern (full, diagonal included, sorted), in the original order.
     symbolic : Symbolic
         The supernodal analysis in the chosen order.
+    pairs : int
+        Pairs of tail levels meeting in a first-factor level (:func:`pair_count`), for
+        the memory estimate.
     """
 
     pattern: sp.csc_matrix
     symbolic: Symbolic
+    pairs: int = 0
     name: str = "sparse"
     _cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
         default_factory=dict
@@ -260,7 +277,9 @@ class SparseTail:
         self.cols = np.repeat(np.arange(self.q, dtype=np.int64), np.diff(P.indptr))
         self.keys = self.cols * self.q + self.rows  # sorted: CSC with sorted indices
         self.diagonal = np.flatnonzero(self.rows == self.cols)
-        self.bytes = 8 * (2 * self.symbolic.peak_entries + 4 * P.nnz)
+        self.bytes = (
+            8 * 2 * self.symbolic.peak_entries + PATTERN_BYTES * P.nnz + PAIR_BYTES * self.pairs
+        )
 
     def _slots(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The slots on S's pattern of the entries ``flat = row * q + col`` of a symmetric
@@ -407,12 +426,12 @@ def choose_tail(
     forced = TAIL_KIND
     if scalar and forced == "sparse":
         pattern = _schur_pattern(ztt, zt0)
-        kind = SparseTail(pattern, analyse(pattern, minimum_degree(pattern)))
+        kind = SparseTail(pattern, analyse(pattern, minimum_degree(pattern)), pair_count(zt0))
     elif scalar and forced is None and q >= SPARSE_MIN_LEVELS:
         pattern = _schur_pattern(ztt, zt0)
         if pattern.nnz <= SPARSE_MAX_DENSITY * q * q:
             symbolic = analyse(pattern, minimum_degree(pattern))
-            sparse = SparseTail(pattern, symbolic)
+            sparse = SparseTail(pattern, symbolic, pair_count(zt0))
             # fewer flops decide: the right-looking kernel runs about as fast per flop as
             # one large LAPACK call (8k items: 81 GFlop against the dense block's 158,
             # about 5 s an evaluation against 9 s; it once had to win by a factor of 2)
