@@ -41,6 +41,17 @@ def _vm(field: str) -> int:
     return -1
 
 
+def _peak_of(pid: int) -> int:
+    """Another process's VmHWM in bytes (-1 where it cannot be read)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return -1
+
+
 def _reset_peak() -> bool:
     try:
         Path("/proc/self/clear_refs").write_text("5")
@@ -127,9 +138,17 @@ def _fit_in_process(
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        # its peak so far (prlimit runs the worker in its own process: this pid), read
+        # before it is stopped: a fit stopped for its time still shows its memory
+        peak = _peak_of(proc.pid)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
-        return {"program": program, "preset": preset, "error": f"stopped after {timeout:g} s"}
+        return {
+            "program": program,
+            "preset": preset,
+            "error": f"stopped after {timeout:g} s",
+            "peak_bytes_so_far": peak,
+        }
     if proc.returncode != 0:
         lines = stderr.strip().splitlines()
         if proc.returncode < 0:
@@ -167,7 +186,11 @@ def markdown(rows: list[dict[str, object]]) -> str:
     ]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['preset']} | {r['program']} | failed | | | | | | | {r['error']} |")
+            so_far = int(r.get("peak_bytes_so_far", -1))  # type: ignore[call-overload]
+            peak = f"{so_far / 2**20:.0f} (so far)" if so_far > 0 else ""
+            lines.append(
+                f"| {r['preset']} | {r['program']} | failed | | | | {peak} | | | {r['error']} |"
+            )
             continue
         base = ref.get(r["preset"])
         rel = speed = ""
