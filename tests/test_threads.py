@@ -43,3 +43,15 @@ def test_an_unreadable_load_counts_no_idle_core(monkeypatch: pytest.MonkeyPatch)
 
     monkeypatch.setattr("builtins.open", missing)
     assert _threads.idle_cores() == 0
+
+
+def test_a_factor_too_large_for_threaded_syrk_runs_on_one_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """OpenBLAS's threaded dsyrk crashes the process on orders LAPACK's Cholesky reaches
+    above about 31,000: those run on one thread even with idle cores."""
+    monkeypatch.setattr(_threads, "idle_cores", lambda: 1)
+    with _threads.lapack_threads(_threads.ONE_THREAD_ORDER - 1):
+        assert _blas_threads() == {2}
+    with _threads.lapack_threads(_threads.ONE_THREAD_ORDER):
+        assert _blas_threads() == {1}

@@ -88,8 +88,22 @@ def threads_of_idle_cores() -> AbstractContextManager[Any]:
 #: Dense factorizations of at least this order use the idle cores (below it a thread pool
 #: costs more than it shares out).
 THREADED_ORDER = 600
+#: Dense factorizations and inverses of at least this order run on one thread. The
+#: OpenBLAS that scipy ships (0.3.31, and numpy's 0.3.30) ends the process with a
+#: segmentation fault in its multi-threaded ``dsyrk`` when the output's order reaches
+#: about 15,500 and the inner dimension is large, as LAPACK's Cholesky routines call it
+#: on a matrix of twice that order. Measured here on two threads: ``dsyrk`` of order
+#: 15,000 (inner 15,000) completed and of 15,500, 16,000 and 16,861 (inner 1,000 to
+#: 16,861) crashed; ``dpftrf`` crashed at 31,000 to 33,722 and ``dpotrf`` at 33,722,
+#: while ``dpotrf`` and ``dpotri`` of order 26,184 ran in whole fits. On one thread
+#: ``dsyrk`` of 16,861 and ``dpftrf`` of 33,722 completed (188 s). The same kind of
+#: crash is reported in OpenBLAS's issues 1413 and 2821 (threaded ``dsyrk`` inside
+#: ``dpotrf``).
+ONE_THREAD_ORDER = 30_000
 
 
 def lapack_threads(order: int) -> AbstractContextManager[Any]:
     """The threads for one dense factorization or inverse of this order."""
+    if order >= ONE_THREAD_ORDER:
+        return one_blas_thread()
     return threads_of_idle_cores() if order >= THREADED_ORDER else nullcontext()
