@@ -255,14 +255,14 @@ class SparseTail:
         S's pattern (full, diagonal included, sorted), in the original order.
     symbolic : Symbolic
         The supernodal analysis in the chosen order.
-    pairs : int
+    n_pairs : int
         Pairs of tail levels meeting in a first-factor level (:func:`pair_count`), for
         the memory estimate.
     """
 
     pattern: sp.csc_matrix
     symbolic: Symbolic
-    pairs: int = 0
+    n_pairs: int = 0
     name: str = "sparse"
     _cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
         default_factory=dict
@@ -278,7 +278,7 @@ class SparseTail:
         self.keys = self.cols * self.q + self.rows  # sorted: CSC with sorted indices
         self.diagonal = np.flatnonzero(self.rows == self.cols)
         self.bytes = (
-            8 * 2 * self.symbolic.peak_entries + PATTERN_BYTES * P.nnz + PAIR_BYTES * self.pairs
+            8 * 2 * self.symbolic.peak_entries + PATTERN_BYTES * P.nnz + PAIR_BYTES * self.n_pairs
         )
 
     def _slots(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
