@@ -58,9 +58,11 @@ def idle_cores() -> int:
 
     This process's runnable threads are counted before and after the load is read, and
     the larger count taken: a BLAS thread still spinning after the last call is in the
-    load, and may have gone to sleep by the time the threads are counted. Counted after
-    the load alone, it passed for another program's thread, and two of the five dense
-    factorizations of a 2,000-item tail ran on one thread (59 against 37 ms)."""
+    load, and may have gone to sleep by the time the threads are counted; counted after
+    the load alone, it would pass for another program's thread. (Two of the five dense
+    factorizations of a 2,000-item tail were once seen on one thread on an idle machine,
+    59 against 37 ms; later runs on an idle machine, before and after this change, used
+    two threads throughout, so that cause is likely, not shown.)"""
     before = _own_runnable()
     try:
         with open("/proc/loadavg", encoding="ascii") as status:
