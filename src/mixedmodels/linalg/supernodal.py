@@ -537,47 +537,56 @@ def _update_owners(factor: SupernodalFactor, s: int, L21: np.ndarray) -> None:
     rows below, a block of columns at a time."""
     sym = factor.symbolic
     for a, stop, t, rel, cols in owner_runs(sym, s):
-        if sym.packed[t]:
-            _update_triangle(factor, t, L21, a, stop, rel, cols)
-            continue
-        T = factor.panel(t)
+        subtract = _into_triangle if sym.packed[t] else _into_panel
         for c0 in range(a, stop, UPDATE_COLUMNS):
             c1 = min(c0 + UPDATE_COLUMNS, stop)
             block = blas.dgemm(1.0, L21[c0:], L21[c0:c1], trans_b=1)  # rows c0:, cols c0:c1
-            r0 = rel[c0 - a :]
-            if r0[-1] - r0[0] + 1 == r0.size and cols[c1 - a - 1] - cols[c0 - a] == c1 - c0 - 1:
-                # consecutive rows and columns: one slice (the few entries it writes above
-                # the diagonal of t's block are cleared when t is factored)
-                c = int(cols[c0 - a])
-                T[r0[0] : r0[-1] + 1, c : c + c1 - c0] -= block
-                continue
-            for j in range(c0, c1):  # a column of an F-ordered panel is contiguous
-                column = T[:, cols[j - a]]
-                column[rel[j - a :]] -= block[j - c0 :, j - c0]
+            rows = rel[c0 - a :]
+            columns = cols[c0 - a : c1 - a]
+            consecutive = bool(
+                rows[-1] - rows[0] + 1 == rows.size and columns[-1] - columns[0] == columns.size - 1
+            )
+            subtract(factor, t, block, rows, columns, consecutive)
 
 
-def _update_triangle(
+def _into_panel(
     factor: SupernodalFactor,
     t: int,
-    L21: np.ndarray,
-    a: int,
-    stop: int,
-    rel: np.ndarray,
-    cols: np.ndarray,
+    block: np.ndarray,
+    rows: np.ndarray,
+    columns: np.ndarray,
+    consecutive: bool,
 ) -> None:
-    """:func:`_update_owners` for a run of rows owned by the packed supernode ``t``: the
-    same blocks of products, subtracted from its triangle's columns (the rows of a packed
-    panel are its columns, so ``rel[c] == cols[c]`` at each column's diagonal)."""
+    """Subtract a block of products from the rows ``rows`` and columns ``columns`` of
+    panel ``t`` (``block[x, y]`` for ``x >= y``)."""
+    T = factor.panel(t)
+    if consecutive:
+        # one slice (the few entries it writes above the diagonal of t's block are
+        # cleared when t is factored)
+        c = int(columns[0])
+        T[rows[0] : rows[-1] + 1, c : c + columns.size] -= block
+        return
+    for y in range(columns.size):  # a column of an F-ordered panel is contiguous
+        column = T[:, columns[y]]
+        column[rows[y:]] -= block[y:, y]
+
+
+def _into_triangle(
+    factor: SupernodalFactor,
+    t: int,
+    block: np.ndarray,
+    rows: np.ndarray,
+    columns: np.ndarray,
+    consecutive: bool,
+) -> None:
+    """:func:`_into_panel` for the packed supernode ``t`` (its rows are its columns, so
+    ``rows[:columns.size]`` are ``columns``)."""
     flat = factor.triangle(t)
     n = factor.columns(t)
-    for c0 in range(a, stop, UPDATE_COLUMNS):
-        c1 = min(c0 + UPDATE_COLUMNS, stop)
-        block = blas.dgemm(1.0, L21[c0:], L21[c0:c1], trans_b=1)  # rows c0:, cols c0:c1
-        r0 = rel[c0 - a :]
-        if r0[-1] - r0[0] + 1 == r0.size and cols[c1 - a - 1] - cols[c0 - a] == c1 - c0 - 1:
-            packed.subtract_block(flat, n, int(r0[0]), int(cols[c0 - a]), block)
-            continue
-        packed.subtract_lower(flat, n, r0, block)
+    if consecutive:
+        packed.subtract_block(flat, n, int(rows[0]), int(columns[0]), block)
+    else:
+        packed.subtract_lower(flat, n, rows, block)
 
 
 def _check(info: int, s: int) -> None:
