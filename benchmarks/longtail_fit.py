@@ -33,19 +33,11 @@ HERE = Path(__file__).resolve().parent
 FORMULA = "y ~ x + (1 | subj) + (1 | item)"
 
 
-def _vm(field: str) -> int:
-    """A /proc/self/status field in bytes."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    return -1
-
-
-def _peak_of(pid: int) -> int:
-    """Another process's VmHWM in bytes (-1 where it cannot be read)."""
+def _vm(field: str, pid: int | str = "self") -> int:
+    """A /proc/<pid>/status field in bytes (-1 where it cannot be read)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
@@ -140,7 +132,7 @@ def _fit_in_process(
     except subprocess.TimeoutExpired:
         # its peak so far (prlimit runs the worker in its own process: this pid), read
         # before it is stopped: a fit stopped for its time still shows its memory
-        peak = _peak_of(proc.pid)
+        peak = _vm("VmHWM", proc.pid)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         return {

@@ -70,5 +70,7 @@ def test_a_tail_larger_than_what_is_available_now_is_refused(monkeypatch) -> Non
     monkeypatch.setattr(tailstorage, "available_bytes", lambda: needed // 2)
     with pytest.raises(ModelTooLargeError, match="this process can take now"):
         tailstorage.choose_tail(ztt, zt0, [(m1, 1)])
-    monkeypatch.setattr(tailstorage, "available_bytes", lambda: 10 * needed)
+    # with room again (the pair layout is taken only with room for the largest pair map)
+    room = 10 * needed + 12 * tailstorage.MAX_PAIRS
+    monkeypatch.setattr(tailstorage, "available_bytes", lambda: room)
     assert tailstorage.choose_tail(ztt, zt0, [(m1, 1)]).bytes == needed

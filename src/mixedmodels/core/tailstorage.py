@@ -23,6 +23,7 @@ from mixedmodels._threads import lapack_threads
 from mixedmodels.core.densepairs import PairedTailFactor, paired_schur
 from mixedmodels.core.memory import available_bytes, memory_cap
 from mixedmodels.errors import ModelTooLargeError
+from mixedmodels.linalg import packed
 from mixedmodels.linalg.dense import cholesky_lower, solve_lower
 from mixedmodels.linalg.ordering import minimum_degree
 from mixedmodels.linalg.pairmap import MAX_PAIRS, PairMap, pair_count
@@ -140,7 +141,10 @@ class DenseTail:
     def __init__(self, q: int, pairs: PairMap | None = None) -> None:
         self.q = q
         self.pairs = pairs
-        self.bytes = DENSE_COPIES * 8 * q * q + (0 if pairs is None else pairs.bytes)
+        # on the pair pattern, S (factored in place) and its inverse are packed triangles
+        self.bytes = (
+            DENSE_COPIES * 8 * q * q if pairs is None else 2 * 8 * packed.size(q) + pairs.bytes
+        )
         self._dense_ztt: tuple[object, np.ndarray] | None = None
         self._paired_ztt: tuple[object, np.ndarray] | None = None
 

@@ -128,7 +128,8 @@ def gather_lower(flat: np.ndarray, n: int, rows: np.ndarray, width: int, out: np
     n1, lda, shift = _layout(n)
     split = int(np.searchsorted(rows[:width], n1))
     for y in range(split):
-        flat.take(rows[y:] + (shift + int(rows[y]) * lda), out=out[y:, y])
+        c = int(rows[y])
+        column(flat, n, c).take(rows[y:] - c, out=out[y:, y])
     if split < width:
         turned = _rectangle(flat, n).T
         at_rows = rows - (n1 - 1 + shift)
