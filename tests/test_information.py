@@ -78,6 +78,7 @@ CASES = [
     (3, [(25, 1), (10, 2)], True, "dense"),  # a vector tail factor
     (4, [(35, 2), (12, 2)], False, "dense"),
     (5, [(30, 1), (18, 1)], False, "pairs"),
+    (6, [(25, 2), (12, 1)], True, "sparse"),  # the sparse kind on S's whole pattern
 ]
 
 
@@ -94,7 +95,10 @@ def test_average_information_matches_its_dense_definition(
         monkeypatch.setattr(tailstorage, "MAX_PAIRS", 0)
     ws = Workspace(crossproducts(terms, B, w), shapes[1:])
     assert ws.tail_kind is not None
-    assert (getattr(ws.tail_kind, "pairs", None) is not None) == (kind == "pairs")
+    # a scalar first factor's sparse tail keeps E on its pairs of levels too
+    on_pairs = kind == "pairs" or (kind == "sparse" and shapes[0][1] == 1)
+    assert ws.tail_kind.name == ("dense" if kind == "pairs" else kind)
+    assert (getattr(ws.tail_kind, "pairs", None) is not None) == on_pairs
     position = _positions(shapes)
     rng = np.random.default_rng(seed + 50)
     theta = rng.uniform(0.3, 1.2, len(position))

@@ -74,6 +74,11 @@ def check_against_dense(A: sp.csc_matrix, perm: np.ndarray, seed: int) -> None:
     np.testing.assert_allclose(H.values[at], inv[sym.perm[pi], sym.perm[pj]], rtol=1e-9, atol=1e-12)
     ai, aj = np.nonzero(D)
     np.testing.assert_allclose(H.values[sym.locate(ai, aj)], inv[ai, aj], rtol=1e-9, atol=1e-12)
+    # in L's own storage, the same inverse to the last bit (the sweep reads only later
+    # panels of the inverse and its own panel of L, copied before it is written)
+    own = factorize(sym, A.data)
+    assert selected_inverse(own, overwrite=True) is own
+    np.testing.assert_array_equal(own.values, H.values)
     # A's own entries, in its CSC order, are where pattern_positions says (no search)
     C = sp.csc_matrix(A)
     C.sort_indices()
@@ -186,6 +191,13 @@ def test_the_analysis_bounds_the_memory_of_both_kernels(seed: int) -> None:
     lower = 8 * A.nnz  # the permuted lower triangle, gathered before the panels fill
     assert factor_peak <= entries + lower
     assert inverse_peak <= 2 * entries  # L is held already; the inverse and its work
+    tracemalloc.start()
+    try:
+        selected_inverse(fac, overwrite=True)
+        _, in_place_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert in_place_peak <= 8 * sym.peak_work  # in L's storage: the work alone
 
 
 def test_minimum_degree_with_its_slack_keeps_the_fill_of_minimum_degree_proper() -> None:

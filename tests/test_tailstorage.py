@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -167,21 +168,27 @@ def test_too_large_a_tail_is_refused_before_allocating(kind, monkeypatch) -> Non
     assert Workspace(crossproducts(terms, B, None), [(40, 1)]).tail_kind is not None
 
 
-@pytest.mark.parametrize("kind", ["dense", "sparse", "pairs"])
+@pytest.mark.parametrize(
+    ("kind", "k0", "on_pairs"),
+    [("dense", 1, False), ("dense", 1, True), ("sparse", 1, True), ("sparse", 2, False)],
+)
 def test_tail_traces_from_the_inverse_diagonal_match_the_sums_on_the_pattern(
-    kind: str, monkeypatch
+    kind: str, k0: int, on_pairs: bool, monkeypatch
 ) -> None:
     # the gradient's tail sums read the diagonal of S^{-1} ((1 - S^{-1}_aa) / scale_a);
-    # every storage kind's own sum over E's pattern gives the same
+    # every storage kind's own sum over E's pattern gives the same (a scalar first factor
+    # keeps E on the pattern of its pairs of tail levels, a vector one on S's pattern)
     from mixedmodels.lmm.gradient import _row_traces
 
-    terms, B = crossed_terms(4, 500, [(70, 1), (30, 1), (9, 1)], 1)
-    monkeypatch.setattr(tailstorage, "TAIL_KIND", "dense" if kind == "pairs" else kind)
-    if kind == "dense":
+    terms, B = crossed_terms(4, 500, [(70, k0), (30, 1), (9, 1)], k0)
+    monkeypatch.setattr(tailstorage, "TAIL_KIND", kind)
+    if not on_pairs:
         monkeypatch.setattr(tailstorage, "MAX_PAIRS", 0)
     ws = Workspace(crossproducts(terms, B, None), [(30, 1), (9, 1)])
-    assert (getattr(ws.tail_kind, "pairs", None) is not None) == (kind == "pairs")
-    templates = [np.array([[0.8]]), np.array([[0.6]]), np.array([[1.3]])]
+    assert ws.tail_kind is not None and ws.tail_kind.name == kind
+    assert (getattr(ws.tail_kind, "pairs", None) is not None) == on_pairs
+    T0 = np.array([[0.8]]) if k0 == 1 else np.array([[0.8, 0.0], [0.3, 0.5]])
+    templates = [T0, np.array([[0.6]]), np.array([[1.3]])]
     fac = ws.factorize(templates, keep_schur=True)
     assert fac.tail is not None and fac.schur is not None
     inverse = fac.tail.inverse()
@@ -221,14 +228,15 @@ def test_a_paired_tail_builds_no_gram_slabs_until_reweighted(monkeypatch) -> Non
 def test_the_sparse_tails_positions_cache_stays_bounded_over_refits(monkeypatch) -> None:
     # the gradient's lookups come back as the same arrays (cache hits); refits on the
     # same model keep the same kind, and arrays that come once must not pile up in it
+    # (the kind of a vector first factor: a scalar one keeps E on its pairs of levels)
     df = long_tail_frame(4, 3000, 300, 250)
     monkeypatch.setattr(tailstorage, "TAIL_KIND", "sparse")
-    fit = mm.lmm("y ~ x + (1 | subj) + (1 | item)", df, reml=True)
+    fit = mm.lmm("y ~ x + (1 + x | subj) + (1 | item)", df, reml=True)
     kind = fit.model.workspace.tail_kind
     assert isinstance(kind, tailstorage.SparseTail)
     for y in fit.simulate(12, seed=5).T:
         fit.refit(y)
-    assert 0 < len(kind._cache) < tailstorage.POSITION_CACHE
+    assert 0 < len(kind._cache) <= tailstorage.POSITION_CACHE
     q = kind.q
     rows = np.arange(q)
     first = kind.positions(rows, rows)
@@ -272,3 +280,44 @@ def test_sparse_estimate_bounds_what_the_fit_takes_after_the_check(monkeypatch) 
     assert taken <= kind.bytes, (taken, kind.bytes)
     # and the estimate is not wildly above it either (a refusal should mean something)
     assert kind.bytes < 4 * taken
+
+
+@pytest.mark.parametrize("k0", [1, 2])
+def test_a_solve_after_the_inverse_factors_again_and_a_fit_never_needs_to(
+    k0: int, monkeypatch
+) -> None:
+    # the sparse kinds' inverse takes the factor's storage; a later solve factors S
+    # again and gives the same answer, and a whole fit orders its work so that no
+    # evaluation pays for that
+    terms, B = crossed_terms(9, 500, [(70, k0), (40, 1)], k0)
+    monkeypatch.setattr(tailstorage, "TAIL_KIND", "sparse")
+    ws = Workspace(crossproducts(terms, B, None), [(40, 1)])
+    T0 = np.array([[0.9]]) if k0 == 1 else np.array([[0.9, 0.0], [0.2, 0.6]])
+    templates = [T0, np.array([[0.7]])]
+    fac = ws.factorize(templates, keep_schur=True)
+    tail = fac.tail
+    assert isinstance(tail, tailstorage.SparseTailFactor)
+    rhs = np.random.default_rng(1).normal(size=(40, 2))
+    before = tail.solve_upper(tail.solve_lower(rhs))
+    tail.inverse()
+    assert tail.refactorizations == 0
+    np.testing.assert_array_equal(tail.solve_upper(tail.solve_lower(rhs)), before)
+    assert tail.refactorizations == 1
+
+    made: list[tailstorage.SparseTailFactor] = []
+    original = tailstorage.SparseTailFactor.__init__
+
+    def recording(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(tailstorage.SparseTailFactor, "__init__", recording)
+    df = long_tail_frame(4, 3000, 300, 250)
+    formula = (
+        "y ~ x + (1 | subj) + (1 | item)" if k0 == 1 else "y ~ x + (1 + x | subj) + (1 | item)"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mm.SingularFitWarning)
+        mm.lmm(formula, df, reml=True)
+    assert made and sum(f.refactorizations for f in made) == 0
+    assert any(f._inverse is not None for f in made)  # the gradient read the inverse

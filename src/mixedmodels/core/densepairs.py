@@ -21,6 +21,7 @@ import numpy as np
 from scipy.linalg import lapack
 
 from mixedmodels._threads import lapack_threads
+from mixedmodels.core.pairinverse import PairPatternInverse
 from mixedmodels.linalg import packed
 from mixedmodels.linalg.pairmap import PairMap
 
@@ -96,7 +97,7 @@ def _solve(L: np.ndarray, B: np.ndarray, trans: str) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class PairedInverse:
+class PairedInverse(PairPatternInverse):
     """``S^{-1}`` as the packed lower triangle ``dpftri`` leaves, read on the pattern of
     ``pairs``.
 
@@ -122,23 +123,6 @@ class PairedInverse:
         at = packed.offsets(self.pairs.q, np.maximum(i, j), np.minimum(i, j))
         out: np.ndarray = self.lower[at]
         return out
-
-    def row_traces(self, E: np.ndarray | None, scale: np.ndarray) -> np.ndarray:
-        """``sum_g S^{-1}[a, g] E[a, g] scale[g]`` for every row ``a``, with E's pattern
-        values (each off-diagonal position stands for ``(a, g)`` and ``(g, a)``)."""
-        assert E is not None and E.ndim == 1
-        P = self.pairs
-        t = self.on_pattern() * E
-        by_row = np.bincount(P.rows, t * scale[P.cols], minlength=P.q)
-        mirrored = np.where(P.off_diagonal, t * scale[P.rows], 0.0)
-        by_col = np.bincount(P.cols, mirrored, minlength=P.q)
-        out: np.ndarray = by_row + by_col
-        return out
-
-    def quadratic_forms(self, scale: np.ndarray) -> np.ndarray:
-        """``z_l' diag(scale) S^{-1} diag(scale) z_l`` for every first-factor level l."""
-        P = self.pairs
-        return P.quadratic_forms(self.on_pattern() * scale[P.rows] * scale[P.cols])
 
     def dense(self) -> np.ndarray:
         """All of ``S^{-1}``."""

@@ -13,6 +13,7 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
+from mixedmodels.core.pairinverse import PairPatternInverse
 from mixedmodels.core.tailstorage import DenseInverse, SparseInverse
 from mixedmodels.core.workspace import Factorization, Workspace
 
@@ -177,7 +178,7 @@ def level_pairs(ws: Workspace) -> LevelPairs:
 
 
 def tail_inverse_pairs(
-    ws: Workspace, fac: Factorization, inverse: DenseInverse | SparseInverse
+    ws: Workspace, fac: Factorization, inverse: DenseInverse | SparseInverse | PairPatternInverse
 ) -> tuple[LevelPairs, np.ndarray]:
     """The LevelPairs and ``h``, the entries of ``Lambda_T S^{-1} Lambda_T'`` it reads
     (``inverse``: the tail factor's ``S^{-1}``)."""

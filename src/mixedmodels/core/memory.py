@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["available_bytes", "memory_cap"]
+__all__ = ["available_bytes", "memory_cap", "release_freed"]
 
 
 def memory_cap() -> int:
@@ -53,3 +53,28 @@ def available_bytes() -> int | None:
     except (ImportError, OSError, ValueError, IndexError):  # pragma: no cover - not POSIX
         pass
     return max(min(found), 0) if found else None
+
+
+def release_freed() -> bool:
+    """Hand the memory freed inside this process back to the system (glibc's
+    ``malloc_trim``; elsewhere nothing happens, and False comes back).
+
+    Arrays below glibc's mmap threshold, which grows to 32 MB after large arrays are
+    freed, live on the heap, and their pages stay with the process after they are freed.
+    The ordering and the analysis of a sparse tail free hundreds of megabytes of such
+    arrays just before its factor is allocated: on 17,000 long-tailed items the peak of a
+    fit held about 80 MB of them. Trimming takes about a millisecond.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        trim = libc.malloc_trim
+    except (OSError, AttributeError, TypeError):  # not glibc
+        return False
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    trim(0)
+    return True

@@ -275,16 +275,18 @@ def _newton_on_scale(
     scale = DiagonalScale(lower)
     on_scale = scale.over_search(fun)
     u0 = scale.search(start)
-    value, grad = on_scale(u0)
-    if not np.isfinite(value) or value >= 1e300:
-        return start, None
-
+    # the information before the gradient at the same point: it solves with the
+    # factorization, whose storage the gradient's inverse may take (a sparse tail)
     given, source = hessian, UPDATED_HESSIAN
     if given is None and information is not None:
         try:
             given, source = information(scale.theta(u0)), INFORMATION_HESSIAN  # at u0
         except (np.linalg.LinAlgError, ValueError, FloatingPointError):
             given = None
+    value, grad = on_scale(u0)
+    if not np.isfinite(value) or value >= 1e300:
+        return start, None
+
     first = None if given is None else scale.search_hessian(u0, given, grad / scale.slope(u0))
     if hessian is None and (first is None or not _definite(first)):
         first, source = gradient_differences(on_scale, u0, grad, START_STEP), STARTED_HESSIAN

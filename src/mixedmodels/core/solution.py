@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
-from mixedmodels.core.densepairs import PairedInverse
 from mixedmodels.core.levelpairs import level_pairs, scaled_lower_inverse, tail_inverse_pairs
+from mixedmodels.core.pairinverse import PairPatternInverse
 from mixedmodels.core.tailstorage import DenseInverse, DenseTailFactor
 from mixedmodels.core.workspace import Factorization, Workspace
 from mixedmodels.linalg.dense import cholesky_inverse, solve_lower
@@ -112,7 +112,7 @@ def conditional_covariances(ws: Workspace, fac: Factorization) -> list[np.ndarra
     # The first factor's blocks gain W_l A_0T,l Lambda_T S^{-1} Lambda_T' A_T0,l W_l:
     # the quadratic forms P_l of the gradient, from the entries of S^{-1} they read.
     inverse = fac.tail.inverse()
-    if isinstance(inverse, PairedInverse):
+    if isinstance(inverse, PairPatternInverse) and ws._gram_values is None:  # Z's own values
         scale = ws.tail_scale(fac.templates[1:])
         assert scale is not None
         P = inverse.quadratic_forms(scale)[None, None, :]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,13 +22,14 @@ from scipy.linalg import lapack
 
 from mixedmodels._threads import lapack_threads
 from mixedmodels.core.densepairs import PairedTailFactor, paired_schur
-from mixedmodels.core.memory import available_bytes, memory_cap
+from mixedmodels.core.memory import available_bytes, memory_cap, release_freed
+from mixedmodels.core.sparsefactor import SparseTailFactor
+from mixedmodels.core.sparsepairs import PairedSparseTail
 from mixedmodels.errors import ModelTooLargeError
 from mixedmodels.linalg import packed
 from mixedmodels.linalg.dense import cholesky_lower, solve_lower
 from mixedmodels.linalg.ordering import minimum_degree
 from mixedmodels.linalg.pairmap import MAX_PAIRS, PairMap, pair_count
-from mixedmodels.linalg.selinv import selected_inverse
 from mixedmodels.linalg.supernodal import SupernodalFactor, Symbolic, analyse, factorize
 from mixedmodels.linalg.weightedgram import WeightedGram
 
@@ -143,7 +145,9 @@ class DenseTail:
         self.pairs = pairs
         # on the pair pattern, S (factored in place) and its inverse are packed triangles
         self.bytes = (
-            DENSE_COPIES * 8 * q * q if pairs is None else 2 * 8 * packed.size(q) + pairs.bytes
+            DENSE_COPIES * 8 * q * q
+            if pairs is None
+            else 2 * 8 * packed.size(q) + pairs.bytes + pairs.packed_bytes
         )
         self._dense_ztt: tuple[object, np.ndarray] | None = None
         self._paired_ztt: tuple[object, np.ndarray] | None = None
@@ -219,30 +223,6 @@ class SparseInverse:
         raise NotImplementedError("the sparse tail keeps S^{-1} on its pattern only")
 
 
-@dataclass(frozen=True)
-class SparseTailFactor:
-    """The supernodal factor of S (in a fill-reducing order)."""
-
-    factor: SupernodalFactor
-    kind: SparseTail
-
-    def logdet(self) -> float:
-        """``log det S``."""
-        return self.factor.logdet()
-
-    def solve_lower(self, B: np.ndarray) -> np.ndarray:
-        """``L^{-1} B[perm]``, in the factor's order."""
-        return self.factor.solve_lower(B)
-
-    def solve_upper(self, Y: np.ndarray) -> np.ndarray:
-        """``L^{-T} Y`` taken back to the original order."""
-        return self.factor.solve_upper(Y)
-
-    def inverse(self) -> SparseInverse:
-        """``S^{-1}`` on the factor's pattern (the selected inverse)."""
-        return SparseInverse(selected_inverse(self.factor), self.kind)
-
-
 #: Pairs of index arrays whose positions :meth:`SparseTail.positions` keeps. The
 #: gradient asks for the same few at every evaluation; a caller with new arrays each time
 #: (refits of a bootstrap, each with its own diagonal) must not grow the cache without end.
@@ -310,15 +290,17 @@ class SparseTail:
         cached per pair of arrays: S's own entries (``rows``, ``cols``) are where the
         analysis put them, others are found on S's pattern first (a search over S's
         entries, not over every entry of L: on 8k items 0.9 s went to that)."""
+        in_factor = self.symbolic.pattern_positions
+        assert in_factor is not None  # this kind keeps the analysis's map
         if i is self.rows and j is self.cols:
-            return self.symbolic.pattern_positions
+            return in_factor
         key = (id(i), id(j))
         hit = self._cache.get(key)
         if hit is not None and hit[0] is i and hit[1] is j:
             return hit[2]
         flat = np.asarray(i, dtype=np.int64) * self.q + np.asarray(j, dtype=np.int64)
         slot, on_pattern = self._slots(flat)
-        at: np.ndarray = self.symbolic.pattern_positions[slot]
+        at: np.ndarray = in_factor[slot]
         if not np.all(on_pattern):  # fill-in: an entry of L beyond S's pattern
             off = ~on_pattern
             at[off] = self.symbolic.locate(np.asarray(i)[off], np.asarray(j)[off])
@@ -371,17 +353,29 @@ class SparseTail:
         D: np.ndarray,
         congruence: Callable[[np.ndarray], np.ndarray],
         scale: np.ndarray | None,
-    ) -> SparseTailFactor:
+    ) -> SparseTailFactor[SparseInverse]:
         """Factor ``Lambda_T' D Lambda_T + I`` (Lambda_T diagonal: ``scale``)."""
         assert scale is not None
-        data = D * scale[self.rows]
-        data *= scale[self.cols]
-        data[self.diagonal] += 1.0
-        return SparseTailFactor(factorize(self.symbolic, data), self)
+
+        def values() -> np.ndarray:
+            data: np.ndarray = D * scale[self.rows]
+            data *= scale[self.cols]
+            data[self.diagonal] += 1.0
+            return data
+
+        return SparseTailFactor(self, values)
+
+    def factor_values(self, data: np.ndarray) -> SupernodalFactor:
+        """The supernodal factor of the matrix with CSC ``data`` on S's pattern."""
+        return factorize(self.symbolic, data)
+
+    def inverse_of(self, selected: SupernodalFactor) -> SparseInverse:
+        """The reader of the selected inverse ``selected``."""
+        return SparseInverse(selected, self)
 
 
-TailKind = DenseTail | SparseTail
-TailFactor = DenseTailFactor | PairedTailFactor | SparseTailFactor
+TailKind = DenseTail | SparseTail | PairedSparseTail
+TailFactor = DenseTailFactor | PairedTailFactor | SparseTailFactor[Any]
 
 
 def _schur_pattern(ztt: np.ndarray | sp.csr_matrix, zt0: sp.csr_matrix) -> sp.csc_matrix:
@@ -410,8 +404,10 @@ def choose_tail(
     first_k: int = 1,
 ) -> TailKind:
     """The storage of the tail block, chosen by flops and memory (``first_k``: the first
-    factor's coefficients per level; a dense tail of scalar terms after a scalar first
-    factor keeps its Schur complement on the pattern when the pairs are few enough).
+    factor's coefficients per level). Scalar tail terms after a scalar first factor keep
+    their Schur complement on the pattern of the pairs of tail levels (a
+    :class:`~mixedmodels.linalg.pairmap.PairMap`): in a dense tail when the pairs are few
+    enough, in the sparse one always.
 
     Raises
     ------
@@ -427,37 +423,55 @@ def choose_tail(
     dense = DenseTail(q)
     kind: TailKind = dense
     scalar = all(k == 1 for _, k in tail_shapes)
+    n_pairs = pair_count(zt0)
+    on_pairs = scalar and first_k == 1 and n_pairs > 0
+    pairs: PairMap | None = None
     forced = TAIL_KIND
-    if scalar and forced == "sparse":
-        pattern = _schur_pattern(ztt, zt0)
-        kind = SparseTail(pattern, analyse(pattern, minimum_degree(pattern)), pair_count(zt0))
-    elif scalar and forced is None and q >= SPARSE_MIN_LEVELS:
-        pattern = _schur_pattern(ztt, zt0)
-        if pattern.nnz <= SPARSE_MAX_DENSITY * q * q:
-            symbolic = analyse(pattern, minimum_degree(pattern))
-            sparse = SparseTail(pattern, symbolic, pair_count(zt0))
+    if scalar and (forced == "sparse" or (forced is None and q >= SPARSE_MIN_LEVELS)):
+        candidate: SparseTail | PairedSparseTail | None = None
+        if on_pairs:
+            _check_size("sparse", PAIR_BUILD_BYTES * n_pairs, cap, tail_shapes, q)
+            own = ztt if sp.issparse(ztt) else sp.csr_matrix(ztt)
+            pairs = PairMap(zt0, own)
+            if forced == "sparse" or 2 * pairs.size - q <= SPARSE_MAX_DENSITY * q * q:
+                candidate = PairedSparseTail(pairs)
+        else:
+            pattern = _schur_pattern(ztt, zt0)
+            if forced == "sparse" or pattern.nnz <= SPARSE_MAX_DENSITY * q * q:
+                candidate = SparseTail(pattern, analyse(pattern, minimum_degree(pattern)), n_pairs)
+        if candidate is not None:
             # fewer flops decide: the right-looking kernel runs about as fast per flop as
             # one large LAPACK call (8k items: 81 GFlop against the dense block's 158,
             # about 5 s an evaluation against 9 s; it once had to win by a factor of 2)
-            cheaper = symbolic.flops < q**3 / 3
-            if cheaper or dense.bytes > cap:
-                kind = sparse
-    if (
-        kind is dense
-        and scalar
-        and first_k == 1
-        and 0 < pair_count(zt0) <= MAX_PAIRS
-        and dense.bytes + 12 * MAX_PAIRS <= cap
-    ):
-        own = ztt if sp.issparse(ztt) else sp.csr_matrix(ztt)
-        kind = DenseTail(q, PairMap(zt0, own))
-    if kind.bytes > cap:
+            cheaper = candidate.symbolic.flops < q**3 / 3
+            if forced == "sparse" or cheaper or dense.bytes > cap:
+                kind = candidate
+    if kind is dense and on_pairs and n_pairs <= MAX_PAIRS and dense.bytes + 12 * MAX_PAIRS <= cap:
+        if pairs is None:
+            own = ztt if sp.issparse(ztt) else sp.csr_matrix(ztt)
+            pairs = PairMap(zt0, own)
+        kind = DenseTail(q, pairs)
+    _check_size(kind.name, kind.bytes, cap, tail_shapes, q)
+    if not isinstance(kind, DenseTail):
+        release_freed()  # the ordering's and the analysis's arrays, before L
+    return kind
+
+
+#: Bytes building a pair map takes per pair at its peak (keys, values, the sort of the
+#: keys and the index of every key), checked before it is built.
+PAIR_BUILD_BYTES = 32
+
+
+def _check_size(
+    name: str, needed: int, cap: int, tail_shapes: list[tuple[int, int]], q: int
+) -> None:
+    """Refuse a layout that needs more than ``cap`` bytes, naming its size and why."""
+    if needed > cap:
         levels = ", ".join(str(m) for m, _ in tail_shapes)
         raise ModelTooLargeError(
-            f"the {kind.name} factor of the grouping factors after the first "
-            f"({levels} levels, {q} coefficients) needs about {kind.bytes / 2**30:.1f} GiB, "
+            f"the {name} factor of the grouping factors after the first "
+            f"({levels} levels, {q} coefficients) needs about {needed / 2**30:.1f} GiB, "
             f"more than the {cap / 2**30:.1f} GiB this process can take now; fit fewer "
             "levels (merge rare levels), free memory, or raise "
             "mixedmodels.core.tailstorage.MAX_TAIL_BYTES"
         )
-    return kind

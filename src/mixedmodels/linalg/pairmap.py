@@ -11,7 +11,11 @@ without its bookkeeping; the map is kept only while that count is moderate.
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 
 from mixedmodels.linalg import packed
@@ -108,15 +112,11 @@ class PairMap:
         # positions as int32 where they fit: the pattern of a dense tail of 2,000 levels
         # has 2M positions, and each byte per position is 2 MB kept for the whole fit
         level_type = np.int32 if q < 2**31 else np.int64
-        self.rows = (used // q).astype(level_type)
-        self.cols = (used % q).astype(level_type)
+        self.rows: npt.NDArray[np.signedinteger[Any]] = (used // q).astype(level_type)
+        self.cols: npt.NDArray[np.signedinteger[Any]] = (used % q).astype(level_type)
         self.size = int(used.size)
         self.off_diagonal = self.rows != self.cols
         self.diagonal = np.flatnonzero(~self.off_diagonal)
-        offset_type = np.int32 if packed.size(q) < 2**31 else np.int64
-        self.packed_at = packed.offsets(q, self.rows, self.cols).astype(offset_type)
-        """Each position's offset in the packed lower triangle of a ``q x q`` matrix
-        (:mod:`mixedmodels.linalg.packed`)."""
         del used
         indptr = np.concatenate([[0], np.cumsum(sizes)])
         data: np.ndarray = values
@@ -124,6 +124,22 @@ class PairMap:
             (data, column.astype(index, copy=False), indptr), shape=(m, self.size)
         )
         self._gram = self.forms.T  # a CSC view: its products need no transposed copy
+
+    @functools.cached_property
+    def packed_at(self) -> np.ndarray:
+        """Each position's offset in the packed lower triangle of a ``q x q`` matrix
+        (:mod:`mixedmodels.linalg.packed`), made when a dense tail first asks."""
+        out: np.ndarray = packed.offsets(self.q, self.rows, self.cols)
+        return out.astype(self._offset_type)
+
+    @property
+    def _offset_type(self) -> type[np.signedinteger]:
+        return np.int32 if packed.size(self.q) < 2**31 else np.int64
+
+    @property
+    def packed_bytes(self) -> int:
+        """Memory :attr:`packed_at` takes (or will)."""
+        return int(np.dtype(self._offset_type).itemsize * self.size)
 
     def gram(self, w: np.ndarray) -> np.ndarray:
         """``Z diag(w) Z'`` at every position of the pattern."""
@@ -141,8 +157,8 @@ class PairMap:
 
     @property
     def bytes(self) -> int:
-        """Memory the map keeps."""
-        per_position = self.rows.itemsize + self.cols.itemsize + self.packed_at.itemsize + 1
+        """Memory the map keeps (beside :attr:`packed_at`, :attr:`packed_bytes`)."""
+        per_position = self.rows.itemsize + self.cols.itemsize + 1
         return int(
             self.forms.data.nbytes
             + self.forms.indices.nbytes
@@ -155,7 +171,7 @@ class PairMap:
         if isinstance(A, np.ndarray):
             out: np.ndarray = A[self.rows, self.cols]
             return out
-        picked = A[self.rows, self.cols]  # type: ignore[index]  # CSR takes index arrays
+        picked = A[self.rows, self.cols]  # CSR takes index arrays
         return np.asarray(picked, dtype=np.float64).ravel()
 
 

@@ -31,11 +31,16 @@ from mixedmodels.linalg.supernodal import (
 __all__ = ["selected_inverse"]
 
 
-def selected_inverse(factor: SupernodalFactor) -> SupernodalFactor:
+def selected_inverse(factor: SupernodalFactor, overwrite: bool = False) -> SupernodalFactor:
     """``A^{-1}`` on L's pattern, stored as L is (lower triangle of the permuted matrix;
-    :meth:`Symbolic.locate` addresses an entry)."""
+    :meth:`Symbolic.locate` addresses an entry).
+
+    With ``overwrite`` the inverse takes the place of L in ``factor``'s own storage (the
+    factor is then gone): supernode ``s`` reads only its own panel of L, which it copies
+    before writing, and panels of the inverse that come later in the order.
+    """
     sym = factor.symbolic
-    inverse = SupernodalFactor(sym, np.zeros(sym.nnz))
+    inverse = factor if overwrite else SupernodalFactor(sym, np.zeros(sym.nnz))
     with one_blas_thread():
         for s in range(sym.first.size - 2, -1, -1):
             with panel_threads(sym, s):
@@ -48,7 +53,8 @@ def _invert_panel(factor: SupernodalFactor, inverse: SupernodalFactor, s: int) -
     inverse."""
     if factor.symbolic.packed[s]:  # no rows below: its packed triangle, inverted in place
         H = inverse.triangle(s)
-        H[...] = factor.triangle(s)
+        if inverse is not factor:
+            H[...] = factor.triangle(s)
         _, info = lapack.dpftri(factor.columns(s), H, uplo="L", overwrite_a=1)
         _check(info, s)
         return

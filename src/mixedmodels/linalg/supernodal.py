@@ -25,7 +25,7 @@ place: half the storage of its square, for both L and the selected inverse.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -41,6 +41,7 @@ __all__ = [
     "Symbolic",
     "SupernodalFactor",
     "analyse",
+    "factor_in_place",
     "factorize",
     "owner_runs",
     "panel_threads",
@@ -68,17 +69,12 @@ class Symbolic:
         ``perm[k]``: the original index eliminated k-th.
     position : numpy.ndarray
         The inverse of ``perm``.
-    data_map : numpy.ndarray
-        The permuted lower triangle's values are ``data[data_map]``, for the ``data`` of a
-        full-pattern CSC matrix with this pattern.
     first : numpy.ndarray
         Supernode ``s`` owns the permuted columns ``first[s]:first[s + 1]``.
     rows : tuple of numpy.ndarray
         The sorted permuted row indices below each supernode's diagonal block.
     parent : numpy.ndarray
         The parent supernode (-1 for a root).
-    value_dst : numpy.ndarray
-        The positions in L's flat storage of the permuted lower triangle's entries.
     offsets : numpy.ndarray
         Start of each panel in the flat storage of L (``offsets[-1]`` entries in all).
     front_keys : numpy.ndarray
@@ -90,11 +86,12 @@ class Symbolic:
         The supernode of every permuted column.
     flops : float
         Floating-point operations of one numeric factorization.
-    pattern_positions : numpy.ndarray
+    pattern_positions : numpy.ndarray or None
         Where each entry of the analysed matrix (its CSC order, full pattern) lives in L's
         flat storage: its own slot, or its transpose's for an entry above the diagonal
-        in the permuted order. Reading entries of L (or of the selected inverse) on A's
-        pattern this way needs no search (:meth:`locate` is for any entry of L).
+        in the permuted order (both hold the same value of a symmetric matrix). Reading
+        entries of L (or of the selected inverse) on A's pattern this way needs no search
+        (:meth:`locate` is for any entry of L). None after :meth:`without_pattern`.
     max_front : int
         Rows of the largest front.
     peak_work : int
@@ -108,16 +105,14 @@ class Symbolic:
     n: int
     perm: np.ndarray
     position: np.ndarray
-    data_map: np.ndarray
     first: np.ndarray
     rows: tuple[np.ndarray, ...]
     parent: np.ndarray
-    value_dst: np.ndarray
     offsets: np.ndarray
     front_keys: np.ndarray
     front_starts: np.ndarray
     column_node: np.ndarray
-    pattern_positions: np.ndarray
+    pattern_positions: np.ndarray | None
     flops: float
     max_front: int
     peak_work: int
@@ -125,6 +120,11 @@ class Symbolic:
     _runs: dict[int, list[tuple[int, int, int, np.ndarray, np.ndarray]]] = field(
         default_factory=dict, compare=False, repr=False
     )
+
+    def without_pattern(self) -> Symbolic:
+        """The same analysis without :attr:`pattern_positions` (8 bytes an entry of the
+        analysed matrix), for a caller that keeps its own map into L."""
+        return replace(self, pattern_positions=None, _runs=self._runs)
 
     @property
     def nnz(self) -> int:
@@ -305,11 +305,9 @@ def analyse(A: sp.csr_matrix | sp.csc_matrix, perm: np.ndarray) -> Symbolic:
         n=n,
         perm=perm,
         position=np.argsort(perm).astype(np.int64),
-        data_map=data_map,
         first=firsts,
         rows=tuple(grows),
         parent=gparent,
-        value_dst=value_dst,
         offsets=offsets,
         front_keys=keys.astype(np.int64),
         front_starts=front_starts,
@@ -494,8 +492,24 @@ def factorize(sym: Symbolic, data: np.ndarray) -> SupernodalFactor:
     numpy.linalg.LinAlgError
         When the matrix is not positive definite.
     """
+    if sym.pattern_positions is None:
+        raise ValueError("this analysis no longer maps its matrix's entries into L")
     values = np.zeros(sym.nnz)
-    values[sym.value_dst] = np.asarray(data, dtype=np.float64)[sym.data_map]
+    # an entry above the diagonal writes its transpose's place with the same value
+    values[sym.pattern_positions] = np.asarray(data, dtype=np.float64)
+    return factor_in_place(sym, values)
+
+
+def factor_in_place(sym: Symbolic, values: np.ndarray) -> SupernodalFactor:
+    """The numeric factorization of the matrix already scattered into L's flat storage
+    ``values`` (its permuted lower triangle at its places, zeros elsewhere), which it
+    overwrites.
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        When the matrix is not positive definite.
+    """
     factor = SupernodalFactor(sym, values)
     with one_blas_thread():
         for g in range(sym.first.size - 1):

@@ -268,12 +268,21 @@ def estimate(
 
     # the last factorization, which the results read when the optimum was evaluated last
     last: list[tuple[bytes, Factorization]] = []
+    # and its solution: the gradient, the information and the result solve the same one
+    # (and a sparse tail's inverse takes its factor's place)
+    solutions: list[tuple[Factorization, Solution]] = []
+
+    def solved(fac: Factorization) -> Solution:
+        if not solutions or solutions[0][0] is not fac:
+            solutions[:] = [(fac, solve(ws, fac))]
+        return solutions[0][1]
 
     def factorize(theta: np.ndarray, keep_schur: bool = False) -> Factorization:
         key = np.asarray(theta, dtype=np.float64).tobytes()
         if last and last[0][0] == key and (last[0][1].schur is not None or not keep_schur):
             return last[0][1]
         last.clear()  # before the next factorization: one set of tail arrays at a time
+        solutions.clear()
         fac = ws.factorize(theta_map.factors(theta), keep_schur=keep_schur)
         last.append((key, fac))
         return fac
@@ -293,7 +302,7 @@ def estimate(
             return dense.objective_and_gradient(theta, reml)
         try:
             fac = factorize(theta, keep_schur=True)
-            grad = objective_gradient(ws, fac, solve(ws, fac), theta_map.position, reml)
+            grad = objective_gradient(ws, fac, solved(fac), theta_map.position, reml)
             return ws.objective(fac, reml), grad
         except (np.linalg.LinAlgError, ValueError, FloatingPointError):
             return np.inf, np.zeros_like(theta)
@@ -301,7 +310,7 @@ def estimate(
     def information(theta: np.ndarray) -> np.ndarray:
         # at the start, whose gradient has just factored: no factorization of its own
         fac = factorize(theta, keep_schur=True)
-        return average_information(ws, fac, solve(ws, fac), theta_map.position, reml)
+        return average_information(ws, fac, solved(fac), theta_map.position, reml)
 
     # Models of scalar terms, and one factor with a vector term, start from the moment
     # estimate with Newton steps (core/momentstart.py): on balanced data it is the
@@ -352,7 +361,8 @@ def estimate(
         except np.linalg.LinAlgError:
             raise _unbounded(frame, layout, theta_c) from None
         last.clear()
-        internal = solve(ws, fac)
+        internal = solved(fac)
+        solutions.clear()
         sol = model.to_original(internal)
         if model.intercept is not None:
             beta_c = internal.beta.copy()

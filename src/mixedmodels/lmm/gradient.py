@@ -35,8 +35,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mixedmodels.core.densepairs import PairedInverse
 from mixedmodels.core.levelpairs import scaled_lower_inverse
+from mixedmodels.core.pairinverse import PairPatternInverse
 from mixedmodels.core.solution import Solution
 from mixedmodels.core.tailstorage import DenseInverse, SparseInverse
 from mixedmodels.core.workspace import Factorization, Workspace
@@ -130,6 +130,9 @@ def criterion_derivatives(
     MinvT0t = np.einsum("abm,cb->acm", Minv, T0)  # M00^{-1} T0'
 
     c0, cT = score(ws, sol)
+    # the REML terms solve with the tail's factor, which a sparse tail's inverse takes the
+    # place of: they come first
+    reml_terms = _reml_terms(ws, fac, sol, MinvT0t, Bx0) if with_logdet_x and p else None
     tail_sums: list[np.ndarray] = []
     tail_r2: list[np.ndarray] = []
     coupled = np.zeros((k0, k0))
@@ -170,8 +173,7 @@ def criterion_derivatives(
     d_logdet_x = None
     if with_logdet_x:
         d_logdet_x = np.zeros_like(d_logdet)
-        if p:
-            reml_terms = _reml_terms(ws, fac, sol, MinvT0t, Bx0)
+        if reml_terms is not None:
             d_logdet_x = -2.0 * _read(reml_terms, blk, cols_i, rows_i)
     return Derivatives(d_logdet, d_r2, d_logdet_x)
 
@@ -183,7 +185,7 @@ DIAGONAL_MIN_SCALE = 1e-3
 
 
 def _row_traces(
-    inverse: DenseInverse | SparseInverse | PairedInverse, E: np.ndarray, scale: np.ndarray
+    inverse: DenseInverse | SparseInverse | PairPatternInverse, E: np.ndarray, scale: np.ndarray
 ) -> np.ndarray:
     """``sum_g S^{-1}[a, g] E[a, g] scale[g]`` for every tail row ``a``, scalar tail terms.
 
@@ -221,7 +223,7 @@ def _read(
 def _coupled_sum(
     ws: Workspace,
     fac: Factorization,
-    inverse: DenseInverse | SparseInverse | PairedInverse,
+    inverse: DenseInverse | SparseInverse | PairPatternInverse,
     X: np.ndarray,
     Y: np.ndarray,
 ) -> np.ndarray:
@@ -238,8 +240,8 @@ def _coupled_sum(
     k0 = X.shape[0]
     q_t = ws.tail_size
     scale = ws.tail_scale(fac.templates[1:])
-    if isinstance(inverse, PairedInverse):
-        assert scale is not None and k0 == 1
+    if isinstance(inverse, PairPatternInverse):  # its map holds Z's own values
+        assert scale is not None and k0 == 1 and ws._gram_values is None
         return np.array([[float(np.dot(X[0, 0] * Y[0, 0], inverse.quadratic_forms(scale)))]])
     # a dense S^{-1}: scaled once (q_T^2) and read by flat index; the sparse kind's
     # entries are looked up on its pattern and scaled as read
