@@ -136,6 +136,12 @@ def test_pair_map_matches_dense(
         rtol=1e-10,
         atol=1e-12,
     )
+    h = pairs.lookup(H)
+    kept = h.copy()
+    np.testing.assert_array_equal(
+        pairs.quadratic_forms(h), pairs.quadratic_forms(kept.copy(), True)
+    )
+    np.testing.assert_array_equal(h, kept)  # the input is left alone unless overwritten
     at = np.zeros(rows * (rows + 1) // 2)
     at[pairs.packed_at] = 1.0
     square, info = lapack.dtfttr(rows, at, transr="N", uplo="L")

@@ -52,4 +52,6 @@ class PairPatternInverse(ABC):
     def quadratic_forms(self, scale: np.ndarray) -> np.ndarray:
         """``z_l' diag(scale) S^{-1} diag(scale) z_l`` for every first-factor level l."""
         P = self.pairs
-        return P.quadratic_forms(self.on_pattern() * scale[P.rows] * scale[P.cols])
+        h = self.on_pattern() * scale[P.rows]
+        h *= scale[P.cols]
+        return P.quadratic_forms(h, overwrite=True)

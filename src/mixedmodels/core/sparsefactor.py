@@ -15,6 +15,7 @@ from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 
+from mixedmodels.core.memory import release_freed
 from mixedmodels.linalg.selinv import selected_inverse
 from mixedmodels.linalg.supernodal import SupernodalFactor
 
@@ -46,6 +47,7 @@ class SparseTailFactor(Generic[Inverse]):
     def __init__(self, kind: FactorKind[Inverse], values: Callable[[], np.ndarray]) -> None:
         self.kind = kind
         self._values = values
+        release_freed()  # the last evaluation's arrays, before L's storage is taken
         self._factor: SupernodalFactor | None = kind.factor_values(values())
         self._logdet = self._factor.logdet()
         self._inverse: Inverse | None = None

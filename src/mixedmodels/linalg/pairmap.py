@@ -146,11 +146,13 @@ class PairMap:
         out: np.ndarray = self._gram @ w[self.order]
         return out
 
-    def quadratic_forms(self, h: np.ndarray) -> np.ndarray:
+    def quadratic_forms(self, h: np.ndarray, overwrite: bool = False) -> np.ndarray:
         """``z_l' H z_l`` for every column l, from ``h``: a symmetric H at the pattern's
-        positions (an off-diagonal position stands for two entries)."""
-        doubled = 2.0 * h
-        doubled[self.diagonal] = h[self.diagonal]
+        positions (an off-diagonal position stands for two entries); with ``overwrite``,
+        ``h`` is used for the doubled entries (a copy less of the pattern's size)."""
+        on_diagonal = h[self.diagonal]
+        doubled = np.multiply(h, 2.0, out=h if overwrite else None)
+        doubled[self.diagonal] = on_diagonal
         out = np.empty(self.m)
         out[self.order] = self.forms @ doubled
         return out
