@@ -28,7 +28,7 @@ class FactorKind(Protocol[Inverse]):
     """What a sparse tail kind gives its factor: L from S's values, and the inverse's
     reader."""
 
-    def factor_values(self, data: np.ndarray) -> SupernodalFactor: ...
+    def factor_values(self, values: Callable[[], np.ndarray]) -> SupernodalFactor: ...
 
     def inverse_of(self, selected: SupernodalFactor) -> Inverse: ...
 
@@ -48,7 +48,7 @@ class SparseTailFactor(Generic[Inverse]):
         self.kind = kind
         self._values = values
         release_freed()  # the last evaluation's arrays, before L's storage is taken
-        self._factor: SupernodalFactor | None = kind.factor_values(values())
+        self._factor: SupernodalFactor | None = kind.factor_values(values)
         self._logdet = self._factor.logdet()
         self._inverse: Inverse | None = None
         self.refactorizations = 0
@@ -57,7 +57,7 @@ class SparseTailFactor(Generic[Inverse]):
     def factor(self) -> SupernodalFactor:
         """L (factored again when the inverse has taken its storage)."""
         if self._factor is None:
-            self._factor = self.kind.factor_values(self._values())
+            self._factor = self.kind.factor_values(self._values)
             self.refactorizations += 1
         return self._factor
 

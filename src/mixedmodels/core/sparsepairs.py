@@ -156,11 +156,12 @@ class PairedSparseTail:
 
         return SparseTailFactor(self, values)
 
-    def factor_values(self, data: np.ndarray) -> SupernodalFactor:
-        """The supernodal factor of the matrix with ``data`` on the pattern."""
-        values = np.zeros(self.symbolic.nnz)
-        values[self.in_factor] = data
-        return factor_in_place(self.symbolic, values)
+    def factor_values(self, values: Callable[[], np.ndarray]) -> SupernodalFactor:
+        """The supernodal factor of the matrix whose values on the pattern ``values``
+        forms (scattered into L's storage and dropped before the factorization runs)."""
+        stored = np.zeros(self.symbolic.nnz)
+        stored[self.in_factor] = values()
+        return factor_in_place(self.symbolic, stored)
 
     def inverse_of(self, selected: SupernodalFactor) -> PairedSparseInverse:
         """The reader of the selected inverse ``selected``."""

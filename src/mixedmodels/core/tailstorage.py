@@ -30,7 +30,7 @@ from mixedmodels.linalg import packed
 from mixedmodels.linalg.dense import cholesky_lower, solve_lower
 from mixedmodels.linalg.ordering import minimum_degree
 from mixedmodels.linalg.pairmap import MAX_PAIRS, PairMap, pair_count
-from mixedmodels.linalg.supernodal import SupernodalFactor, Symbolic, analyse, factorize
+from mixedmodels.linalg.supernodal import SupernodalFactor, Symbolic, analyse, factor_in_place
 from mixedmodels.linalg.weightedgram import WeightedGram
 
 __all__ = [
@@ -365,9 +365,14 @@ class SparseTail:
 
         return SparseTailFactor(self, values)
 
-    def factor_values(self, data: np.ndarray) -> SupernodalFactor:
-        """The supernodal factor of the matrix with CSC ``data`` on S's pattern."""
-        return factorize(self.symbolic, data)
+    def factor_values(self, values: Callable[[], np.ndarray]) -> SupernodalFactor:
+        """The supernodal factor of the matrix whose CSC values on S's pattern ``values``
+        forms (scattered into L's storage and dropped before the factorization runs)."""
+        in_factor = self.symbolic.pattern_positions
+        assert in_factor is not None
+        stored = np.zeros(self.symbolic.nnz)
+        stored[in_factor] = values()  # an entry above the diagonal: its transpose's place
+        return factor_in_place(self.symbolic, stored)
 
     def inverse_of(self, selected: SupernodalFactor) -> SparseInverse:
         """The reader of the selected inverse ``selected``."""
