@@ -205,9 +205,10 @@ class SparseInverse:
     selected: SupernodalFactor
     kind: SparseTail
 
-    def entries(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-        """``S^{-1}[i, j]`` for entries on the factor's pattern."""
-        out: np.ndarray = self.selected.values[self.kind.positions(i, j)]
+    def entries(self, i: np.ndarray, j: np.ndarray, remember: bool = True) -> np.ndarray:
+        """``S^{-1}[i, j]`` for entries on the factor's pattern (``remember``: keep their
+        positions for the same arrays' next call)."""
+        out: np.ndarray = self.selected.values[self.kind.positions(i, j, remember)]
         return out
 
     def row_traces(self, E: np.ndarray | None, scale: np.ndarray) -> np.ndarray:
@@ -262,7 +263,7 @@ class SparseTail:
         self.keys = self.cols * self.q + self.rows  # sorted: CSC with sorted indices
         self.diagonal = np.flatnonzero(self.rows == self.cols)
         self.bytes = (
-            8 * 2 * self.symbolic.peak_entries + PATTERN_BYTES * P.nnz + PAIR_BYTES * self.n_pairs
+            8 * self.symbolic.peak_entries + PATTERN_BYTES * P.nnz + PAIR_BYTES * self.n_pairs
         )
 
     def _slots(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -285,11 +286,13 @@ class SparseTail:
             raise ValueError("an entry outside the tail's pattern")
         return at
 
-    def positions(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    def positions(self, i: np.ndarray, j: np.ndarray, remember: bool = True) -> np.ndarray:
         """Positions in the factor's storage of the entries ``(i, j)`` on S's pattern,
-        cached per pair of arrays: S's own entries (``rows``, ``cols``) are where the
-        analysis put them, others are found on S's pattern first (a search over S's
-        entries, not over every entry of L: on 8k items 0.9 s went to that)."""
+        cached per pair of arrays unless ``remember`` is False (arrays made anew for each
+        call, whose positions would only fill the cache): S's own entries (``rows``,
+        ``cols``) are where the analysis put them, others are found on S's pattern first
+        (a search over S's entries, not over every entry of L: on 8k items 0.9 s went to
+        that)."""
         in_factor = self.symbolic.pattern_positions
         assert in_factor is not None  # this kind keeps the analysis's map
         if i is self.rows and j is self.cols:
@@ -304,6 +307,8 @@ class SparseTail:
         if not np.all(on_pattern):  # fill-in: an entry of L beyond S's pattern
             off = ~on_pattern
             at[off] = self.symbolic.locate(np.asarray(i)[off], np.asarray(j)[off])
+        if not remember:
+            return at
         if len(self._cache) >= POSITION_CACHE:  # arrays that come once (new each call)
             self._cache.clear()
         self._cache[key] = (i, j, at)

@@ -254,16 +254,23 @@ def _coupled_sum(
     for c in range(k0):
         for r in range(k0):
             D = np.einsum("am,bm->abm", X[c], Y[:, r])  # D_l[a, b] = X_l[c, a] Y_l[b, r]
-            if k0 == 1 and ws._gram is not None:
+            # the Gram kernel gives the same position arrays each time, which the lookups
+            # keep; a sparse product's are new each time, so nothing is kept of them
+            kept = k0 == 1 and ws._gram is not None
+            if kept:
+                assert ws._gram is not None
                 pieces = ws._gram.entries(D[0, 0], ws._gram_values)
             else:
                 product = (ws._zt0 @ ws.blockdiag(D) @ ws._zt0_t).tocoo()
                 pieces = [(product.row.astype(np.int64) * q_t + product.col, product.data)]
             total = 0.0
             for flat, values in pieces:
-                i, j, lower_flat = _lower_index(ws, flat, q_t)
+                i, j, lower_flat = _lower_index(ws, flat, q_t, kept)
                 if Ht is not None:
                     h = Ht[lower_flat]
+                elif isinstance(inverse, SparseInverse):
+                    assert scale is not None
+                    h = inverse.entries(i, j, remember=kept) * scale[i] * scale[j]
                 else:
                     assert scale is not None
                     h = inverse.entries(i, j) * scale[i] * scale[j]
@@ -273,12 +280,16 @@ def _coupled_sum(
 
 
 def _lower_index(
-    ws: Workspace, flat: np.ndarray, q_t: int
+    ws: Workspace, flat: np.ndarray, q_t: int, remember: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Row, column (row >= column: S^{-1} is symmetric) and flat lower-triangle position
     of flat positions in a ``q_t x q_t`` array, kept while the same position array comes
     back (the Gram kernel returns the same one while its pattern holds, and the sparse
     kind caches its lookups by these arrays)."""
+    if not remember:
+        i, j = np.divmod(flat, q_t)
+        rows, cols = np.maximum(i, j), np.minimum(i, j)
+        return rows, cols, rows * q_t + cols
     cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = (
         ws.__dict__.setdefault("_lower_index", {})
     )
