@@ -10,14 +10,13 @@ S's pattern, formed anew from the Schur complement the factorization keeps.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 
 from mixedmodels.core.memory import release_freed
 from mixedmodels.linalg.selinv import selected_inverse
-from mixedmodels.linalg.supernodal import SupernodalFactor
+from mixedmodels.linalg.supernodal import SupernodalFactor, Symbolic, factor_in_place
 
 __all__ = ["SparseTailFactor"]
 
@@ -25,18 +24,31 @@ Inverse = TypeVar("Inverse", covariant=True)
 
 
 class FactorKind(Protocol[Inverse]):
-    """What a sparse tail kind gives its factor: L from S's values, and the inverse's
-    reader."""
+    """What a sparse tail kind gives its factor: S's pattern as index arrays (``rows``,
+    ``cols``, the positions of the ``diagonal``), where each position lives in L
+    (``in_factor``), the analysis, and the reader of the inverse."""
 
-    def factor_values(self, values: Callable[[], np.ndarray]) -> SupernodalFactor: ...
+    @property
+    def symbolic(self) -> Symbolic: ...
+
+    @property
+    def rows(self) -> np.ndarray: ...
+
+    @property
+    def cols(self) -> np.ndarray: ...
+
+    @property
+    def diagonal(self) -> np.ndarray: ...
+
+    @property
+    def in_factor(self) -> np.ndarray: ...
 
     def inverse_of(self, selected: SupernodalFactor) -> Inverse: ...
 
 
 class SparseTailFactor(Generic[Inverse]):
-    """The supernodal factor of S (in a fill-reducing order), from S's values as the
-    ``kind`` stores them (``values`` forms them: they are formed again, not kept, for a
-    second factorization).
+    """The supernodal factor of ``S = Lambda_T D Lambda_T + I`` (in a fill-reducing
+    order), for D's values on the ``kind``'s pattern and Lambda_T's diagonal ``scale``.
 
     Attributes
     ----------
@@ -44,20 +56,32 @@ class SparseTailFactor(Generic[Inverse]):
         How often a solve came after the inverse and factored S again.
     """
 
-    def __init__(self, kind: FactorKind[Inverse], values: Callable[[], np.ndarray]) -> None:
+    def __init__(self, kind: FactorKind[Inverse], D: np.ndarray, scale: np.ndarray) -> None:
         self.kind = kind
-        self._values = values
+        self._D = D
+        self._scale = scale
         release_freed()  # the last evaluation's arrays, before L's storage is taken
-        self._factor: SupernodalFactor | None = kind.factor_values(values)
+        self._factor: SupernodalFactor | None = self._factorize()
         self._logdet = self._factor.logdet()
         self._inverse: Inverse | None = None
         self.refactorizations = 0
+
+    def _factorize(self) -> SupernodalFactor:
+        """S's values scattered into L's storage (and dropped), then factored there."""
+        kind, scale = self.kind, self._scale
+        stored = np.zeros(kind.symbolic.nnz)
+        data = self._D * scale[kind.rows]
+        data *= scale[kind.cols]
+        data[kind.diagonal] += 1.0
+        stored[kind.in_factor] = data  # (the general kind: an entry above the diagonal
+        del data  # writes its transpose's place, with the same value)
+        return factor_in_place(kind.symbolic, stored)
 
     @property
     def factor(self) -> SupernodalFactor:
         """L (factored again when the inverse has taken its storage)."""
         if self._factor is None:
-            self._factor = self.kind.factor_values(self._values)
+            self._factor = self._factorize()
             self.refactorizations += 1
         return self._factor
 

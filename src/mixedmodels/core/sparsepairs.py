@@ -28,7 +28,7 @@ from mixedmodels.core.pairinverse import PairPatternInverse
 from mixedmodels.core.sparsefactor import SparseTailFactor
 from mixedmodels.linalg.ordering import minimum_degree
 from mixedmodels.linalg.pairmap import PairMap
-from mixedmodels.linalg.supernodal import SupernodalFactor, Symbolic, analyse, factor_in_place
+from mixedmodels.linalg.supernodal import SupernodalFactor, Symbolic, analyse
 from mixedmodels.linalg.weightedgram import WeightedGram
 
 __all__ = ["PairedSparseInverse", "PairedSparseTail"]
@@ -146,22 +146,22 @@ class PairedSparseTail:
         """Factor ``Lambda_T' D Lambda_T + I`` (Lambda_T diagonal: ``scale``) for D's
         values on the pattern."""
         assert scale is not None
-        P = self.pairs
+        return SparseTailFactor(self, D, scale)
 
-        def values() -> np.ndarray:
-            data: np.ndarray = D * scale[P.rows]
-            data *= scale[P.cols]
-            data[P.diagonal] += 1.0
-            return data
+    @property
+    def rows(self) -> np.ndarray:
+        """The pattern's rows (the pair map's)."""
+        return self.pairs.rows
 
-        return SparseTailFactor(self, values)
+    @property
+    def cols(self) -> np.ndarray:
+        """The pattern's columns."""
+        return self.pairs.cols
 
-    def factor_values(self, values: Callable[[], np.ndarray]) -> SupernodalFactor:
-        """The supernodal factor of the matrix whose values on the pattern ``values``
-        forms (scattered into L's storage and dropped before the factorization runs)."""
-        stored = np.zeros(self.symbolic.nnz)
-        stored[self.in_factor] = values()
-        return factor_in_place(self.symbolic, stored)
+    @property
+    def diagonal(self) -> np.ndarray:
+        """The positions of the diagonal on the pattern."""
+        return self.pairs.diagonal
 
     def inverse_of(self, selected: SupernodalFactor) -> PairedSparseInverse:
         """The reader of the selected inverse ``selected``."""

@@ -30,7 +30,7 @@ from mixedmodels.linalg import packed
 from mixedmodels.linalg.dense import cholesky_lower, solve_lower
 from mixedmodels.linalg.ordering import minimum_degree
 from mixedmodels.linalg.pairmap import MAX_PAIRS, PairMap, pair_count
-from mixedmodels.linalg.supernodal import SupernodalFactor, Symbolic, analyse, factor_in_place
+from mixedmodels.linalg.supernodal import SupernodalFactor, Symbolic, analyse
 from mixedmodels.linalg.weightedgram import WeightedGram
 
 __all__ = [
@@ -293,8 +293,7 @@ class SparseTail:
         ``cols``) are where the analysis put them, others are found on S's pattern first
         (a search over S's entries, not over every entry of L: on 8k items 0.9 s went to
         that)."""
-        in_factor = self.symbolic.pattern_positions
-        assert in_factor is not None  # this kind keeps the analysis's map
+        in_factor = self.in_factor
         if i is self.rows and j is self.cols:
             return in_factor
         key = (id(i), id(j))
@@ -361,23 +360,14 @@ class SparseTail:
     ) -> SparseTailFactor[SparseInverse]:
         """Factor ``Lambda_T' D Lambda_T + I`` (Lambda_T diagonal: ``scale``)."""
         assert scale is not None
+        return SparseTailFactor(self, D, scale)
 
-        def values() -> np.ndarray:
-            data: np.ndarray = D * scale[self.rows]
-            data *= scale[self.cols]
-            data[self.diagonal] += 1.0
-            return data
-
-        return SparseTailFactor(self, values)
-
-    def factor_values(self, values: Callable[[], np.ndarray]) -> SupernodalFactor:
-        """The supernodal factor of the matrix whose CSC values on S's pattern ``values``
-        forms (scattered into L's storage and dropped before the factorization runs)."""
-        in_factor = self.symbolic.pattern_positions
-        assert in_factor is not None
-        stored = np.zeros(self.symbolic.nnz)
-        stored[in_factor] = values()  # an entry above the diagonal: its transpose's place
-        return factor_in_place(self.symbolic, stored)
+    @property
+    def in_factor(self) -> np.ndarray:
+        """Where each entry of S's pattern (CSC order) lives in L's storage."""
+        at = self.symbolic.pattern_positions
+        assert at is not None  # this kind keeps the analysis's map
+        return at
 
     def inverse_of(self, selected: SupernodalFactor) -> SparseInverse:
         """The reader of the selected inverse ``selected``."""
