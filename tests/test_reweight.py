@@ -143,3 +143,33 @@ def test_weighted_gram_with_new_values_matches_dense(
         np.testing.assert_allclose(gram.transposed_values(values), sp.csr_matrix(Znew.T).data)
     # without new values it is still the product of the original Z
     np.testing.assert_allclose(gram.product(w), Z.toarray() @ np.diag(w) @ Z.toarray().T)
+
+
+def test_a_reweighted_sparse_tail_on_pairs_factors_as_a_fresh_one(monkeypatch) -> None:
+    # a GLMM's reweighted Z_T'WZ0 reaches the pair-pattern sparse kind through the Gram
+    # kernel (the map holds the design's own values); its factor, solutions and
+    # conditional covariances (read on S's pattern, not by the map's quadratic forms)
+    # equal a fresh workspace's, which takes the weights into the map's values
+    from mixedmodels.core import tailstorage
+    from mixedmodels.core.solution import conditional_covariances
+    from mixedmodels.core.sparsepairs import PairedSparseTail
+
+    monkeypatch.setattr(tailstorage, "TAIL_KIND", "sparse")
+    terms, X = _design("crossed", seed=4)
+    terms = terms[:2]  # the scalar first factor and one scalar tail factor
+    templates = [np.array([[0.7]]), np.array([[1.3]])]
+    reweighting = Reweighting(terms, X)
+    rng = np.random.default_rng(3)
+    base = Workspace(reweighting.products(rng.random(N) + 0.1, rng.normal(size=N)), [(6, 1)])
+    assert isinstance(base.tail_kind, PairedSparseTail)
+    for _ in range(2):
+        w, r = rng.random(N) + 0.1, rng.normal(size=N)
+        ws = base.reweighted(reweighting.products(w, r))
+        fresh = Workspace(crossproducts(terms, np.column_stack([X, r]), w), [(6, 1)])
+        a, b = ws.factorize(templates), fresh.factorize(templates)
+        assert a.logdet_z == pytest.approx(b.logdet_z, rel=1e-11)
+        np.testing.assert_allclose(a.LBB, b.LBB, rtol=1e-10, atol=1e-12)
+        for mine, theirs in zip(
+            conditional_covariances(ws, a), conditional_covariances(fresh, b), strict=True
+        ):
+            np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-12)

@@ -88,6 +88,7 @@ class PairedSparseTail:
         )
         self._ztt_values: tuple[object, np.ndarray, np.ndarray] | None = None
         self._keys: np.ndarray | None = None
+        self._slots: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def _with_ztt(self, ztt: np.ndarray | sp.csr_matrix, out: np.ndarray) -> np.ndarray:
         """``out`` plus A_TT on the pattern. A_TT's non-zeros are kept alone: on a crossed
@@ -102,7 +103,11 @@ class PairedSparseTail:
 
     def _lower_slots(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For entries ``flat = row * q + col`` of a symmetric product: which lie in the
-        lower triangle, and their positions on the pattern."""
+        lower triangle, and their positions on the pattern (kept while the Gram kernel
+        gives the same position array, as it does over a GLMM's PIRLS iterations)."""
+        hit = self._slots.get(id(flat))
+        if hit is not None and hit[0] is flat:
+            return hit[1], hit[2]
         q = self.q
         if self._keys is None:  # sorted: the pattern is sorted by row, then column
             self._keys = self.pairs.rows.astype(np.int64) * q + self.pairs.cols.astype(np.int64)
@@ -111,6 +116,9 @@ class PairedSparseTail:
         at = np.searchsorted(self._keys, flat[lower])
         if at.size and (at.max() >= self._keys.size or np.any(self._keys[at] != flat[lower])):
             raise ValueError("an entry outside the tail's pattern")
+        if len(self._slots) >= 4:  # the kernel's slabs: one or two arrays
+            self._slots.clear()
+        self._slots[id(flat)] = (flat, lower, at)
         return lower, at
 
     def schur_gram(
@@ -131,11 +139,10 @@ class PairedSparseTail:
         return self._with_ztt(ztt, out)
 
     def schur_product(self, ztt: np.ndarray | sp.csr_matrix, product: sp.csr_matrix) -> np.ndarray:
-        """``A_TT - product`` on the pattern, for a sparse ``product``."""
-        coo = sp.coo_matrix(product)
-        flat = coo.row.astype(np.int64) * self.q + coo.col
-        lower, at = self._lower_slots(flat)
-        return self._with_ztt(ztt, -np.bincount(at, coo.data[lower], minlength=self.pairs.size))
+        """Not for this kind: a vector first factor's weights are blocks, which the pair
+        map does not hold (:func:`~mixedmodels.core.tailstorage.choose_tail` gives such a
+        model the general sparse kind)."""
+        raise TypeError("the pair-pattern tail serves a scalar first factor only")
 
     def factor(
         self,

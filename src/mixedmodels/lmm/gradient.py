@@ -250,13 +250,13 @@ def _coupled_sum(
         if isinstance(inverse, DenseInverse)
         else None
     )
+    # the Gram kernel gives the same position arrays each time, which the lookups keep;
+    # a sparse product's are new each time, so nothing is kept of them
+    kept = k0 == 1 and ws._gram is not None
     out = np.zeros((k0, k0))
     for c in range(k0):
         for r in range(k0):
             D = np.einsum("am,bm->abm", X[c], Y[:, r])  # D_l[a, b] = X_l[c, a] Y_l[b, r]
-            # the Gram kernel gives the same position arrays each time, which the lookups
-            # keep; a sparse product's are new each time, so nothing is kept of them
-            kept = k0 == 1 and ws._gram is not None
             if kept:
                 assert ws._gram is not None
                 pieces = ws._gram.entries(D[0, 0], ws._gram_values)
@@ -268,12 +268,9 @@ def _coupled_sum(
                 i, j, lower_flat = _lower_index(ws, flat, q_t, kept)
                 if Ht is not None:
                     h = Ht[lower_flat]
-                elif isinstance(inverse, SparseInverse):
-                    assert scale is not None
-                    h = inverse.entries(i, j, remember=kept) * scale[i] * scale[j]
                 else:
-                    assert scale is not None
-                    h = inverse.entries(i, j) * scale[i] * scale[j]
+                    assert isinstance(inverse, SparseInverse) and scale is not None
+                    h = inverse.entries(i, j, remember=kept) * scale[i] * scale[j]
                 total += float(np.dot(values, h))
             out[c, r] = total
     return out
