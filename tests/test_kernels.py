@@ -150,6 +150,36 @@ def test_pair_map_matches_dense(
     assert np.tril(square).sum() == pairs.size
 
 
+@pytest.mark.parametrize("part", [1, 7, 1 << 18])
+def test_pair_pattern_quadratic_forms_read_in_parts_match_dense(monkeypatch, part: int) -> None:
+    """``z_l' diag(s) S^{-1} diag(s) z_l`` from the inverse read a part of the pattern at
+    a time (as the gradient and the conditional variances read it) equals the dense
+    arithmetic, whatever the part's size."""
+    from mixedmodels.core import pairinverse
+    from mixedmodels.core.densepairs import PairedInverse
+
+    monkeypatch.setattr(pairinverse, "PART", part)
+    rng = np.random.default_rng(3)
+    q, m = 30, 80
+    Z = sp.random(q, m, density=0.15, random_state=4, format="csr")
+    pairs = PairMap(Z)
+    A = rng.normal(size=(q, q))
+    S = A @ A.T + q * np.eye(q)
+    Sinv = np.linalg.inv(S)
+    lower, info = lapack.dtrttf(np.asfortranarray(Sinv), transr="N", uplo="L")
+    assert info == 0
+    scale = rng.uniform(0.5, 2.0, size=q)
+    inverse = PairedInverse(lower, pairs)
+    np.testing.assert_array_equal(inverse.on_pattern(slice(5, 40)), inverse.on_pattern()[5:40])
+    dense = Z.toarray() * scale[:, None]
+    np.testing.assert_allclose(
+        inverse.quadratic_forms(scale),
+        np.einsum("il,ij,jl->l", dense, Sinv, dense),
+        rtol=1e-12,
+        atol=1e-14,
+    )
+
+
 def dense_problem(rng: np.random.Generator, shapes: list[tuple[int, int]], n: int, p: int):
     """Random rows for factors of the given (levels, k), with every level present."""
     terms = []

@@ -110,13 +110,11 @@ class PairedInverse(PairPatternInverse):
 
     lower: np.ndarray
     pairs: PairMap
-    _on_pattern: list[np.ndarray] = field(default_factory=list, repr=False)
 
-    def on_pattern(self) -> np.ndarray:
-        """``S^{-1}`` at the pattern's positions (gathered once)."""
-        if not self._on_pattern:
-            self._on_pattern.append(self.lower[self.pairs.packed_at])
-        return self._on_pattern[0]
+    def on_pattern(self, part: slice = slice(None)) -> np.ndarray:
+        """``S^{-1}`` at the positions ``part`` of the pattern."""
+        out: np.ndarray = self.lower[self.pairs.packed_at[part]]
+        return out
 
     def entries(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         """``S^{-1}[i, j]``, any positions."""

@@ -19,7 +19,7 @@ pattern, instead of about 100 per entry of the full pattern: on 8,000 long-taile
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -185,18 +185,16 @@ class PairedSparseInverse(PairPatternInverse):
 
     selected: SupernodalFactor
     kind: PairedSparseTail
-    _on_pattern: list[np.ndarray] = field(default_factory=list, repr=False)
 
     @property
     def pairs(self) -> PairMap:  # type: ignore[override]
         """The map whose pattern the inverse is read on."""
         return self.kind.pairs
 
-    def on_pattern(self) -> np.ndarray:
-        """``S^{-1}`` at the pattern's positions (gathered once)."""
-        if not self._on_pattern:
-            self._on_pattern.append(self.selected.values[self.kind.in_factor])
-        return self._on_pattern[0]
+    def on_pattern(self, part: slice = slice(None)) -> np.ndarray:
+        """``S^{-1}`` at the positions ``part`` of the pattern."""
+        out: np.ndarray = self.selected.values[self.kind.in_factor[part]]
+        return out
 
     def entries(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         """``S^{-1}[i, j]`` for entries on L's pattern."""
