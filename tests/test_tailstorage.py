@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import mixedmodels as mm
-from mixedmodels.core import tailstorage
+from mixedmodels.core import sparsetail, tailstorage
 from mixedmodels.core import workspace as workspace_module
 from mixedmodels.core.solution import conditional_covariances, solve
 from mixedmodels.core.workspace import Workspace
@@ -233,17 +233,17 @@ def test_the_sparse_tails_positions_cache_stays_bounded_over_refits(monkeypatch)
     monkeypatch.setattr(tailstorage, "TAIL_KIND", "sparse")
     fit = mm.lmm("y ~ x + (1 + x | subj) + (1 | item)", df, reml=True)
     kind = fit.model.workspace.tail_kind
-    assert isinstance(kind, tailstorage.SparseTail)
+    assert isinstance(kind, sparsetail.SparseTail)
     for y in fit.simulate(12, seed=5).T:
         fit.refit(y)
-    assert 0 < len(kind._cache) <= tailstorage.POSITION_CACHE
+    assert 0 < len(kind._cache) <= sparsetail.POSITION_CACHE
     q = kind.q
     rows = np.arange(q)
     first = kind.positions(rows, rows)
     assert kind.positions(rows, rows) is first  # the same arrays: a hit
-    for _ in range(3 * tailstorage.POSITION_CACHE):
+    for _ in range(3 * sparsetail.POSITION_CACHE):
         np.testing.assert_array_equal(kind.positions(np.arange(q), np.arange(q)), first)
-    assert len(kind._cache) <= tailstorage.POSITION_CACHE
+    assert len(kind._cache) <= sparsetail.POSITION_CACHE
 
 
 @pytest.mark.parametrize(

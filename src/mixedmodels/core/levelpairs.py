@@ -14,7 +14,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from mixedmodels.core.pairinverse import PairPatternInverse
-from mixedmodels.core.tailstorage import DenseInverse, SparseInverse
+from mixedmodels.core.sparsetail import SparseInverse
+from mixedmodels.core.tailstorage import DenseInverse
 from mixedmodels.core.workspace import Factorization, Workspace
 
 __all__ = ["LevelPairs", "PAIR_SLAB", "level_pairs", "scaled_lower_inverse", "tail_inverse_pairs"]

@@ -9,7 +9,7 @@ records where each position of the pattern lives in L. The gradient reads ``S^{-
 the same positions, and the quadratic forms of the first factor's levels are the map's
 product read the other way.
 
-Against the general sparse kind (:class:`~mixedmodels.core.tailstorage.SparseTail`, which
+Against the general sparse kind (:class:`~mixedmodels.core.sparsetail.SparseTail`, which
 forms the Gram product by the sparse kernel and looks its entries up on S's full pattern),
 this one keeps about 12 bytes per pair of tail levels and 25 per position of the lower
 pattern, instead of about 100 per entry of the full pattern: on 8,000 long-tailed items

@@ -38,7 +38,8 @@ import numpy as np
 from mixedmodels.core.levelpairs import scaled_lower_inverse
 from mixedmodels.core.pairinverse import PairPatternInverse
 from mixedmodels.core.solution import Solution
-from mixedmodels.core.tailstorage import DenseInverse, SparseInverse
+from mixedmodels.core.sparsetail import SparseInverse
+from mixedmodels.core.tailstorage import DenseInverse
 from mixedmodels.core.workspace import Factorization, Workspace
 from mixedmodels.linalg.smallblocks import (
     multiply_blocks,
