@@ -27,7 +27,7 @@ from mixedmodels.core.densepairs import PairedTailFactor, paired_schur
 from mixedmodels.core.memory import available_bytes, memory_cap, release_freed
 from mixedmodels.core.sparsefactor import SparseTailFactor
 from mixedmodels.core.sparsepairs import PairedSparseTail
-from mixedmodels.core.sparsetail import SparseInverse, SparseTail, schur_pattern
+from mixedmodels.core.sparsetail import SparseTail, schur_pattern
 from mixedmodels.errors import ModelTooLargeError
 from mixedmodels.linalg import packed
 from mixedmodels.linalg.dense import cholesky_lower, solve_lower
@@ -40,8 +40,6 @@ __all__ = [
     "DenseInverse",
     "DenseTail",
     "DenseTailFactor",
-    "SparseInverse",
-    "SparseTail",
     "SparseTailFactor",
     "TailFactor",
     "TailKind",
